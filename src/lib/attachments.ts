@@ -1,0 +1,182 @@
+import { PassThrough, type Readable } from 'node:stream';
+import axios from 'axios';
+import type Mail from 'nodemailer/lib/mailer';
+import { parseDataURI } from 'nodemailer/lib/shared';
+import { detectExtension } from 'nodemailer/lib/mime-funcs';
+import { ErrorCodes, mailError } from './errors';
+import { describeType } from './addresses';
+
+export type AttachmentType = 'none' | 'url' | 'text' | 'base64' | 'custom' | 'mime';
+
+export interface AttachmentSpec {
+  type: AttachmentType | string;
+  value: unknown;
+  filename?: string;
+  mimeType?: string;
+}
+
+export interface DownloadLimits {
+  /** ms without data before a download is abandoned */
+  timeout: number;
+  maxBytes: number;
+  maxRedirects: number;
+}
+
+export const DEFAULT_LIMITS: DownloadLimits = { timeout: 30000, maxBytes: 25 * 1024 * 1024, maxRedirects: 5 };
+
+/** Keys of a msg.attachments entry we pass to nodemailer: none of them reads a local file. */
+const ALLOWED_KEYS = new Set(['filename', 'content', 'encoding', 'contentType', 'href', 'raw', 'cid', 'contentDisposition', 'headers']);
+
+const fail = (message: string, hint: string) => mailError(ErrorCodes.EATTACHMENT, message, hint);
+
+/** Strict base64 (RFC 4648 §4), white space allowed between lines as in MIME bodies. */
+export function decodeBase64(value: string, what: string): Buffer {
+  const clean = value.replace(/\s+/g, '');
+  if (clean.length % 4 === 1 || !/^[A-Za-z0-9+/]*={0,2}$/.test(clean)) {
+    throw fail(`${what} is not valid base64`, 'Check the base64 string: only A-Z, a-z, 0-9, +, / and = padding are allowed (no data: prefix here; use From URL for data: URLs).');
+  }
+  return Buffer.from(clean, 'base64');
+}
+
+function asText(value: unknown, what: string): string {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  throw mailError(ErrorCodes.EINPUT, `${what} must be text, not ${describeType(value)}`, `Set ${what} to a string.`);
+}
+
+function fromDataUrl(url: string, filename?: string, mimeType?: string): Mail.Attachment {
+  const parsed = parseDataURI(url);
+  if (!parsed) throw fail('The data: URL is malformed', 'Write it as data:<type>;base64,<data>.');
+  const comma = url.indexOf(',');
+  const content = parsed.encoding === 'base64' ? decodeBase64(url.slice(comma + 1), 'The data: URL') : parsed.data;
+  const contentType = mimeType || parsed.contentType;
+  return { filename: filename || `attachment.${detectExtension(contentType)}`, content, contentType };
+}
+
+/** Starts an http(s) download and returns its body as a stream, refusing what it should not fetch. */
+async function download(url: string, limits: DownloadLimits): Promise<{ stream: Readable; contentType?: string }> {
+  const host = new URL(url).host;
+  let res;
+  try {
+    res = await axios.get<Readable>(url, {
+      responseType: 'stream',
+      timeout: limits.timeout,
+      maxContentLength: limits.maxBytes,
+      maxRedirects: limits.maxRedirects,
+      validateStatus: () => true,
+      beforeRedirect: (options: { protocol?: string }) => {
+        if (!/^https?:$/.test(options.protocol || '')) throw new Error(`redirect to ${options.protocol} refused`);
+      },
+    });
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    const reason = /redirect|ERR_FR_TOO_MANY_REDIRECTS/i.test(`${err.code} ${err.message}`) ? err.message : err.code || err.message;
+    throw fail(`The attachment could not be downloaded from ${host}: ${reason}`, 'Check that the URL is reachable from this machine and answers within the time-out without too many redirects.');
+  }
+  const declared = Number(res.headers['content-length']);
+  if (res.status >= 400 || declared > limits.maxBytes) {
+    res.data.destroy();
+    throw res.status >= 400
+      ? fail(`The attachment URL answered HTTP ${res.status}`, 'Check the attachment URL: the server did not return the file.')
+      : fail(`The attachment is larger than ${limits.maxBytes} bytes`, 'Send a smaller file or a link, or raise the download limit.');
+  }
+  // Re-emit stream errors (size cap, time-out, reset) as our own error: axios' carries its config.
+  const out = new PassThrough();
+  res.data.on('error', (e: Error) => out.destroy(fail(`The attachment download from ${host} failed: ${e.message}`, 'Send a smaller file or a link, or check the server that serves it.')));
+  res.data.pipe(out);
+  return { stream: out, contentType: String(res.headers['content-type'] || '').split(';')[0] || undefined };
+}
+
+function nameFromUrl(url: string): string | undefined {
+  const last = new URL(url).pathname.split('/').pop();
+  try {
+    return last ? decodeURIComponent(last) : undefined;
+  } catch {
+    return last;
+  }
+}
+
+/** An attachment from a URL: http(s) streamed, data: decoded, every other scheme refused. */
+export async function fromUrl(value: unknown, filename: string | undefined, mimeType: string | undefined, limits: DownloadLimits): Promise<Mail.Attachment> {
+  const url = asText(value, 'The attachment URL').trim();
+  if (/^data:/i.test(url)) return fromDataUrl(url, filename, mimeType);
+  let protocol;
+  try {
+    protocol = new URL(url).protocol;
+  } catch {
+    throw fail(`The attachment URL is not a valid URL`, 'Give an http(s) URL or a data: URL.');
+  }
+  if (protocol !== 'http:' && protocol !== 'https:') {
+    throw fail(`Attachment URLs with ${protocol} are refused`, 'Only http:, https: and data: URLs can be attached; local files never are.');
+  }
+  const { stream, contentType } = await download(url, limits);
+  return { filename: filename || nameFromUrl(url) || 'attachment', content: stream, contentType: mimeType || contentType };
+}
+
+/** A pregenerated MIME part: headers, an empty line, a body. */
+function fromMime(value: unknown): Mail.Attachment {
+  const raw = asText(value, 'The MIME part');
+  if (!/^[A-Za-z0-9-]+:[^\r\n]*\r?\n(?:[^\r\n]*\r?\n)*?\r?\n/.test(raw)) {
+    throw fail('The pregenerated MIME part has no headers followed by an empty line', 'Give a MIME part such as "Content-Type: text/plain\\r\\n\\r\\nHello".');
+  }
+  return { raw };
+}
+
+/** The attachment the node's Attachment fields describe, or undefined for none. */
+export async function buildAttachment(spec: AttachmentSpec, limits: DownloadLimits = DEFAULT_LIMITS): Promise<Mail.Attachment | undefined> {
+  const filename = spec.filename || undefined;
+  const mimeType = spec.mimeType || undefined;
+  switch (spec.type || 'none') {
+    case 'none':
+      return undefined;
+    case 'url':
+      return fromUrl(spec.value, filename, mimeType, limits);
+    case 'text':
+      return { filename: filename || 'attachment.txt', content: asText(spec.value, 'The attachment text'), contentType: mimeType || 'text/plain; charset=utf-8' };
+    case 'base64': {
+      const content = decodeBase64(asText(spec.value, 'The base64 attachment'), 'The base64 attachment');
+      return { filename: filename || `attachment.${mimeType ? detectExtension(mimeType) : 'bin'}`, content, contentType: mimeType || 'application/octet-stream' };
+    }
+    case 'custom': {
+      const contentType = mimeType || 'application/octet-stream';
+      const content = Buffer.isBuffer(spec.value) ? spec.value : asText(spec.value, 'The attachment content');
+      return { filename: filename || `attachment.${detectExtension(contentType)}`, content, contentType };
+    }
+    case 'mime':
+      return fromMime(spec.value);
+    default:
+      throw mailError(ErrorCodes.EINPUT, `Unknown attachment type "${spec.type}"`, 'Choose an attachment type in the node.');
+  }
+}
+
+/** The attachments of msg.attachments: plain objects with content, an http(s)/data href, or raw. */
+export async function fromMsgAttachments(list: unknown, limits: DownloadLimits = DEFAULT_LIMITS): Promise<Mail.Attachment[]> {
+  if (list === undefined || list === null) return [];
+  const entries = Array.isArray(list) ? list : [list];
+  const out: Mail.Attachment[] = [];
+  for (const [i, entry] of entries.entries()) {
+    const what = `msg.attachments[${i}]`;
+    if (!entry || typeof entry !== 'object' || Buffer.isBuffer(entry)) {
+      throw mailError(ErrorCodes.EINPUT, `${what} must be an object, not ${describeType(entry)}`, 'Give each attachment as {filename, content} or {filename, href}.');
+    }
+    const unknown = Object.keys(entry).filter((k) => !ALLOWED_KEYS.has(k));
+    if (unknown.length) {
+      throw fail(`${what} has ${unknown.map((k) => `"${k}"`).join(', ')}, which is not allowed`, `Use only ${[...ALLOWED_KEYS].join(', ')}; local files (path) are never read.`);
+    }
+    const a = entry as Mail.Attachment & { href?: unknown; raw?: unknown };
+    if (a.href !== undefined) {
+      const fetched = await fromUrl(a.href, a.filename || undefined, a.contentType, limits);
+      const { href: _href, ...rest } = a;
+      out.push({ ...rest, ...fetched, filename: fetched.filename, contentType: fetched.contentType });
+    } else if (a.raw !== undefined) {
+      out.push(fromMime(a.raw));
+    } else if (a.encoding === 'base64' && typeof a.content === 'string') {
+      out.push({ ...a, content: decodeBase64(a.content, what), encoding: undefined });
+    } else if (typeof a.content === 'string' || Buffer.isBuffer(a.content)) {
+      out.push({ ...a });
+    } else {
+      throw fail(`${what} has no content, href or raw`, 'Give the attachment content (string or Buffer), an http(s)/data href, or a raw MIME part.');
+    }
+  }
+  return out;
+}

@@ -1,0 +1,151 @@
+import nodemailer from 'nodemailer';
+import type Mail from 'nodemailer/lib/mailer';
+import type SMTPPool from 'nodemailer/lib/smtp-pool';
+import { diagnose } from './diagnose';
+import { ErrorCodes, type MailError } from './errors';
+import { TokenCache } from './token-cache';
+import { transportOptions, type ConnectionConfig, type ConnectionCredentials } from './transport-options';
+
+export interface ConnectionOptions {
+  /** Where problems that belong to no send go (a failed callback); never given a secret. */
+  onError?: (err: Error) => void;
+  /** Time-out of token requests in ms. */
+  tokenTimeout?: number;
+  /** The clock of the token cache. */
+  now?: () => number;
+}
+
+type Transporter = Mail<SMTPPool.SentMessageInfo, SMTPPool.Options>;
+
+/**
+ * One SMTP connection as a config node owns it: a pooled transport created on first use, an
+ * OAuth2 token cache shared by all pooled connections, and the sends in flight so that closing
+ * waits for them instead of cutting them off.
+ */
+export class Connection {
+  readonly tokens?: TokenCache;
+  private transporter?: Transporter;
+  private readonly inFlight = new Set<Promise<unknown>>();
+
+  constructor(
+    readonly config: ConnectionConfig,
+    private readonly creds: ConnectionCredentials,
+    private readonly options: ConnectionOptions = {},
+  ) {
+    if (config.authType === 'oauth2-client-credentials') {
+      this.tokens = new TokenCache(
+        { tokenUrl: config.tokenUrl || '', clientId: creds.clientId || '', clientSecret: creds.clientSecret || '', scope: config.scope || '' },
+        { timeout: options.tokenTimeout, now: options.now },
+      );
+    }
+  }
+
+  /** The connection's user: the default sender and, for OAuth2, the mailbox. */
+  get user(): string {
+    return this.creds.user || '';
+  }
+
+  /** Number of sends started and not yet settled. */
+  get pending(): number {
+    return this.inFlight.size;
+  }
+
+  private transport(): Transporter {
+    if (this.transporter) return this.transporter;
+    const transporter = nodemailer.createTransport(transportOptions(this.config, this.creds) as SMTPPool.Options & { pool: true });
+    transporter.on('error', (err: Error) => this.options.onError?.(err));
+    const tokens = this.tokens;
+    if (tokens) {
+      // nodemailer asks per pooled connection; `this` is that connection's XOAuth2 object, whose
+      // accessToken is the one the server just refused when renew is true.
+      transporter.set('oauth2_provision_cb', function (this: { accessToken?: unknown } | undefined, _user: string, renew: boolean, cb: (err: Error | null, token?: string, expires?: number) => void) {
+        if (renew) tokens.invalidate(typeof this?.accessToken === 'string' ? this.accessToken : undefined);
+        tokens.get().then(
+          (t) => callSafely(() => cb(null, t.accessToken, t.renewAt)),
+          // A copy per waiter: nodemailer rewrites the code of the error it is given.
+          (err: Error) => callSafely(() => cb(Object.assign(new Error(err.message), err))),
+        );
+      });
+    }
+    this.transporter = transporter;
+    return transporter;
+
+    // A throw inside nodemailer's callback would surface as an unhandled rejection here.
+    function callSafely(fn: () => void) {
+      try {
+        fn();
+      } catch {
+        /* nodemailer reports the failure through the send itself */
+      }
+    }
+  }
+
+  /**
+   * Sends one message. A bare 535 to XOAUTH2 means the cached token was refused without the 334
+   * challenge that makes nodemailer renew it: drop the token and retry once with a new one.
+   */
+  send(message: Mail.Options, customFrom = false): Promise<SMTPPool.SentMessageInfo> {
+    const attempt = async () => {
+      const tokens = this.tokens;
+      const rejectionsBefore = tokens?.rejections;
+      try {
+        return await this.transport().sendMail(message);
+      } catch (e) {
+        // Unless nodemailer already renewed the token after a 334 during this send.
+        if (!tokens || !isTokenRefusal(e as MailError) || tokens.rejections !== rejectionsBefore) throw e;
+        tokens.invalidate();
+        return await this.transport().sendMail(message);
+      }
+    };
+    const p = attempt().catch((e: MailError) => {
+      throw diagnose(ownCode(e), { authType: this.config.authType, customFrom });
+    });
+    this.track(p);
+    return p;
+  }
+
+  /** Connects, authenticates (fetching a token where needed) and quits: the Test connection button. */
+  async verify(): Promise<void> {
+    const p = this.transport()
+      .verify()
+      .then(() => undefined);
+    this.track(p);
+    try {
+      await p;
+    } catch (e) {
+      throw diagnose(ownCode(e as MailError), { authType: this.config.authType });
+    }
+  }
+
+  private track(p: Promise<unknown>) {
+    this.inFlight.add(p);
+    const forget = () => this.inFlight.delete(p);
+    p.then(forget, forget);
+  }
+
+  /** Waits (at most `graceMs`) for the sends in flight, then closes the pool. */
+  async close(graceMs = 10000): Promise<void> {
+    if (this.inFlight.size) {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise((resolve) => (timer = setTimeout(resolve, graceMs)));
+      await Promise.race([Promise.allSettled([...this.inFlight]), timeout]);
+      clearTimeout(timer);
+    }
+    this.transporter?.close();
+    this.transporter = undefined;
+  }
+}
+
+/** nodemailer files a failed token request under EAUTH; report it as the token error it is. */
+function ownCode(err: MailError & { originalCode?: string }): MailError {
+  if (err.originalCode === ErrorCodes.EOAUTH2) {
+    err.code = ErrorCodes.EOAUTH2;
+    delete err.originalCode;
+  }
+  return err;
+}
+
+/** The server refused the token (not: the token endpoint refused us). */
+function isTokenRefusal(err: MailError & { originalCode?: string }): boolean {
+  return err.code === 'EAUTH' && err.originalCode !== ErrorCodes.EOAUTH2;
+}

@@ -1,0 +1,94 @@
+import type Mail from 'nodemailer/lib/mailer';
+import type SMTPPool from 'nodemailer/lib/smtp-pool';
+import { describeType, parseAddresses, parseSingleAddress } from './addresses';
+import { ErrorCodes, mailError, type MailError } from './errors';
+import { htmlToText } from './plain-text';
+
+export type Priority = 'normal' | 'high' | 'low';
+
+/** The values of a send, after the node has evaluated its properties against the msg. */
+export interface MailInput {
+  to: unknown;
+  cc?: unknown;
+  bcc?: unknown;
+  from?: unknown;
+  replyTo?: unknown;
+  subject?: unknown;
+  html?: unknown;
+  text?: unknown;
+  priority?: string;
+  attachments?: Mail.Attachment[];
+}
+
+function optionalText(value: unknown, field: string): string | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  throw mailError(ErrorCodes.EINPUT, `${field} must be text, not ${describeType(value)}`, `Set ${field} to a string.`);
+}
+
+/**
+ * Builds nodemailer's message from evaluated values: every address checked, the sender defaulting
+ * to the connection's user, a plain-text version derived from the HTML unless one is given.
+ */
+export function buildMessage(input: MailInput, defaultFrom: string): Mail.Options {
+  const to = parseAddresses(input.to, 'To');
+  const cc = parseAddresses(input.cc, 'CC');
+  const bcc = parseAddresses(input.bcc, 'BCC');
+  if (!to.length && !cc.length && !bcc.length) {
+    throw mailError(ErrorCodes.EINPUT, 'No recipient: To, CC and BCC are all empty', 'Set To in the node, or pass the recipients in the msg property the node reads.');
+  }
+  const customFrom = parseSingleAddress(input.from, 'From');
+  const from = customFrom ?? (defaultFrom ? parseSingleAddress(defaultFrom, 'From (the connection user)') : undefined);
+  if (!from) throw mailError(ErrorCodes.EINPUT, 'No sender: Custom From is empty and the connection has no user that is an email address', 'Set Custom From, or the connection user, to an email address.');
+  const html = optionalText(input.html, 'Content');
+  const text = optionalText(input.text, 'Text content') ?? (html !== undefined ? htmlToText(html) : undefined);
+  const priority = (['high', 'low'].includes(input.priority || '') ? input.priority : 'normal') as Priority;
+  return {
+    from,
+    to,
+    cc: cc.length ? cc : undefined,
+    bcc: bcc.length ? bcc : undefined,
+    replyTo: parseSingleAddress(input.replyTo, 'Reply-To'),
+    subject: optionalText(input.subject, 'Subject') ?? '',
+    html,
+    text,
+    priority,
+    attachments: input.attachments?.length ? input.attachments : undefined,
+  };
+}
+
+export interface SuccessResult {
+  success: true;
+  messageId: string;
+  accepted: string[];
+  rejected: string[];
+  response: string;
+  envelope: { from: string; to: string[] };
+}
+
+export interface FailureResult {
+  success: false;
+  error: { message: string; code?: string; responseCode?: number; hint?: string };
+}
+
+const addressOf = (a: string | Mail.Address | undefined) => (typeof a === 'string' ? a : a?.address ?? '');
+
+export function successResult(info: SMTPPool.SentMessageInfo): SuccessResult {
+  return {
+    success: true,
+    messageId: info.messageId,
+    accepted: (info.accepted || []).map(addressOf),
+    rejected: (info.rejected || []).map(addressOf),
+    response: info.response,
+    envelope: { from: String(info.envelope?.from || ''), to: (info.envelope?.to || []).map(String) },
+  };
+}
+
+export function failureResult(err: MailError): FailureResult {
+  const error: FailureResult['error'] = { message: err.message };
+  if (err.code) error.code = err.code;
+  if (err.responseCode) error.responseCode = err.responseCode;
+  if (err.hint) error.hint = err.hint;
+  return { success: false, error };
+}

@@ -1,0 +1,131 @@
+import axios from 'axios';
+import { ErrorCodes, mailError, type MailError } from './errors';
+
+export interface ClientCredentials {
+  tokenUrl: string;
+  clientId: string;
+  clientSecret: string;
+  scope: string;
+}
+
+export interface Token {
+  accessToken: string;
+  /** Epoch ms at which the token should no longer be handed out (expiry less a margin). */
+  renewAt: number;
+}
+
+export interface TokenCacheOptions {
+  /** Request time-out in ms. */
+  timeout?: number;
+  /** The clock, injectable so tests can move time without sleeping. */
+  now?: () => number;
+}
+
+/** Renew five minutes before expiry, or earlier for short-lived tokens (a tenth of their life). */
+const MAX_MARGIN_MS = 5 * 60 * 1000;
+/** RFC 6749 makes expires_in optional; Entra ID always sends it (3599 s). */
+const DEFAULT_LIFETIME_S = 3600;
+
+/**
+ * One OAuth2 client-credentials token (RFC 6749 §4.4) shared by every pooled connection of a
+ * config node: fetched by at most one request at a time, renewed before it expires, dropped when
+ * the server rejects it.
+ */
+export class TokenCache {
+  private token?: Token;
+  private pending?: Promise<Token>;
+  private readonly now: () => number;
+  /** Number of requests sent to the token endpoint (reported by tests and the benchmark). */
+  requests = 0;
+
+  constructor(
+    private readonly credentials: ClientCredentials,
+    private readonly options: TokenCacheOptions = {},
+  ) {
+    this.now = options.now ?? Date.now;
+  }
+
+  /** The cached token while it is fresh, else a new one (one request, however many callers wait). */
+  get(): Promise<Token> {
+    if (this.token && this.token.renewAt > this.now()) return Promise.resolve(this.token);
+    if (!this.pending) {
+      this.pending = this.fetch().then(
+        (token) => {
+          this.pending = undefined;
+          this.token = token;
+          return token;
+        },
+        (err) => {
+          this.pending = undefined;
+          throw err;
+        },
+      );
+    }
+    return this.pending;
+  }
+
+  /** Number of tokens reported as rejected by a server. */
+  rejections = 0;
+
+  /** Drops the cached token if it is the one a server rejected (or any, when none is named). */
+  invalidate(rejected?: string): void {
+    this.rejections++;
+    if (this.token && (rejected === undefined || this.token.accessToken === rejected)) this.token = undefined;
+  }
+
+  private async fetch(): Promise<Token> {
+    const { tokenUrl, clientId, clientSecret, scope } = this.credentials;
+    if (!/^https?:\/\//i.test(tokenUrl || '')) {
+      throw mailError(ErrorCodes.EOAUTH2, 'The token URL is missing or not an http(s) URL', 'Enter the token endpoint, e.g. https://login.microsoftonline.com/{tenant_id}/oauth2/v2.0/token.');
+    }
+    this.requests++;
+    const started = this.now();
+    const body = new URLSearchParams({ grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret, scope });
+    let res;
+    try {
+      res = await axios.post<string>(tokenUrl, body.toString(), {
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' },
+        timeout: this.options.timeout ?? 30000,
+        maxRedirects: 0,
+        responseType: 'text',
+        transformResponse: (data) => data,
+        validateStatus: () => true,
+      });
+    } catch (e) {
+      // Never rethrow axios' error: its config holds the request body with the client secret.
+      throw unreachable(tokenUrl, e as NodeJS.ErrnoException);
+    }
+    let json: Record<string, unknown>;
+    try {
+      json = JSON.parse(res.data);
+    } catch {
+      throw mailError(ErrorCodes.EOAUTH2, `The token endpoint answered HTTP ${res.status} with a body that is not JSON`, 'Check the token URL: it must be the OAuth2 token endpoint (…/oauth2/v2.0/token for Entra ID), not a login page or a proxy.');
+    }
+    if (res.status !== 200 || typeof json.access_token !== 'string') {
+      const what = [json.error, json.error_description].filter((x) => typeof x === 'string').join(': ');
+      const err: MailError = mailError(ErrorCodes.EOAUTH2, `The token endpoint refused the request (HTTP ${res.status})${what ? `: ${what}` : ''}`);
+      err.responseCode = res.status;
+      throw err;
+    }
+    const lifetimeMs = (Number(json.expires_in) > 0 ? Number(json.expires_in) : DEFAULT_LIFETIME_S) * 1000;
+    return { accessToken: json.access_token, renewAt: started + lifetimeMs - Math.min(MAX_MARGIN_MS, lifetimeMs / 10) };
+  }
+}
+
+function unreachable(tokenUrl: string, e: NodeJS.ErrnoException): MailError {
+  let host = tokenUrl;
+  try {
+    host = new URL(tokenUrl).host;
+  } catch {
+    /* keep the raw value */
+  }
+  const timedOut = e.code === 'ECONNABORTED' || e.code === 'ETIMEDOUT';
+  const err = mailError(
+    ErrorCodes.EOAUTH2,
+    `The token endpoint ${host} could not be reached: ${timedOut ? 'timed out' : e.code || e.message}`,
+    timedOut
+      ? 'The token endpoint did not answer in time: check the token URL and that this machine can reach it (proxy, firewall).'
+      : 'Check the token URL (host name, port, https) and that this machine can reach it (DNS, proxy, firewall).',
+  );
+  return err;
+}

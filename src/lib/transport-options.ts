@@ -1,0 +1,98 @@
+import wellKnown from 'nodemailer/lib/well-known';
+import type SMTPPool from 'nodemailer/lib/smtp-pool';
+import { ErrorCodes, mailError } from './errors';
+
+export type Security = 'starttls' | 'tls' | 'auto' | 'none';
+export type AuthType = 'basic' | 'oauth2-client-credentials' | 'oauth2' | 'none';
+
+/** A connection's settings as the config node stores them (numbers may arrive as strings). */
+export interface ConnectionConfig {
+  service?: string;
+  host?: string;
+  port?: number | string;
+  security?: Security | string;
+  rejectUnauthorized?: boolean | string;
+  authType?: AuthType | string;
+  tokenUrl?: string;
+  scope?: string;
+  maxConnections?: number | string;
+  rateLimitPerMinute?: number | string;
+}
+
+export interface ConnectionCredentials {
+  user?: string;
+  password?: string;
+  clientId?: string;
+  clientSecret?: string;
+  refreshToken?: string;
+  accessToken?: string;
+}
+
+/** Parses a number that the editor may have saved as a string. */
+export function toNumber(value: unknown, fallback: number): number {
+  const n = typeof value === 'number' ? value : parseInt(String(value ?? ''), 10);
+  return Number.isFinite(n) && n >= 0 ? n : fallback;
+}
+
+/** Where to connect: a well-known service's host and port, or the ones typed by hand. */
+export function resolveServer(config: ConnectionConfig): { host: string; port: number; secure: boolean; security: Security } {
+  let security = (config.security || 'starttls') as Security;
+  if (config.service) {
+    const known = wellKnown(config.service);
+    if (!known || !known.host) throw mailError(ErrorCodes.ECONFIG, `Unknown email service "${config.service}"`, 'Choose a service from the list, or Other SMTP Service.');
+    // A service on an implicit-TLS port dictates TLS; on a submission port keep the chosen upgrade policy.
+    if (known.secure) security = 'tls';
+    else if (security === 'tls') security = 'starttls';
+    return { host: known.host, port: toNumber(known.port, 587), secure: security === 'tls', security };
+  }
+  if (!config.host) throw mailError(ErrorCodes.ECONFIG, 'The connection has no SMTP host', 'Enter the SMTP host, or choose an email service.');
+  const port = toNumber(config.port, security === 'tls' ? 465 : 587);
+  return { host: config.host, port, secure: security === 'tls', security };
+}
+
+/**
+ * The nodemailer pool options for a connection. Auth for client credentials is XOAUTH2 whose
+ * token comes from the config node's provision callback; file and URL access are always off so
+ * a msg can never make the transport read a local file or fetch a URL by itself.
+ */
+export function transportOptions(config: ConnectionConfig, creds: ConnectionCredentials): SMTPPool.Options {
+  const { host, port, secure, security } = resolveServer(config);
+  const authType = (config.authType || 'basic') as AuthType;
+  const options: SMTPPool.Options = {
+    pool: true,
+    host,
+    port,
+    secure,
+    requireTLS: security === 'starttls',
+    ignoreTLS: security === 'none',
+    tls: { rejectUnauthorized: config.rejectUnauthorized !== false && config.rejectUnauthorized !== 'false' },
+    maxConnections: Math.max(1, toNumber(config.maxConnections, 5)),
+    disableFileAccess: true,
+    disableUrlAccess: true,
+    connectionTimeout: 30000,
+    greetingTimeout: 30000,
+    socketTimeout: 60000,
+  };
+  const rate = toNumber(config.rateLimitPerMinute, 0);
+  if (rate > 0) {
+    options.rateDelta = 60000;
+    options.rateLimit = rate;
+  }
+  if (authType === 'basic') {
+    options.auth = { user: creds.user || '', pass: creds.password || '' };
+  } else if (authType === 'oauth2-client-credentials') {
+    // The token itself is supplied per connection by the provision callback (see smtp-oauth-config).
+    options.auth = { type: 'OAuth2', user: creds.user || '' };
+  } else if (authType === 'oauth2') {
+    options.auth = {
+      type: 'OAuth2',
+      user: creds.user || '',
+      clientId: creds.clientId,
+      clientSecret: creds.clientSecret,
+      refreshToken: creds.refreshToken,
+      accessToken: creds.accessToken || undefined,
+      accessUrl: config.tokenUrl || undefined,
+    };
+  }
+  return options;
+}

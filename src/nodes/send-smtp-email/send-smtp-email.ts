@@ -1,0 +1,171 @@
+import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
+import type { Address } from '../../lib/addresses';
+import { buildAttachment, fromMsgAttachments } from '../../lib/attachments';
+import { ErrorCodes, mailError, type MailError } from '../../lib/errors';
+import { buildMessage, failureResult, successResult, type FailureResult, type SuccessResult } from '../../lib/message';
+import { renderTemplate, type TemplateScopes } from '../../lib/templates';
+import type { SmtpOauthConfigNode } from '../smtp-oauth-config/smtp-oauth-config';
+
+/** The typed properties of SPEC.md: value in `x`, its type in `xType`. */
+const TYPED = ['to', 'cc', 'bcc', 'from', 'replyTo', 'subject', 'html', 'text', 'attachment', 'attachmentFilename'] as const;
+type TypedName = (typeof TYPED)[number];
+/** Typed properties whose `str` value is a mustache template. */
+const TEMPLATES: Partial<Record<TypedName, 'html' | 'plain'>> = { subject: 'plain', html: 'html', text: 'plain' };
+/** The type key of each typed property (the attachment's breaks the pattern, see SPEC.md). */
+const typeKey = (name: TypedName) => (name === 'attachment' ? 'attachmentValueType' : `${name}Type`);
+
+export interface SendSmtpEmailDef extends NodeDef {
+  connection: string;
+  priority?: string;
+  attachmentType?: string;
+  attachmentMimeType?: string;
+  storeResult?: 'none' | 'msg' | 'flow' | 'global';
+  resultKey?: string;
+  stopOnError?: boolean;
+  async?: boolean;
+  [key: string]: unknown;
+}
+
+type Result = SuccessResult | FailureResult;
+
+export = function (RED: NodeAPI) {
+  function SendSmtpEmail(this: Node, def: SendSmtpEmailDef) {
+    RED.nodes.createNode(this, def);
+    const node = this;
+    const configNode = RED.nodes.getNode(def.connection) as SmtpOauthConfigNode | null;
+    const storeResult = def.storeResult || 'none';
+    const resultKey = def.resultKey || 'emailResult';
+    const stopOnError = def.stopOnError !== false;
+    let inFlight = 0;
+
+    const evaluate = (name: TypedName, msg: NodeMessage): Promise<unknown> => {
+      const value = def[name] as string | undefined;
+      const type = (def[typeKey(name)] as string | undefined) || 'str';
+      if (type === 'str') return Promise.resolve(value);
+      if (value === undefined || value === '') return Promise.resolve(undefined);
+      return new Promise((resolve, reject) =>
+        RED.util.evaluateNodeProperty(value, type, node, msg, (err, result) =>
+          err ? reject(mailError(ErrorCodes.EINPUT, `${name} could not be read from ${type} "${value}": ${err.message}`, `Check the ${name} property of the node.`)) : resolve(result),
+        ),
+      );
+    };
+
+    const scopes: TemplateScopes = {
+      flow: (key) => node.context().flow.get(key),
+      global: (key) => node.context().global.get(key),
+      env: (key) => RED.util.evaluateNodeProperty(key, 'env', node, {} as NodeMessage),
+    };
+
+    /** Reads the msg, builds the message and sends it; resolves with the success result. */
+    async function deliver(msg: NodeMessage): Promise<SuccessResult> {
+      if (!configNode) throw mailError(ErrorCodes.ECONFIG, 'No SMTP connection is configured', 'Select or create an SMTP connection in the node.');
+      const connection = configNode.connection();
+      const values = {} as Record<TypedName, unknown>;
+      for (const name of TYPED) {
+        let value = await evaluate(name, msg);
+        const template = TEMPLATES[name];
+        if (template && typeof value === 'string' && (def[typeKey(name)] || 'str') === 'str') {
+          value = renderTemplate(value, msg, scopes, template === 'html');
+        }
+        values[name] = value;
+      }
+      // Check every other input before any download starts.
+      const message = buildMessage(values, connection.user);
+      const attachments = await fromMsgAttachments((msg as { attachments?: unknown }).attachments);
+      const own = await buildAttachment({
+        type: def.attachmentType || 'none',
+        value: values.attachment,
+        filename: values.attachmentFilename === undefined ? undefined : String(values.attachmentFilename),
+        mimeType: def.attachmentMimeType,
+      }).catch((err) => {
+        closeStreams(attachments);
+        throw err;
+      });
+      if (own) attachments.unshift(own);
+      message.attachments = attachments.length ? attachments : undefined;
+      const sender = (message.from as Address).address.toLowerCase();
+      const customFrom = values.from !== undefined && values.from !== '' && sender !== connection.user.toLowerCase();
+      try {
+        return successResult(await connection.send(message, customFrom));
+      } finally {
+        closeStreams(attachments);
+      }
+    }
+
+    function store(msg: NodeMessage, result: Result) {
+      if (storeResult === 'msg') RED.util.setMessageProperty(msg, resultKey, result, true);
+      else if (storeResult === 'flow') node.context().flow.set(resultKey, result);
+      else if (storeResult === 'global') node.context().global.set(resultKey, result);
+    }
+
+    function showStatus(err?: MailError) {
+      if (inFlight > 0) node.status({ fill: 'blue', shape: 'dot', text: RED._('send-smtp-email.status.sending', { count: inFlight }) });
+      else if (err) node.status({ fill: 'red', shape: 'ring', text: String(err.code || 'error').slice(0, 19) });
+      else node.status({ fill: 'green', shape: 'dot', text: RED._('send-smtp-email.status.sent', { time: new Date().toLocaleTimeString() }) });
+    }
+
+    async function run(msg: NodeMessage): Promise<Result> {
+      inFlight++;
+      showStatus();
+      try {
+        const result = await deliver(msg);
+        inFlight--;
+        showStatus();
+        return result;
+      } catch (e) {
+        inFlight--;
+        const err = asMailError(e);
+        showStatus(err);
+        throw err;
+      }
+    }
+
+    node.on('input', (msg: NodeMessageInFlow, send: (msg: NodeMessage) => void, done: (err?: Error) => void) => {
+      if (def.async) {
+        send(msg);
+        done();
+        run(msg).then(
+          (result) => store(msg, result),
+          (err: MailError) => {
+            if (storeResult === 'flow' || storeResult === 'global') store(msg, failureResult(err));
+            node.error(reportable(err), msg);
+          },
+        );
+        return;
+      }
+      run(msg).then(
+        (result) => {
+          store(msg, result);
+          send(msg);
+          done();
+        },
+        (err: MailError) => {
+          if (stopOnError) return done(reportable(err));
+          store(msg, failureResult(err));
+          send(msg);
+          done();
+        },
+      );
+    });
+  }
+  RED.nodes.registerType('send-smtp-email', SendSmtpEmail);
+};
+
+function asMailError(e: unknown): MailError {
+  return e instanceof Error ? (e as MailError) : mailError(ErrorCodes.EINPUT, String(e));
+}
+
+/** The error as Catch nodes receive it: msg.error keeps only message and code, so the hint goes into the message. */
+function reportable(err: MailError): MailError {
+  const out: MailError = new Error(err.hint ? `${err.message}. ${err.hint}` : err.message);
+  for (const key of ['code', 'responseCode', 'command', 'hint'] as const) if (err[key] !== undefined) (out as unknown as Record<string, unknown>)[key] = err[key];
+  return out;
+}
+
+/** Ends attachment downloads that nodemailer did not read to the end (a failed send). */
+function closeStreams(attachments: { content?: unknown }[]) {
+  for (const a of attachments) {
+    const c = a.content as { destroy?: () => void } | undefined;
+    if (c && typeof c.destroy === 'function') c.destroy();
+  }
+}
