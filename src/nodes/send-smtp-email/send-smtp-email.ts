@@ -70,7 +70,7 @@ export = function (RED: NodeAPI) {
         values[name] = value;
       }
       // Check every other input before any download starts.
-      const message = buildMessage(values, connection.user);
+      const message = buildMessage({ ...values, priority: def.priority }, connection.user);
       const attachments = await fromMsgAttachments((msg as { attachments?: unknown }).attachments);
       const own = await buildAttachment({
         type: def.attachmentType || 'none',

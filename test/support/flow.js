@@ -1,0 +1,54 @@
+'use strict';
+// Loads the two nodes into a real Node-RED runtime (node-red-node-test-helper).
+const helper = require('node-red-node-test-helper');
+const configNode = require('../../dist/nodes/smtp-oauth-config/smtp-oauth-config.js');
+const sendNode = require('../../dist/nodes/send-smtp-email/send-smtp-email.js');
+const catchNode = require('@node-red/nodes/core/common/25-catch.js');
+
+helper.init(require.resolve('node-red'));
+
+/**
+ * Deploys tab -> send-smtp-email -> helper node, with one connection.
+ * connection: properties of smtp-oauth-config; send: properties of send-smtp-email;
+ * credentials: of the connection. Returns { send, out, catcher, config, errors }.
+ */
+async function deploy({ connection = {}, send = {}, credentials = {}, extra = [] } = {}) {
+  const flow = [
+    { id: 'tab', type: 'tab', label: 'test' },
+    { id: 'conn', type: 'smtp-oauth-config', z: '', host: '127.0.0.1', security: 'none', authType: 'basic', ...connection },
+    { id: 'send', type: 'send-smtp-email', z: 'tab', connection: 'conn', to: 'to@example.com', subject: 'Hello', html: '<p>Hi</p>', wires: [['out']], ...send },
+    { id: 'out', type: 'helper', z: 'tab' },
+    { id: 'catcher', type: 'catch', z: 'tab', scope: null, uncaught: false, wires: [['caught']] },
+    { id: 'caught', type: 'helper', z: 'tab' },
+    ...extra,
+  ];
+  await helper.load([configNode, sendNode, catchNode], flow, { conn: credentials });
+  return {
+    send: helper.getNode('send'),
+    out: helper.getNode('out'),
+    caught: helper.getNode('caught'),
+    config: helper.getNode('conn'),
+  };
+}
+
+/** Resolves with the next message the helper node receives. */
+function next(node) {
+  return new Promise((resolve) => node.once('input', resolve));
+}
+
+/** Resolves with the first of: a msg on the output, a msg at the Catch node. */
+function outcome(nodes) {
+  return new Promise((resolve) => {
+    const onOut = (msg) => finish({ kind: 'sent', msg });
+    const onCaught = (msg) => finish({ kind: 'caught', msg });
+    function finish(r) {
+      nodes.out.removeListener('input', onOut);
+      nodes.caught.removeListener('input', onCaught);
+      resolve(r);
+    }
+    nodes.out.once('input', onOut);
+    nodes.caught.once('input', onCaught);
+  });
+}
+
+module.exports = { helper, deploy, next, outcome };
