@@ -1,6 +1,7 @@
 'use strict';
 // A real OAuth2 token endpoint on loopback (oauth2-mock-server), refusing wrong client secrets
 // the way Entra ID does.
+const crypto = require('node:crypto');
 const { OAuth2Server } = require('oauth2-mock-server');
 
 async function startTokenEndpoint(options = {}) {
@@ -12,6 +13,8 @@ async function startTokenEndpoint(options = {}) {
   const state = { requests: [], issued: [], expiresIn: options.expiresIn || 3600, next: [] };
   server.service.on('beforeTokenSigning', (token) => {
     token.payload.exp = Math.floor(Date.now() / 1000) + state.expiresIn;
+    // Tokens signed in the same second would otherwise be identical.
+    token.payload.jti = crypto.randomUUID();
   });
   server.service.on('beforeResponse', (response, req) => {
     state.requests.push({ ...req.body });

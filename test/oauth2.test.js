@@ -1,0 +1,120 @@
+'use strict';
+const assert = require('node:assert/strict');
+const { startSmtp } = require('./support/smtp');
+const { startTokenEndpoint } = require('./support/token-endpoint');
+const { helper, deploy, next, outcome } = require('./support/flow');
+
+describe('send-smtp-email over OAuth2 client credentials', function () {
+  let smtp;
+  let idp;
+  /** What the SMTP server answers to each XOAUTH2 token: true, 'challenge' (334) or 'reject' (bare 535). */
+  let verdict;
+  before(async function () {
+    idp = await startTokenEndpoint({ clientId: 'app-1', clientSecret: 'cs-value-XYZ' });
+    smtp = await startSmtp({ tokens: (user, token) => verdict(user, token) });
+  });
+  after(async function () {
+    await smtp.close();
+    await idp.close();
+  });
+  beforeEach(async function () {
+    verdict = (user, token) => user === 'mailbox@contoso.example' && idp.state.issued.includes(token);
+    idp.state.requests.length = 0;
+    idp.state.issued.length = 0;
+    smtp.authAttempts.length = 0;
+    smtp.messages.length = 0;
+    await helper.startServer();
+  });
+  afterEach(async function () {
+    await helper.unload();
+    await helper.stopServer();
+  });
+
+  const setup = (connection = {}, send = {}, credentials = {}) =>
+    deploy({
+      connection: { port: smtp.port, authType: 'oauth2-client-credentials', tokenUrl: idp.url, scope: 'https://outlook.office365.com/.default', ...connection },
+      credentials: { user: 'mailbox@contoso.example', clientId: 'app-1', clientSecret: 'cs-value-XYZ', ...credentials },
+      send,
+    });
+
+  it('fetches a token with exactly the four client-credentials fields and sends with XOAUTH2', async function () {
+    const nodes = await setup();
+    const done = next(nodes.out);
+    nodes.send.receive({});
+    await done;
+    assert.deepEqual(idp.state.requests, [{ grant_type: 'client_credentials', client_id: 'app-1', client_secret: 'cs-value-XYZ', scope: 'https://outlook.office365.com/.default' }]);
+    const [m] = await smtp.waitForMessages(1);
+    assert.equal(m.user, 'mailbox@contoso.example');
+    assert.equal(m.parsed.from.value[0].address, 'mailbox@contoso.example');
+    assert.deepEqual(smtp.authAttempts.map((a) => a.method), ['XOAUTH2']);
+  });
+
+  it('shares one token between many concurrent sends over several pooled connections', async function () {
+    const nodes = await setup({ maxConnections: 5 });
+    const count = 60;
+    let passed = 0;
+    const allPassed = new Promise((resolve) => nodes.out.on('input', () => ++passed === count && resolve()));
+    for (let i = 0; i < count; i++) nodes.send.receive({ payload: i });
+    await allPassed;
+    assert.equal(smtp.messages.length, count);
+    assert.equal(idp.state.requests.length, 1, 'one token request for all sends');
+    assert.ok(smtp.authAttempts.length >= 2, `several pooled connections authenticated (${smtp.authAttempts.length})`);
+    assert.ok(smtp.authAttempts.length <= 5);
+    assert.equal(new Set(smtp.authAttempts.map((a) => a.accessToken)).size, 1);
+  });
+
+  it('renews the token once and sends when the server answers 334 to a stale token', async function () {
+    const nodes = await setup();
+    let first;
+    verdict = (user, token) => {
+      first ??= token;
+      return token === first ? 'challenge' : idp.state.issued.includes(token);
+    };
+    const done = next(nodes.out);
+    nodes.send.receive({});
+    await done;
+    assert.equal(idp.state.requests.length, 2);
+    assert.equal(smtp.messages.length, 1);
+    assert.notEqual(smtp.authAttempts.at(-1).accessToken, first);
+  });
+
+  it('drops the token and retries once when the server answers a bare 535', async function () {
+    const nodes = await setup();
+    let first;
+    verdict = (user, token) => {
+      first ??= token;
+      return token === first ? 'reject' : idp.state.issued.includes(token);
+    };
+    const done = next(nodes.out);
+    nodes.send.receive({});
+    await done;
+    assert.equal(idp.state.requests.length, 2);
+    assert.equal(smtp.messages.length, 1);
+  });
+
+  it('reports a token endpoint refusal as EOAUTH2 with the fix in the hint', async function () {
+    const nodes = await setup({}, { stopOnError: false, storeResult: 'msg' }, { clientSecret: 'secret-id-not-value' });
+    const done = next(nodes.out);
+    nodes.send.receive({});
+    const { emailResult } = await done;
+    assert.equal(emailResult.success, false);
+    assert.equal(emailResult.error.code, 'EOAUTH2');
+    assert.match(emailResult.error.message, /AADSTS7000215/);
+    assert.match(emailResult.error.hint, /secret VALUE/);
+    assert.equal(idp.state.requests.length, 1, 'a refused client is not asked again for the same send');
+    assert.equal(smtp.messages.length, 0);
+  });
+
+  it('sends over the deprecated refresh-token flow and warns once per deploy', async function () {
+    const nodes = await setup({ authType: 'oauth2' }, {}, { refreshToken: 'refresh-1' });
+    const warnings = nodes.config.warn.args.map((a) => String(a[0]));
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0], /deprecated/i);
+    const done = next(nodes.out);
+    nodes.send.receive({});
+    await done;
+    assert.equal(idp.state.requests[0].grant_type, 'refresh_token');
+    assert.equal(idp.state.requests[0].refresh_token, 'refresh-1');
+    assert.equal(smtp.messages.length, 1);
+  });
+});
