@@ -24,6 +24,12 @@ export interface DownloadLimits {
 
 export const DEFAULT_LIMITS: DownloadLimits = { timeout: 30000, maxBytes: 25 * 1024 * 1024, maxRedirects: 5 };
 
+/** The download limits of a connection: its time-out and its size cap (in MB) or the default. */
+export function downloadLimits(timeoutMs: number, maxMB: unknown): DownloadLimits {
+  const mb = Number(maxMB);
+  return { ...DEFAULT_LIMITS, timeout: timeoutMs, maxBytes: mb > 0 ? Math.round(mb * 1024 * 1024) : DEFAULT_LIMITS.maxBytes };
+}
+
 /** Keys of a msg.attachments entry we pass to nodemailer: none of them reads a local file. */
 const ALLOWED_KEYS = new Set(['filename', 'content', 'encoding', 'contentType', 'href', 'raw', 'cid', 'contentDisposition', 'headers']);
 
@@ -76,15 +82,18 @@ async function download(url: string, limits: DownloadLimits): Promise<{ stream: 
   const declared = Number(res.headers['content-length']);
   if (res.status >= 400 || declared > limits.maxBytes) {
     res.data.destroy();
-    throw res.status >= 400
-      ? fail(`The attachment URL answered HTTP ${res.status}`, 'Check the attachment URL: the server did not return the file.')
-      : fail(`The attachment is larger than ${limits.maxBytes} bytes`, 'Send a smaller file or a link, or raise the download limit.');
+    throw res.status >= 400 ? fail(`The attachment URL answered HTTP ${res.status}`, 'Check the attachment URL: the server did not return the file.') : tooLarge(limits);
   }
   // Re-emit stream errors (size cap, time-out, reset) as our own error: axios' carries its config.
   const out = new PassThrough();
-  res.data.on('error', (e: Error) => out.destroy(fail(`The attachment download from ${host} failed: ${e.message}`, 'Send a smaller file or a link, or check the server that serves it.')));
+  res.data.on('error', (e: Error) => out.destroy(/maxContentLength/.test(e.message) ? tooLarge(limits) : fail(`The attachment download from ${host} broke off (${e.message})`, `Check the server that serves it: it stopped sending for ${limits.timeout / 1000} s or closed the connection.`)));
   res.data.pipe(out);
   return { stream: out, contentType: String(res.headers['content-type'] || '').split(';')[0] || undefined };
+}
+
+function tooLarge(limits: DownloadLimits) {
+  const mb = Math.round((limits.maxBytes / 1024 / 1024) * 100) / 100;
+  return fail(`The attachment is larger than ${mb} MB`, 'Send a smaller file or a link, or raise Max attachment size in the connection.');
 }
 
 function nameFromUrl(url: string): string | undefined {

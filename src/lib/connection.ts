@@ -4,7 +4,8 @@ import type SMTPPool from 'nodemailer/lib/smtp-pool';
 import { diagnose } from './diagnose';
 import { ErrorCodes, type MailError } from './errors';
 import { TokenCache } from './token-cache';
-import { transportOptions, type ConnectionConfig, type ConnectionCredentials } from './transport-options';
+import { timeoutMs, transportOptions, type ConnectionConfig, type ConnectionCredentials } from './transport-options';
+import { downloadLimits, type DownloadLimits } from './attachments';
 
 export interface ConnectionOptions {
   /** Where problems that belong to no send go (a failed callback); never given a secret. */
@@ -13,6 +14,8 @@ export interface ConnectionOptions {
   tokenTimeout?: number;
   /** The clock of the token cache. */
   now?: () => number;
+  /** Size cap of URL attachments, in MB, when the connection sets none (settings.js). */
+  maxAttachmentMB?: unknown;
 }
 
 type Transporter = Mail<SMTPPool.SentMessageInfo, SMTPPool.Options>;
@@ -35,7 +38,7 @@ export class Connection {
     if (config.authType === 'oauth2-client-credentials') {
       this.tokens = new TokenCache(
         { tokenUrl: config.tokenUrl || '', clientId: creds.clientId || '', clientSecret: creds.clientSecret || '', scope: config.scope || '' },
-        { timeout: options.tokenTimeout, now: options.now },
+        { timeout: options.tokenTimeout ?? timeoutMs(config), now: options.now },
       );
     }
   }
@@ -43,6 +46,11 @@ export class Connection {
   /** The connection's user: the default sender and, for OAuth2, the mailbox. */
   get user(): string {
     return this.creds.user || '';
+  }
+
+  /** Time-out, size and redirect caps for attachments downloaded for this connection's mails. */
+  get downloadLimits(): DownloadLimits {
+    return downloadLimits(timeoutMs(this.config), this.config.maxAttachmentMB || this.options.maxAttachmentMB);
   }
 
   /** Number of sends started and not yet settled. */
@@ -136,10 +144,12 @@ export class Connection {
   }
 }
 
-/** nodemailer files a failed token request under EAUTH; report it as the token error it is. */
+const OWN_CODES: ReadonlySet<string> = new Set(Object.values(ErrorCodes));
+
+/** nodemailer files our errors (a token request, a download) under EAUTH or ESTREAM: restore our code. */
 function ownCode(err: MailError & { originalCode?: string }): MailError {
-  if (err.originalCode === ErrorCodes.EOAUTH2) {
-    err.code = ErrorCodes.EOAUTH2;
+  if (err.originalCode && OWN_CODES.has(err.originalCode)) {
+    err.code = err.originalCode;
     delete err.originalCode;
   }
   return err;

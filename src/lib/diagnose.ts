@@ -22,12 +22,12 @@ const oauth = (ctx: DiagnoseContext) => ctx.authType === 'oauth2-client-credenti
  */
 const RULES: Rule[] = [
   // Entra ID token endpoint (AADSTS codes, https://learn.microsoft.com/entra/identity-platform/reference-error-codes)
-  { match: (t) => /AADSTS7000215/.test(t), hint: 'The client secret is wrong: paste the secret VALUE (not its Secret ID) from Entra ID > App registrations > Certificates & secrets.' },
-  { match: (t) => /AADSTS7000222/.test(t), hint: 'The client secret has expired: create a new one under Certificates & secrets and update the connection.' },
-  { match: (t) => /AADSTS7000216/.test(t), hint: 'No client secret was sent: enter the client secret in the connection.' },
-  { match: (t) => /AADSTS700016/.test(t), hint: 'The application was not found in this tenant: check the Application (client) ID and the tenant in the token URL, and have an admin grant consent so the app has a service principal there.' },
-  { match: (t) => /AADSTS90002/.test(t), hint: 'The tenant in the token URL does not exist: use the Directory (tenant) ID from the app registration overview.' },
-  { match: (t) => /AADSTS900023/.test(t), hint: `The tenant part of the token URL is malformed: replace {tenant_id} in ${TOKEN_URL} with your Directory (tenant) ID.` },
+  { match: (t) => /AADSTS7000215\b/.test(t), hint: 'The client secret is wrong: paste the secret VALUE (not its Secret ID) from Entra ID > App registrations > Certificates & secrets.' },
+  { match: (t) => /AADSTS7000222\b/.test(t), hint: 'The client secret has expired: create a new one under Certificates & secrets and update the connection.' },
+  { match: (t) => /AADSTS7000216\b/.test(t), hint: 'No client secret was sent: enter the client secret in the connection.' },
+  { match: (t) => /AADSTS700016\b/.test(t), hint: 'The application was not found in this tenant: check the Application (client) ID and the tenant in the token URL, and have an admin grant consent so the app has a service principal there.' },
+  { match: (t) => /AADSTS90002\b/.test(t), hint: 'The tenant in the token URL does not exist: use the Directory (tenant) ID from the app registration overview.' },
+  { match: (t) => /AADSTS900023\b/.test(t), hint: `The tenant part of the token URL is malformed: replace {tenant_id} in ${TOKEN_URL} with your Directory (tenant) ID.` },
   { match: (t) => /AADSTS1002012|AADSTS70011|invalid_scope/.test(t), hint: `The scope is not valid for client credentials: use ${M365_SCOPE} (a resource with /.default).` },
   { match: (t) => /invalid_client|unauthorized_client/.test(t), hint: 'The token endpoint refused the client: check the client ID and client secret.' },
   // SMTP answers
@@ -52,8 +52,9 @@ const RULES: Rule[] = [
   // Transport
   { match: (t) => /wrong version number|ssl3_get_record|packet length too long/i.test(t), hint: 'TLS does not match the port: use Security TLS for port 465 and STARTTLS for port 587.' },
   { match: (t) => /self[- ]signed|unable to verify|certificate/i.test(t), hint: 'The server certificate could not be verified: install a trusted certificate, check the host name, or (only for a server you trust) turn off Verify server certificate.' },
+  { match: (t) => /Greeting never received/i.test(t), hint: 'The server sent no SMTP greeting: on port 465 the server expects TLS from the start, so choose Security TLS; otherwise check host and port.' },
   { match: (t) => /ECONNREFUSED/.test(t), hint: 'Nothing accepts connections at this host and port: check host, port and any firewall.' },
-  { match: (t) => /ENOTFOUND|EAI_AGAIN/.test(t), hint: 'The host name cannot be resolved: check the host (or the token URL) for typos and the DNS of this machine.' },
+  { match: (t, e) => /ENOTFOUND|EAI_AGAIN/.test(t) || e.code === 'EDNS', hint: 'The host name cannot be resolved: check the host (or the token URL) for typos and the DNS of this machine.' },
   { match: (t, e) => /ETIMEDOUT|timed? ?out/i.test(t) || e.code === 'ETIMEDOUT', hint: 'The server did not answer in time: check host, port and firewall (many networks block outgoing port 25).' },
   { match: (t) => /STARTTLS/i.test(t), hint: 'The server does not offer STARTTLS: choose Security TLS for port 465, or Auto/None only for a trusted local server.' },
   { match: (t, e) => e.code === 'ECONNECTION' || e.code === 'ESOCKET', hint: 'The connection to the SMTP server failed or was closed: check host, port and security, and try again.' },

@@ -17,6 +17,10 @@ export interface ConnectionConfig {
   scope?: string;
   maxConnections?: number | string;
   rateLimitPerMinute?: number | string;
+  /** Seconds to wait for the server to connect, greet and answer (default 30). */
+  timeout?: number | string;
+  /** Largest URL attachment to download, in MB (default 25). */
+  maxAttachmentMB?: number | string;
 }
 
 export interface ConnectionCredentials {
@@ -32,6 +36,11 @@ export interface ConnectionCredentials {
 export function toNumber(value: unknown, fallback: number): number {
   const n = typeof value === 'number' ? value : parseInt(String(value ?? ''), 10);
   return Number.isFinite(n) && n >= 0 ? n : fallback;
+}
+
+/** How long to wait for the server (and for attachment downloads), in ms. */
+export function timeoutMs(config: ConnectionConfig): number {
+  return (toNumber(config.timeout, 0) || 30) * 1000;
 }
 
 /** Where to connect: a well-known service's host and port, or the ones typed by hand. */
@@ -69,9 +78,9 @@ export function transportOptions(config: ConnectionConfig, creds: ConnectionCred
     maxConnections: Math.max(1, toNumber(config.maxConnections, 5)),
     disableFileAccess: true,
     disableUrlAccess: true,
-    connectionTimeout: 30000,
-    greetingTimeout: 30000,
-    socketTimeout: 60000,
+    connectionTimeout: timeoutMs(config),
+    greetingTimeout: timeoutMs(config),
+    socketTimeout: 2 * timeoutMs(config),
   };
   const rate = toNumber(config.rateLimitPerMinute, 0);
   if (rate > 0) {

@@ -3,11 +3,21 @@
 const { SMTPServer } = require('smtp-server');
 const { simpleParser } = require('mailparser');
 
+/** An error that smtp-server answers with exactly this response line ("535 5.7.139 …"). */
+function smtpError(response) {
+  const [, code, text] = /^(\d{3})[ -](.*)$/s.exec(response.split('\n').pop());
+  const err = new Error(text);
+  err.responseCode = Number(code);
+  return err;
+}
+
 /**
  * Starts smtp-server on 127.0.0.1 with a free port.
  * - users: { name: password } for PLAIN/LOGIN
  * - tokens: a function (user, token) => true | 'challenge' | 'reject' for XOAUTH2
  * - onRcpt / onMailFrom: optional (address, session) => Error|undefined
+ * - authError: the response to refused credentials, e.g. "535 5.7.139 …"
+ * - onData: optional (parsed) => Error|undefined, to refuse a message after DATA
  * - auth: false to accept mail without authentication
  * Returns { port, messages, waitForMessages(n), authAttempts, close() }.
  */
@@ -40,14 +50,10 @@ async function startSmtp(options = {}) {
         const verdict = options.tokens ? options.tokens(auth.username, auth.accessToken) : false;
         if (verdict === true) return cb(null, { user: auth.username });
         if (verdict === 'challenge') return cb(null, { data: { status: '401', schemes: 'bearer', scope: 'https://outlook.office365.com/.default' } });
-        const err = new Error(options.authError || 'Authentication unsuccessful');
-        err.responseCode = 535;
-        return cb(err);
+        return cb(smtpError(options.authError || '535 Authentication unsuccessful'));
       }
       if (options.users && options.users[auth.username] === auth.password) return cb(null, { user: auth.username });
-      const err = new Error(options.authError || 'Authentication credentials invalid');
-      err.responseCode = 535;
-      return cb(err);
+      return cb(smtpError(options.authError || '535 Authentication credentials invalid'));
     },
     onMailFrom(address, session, cb) {
       const err = options.onMailFrom && options.onMailFrom(address, session);
@@ -68,6 +74,8 @@ async function startSmtp(options = {}) {
         }
         const raw = Buffer.concat(chunks);
         const parsed = await simpleParser(raw);
+        const refused = options.onData && options.onData(parsed, session);
+        if (refused) return cb(refused);
         messages.push({ raw: raw.toString('utf8'), parsed, envelope: session.envelope, user: session.user });
         cb(null, 'Queued as ' + messages.length);
         settle();
@@ -91,4 +99,4 @@ async function startSmtp(options = {}) {
   };
 }
 
-module.exports = { startSmtp };
+module.exports = { startSmtp, smtpError };

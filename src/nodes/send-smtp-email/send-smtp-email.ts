@@ -36,7 +36,9 @@ export = function (RED: NodeAPI) {
     const storeResult = def.storeResult || 'none';
     const resultKey = def.resultKey || 'emailResult';
     const stopOnError = def.stopOnError !== false;
-    let inFlight = 0;
+    let sending = 0;
+    /** Msgs not yet finished: a redeploy waits for them so that none is lost. */
+    const active = new Set<Promise<void>>();
 
     const evaluate = (name: TypedName, msg: NodeMessage): Promise<unknown> => {
       const value = def[name] as string | undefined;
@@ -71,13 +73,14 @@ export = function (RED: NodeAPI) {
       }
       // Check every other input before any download starts.
       const message = buildMessage({ ...values, priority: def.priority }, connection.user);
-      const attachments = await fromMsgAttachments((msg as { attachments?: unknown }).attachments);
+      const limits = connection.downloadLimits;
+      const attachments = await fromMsgAttachments((msg as { attachments?: unknown }).attachments, limits);
       const own = await buildAttachment({
         type: def.attachmentType || 'none',
         value: values.attachment,
         filename: values.attachmentFilename === undefined ? undefined : String(values.attachmentFilename),
         mimeType: def.attachmentMimeType,
-      }).catch((err) => {
+      }, limits).catch((err) => {
         closeStreams(attachments);
         throw err;
       });
@@ -99,41 +102,55 @@ export = function (RED: NodeAPI) {
     }
 
     function showStatus(err?: MailError) {
-      if (inFlight > 0) node.status({ fill: 'blue', shape: 'dot', text: RED._('send-smtp-email.status.sending', { count: inFlight }) });
+      if (sending > 0) node.status({ fill: 'blue', shape: 'dot', text: RED._('send-smtp-email.status.sending', { count: sending }) });
       else if (err) node.status({ fill: 'red', shape: 'ring', text: String(err.code || 'error').slice(0, 19) });
       else node.status({ fill: 'green', shape: 'dot', text: RED._('send-smtp-email.status.sent', { time: new Date().toLocaleTimeString() }) });
     }
 
-    async function run(msg: NodeMessage): Promise<Result> {
-      inFlight++;
+    /** Sends one msg, keeping the status up to date. */
+    function run(msg: NodeMessage): Promise<Result> {
+      sending++;
       showStatus();
-      try {
-        const result = await deliver(msg);
-        inFlight--;
-        showStatus();
-        return result;
-      } catch (e) {
-        inFlight--;
-        const err = asMailError(e);
-        showStatus(err);
-        throw err;
-      }
+      return deliver(msg).then(
+        (result) => {
+          sending--;
+          showStatus();
+          return result;
+        },
+        (e) => {
+          sending--;
+          const err = asMailError(e);
+          showStatus(err);
+          throw err;
+        },
+      );
+    }
+
+    /** Keeps a msg's handling in `active` until it ended; a throw there (an invalid result key) is reported. */
+    function track(handling: Promise<void>, msg: NodeMessage, done: (err?: Error) => void) {
+      const handled = handling.catch((err: Error) => (def.async ? node.error(err, msg) : done(err)));
+      active.add(handled);
+      handled.then(() => active.delete(handled));
     }
 
     node.on('input', (msg: NodeMessageInFlow, send: (msg: NodeMessage) => void, done: (err?: Error) => void) => {
       if (def.async) {
         send(msg);
         done();
-        run(msg).then(
-          (result) => store(msg, result),
-          (err: MailError) => {
-            if (storeResult === 'flow' || storeResult === 'global') store(msg, failureResult(err));
-            node.error(reportable(err), msg);
-          },
+        track(
+          run(msg).then(
+            (result) => store(msg, result),
+            (err: MailError) => {
+              if (storeResult === 'flow' || storeResult === 'global') store(msg, failureResult(err));
+              node.error(reportable(err), msg);
+            },
+          ),
+          msg,
+          done,
         );
         return;
       }
-      run(msg).then(
+      const handled = run(msg).then(
         (result) => {
           store(msg, result);
           send(msg);
@@ -146,6 +163,16 @@ export = function (RED: NodeAPI) {
           done();
         },
       );
+      track(handled, msg, done);
+    });
+
+    // Node-RED waits for this (up to its close time-out) before it stops the flow.
+    node.on('close', (_removed: boolean, done: () => void) => {
+      const finished = () => {
+        node.status({});
+        done();
+      };
+      Promise.allSettled([...active]).then(finished, finished);
     });
   }
   RED.nodes.registerType('send-smtp-email', SendSmtpEmail);

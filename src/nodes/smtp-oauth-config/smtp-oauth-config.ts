@@ -29,7 +29,10 @@ export = function (RED: NodeAPI) {
     const node = this;
     let connection: Connection | undefined;
     node.connection = () =>
-      (connection ??= new Connection(def, node.credentials || {}, { onError: (err) => node.warn(err.message) }));
+      (connection ??= new Connection(def, node.credentials || {}, {
+        onError: (err) => node.warn(err.message),
+        maxAttachmentMB: (RED.settings as { smtpOauthConfigMaxAttachmentMB?: unknown }).smtpOauthConfigMaxAttachmentMB,
+      }));
     if (def.authType === 'oauth2') node.warn(RED._('smtp-oauth-config.warn.deprecatedOauth2'));
     node.on('close', (_removed: boolean, done: () => void) => {
       const closing = connection?.close() ?? Promise.resolve();
