@@ -29,3 +29,12 @@ for (const node of fs.readdirSync(nodesDir)) {
     }
   }
 }
+
+// The rich-text editor of the send dialog: Node-RED serves the package's top-level resources/ at
+// resources/<package name>/, and the dialog loads these files from there on demand.
+const resources = path.join(root, 'resources');
+const quillDist = path.join(path.dirname(require.resolve('quill/package.json')), 'dist');
+fs.mkdirSync(resources, { recursive: true });
+fs.copyFileSync(path.join(quillDist, 'quill.js'), path.join(resources, 'quill.min.js'));
+fs.copyFileSync(path.join(quillDist, 'quill.snow.css'), path.join(resources, 'quill.snow.css'));
+fs.copyFileSync(path.join(path.dirname(quillDist), 'LICENSE'), path.join(resources, 'quill.LICENSE.txt'));
