@@ -1,0 +1,227 @@
+'use strict';
+// What a user gets from the palette: the packed tarball installed into a fresh user dir with the
+// palette manager's npm arguments, loaded by a real Node-RED. Then every example flow, as Import >
+// Examples would bring it in, is deployed and clicked through.
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { buildIfNeeded, installIntoUserDir, PALETTE_INSTALL_ARGS, pkg, root } = require('../../scripts/install-package');
+const { startNodeRed } = require('../support/node-red-process');
+const { startSmtp } = require('../support/smtp');
+
+const MODULE = pkg.name;
+const examplesDir = path.join(root, 'examples');
+const exampleNames = fs
+  .readdirSync(examplesDir)
+  .filter((f) => f.endsWith('.json'))
+  .map((f) => f.replace(/\.json$/, ''))
+  .sort();
+const readExample = (name) => JSON.parse(fs.readFileSync(path.join(examplesDir, `${name}.json`), 'utf8'));
+
+describe('palette install: the packed package in a fresh Node-RED user dir', function () {
+  this.timeout(240000);
+  let userDir;
+  let red;
+  let smtp;
+  let installed;
+
+  before(async function () {
+    buildIfNeeded();
+    userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'smtp-palette-'));
+    installed = installIntoUserDir(userDir);
+    smtp = await startSmtp({ auth: false });
+    red = await startNodeRed(userDir);
+  });
+
+  after(async function () {
+    if (red) await red.close();
+    if (smtp) await smtp.close();
+    if (userDir) fs.rmSync(userDir, { recursive: true, force: true });
+  });
+
+  it('installs from the tarball with the palette arguments, without dev dependencies or sources', function () {
+    assert.deepEqual(PALETTE_INSTALL_ARGS, ['install', '--no-audit', '--no-update-notifier', '--no-fund', '--save', '--save-prefix=~', '--omit=dev', '--engine-strict']);
+    const project = JSON.parse(fs.readFileSync(path.join(userDir, 'package.json'), 'utf8'));
+    assert.match(project.dependencies[MODULE], /^file:.*\.tgz$/);
+    const shipped = JSON.parse(fs.readFileSync(path.join(installed.moduleDir, 'package.json'), 'utf8'));
+    assert.equal(shipped.version, pkg.version);
+    for (const file of Object.values(pkg['node-red'].nodes)) {
+      assert.ok(fs.existsSync(path.join(installed.moduleDir, file)), `${file} is in the package`);
+      assert.ok(fs.existsSync(path.join(installed.moduleDir, file.replace(/\.js$/, '.html'))), `the editor HTML of ${file} is in the package`);
+    }
+    assert.ok(fs.existsSync(path.join(installed.moduleDir, 'LICENSE')));
+    assert.ok(!fs.existsSync(path.join(installed.moduleDir, 'src')), 'TypeScript sources are not shipped');
+    assert.ok(!fs.existsSync(path.join(installed.moduleDir, 'test')), 'tests are not shipped');
+    for (const dep of Object.keys(pkg.devDependencies)) {
+      assert.ok(!fs.existsSync(path.join(userDir, 'node_modules', dep)), `dev dependency ${dep} is not installed`);
+    }
+    for (const dep of Object.keys(pkg.dependencies)) {
+      assert.ok(fs.existsSync(path.join(userDir, 'node_modules', dep)), `dependency ${dep} is installed`);
+    }
+  });
+
+  it('loads both node types (GET /nodes)', async function () {
+    const res = await red.api('/nodes', { headers: { Accept: 'application/json' } });
+    assert.equal(res.status, 200);
+    const sets = (await res.json()).filter((s) => s.module === MODULE);
+    assert.deepEqual(sets.map((s) => s.types).flat().sort(), ['send-smtp-email', 'smtp-oauth-config']);
+    for (const set of sets) {
+      assert.equal(set.enabled, true, `${set.id} is enabled`);
+      assert.equal(set.err, undefined, `${set.id} loaded without error`);
+      assert.equal(set.version, pkg.version);
+    }
+    const mod = await (await red.api(`/nodes/${MODULE}`, { headers: { Accept: 'application/json' } })).json();
+    assert.equal(mod.name, MODULE);
+    assert.equal(mod.nodes.length, 2);
+  });
+
+  it('serves the editor definitions and the English labels the palette shows', async function () {
+    const html = await (await red.api('/nodes', { headers: { Accept: 'text/html' } })).text();
+    assert.match(html, /RED\.nodes\.registerType\(\s*'send-smtp-email'/);
+    assert.match(html, /RED\.nodes\.registerType\(\s*'smtp-oauth-config'/);
+    const messages = await (await red.api(`/nodes/messages?lng=en-US`)).json();
+    const own = Object.keys(messages).find((k) => k.startsWith(MODULE) && k.endsWith('/send-smtp-email'));
+    assert.ok(own, 'message catalogue of send-smtp-email is served');
+    assert.equal(messages[own]['send-smtp-email'].label.palette, 'send email');
+  });
+
+  it('lists every example under Import > Examples (GET /library/examples/flows/…)', async function () {
+    const res = await red.api(`/library/examples/flows/${MODULE}`);
+    assert.equal(res.status, 200);
+    const listed = (await res.json()).map((e) => e.fn || e).sort();
+    assert.deepEqual(listed, exampleNames);
+    assert.ok(exampleNames.length >= 7);
+    for (const name of exampleNames) {
+      const body = await (await red.api(`/library/examples/flows/${MODULE}/${encodeURIComponent(name)}`)).json();
+      assert.deepEqual(body, readExample(name), `${name} is served as in examples/`);
+    }
+  });
+
+  describe('every example deploys without errors and works when clicked', function () {
+    /** The example as Import brings it onto a new tab, its local connection pointed at the test server. */
+    function onTab(name) {
+      const nodes = readExample(name);
+      const tab = { id: 'tab' + nodes[0].id.slice(3), type: 'tab', label: name };
+      for (const n of nodes) {
+        if (n.type === 'smtp-oauth-config') {
+          if (n.host === '127.0.0.1') n.port = String(smtp.port);
+        } else n.z = tab.id;
+      }
+      return [tab, ...nodes];
+    }
+
+    async function deployExample(name) {
+      const flow = onTab(name);
+      const log = await red.deploy(flow);
+      assert.doesNotMatch(log, /\[(error|warn)\]/, `deploying "${name}" logged:\n${log}`);
+      const state = await (await red.api('/flows')).json();
+      const deployed = new Map(state.map((n) => [n.id, n.type]));
+      for (const n of flow) assert.equal(deployed.get(n.id), n.type, `${n.type} ${n.id} is deployed`);
+      red.debug.length = 0;
+      smtp.messages.length = 0;
+      return flow;
+    }
+
+    const injects = (flow, name) => flow.filter((n) => n.type === 'inject' && (!name || n.name === name));
+    const sent = (msg) => msg.name === 'sent';
+
+    it('every example has a comment node and uses only core nodes and ours', function () {
+      const core = new Set(['tab', 'comment', 'inject', 'debug', 'catch', 'change', 'switch', 'template', 'split', 'send-smtp-email', 'smtp-oauth-config']);
+      for (const name of exampleNames) {
+        const nodes = readExample(name);
+        assert.ok(nodes.some((n) => n.type === 'comment' && n.info && n.info.length > 100), `${name} explains itself in a comment`);
+        for (const n of nodes) assert.ok(core.has(n.type), `${name} uses ${n.type}`);
+        assert.ok(nodes.some((n) => n.type === 'send-smtp-email'), `${name} has a send node`);
+      }
+    });
+
+    it('01 sends a basic HTML email', async function () {
+      const flow = await deployExample(exampleNames[0]);
+      await red.inject(injects(flow)[0].id);
+      const [mail] = await smtp.waitForMessages(1);
+      assert.equal(mail.parsed.subject, 'Hello from Node-RED');
+      assert.match(mail.parsed.html, /<b>HTML<\/b>/);
+      assert.match(mail.parsed.text, /Hello!/);
+      assert.equal(mail.parsed.to.text, 'recipient@example.com');
+    });
+
+    it('02 takes recipients from msg and fills the templates', async function () {
+      const flow = await deployExample(exampleNames[1]);
+      for (const i of injects(flow)) await red.inject(i.id);
+      const mails = await smtp.waitForMessages(2);
+      const bySubject = Object.fromEntries(mails.map((m) => [m.parsed.subject, m]));
+      const grace = bySubject['Order A-1002 for Grace'];
+      assert.ok(grace, `subjects: ${Object.keys(bySubject)}`);
+      assert.deepEqual(grace.envelope.rcptTo.map((r) => r.address).sort(), ['grace@example.com', 'sales@example.com', 'support@example.com']);
+      assert.match(grace.parsed.html, /<li>cable<\/li><li>adapter<\/li>/);
+      assert.deepEqual(grace.parsed.replyTo.value.map((a) => [a.name, a.address]), [['Orders', 'orders@example.com']]);
+      assert.deepEqual(bySubject['Order B-7 for team'].envelope.rcptTo.map((r) => r.address).sort(), ['ann@example.com', 'bob@example.com']);
+    });
+
+    it('03 sends every attachment type', async function () {
+      const flow = await deployExample(exampleNames[2]);
+      for (const i of injects(flow)) await red.inject(i.id);
+      const mails = await smtp.waitForMessages(6);
+      const files = Object.fromEntries(mails.map((m) => [m.parsed.subject, m.parsed.attachments.map((a) => `${a.filename}|${a.contentType}`)]));
+      assert.deepEqual(files['Attachment from a URL'], ['orders.csv|text/csv']);
+      assert.deepEqual(files['Attachment from text'], ['timestamp.txt|text/plain']);
+      assert.deepEqual(files['Attachment from base64'], ['pixel.png|image/png']);
+      assert.deepEqual(files['Custom content with a MIME type'], ['reading.json|application/json']);
+      assert.deepEqual(files['Pregenerated MIME part'], ['meeting.ics|text/calendar']);
+      assert.deepEqual(files['Attachments from msg.attachments'], ['notes.md|text/markdown', 'pixel.png|image/png']);
+      const json = mails.find((m) => m.parsed.subject === 'Custom content with a MIME type').parsed.attachments[0].content.toString();
+      assert.deepEqual(JSON.parse(json), { sensor: 'kitchen', temperature: 21.5 });
+    });
+
+    it('04 stores the result in msg and in flow context', async function () {
+      const flow = await deployExample(exampleNames[3]);
+      await red.inject(injects(flow, 'result in msg')[0].id);
+      const [inMsg] = await red.waitForDebug((m) => m.name === 'msg.emailResult');
+      assert.equal(inMsg.value.success, true);
+      assert.deepEqual(inMsg.value.accepted, ['recipient@example.com']);
+      await red.inject(injects(flow, 'result in flow')[0].id);
+      await smtp.waitForMessages(2);
+      await red.inject(injects(flow, 'read flow.lastEmail')[0].id);
+      const [inFlow] = await red.waitForDebug((m) => m.name === 'flow.lastEmail');
+      assert.equal(inFlow.value.success, true);
+      assert.match(inFlow.value.messageId, /@/);
+    });
+
+    it('05 stops on error into the Catch node, or continues with the stored failure', async function () {
+      const flow = await deployExample(exampleNames[4]);
+      await red.inject(injects(flow, 'stop on error')[0].id);
+      const [caught] = await red.waitForDebug((m) => m.name === 'caught error');
+      assert.match(caught.value.message, /invalid address/i);
+      await red.inject(injects(flow, 'continue')[0].id);
+      const [failed] = await red.waitForDebug((m) => m.name === 'failed');
+      assert.equal(failed.value.code, 'EINPUT');
+      assert.ok(failed.value.hint);
+      assert.equal(red.debug.filter((m) => m.name === 'not reached' || sent(m)).length, 0);
+      assert.equal(smtp.messages.length, 0);
+    });
+
+    it('06 passes the msgs on at once and stores the background result in flow context', async function () {
+      const flow = await deployExample(exampleNames[5]);
+      await red.inject(injects(flow, 'send 3 mails')[0].id);
+      await red.waitForDebug((m) => m.name === 'passed on at once', 3);
+      const mails = await smtp.waitForMessages(3);
+      assert.deepEqual(mails.map((m) => m.parsed.subject).sort(), ['Background mail 1', 'Background mail 2', 'Background mail 3']);
+      await red.inject(injects(flow, 'read flow.asyncResult')[0].id);
+      const [last] = await red.waitForDebug((m) => m.name === 'last result');
+      assert.equal(last.value.success, true);
+    });
+
+    it('07 (Microsoft 365) deploys with placeholders and no secret in the flow', async function () {
+      const flow = await deployExample(exampleNames[6]);
+      const conn = flow.find((n) => n.type === 'smtp-oauth-config');
+      assert.equal(conn.service, 'Outlook365');
+      assert.equal(conn.authType, 'oauth2-client-credentials');
+      assert.equal(conn.scope, 'https://outlook.office365.com/.default');
+      assert.match(conn.tokenUrl, /^https:\/\/login\.microsoftonline\.com\/YOUR-TENANT-ID\/oauth2\/v2\.0\/token$/);
+      assert.equal(conn.credentials, undefined);
+      const text = JSON.stringify(readExample(exampleNames[6]));
+      for (const step of ['SMTP.SendAsApp', 'admin consent', 'New-ServicePrincipal', 'Add-MailboxPermission', 'Authenticated SMTP']) assert.ok(text.includes(step), `the comment explains ${step}`);
+    });
+  });
+});
