@@ -1,0 +1,113 @@
+'use strict';
+// `npm start` as a newcomer runs it: the same script, on free ports and a fresh user dir. One click
+// on the demo's inject node must put a mail into the development inbox, readable over HTTP.
+const assert = require('node:assert/strict');
+const { spawn } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { freePort, outputWatcher, stopChild } = require('../support/node-red-process');
+const { IDS } = require('../../scripts/demo-flow');
+
+const root = path.join(__dirname, '..', '..');
+
+describe('npm start: Node-RED with the package, a demo flow and a development inbox', function () {
+  this.timeout(240000);
+  let child;
+  let output;
+  let userDir;
+  let ports;
+  let nodeRed;
+  let inbox;
+
+  before(async function () {
+    userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'smtp-start-'));
+    ports = { nodeRed: await freePort(), inbox: await freePort(), smtp: await freePort() };
+    nodeRed = `http://127.0.0.1:${ports.nodeRed}`;
+    inbox = `http://127.0.0.1:${ports.inbox}`;
+    child = spawn(process.execPath, [path.join(root, 'scripts', 'start.js')], {
+      cwd: root,
+      env: { ...process.env, DEMO_USER_DIR: userDir, NODE_RED_PORT: String(ports.nodeRed), INBOX_PORT: String(ports.inbox), INBOX_SMTP_PORT: String(ports.smtp) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    output = outputWatcher(child);
+    await output.waitFor(/\[start\] Ready/);
+  });
+
+  after(async function () {
+    await stopChild(child);
+    if (userDir) fs.rmSync(userDir, { recursive: true, force: true });
+  });
+
+  it('prints the URLs of Node-RED and of the inbox', function () {
+    assert.ok(output.text.includes(`Node-RED:           ${nodeRed}/`), output.text);
+    assert.ok(output.text.includes(`Development inbox:  ${inbox}/`), output.text);
+  });
+
+  it('runs Node-RED with the package installed from its tarball into the user dir', async function () {
+    const project = JSON.parse(fs.readFileSync(path.join(userDir, 'package.json'), 'utf8'));
+    assert.match(project.dependencies['@mailwire/node-red-send-smtp-email'], /^file:.*\.tgz$/);
+    const sets = (await (await fetch(`${nodeRed}/nodes`, { headers: { Accept: 'application/json' } })).json()).filter((s) => s.module === '@mailwire/node-red-send-smtp-email');
+    assert.deepEqual(sets.map((s) => s.types).flat().sort(), ['send-smtp-email', 'smtp-oauth-config']);
+    const settings = await (await fetch(`${nodeRed}/settings`)).json();
+    assert.equal(settings.editorTheme.tours, false);
+    assert.deepEqual(settings.editorTheme.palette.catalogues, []);
+    assert.equal(settings.telemetryEnabled ?? false, false);
+  });
+
+  it('shows an empty inbox page', async function () {
+    const res = await fetch(`${inbox}/`);
+    assert.equal(res.status, 200);
+    assert.match(await res.text(), /<title>Development inbox<\/title>/);
+    assert.deepEqual(await (await fetch(`${inbox}/api/messages`)).json(), []);
+  });
+
+  it('has the demo flow deployed with a connection to the inbox (no auth, no TLS)', async function () {
+    const flows = await (await fetch(`${nodeRed}/flows`)).json();
+    const conn = flows.find((n) => n.id === IDS.connection);
+    assert.equal(conn.type, 'smtp-oauth-config');
+    assert.equal(conn.authType, 'none');
+    assert.equal(conn.security, 'none');
+    assert.equal(conn.port, '${INBOX_SMTP_PORT}');
+    assert.equal(flows.find((n) => n.id === IDS.inject).name, 'Send demo mail');
+    assert.ok(flows.some((n) => n.type === 'comment' && n.z === IDS.tab));
+  });
+
+  it('one click on the inject node puts the demo mail into the inbox', async function () {
+    const res = await fetch(`${nodeRed}/inject/${IDS.inject}`, { method: 'POST' });
+    assert.equal(res.status, 200);
+    // Long poll: answers as soon as the mail is there.
+    const [mail] = await (await fetch(`${inbox}/api/messages?since=0&wait=20000`)).json();
+    assert.ok(mail, 'a mail arrived');
+    assert.equal(mail.subject, 'Hello Ada, your order A-1001 from Node-RED');
+    assert.deepEqual(mail.from, ['Node-RED demo <node-red@example.com>']);
+    assert.deepEqual(mail.to, ['Ada Lovelace <ada@example.com>']);
+    assert.deepEqual(mail.envelope, { from: 'node-red@example.com', to: ['ada@example.com'] });
+
+    const html = await fetch(inbox + mail.htmlUrl);
+    assert.match(html.headers.get('content-security-policy'), /^sandbox;/);
+    const body = await html.text();
+    assert.match(body, /<h2>Hello Ada!<\/h2>/);
+    assert.match(body, /<li>Node-RED<\/li><li>SMTP<\/li><li>OAuth2<\/li>/);
+
+    assert.equal(mail.attachments.length, 1);
+    assert.equal(mail.attachments[0].filename, 'hello.txt');
+    const file = await fetch(inbox + mail.attachments[0].url);
+    assert.match(file.headers.get('content-disposition'), /^attachment; filename="hello.txt"/);
+    assert.equal(await file.text(), 'A text file attached by the send email node.');
+
+    const detail = await (await fetch(`${inbox}/api/messages/${mail.id}`)).json();
+    assert.match(detail.text, /Hello Ada!/);
+    assert.match(output.text, /Inbox received "Hello Ada, your order A-1001 from Node-RED"/);
+  });
+
+  it('stops Node-RED and the inbox on Ctrl-C and exits with 0', async function () {
+    const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+    child.kill('SIGINT');
+    assert.deepEqual(await exited, { code: 0, signal: null });
+    for (const url of [`${nodeRed}/`, `${inbox}/`]) {
+      await assert.rejects(fetch(url), /fetch failed/, `${url} is closed`);
+    }
+    assert.match(output.text, /Stopped flows/);
+  });
+});
