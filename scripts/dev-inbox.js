@@ -65,6 +65,7 @@ async function startInbox({ host = '127.0.0.1', smtpPort = 1025, httpPort = 1080
     const url = new URL(req.url, 'http://inbox');
     const parts = url.pathname.split('/').filter(Boolean);
     if (req.method === 'GET' && url.pathname === '/') return send(res, 200, 'text/html; charset=utf-8', PAGE, { 'Content-Security-Policy': "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; frame-src 'self'; img-src 'self' data:" });
+    if (url.pathname === '/favicon.ico') return send(res, 204, 'text/plain', '');
     if (parts[0] === 'api' && parts[1] === 'messages' && parts.length === 2) {
       if (req.method === 'DELETE') {
         messages.length = 0;
@@ -245,7 +246,7 @@ function renderList() {
     const item = el('div', { className: 'item' + (selected === m.id ? ' active' : ''), tabIndex: 0 },
       el('div', { className: 'subject', textContent: m.subject || '(no subject)' }),
       el('div', { className: 'meta', textContent: (m.from.join(', ') || m.envelope.from) + ' → ' + m.envelope.to.join(', ') }),
-      el('div', { className: 'meta', textContent: new Date(m.receivedAt).toLocaleString() + (m.attachments.length ? ' · 📎 ' + m.attachments.length : '') }));
+      el('div', { className: 'meta', textContent: new Date(m.receivedAt).toLocaleString() + (m.attachments.length ? ' · ' + m.attachments.length + (m.attachments.length > 1 ? ' attachments' : ' attachment') : '') }));
     item.onclick = () => { selected = m.id; renderList(); renderDetail(); };
     item.onkeydown = (e) => { if (e.key === 'Enter') item.onclick(); };
     items.append(item);
