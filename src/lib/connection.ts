@@ -3,8 +3,9 @@ import type Mail from 'nodemailer/lib/mailer';
 import type SMTPPool from 'nodemailer/lib/smtp-pool';
 import { diagnose } from './diagnose';
 import { ErrorCodes, type MailError } from './errors';
+import { RateLimiter, type Timers } from './rate-limiter';
 import { TokenCache } from './token-cache';
-import { timeoutMs, transportOptions, type ConnectionConfig, type ConnectionCredentials } from './transport-options';
+import { timeoutMs, toNumber, transportOptions, type ConnectionConfig, type ConnectionCredentials } from './transport-options';
 import { downloadLimits, type DownloadLimits } from './attachments';
 
 export interface ConnectionOptions {
@@ -12,8 +13,12 @@ export interface ConnectionOptions {
   onError?: (err: Error) => void;
   /** Time-out of token requests in ms. */
   tokenTimeout?: number;
-  /** The clock of the token cache. */
+  /** The clock of the token cache and the rate limiter. */
   now?: () => number;
+  /** The rate limiter's timers (tests). */
+  timers?: Timers;
+  /** The rate limiter's window in ms (one minute); shorter only in tests and the benchmark. */
+  rateWindowMs?: number;
   /** Size cap of URL attachments, in MB, when the connection sets none (settings.js). */
   maxAttachmentMB?: unknown;
 }
@@ -27,6 +32,7 @@ type Transporter = Mail<SMTPPool.SentMessageInfo, SMTPPool.Options>;
  */
 export class Connection {
   readonly tokens?: TokenCache;
+  private readonly limiter?: RateLimiter;
   private transporter?: Transporter;
   private readonly inFlight = new Set<Promise<unknown>>();
 
@@ -41,6 +47,8 @@ export class Connection {
         { timeout: options.tokenTimeout ?? timeoutMs(config), now: options.now },
       );
     }
+    const rate = toNumber(config.rateLimitPerMinute, 0);
+    if (rate > 0) this.limiter = new RateLimiter(rate, { windowMs: options.rateWindowMs, now: options.now, timers: options.timers });
   }
 
   /** The connection's user: the default sender and, for OAuth2, the mailbox. */
@@ -56,6 +64,11 @@ export class Connection {
   /** Number of sends started and not yet settled. */
   get pending(): number {
     return this.inFlight.size;
+  }
+
+  /** Number of sends waiting for their turn under the rate limit. */
+  get waiting(): number {
+    return this.limiter?.waiting ?? 0;
   }
 
   private transport(): Transporter {
@@ -92,8 +105,19 @@ export class Connection {
    * Sends one message. A bare 535 to XOAUTH2 means the cached token was refused without the 334
    * challenge that makes nodemailer renew it: drop the token and retry once with a new one.
    */
-  send(message: Mail.Options, customFrom = false): Promise<SMTPPool.SentMessageInfo> {
+  send(message: Mail.Options, customFrom = false, onQueue?: (waiting: boolean) => void): Promise<SMTPPool.SentMessageInfo> {
     const attempt = async () => {
+      if (this.limiter) {
+        let waited = false;
+        try {
+          await this.limiter.acquire(() => {
+            waited = true;
+            onQueue?.(true);
+          });
+        } finally {
+          if (waited) onQueue?.(false);
+        }
+      }
       const tokens = this.tokens;
       const rejectionsBefore = tokens?.rejections;
       try {
@@ -139,6 +163,7 @@ export class Connection {
       await Promise.race([Promise.allSettled([...this.inFlight]), timeout]);
       clearTimeout(timer);
     }
+    this.limiter?.close(Object.assign(new Error('The connection was closed (redeploy or stop) before this message got its turn under the rate limit'), { code: 'ECONNECTION', hint: 'Send the message again; lower the number of messages per burst or raise the rate limit so that none waits this long.' }));
     this.transporter?.close();
     this.transporter = undefined;
   }

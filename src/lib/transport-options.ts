@@ -82,11 +82,7 @@ export function transportOptions(config: ConnectionConfig, creds: ConnectionCred
     greetingTimeout: timeoutMs(config),
     socketTimeout: 2 * timeoutMs(config),
   };
-  const rate = toNumber(config.rateLimitPerMinute, 0);
-  if (rate > 0) {
-    options.rateDelta = 60000;
-    options.rateLimit = rate;
-  }
+  // rateLimitPerMinute is enforced by Connection (rate-limiter.ts), not by nodemailer's rateDelta.
   if (authType === 'basic') {
     options.auth = { user: creds.user || '', pass: creds.password || '' };
   } else if (authType === 'oauth2-client-credentials') {
