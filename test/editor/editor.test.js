@@ -1,0 +1,468 @@
+'use strict';
+// The real Node-RED editor in headless Chromium, with the package installed from its packed
+// tarball as the palette installs it. Everything a user does in the two dialogs, then Deploy.
+//
+// Screenshots of both dialogs go to test-artifacts/screenshots/ on every run; with
+// UPDATE_SCREENSHOTS=1 they also replace the ones in docs/screenshots/ that the README shows.
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { chromium } = require('playwright-core');
+const { startEditorNodeRed } = require('../support/editor-node-red');
+const { startSmtp } = require('../support/smtp');
+
+const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const ROOT = path.join(__dirname, '..', '..');
+const SHOT_DIRS = [path.join(ROOT, 'test-artifacts', 'screenshots')].concat(process.env.UPDATE_SCREENSHOTS ? [path.join(ROOT, 'docs', 'screenshots')] : []);
+const USER = 'alice@example.com';
+const PASSWORD = 'correct-horse-battery';
+const WRONG_PASSWORD = 'not-the-password-42';
+const CLIENT_SECRET = 'client-secret-never-in-flows';
+
+async function launch(locale) {
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'smtp-editor-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: ARGS, viewport: { width: 1400, height: 1000 }, locale });
+  context.setDefaultTimeout(10000);
+  const page = context.pages()[0] || (await context.newPage());
+  return {
+    context,
+    page,
+    close: async () => {
+      await context.close();
+      fs.rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+async function shoot(page, name) {
+  const file = path.join(SHOT_DIRS[0], name);
+  for (const dir of SHOT_DIRS) fs.mkdirSync(dir, { recursive: true });
+  await page.screenshot({ path: file });
+  for (const dir of SHOT_DIRS.slice(1)) fs.copyFileSync(file, path.join(dir, name));
+}
+
+/** Opens the editor and waits until the palette shows the package's node. */
+async function openEditor(page, url) {
+  await page.goto(url);
+  await page.locator('.red-ui-palette-node[data-palette-type="send-smtp-email"]').waitFor();
+}
+
+/** Texts of the visible elements matching a selector, trimmed. */
+async function visibleTexts(locator) {
+  return locator.evaluateAll((els) => els.filter((e) => e.offsetParent !== null).map((e) => e.textContent.trim()));
+}
+
+describe('editor in a real browser (Chromium)', function () {
+  this.timeout(60000);
+  let nr;
+  let smtp;
+  let browser;
+  let page;
+  const pageErrors = [];
+
+  before(async function () {
+    this.timeout(240000);
+    assert.ok(fs.existsSync(CHROMIUM), `Chromium not found at ${CHROMIUM} (apt-get install chromium)`);
+    smtp = await startSmtp({ users: { [USER]: PASSWORD } });
+    nr = await startEditorNodeRed();
+    browser = await launch('en-US');
+    page = browser.page;
+    page.on('pageerror', (err) => pageErrors.push(err));
+    await openEditor(page, nr.url);
+  });
+
+  after(async function () {
+    this.timeout(60000);
+    if (browser) await browser.close();
+    if (nr) await nr.stop();
+    if (smtp) await smtp.close();
+  });
+
+  afterEach(async function () {
+    if (this.currentTest.state === 'failed' && page) {
+      fs.mkdirSync(SHOT_DIRS[0], { recursive: true });
+      await page.screenshot({ path: path.join(SHOT_DIRS[0], `failed-${this.currentTest.title.replace(/\W+/g, '-').slice(0, 60)}.png`) });
+    }
+    const found = pageErrors.splice(0);
+    assert.deepEqual(found.map((e) => e.message), [], 'the editor page threw');
+  });
+
+  it('offers "send email" with an envelope in the network category, and the connection as a config node only', async () => {
+    const node = page.locator('#red-ui-palette-network .red-ui-palette-node[data-palette-type="send-smtp-email"]');
+    assert.equal((await node.innerText()).trim(), 'send email');
+    assert.equal(await node.locator('.red-ui-palette-icon-fa.fa-envelope, .red-ui-palette-icon-fa .fa-envelope, i.fa-envelope').count(), 1);
+    assert.equal(await page.locator('.red-ui-palette-node[data-palette-type="smtp-oauth-config"]').count(), 0);
+  });
+
+  it('adds the node and shows every section in the order of the issue, each value a TypedInput', async () => {
+    await page.locator('#red-ui-palette-search input').pressSequentially('send email');
+    // The filter applies after a short debounce: wait until it hid the other nodes.
+    await page.locator('.red-ui-palette-node[data-palette-type="inject"]').waitFor({ state: 'hidden' });
+    const from = await page.locator('.red-ui-palette-node[data-palette-type="send-smtp-email"]').boundingBox();
+    const to = await page.locator('#red-ui-workspace-chart').boundingBox();
+    await page.mouse.move(from.x + from.width / 2, from.y + from.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(to.x + 250, to.y + 150, { steps: 12 });
+    await page.mouse.move(to.x + 300, to.y + 200, { steps: 4 });
+    await page.mouse.up();
+    const canvasNode = page.locator('g.red-ui-flow-node-group').filter({ hasText: 'send email' });
+    await canvasNode.waitFor();
+    await canvasNode.locator('rect.red-ui-flow-node').dblclick();
+    await page.locator('#smtp-html-editor[data-editor="rich"]').waitFor();
+
+    const sections = await visibleTexts(page.locator('.smtp-send-dialog .smtp-section'));
+    assert.deepEqual(sections, ['Connection', 'Recipients', 'Subject', 'Content', 'Attachment', 'Result & errors', 'Advanced']);
+    // Rows in order (Advanced opens on click).
+    await page.locator('#smtp-send-advanced-toggle').click();
+    const labels = await visibleTexts(page.locator('.smtp-send-dialog .form-row > label:not(.smtp-check-text)'));
+    assert.deepEqual(labels.filter(Boolean), ['Name', 'Connection', 'To', 'CC', 'BCC', 'Subject', 'Content', 'Attachment', 'Store result', 'Custom From', 'Reply-To', 'Text content', 'Priority']);
+    const checks = await visibleTexts(page.locator('.smtp-send-dialog label.smtp-check-text'));
+    assert.deepEqual(checks, ['Stop on error', 'Execute asynchronously']);
+
+    for (const name of ['to', 'cc', 'bcc', 'subject', 'from', 'replyTo', 'text']) {
+      const row = page.locator(`.form-row:has(#node-input-${name})`);
+      assert.equal(await row.locator('.red-ui-typedInput-container').count(), 1, `${name} is a TypedInput`);
+    }
+    // The types a flow can supply a recipient from.
+    await page.locator('.form-row:has(#node-input-to) .red-ui-typedInput-type-select').click();
+    const menu = page.locator('.red-ui-typedInput-options:visible');
+    await menu.waitFor();
+    const types = await menu.locator('a').evaluateAll((as) => as.map((a) => a.getAttribute('value')));
+    assert.deepEqual(types.sort(), ['env', 'flow', 'global', 'jsonata', 'msg', 'str']);
+    await menu.locator('a[value="str"]').click();
+    await menu.waitFor({ state: 'hidden' });
+    // A new node is flagged until it has a connection and a recipient.
+    assert.equal(await page.locator('.form-row:has(#node-input-to) .red-ui-typedInput-container.input-error').count(), 1);
+  });
+
+  it('shows exactly the rows each attachment type needs, with a hint under each', async () => {
+    const expected = {
+      none: { value: null, rows: [] },
+      url: { value: 'URL', rows: ['value', 'filename', 'mime'], hint: /data: URL/ },
+      text: { value: 'Text', rows: ['value', 'filename', 'mime'], hint: /text\/plain/ },
+      base64: { value: 'Base64', rows: ['value', 'filename', 'mime'], hint: /invalid Base64/ },
+      custom: { value: 'Content', rows: ['value', 'filename', 'mime'], hint: /MIME type below/ },
+      mime: { value: 'MIME part', rows: ['value'], hint: /complete MIME part/ },
+    };
+    const options = await page.locator('#node-input-attachmentType option').evaluateAll((os) => os.map((o) => [o.value, o.textContent]));
+    assert.deepEqual(options, [
+      ['none', 'No attachment'],
+      ['url', 'From URL'],
+      ['text', 'From text content'],
+      ['base64', 'From Base64 string'],
+      ['custom', 'Custom content with MIME type'],
+      ['mime', 'From pregenerated MIME part'],
+    ]);
+    for (const [type, want] of Object.entries(expected)) {
+      await page.locator('#node-input-attachmentType').selectOption(type);
+      for (const row of ['value', 'filename', 'mime']) {
+        const visible = await page.locator(`.form-row.smtp-attachment-${row}`).isVisible();
+        assert.equal(visible, want.rows.includes(row), `${type}: row ${row}`);
+        if (visible) assert.ok(await page.locator(`.form-tips.smtp-attachment-${row}`).isVisible(), `${type}: hint under ${row}`);
+      }
+      if (want.value) {
+        assert.equal((await page.locator('#smtp-attachment-value-label').innerText()).trim(), want.value);
+        assert.match(await page.locator('#smtp-attachment-value-hint').innerText(), want.hint);
+        assert.equal(await page.locator('.form-row:has(#node-input-attachment) .red-ui-typedInput-container').count(), 1);
+      }
+    }
+    await page.locator('#node-input-attachmentType').selectOption('url');
+    await page.locator('.form-row:has(#node-input-attachment) input.red-ui-typedInput-input').fill('data:text/csv;base64,YSxiCjEsMgo=');
+    await page.locator('.form-row:has(#node-input-attachmentFilename) input.red-ui-typedInput-input').fill('report.csv');
+  });
+
+  it('shows the result key when storing, and explains that asynchronous mode cannot store in msg', async () => {
+    assert.equal(await page.locator('.form-row.smtp-result-key').isVisible(), false);
+    await page.locator('#node-input-storeResult').selectOption('msg');
+    assert.ok(await page.locator('.form-row.smtp-result-key').isVisible());
+    assert.equal((await page.locator('#smtp-result-key-prefix').innerText()).trim(), 'msg.');
+    assert.equal(await page.locator('#node-input-resultKey').inputValue(), 'emailResult');
+    assert.equal(await page.locator('#smtp-async-msg-warning').isVisible(), false);
+
+    await page.locator('#node-input-async').check();
+    assert.ok(await page.locator('#smtp-async-msg-warning').isVisible());
+    assert.match(await page.locator('#smtp-async-msg-warning').innerText(), /cannot be stored in msg.*flow or global/);
+    assert.match(await page.locator('#smtp-stop-hint').innerText(), /Catch nodes/);
+    assert.ok(await page.locator('#node-input-stopOnError').isDisabled());
+
+    await page.locator('#node-input-storeResult').selectOption('flow');
+    assert.equal(await page.locator('#smtp-async-msg-warning').isVisible(), false);
+    assert.equal(await page.locator('#smtp-result-key-prefix').isVisible(), false);
+    await page.locator('#node-input-async').uncheck();
+    await page.locator('#node-input-storeResult').selectOption('msg');
+    assert.ok(await page.locator('#node-input-stopOnError').isEnabled());
+  });
+
+  it('edits the content as rich text with headings, bold, lists and links, and as HTML source', async () => {
+    const editor = page.locator('#smtp-html-rich .ql-editor');
+    await editor.click();
+    await page.keyboard.type('Monthly report');
+    await page.locator('#smtp-html-toolbar .ql-header .ql-picker-label').click();
+    await page.locator('#smtp-html-toolbar .ql-header .ql-picker-item[data-value="2"]').click();
+    await page.keyboard.press('End');
+    await page.keyboard.press('Enter');
+    await page.keyboard.type('Hello {{payload.name}}, this is ');
+    await page.locator('#smtp-html-toolbar button.ql-bold').click();
+    await page.keyboard.type('important');
+    await page.locator('#smtp-html-toolbar button.ql-bold').click();
+    await page.keyboard.press('Enter');
+    await page.locator('#smtp-html-toolbar button.ql-list[value="bullet"]').click();
+    await page.keyboard.type('first point');
+    await page.keyboard.press('Enter');
+    await page.keyboard.type('second point');
+    await page.keyboard.press('Enter');
+    await page.keyboard.press('Enter');
+    await page.keyboard.type('Details');
+    await page.keyboard.down('Shift');
+    for (let i = 0; i < 'Details'.length; i++) await page.keyboard.press('ArrowLeft');
+    await page.keyboard.up('Shift');
+    await page.locator('#smtp-html-toolbar button.ql-link').click();
+    const linkInput = page.locator('#smtp-html-editor .ql-tooltip.ql-editing input[type="text"]');
+    await linkInput.fill('https://example.com/report');
+    await linkInput.press('Enter');
+    assert.equal(await editor.locator('h2').innerText(), 'Monthly report');
+    assert.equal(await editor.locator('strong').innerText(), 'important');
+
+    await page.locator('#smtp-html-toolbar button.ql-source').click();
+    const source = page.locator('#smtp-html-source');
+    assert.ok(await source.isVisible());
+    assert.equal(await editor.isVisible(), false);
+    const html = await source.inputValue();
+    assert.match(html, /^<h2>Monthly report<\/h2><p>Hello \{\{payload\.name\}\}, this is <strong>important<\/strong><\/p><ul><li>first point<\/li><li>second point<\/li><\/ul><p><a href="https:\/\/example\.com\/report"[^>]*>Details<\/a><\/p>$/);
+    assert.doesNotMatch(html, /&nbsp;|ql-|contenteditable/);
+
+    // An edit in the source view shows in the rich view.
+    await source.fill(html.replace('Monthly report', 'Weekly report'));
+    await page.locator('#smtp-html-toolbar button.ql-source').click();
+    assert.equal(await editor.locator('h2').innerText(), 'Weekly report');
+
+    // Content from msg: the rich editor hides; back to rich text: it returns with the text kept.
+    const contentType = page.locator('.form-row:has(#smtp-html-value) .red-ui-typedInput-type-select');
+    await contentType.click();
+    await page.locator('.red-ui-typedInput-options:visible a[value="msg"]').click();
+    assert.equal(await page.locator('#smtp-html-editor-row').isVisible(), false);
+    await contentType.click();
+    await page.locator('.red-ui-typedInput-options:visible a[value="str"]').click();
+    assert.ok(await page.locator('#smtp-html-editor-row').isVisible());
+    assert.equal(await editor.locator('h2').innerText(), 'Weekly report');
+  });
+
+  it('lists the services of the installed nodemailer, Other first; a service fills and locks the server', async () => {
+    await page.locator('#node-input-btn-connection-add').click();
+    const service = page.locator('#node-config-input-service');
+    await page.locator('#node-config-input-service[data-loaded="true"]').waitFor();
+    const nodemailerDir = path.join(nr.userDir, 'node_modules', 'nodemailer');
+    const known = Object.values(JSON.parse(fs.readFileSync(require.resolve('nodemailer/lib/well-known/services.json', { paths: [nodemailerDir] }), 'utf8'))).filter((s) => s.host);
+    const options = await service.locator('option').evaluateAll((os) => os.map((o) => [o.value, o.textContent]));
+    assert.deepEqual(options[0], ['', 'Other SMTP Service']);
+    assert.equal(options.length, known.length + 1);
+    assert.ok(options.some(([key]) => key === 'Outlook365'));
+
+    await service.selectOption('Gmail');
+    assert.equal(await page.locator('#node-config-input-host').inputValue(), 'smtp.gmail.com');
+    assert.equal(await page.locator('#node-config-input-port').inputValue(), '465');
+    assert.equal(await page.locator('#node-config-input-security').inputValue(), 'tls');
+    for (const id of ['host', 'port', 'security']) assert.ok(await page.locator(`#node-config-input-${id}`).isDisabled(), `${id} locked`);
+
+    // Microsoft 365 with client credentials: scope pre-filled, tenant id fills the token URL.
+    await service.selectOption('Outlook365');
+    assert.equal(await page.locator('#node-config-input-host').inputValue(), 'smtp.office365.com');
+    assert.equal(await page.locator('#smtp-config-tenant').isVisible(), false);
+    await page.locator('#node-config-input-authType').selectOption('oauth2-client-credentials');
+    assert.equal(await page.locator('#node-config-input-scope').inputValue(), 'https://outlook.office365.com/.default');
+    await page.locator('#smtp-config-tenant').fill('contoso.onmicrosoft.com');
+    assert.equal(await page.locator('#node-config-input-tokenUrl').inputValue(), 'https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token');
+    assert.equal(await page.locator('#node-config-input-password').isVisible(), false);
+    for (const id of ['user', 'clientId', 'clientSecret', 'tokenUrl', 'scope']) assert.ok(await page.locator(`#node-config-input-${id}`).isVisible(), `${id} shown for client credentials`);
+    assert.equal((await page.locator('#smtp-config-user-label').innerText()).trim(), 'Mailbox');
+    await page.locator('#node-config-input-clientSecret').fill(CLIENT_SECRET);
+
+    // The deprecated method warns and says how to migrate.
+    assert.equal(await page.locator('#smtp-config-deprecated').isVisible(), false);
+    await page.locator('#node-config-input-authType').selectOption('oauth2');
+    assert.ok(await page.locator('#smtp-config-deprecated').isVisible());
+    assert.match(await page.locator('#smtp-config-deprecated').innerText(), /deprecated.*client credentials/s);
+    for (const id of ['refreshToken', 'accessToken']) assert.ok(await page.locator(`#node-config-input-${id}`).isVisible());
+    await page.locator('#node-config-input-authType').selectOption('none');
+    for (const id of ['user', 'password', 'clientId', 'clientSecret', 'tokenUrl', 'scope', 'refreshToken', 'accessToken']) {
+      assert.equal(await page.locator(`#node-config-input-${id}`).isVisible(), false, `${id} hidden without authentication`);
+    }
+
+    // Other SMTP Service unlocks the server.
+    await service.selectOption('');
+    for (const id of ['host', 'port', 'security']) assert.ok(await page.locator(`#node-config-input-${id}`).isEnabled(), `${id} unlocked`);
+    // Advanced holds the pool and the rate limit.
+    assert.equal(await page.locator('#node-config-input-maxConnections').isVisible(), false);
+    await page.locator('#smtp-config-advanced-toggle').click();
+    assert.equal(await page.locator('#node-config-input-maxConnections').inputValue(), '5');
+    assert.equal(await page.locator('#node-config-input-rateLimitPerMinute').inputValue(), '0');
+  });
+
+  it('tests the connection with the values in the dialog: a wrong password is diagnosed, the right one succeeds', async () => {
+    await page.locator('#node-config-input-name').fill('Loopback inbox');
+    await page.locator('#node-config-input-host').fill('127.0.0.1');
+    await page.locator('#node-config-input-port').fill(String(smtp.port));
+    await page.locator('#node-config-input-security').selectOption('none');
+    await page.locator('#node-config-input-authType').selectOption('basic');
+    await page.locator('#node-config-input-user').fill(USER);
+    await page.locator('#node-config-input-password').fill(WRONG_PASSWORD);
+    await page.locator('#node-config-input-rateLimitPerMinute').fill('30');
+
+    const test = async () => {
+      const answered = page.waitForResponse((r) => r.url().endsWith('/smtp-oauth-config/test'));
+      await page.locator('#smtp-config-test').click();
+      const response = await answered;
+      const body = await response.text();
+      for (const secret of [PASSWORD, WRONG_PASSWORD, CLIENT_SECRET]) assert.ok(!body.includes(secret), 'the answer never echoes a secret');
+      await page.locator('#smtp-config-test-result.smtp-ok, #smtp-config-test-result.smtp-fail').waitFor();
+      return page.locator('#smtp-config-test-result');
+    };
+
+    let result = await test();
+    assert.match(await result.getAttribute('class'), /smtp-fail/);
+    const failure = await result.innerText();
+    assert.match(failure, /EAUTH/);
+    assert.match(failure, /check the user and password/);
+    assert.ok(!failure.includes(WRONG_PASSWORD));
+    await shoot(page, 'connection-dialog-test-failed.png');
+
+    await page.locator('#node-config-input-password').fill(PASSWORD);
+    result = await test();
+    assert.match(await result.getAttribute('class'), /smtp-ok/);
+    assert.match(await result.innerText(), /Connected and authenticated/);
+    assert.deepEqual(smtp.authAttempts.map((a) => a.username), [USER, USER]);
+
+    await shoot(page, 'connection-dialog.png');
+    await page.setViewportSize({ width: 900, height: 1000 });
+    await shoot(page, 'connection-dialog-narrow.png');
+    await page.setViewportSize({ width: 1400, height: 1000 });
+    await page.locator('#node-config-dialog-ok').click();
+    await page.locator('#node-config-input-service').waitFor({ state: 'detached' });
+    assert.equal(await page.locator('#node-input-connection option:checked').innerText(), 'Loopback inbox');
+  });
+
+  it('saves the dialog, deploys, and the saved flow holds every property but no secret', async () => {
+    await page.locator('.form-row:has(#node-input-to) input.red-ui-typedInput-input').fill('Bob <bob@example.com>, carol@example.com');
+    await page.locator('.form-row:has(#node-input-subject) input.red-ui-typedInput-input').fill('Report for {{payload.name}}');
+    await page.locator('#node-input-priority').selectOption('high');
+    assert.equal(await page.locator('.form-row:has(#node-input-to) .red-ui-typedInput-container.input-error').count(), 0);
+    await page.locator('.red-ui-tray-body').first().evaluate((el) => el.scrollTo(0, 0));
+    await shoot(page, 'send-dialog.png');
+    await page.setViewportSize({ width: 900, height: 1000 });
+    await shoot(page, 'send-dialog-narrow.png');
+    await page.setViewportSize({ width: 1400, height: 1000 });
+
+    await page.locator('#node-dialog-ok').click();
+    await page.locator('#smtp-html-editor').waitFor({ state: 'detached' });
+    assert.ok(await page.locator('g.red-ui-flow-node-group').filter({ hasText: 'Report for {{payload.name}}' }).isVisible(), 'the node is labelled with its subject');
+
+    const deployed = page.waitForResponse((r) => r.url().endsWith('/flows') && r.request().method() === 'POST');
+    await page.locator('#red-ui-header-button-deploy').click();
+    assert.equal((await deployed).status(), 200);
+    await page.locator('#red-ui-header-button-deploy.disabled').waitFor();
+
+    const text = await (await fetch(`${nr.url}flows`, { headers: { 'Node-RED-API-Version': 'v2' } })).text();
+    for (const secret of [PASSWORD, WRONG_PASSWORD, CLIENT_SECRET]) assert.ok(!text.includes(secret), 'no secret in /flows');
+    const flows = JSON.parse(text).flows;
+    const send = flows.find((n) => n.type === 'send-smtp-email');
+    const config = flows.find((n) => n.type === 'smtp-oauth-config');
+    assert.equal(send.connection, config.id);
+    assert.equal(send.to, 'Bob <bob@example.com>, carol@example.com');
+    assert.equal(send.toType, 'str');
+    assert.equal(send.subject, 'Report for {{payload.name}}');
+    assert.equal(send.htmlType, 'str');
+    assert.match(send.html, /^<h2>Weekly report<\/h2><p>Hello \{\{payload\.name\}\}, this is <strong>important<\/strong><\/p><ul><li>first point<\/li><li>second point<\/li><\/ul>/);
+    assert.equal(send.attachmentType, 'url');
+    assert.equal(send.attachment, 'data:text/csv;base64,YSxiCjEsMgo=');
+    assert.equal(send.attachmentFilename, 'report.csv');
+    assert.equal(send.storeResult, 'msg');
+    assert.equal(send.resultKey, 'emailResult');
+    assert.equal(send.stopOnError, true);
+    assert.equal(send.async, false);
+    assert.equal(send.priority, 'high');
+    assert.deepEqual(
+      { name: config.name, service: config.service, host: config.host, port: String(config.port), security: config.security, authType: config.authType, rejectUnauthorized: config.rejectUnauthorized, maxConnections: String(config.maxConnections), rateLimitPerMinute: String(config.rateLimitPerMinute) },
+      { name: 'Loopback inbox', service: '', host: '127.0.0.1', port: String(smtp.port), security: 'none', authType: 'basic', rejectUnauthorized: true, maxConnections: '5', rateLimitPerMinute: '30' },
+    );
+    assert.equal(config.credentials, undefined);
+    const credFile = fs.readFileSync(path.join(nr.userDir, 'flows_cred.json'), 'utf8');
+    assert.ok(!credFile.includes(PASSWORD), 'credentials are stored encrypted');
+  });
+
+  it('reopens the saved connection without sending the stored password back to the browser', async () => {
+    const credentials = page.waitForResponse((r) => /\/credentials\/smtp-oauth-config\//.test(r.url()));
+    await page.locator('g.red-ui-flow-node-group').filter({ hasText: 'Report for' }).locator('rect.red-ui-flow-node').dblclick();
+    await page.locator('#node-input-lookup-connection, #node-input-btn-connection-edit').first().click();
+    const body = await (await credentials).text();
+    assert.ok(!body.includes(PASSWORD));
+    assert.match(body, /"has_password":true/);
+    await page.locator('#node-config-input-service[data-loaded="true"]').waitFor();
+    // Test connection with the stored password (the dialog holds only a placeholder).
+    await page.locator('#smtp-config-test').click();
+    await page.locator('#smtp-config-test-result.smtp-ok').waitFor();
+    await page.locator('#node-config-dialog-cancel').click();
+    await page.locator('#node-dialog-cancel').click();
+    await page.locator('#smtp-html-editor').waitFor({ state: 'detached' });
+  });
+
+  it('falls back to an HTML text area, without freezing the editor, when the rich-text editor cannot load', async () => {
+    const second = await browser.context.newPage();
+    try {
+      second.on('pageerror', (err) => pageErrors.push(err));
+      await second.route('**/quill.min.js', (route) => route.abort());
+      await openEditor(second, nr.url);
+      await second.locator('g.red-ui-flow-node-group').filter({ hasText: 'Report for' }).locator('rect.red-ui-flow-node').dblclick();
+      await second.locator('#smtp-html-editor[data-editor="fallback"]').waitFor();
+      const source = second.locator('#smtp-html-source');
+      assert.ok(await source.isVisible());
+      assert.match(await source.inputValue(), /^<h2>Weekly report<\/h2>/);
+      assert.match(await second.locator('#smtp-html-notice').innerText(), /could not be loaded/);
+      assert.equal(await second.locator('#smtp-html-toolbar').isVisible(), false);
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('shows the help of both nodes with Inputs, Outputs, Details and the error codes', async () => {
+    for (const type of ['send-smtp-email', 'smtp-oauth-config']) {
+      const help = await page.evaluate((t) => RED.nodes.getNodeHelp(t), type);
+      assert.ok(help, `${type} has help`);
+      for (const heading of type === 'send-smtp-email' ? ['Inputs', 'Outputs', 'Details', 'References'] : ['Details', 'References']) {
+        assert.match(help, new RegExp(`<h3>${heading}</h3>`), `${type} help has ${heading}`);
+      }
+    }
+    const sendHelp = await page.evaluate(() => RED.nodes.getNodeHelp('send-smtp-email'));
+    for (const code of ['EAUTH', 'ECONNECTION', 'ETLS', 'EENVELOPE', 'EOAUTH2', 'EATTACHMENT', 'EINPUT', 'ECONFIG']) assert.match(sendHelp, new RegExp(code));
+    const configHelp = await page.evaluate(() => RED.nodes.getNodeHelp('smtp-oauth-config'));
+    assert.match(configHelp, /SMTP\.SendAsApp/);
+    // The user's way in: the help tab of the sidebar for the selected node.
+    await page.locator('g.red-ui-flow-node-group').filter({ hasText: 'Report for' }).locator('rect.red-ui-flow-node').click();
+    await page.locator('#red-ui-tab-help-link-button').click();
+    await page.locator('.red-ui-help h3', { hasText: 'Inputs' }).first().waitFor();
+  });
+
+  it('speaks German in the palette, both dialogs and the help', async () => {
+    const german = await launch('de-DE');
+    try {
+      german.page.on('pageerror', (err) => pageErrors.push(err));
+      await openEditor(german.page, nr.url);
+      const p = german.page;
+      assert.equal((await p.locator('.red-ui-palette-node[data-palette-type="send-smtp-email"]').innerText()).trim(), 'E-Mail senden');
+      await p.locator('g.red-ui-flow-node-group').filter({ hasText: 'Report for' }).locator('rect.red-ui-flow-node').dblclick();
+      await p.locator('#smtp-html-editor[data-editor="rich"]').waitFor();
+      const sections = await visibleTexts(p.locator('.smtp-send-dialog .smtp-section'));
+      assert.deepEqual(sections, ['Verbindung', 'Empfänger', 'Betreff', 'Inhalt', 'Anhang', 'Ergebnis & Fehler', 'Erweitert']);
+      await p.locator('#node-input-btn-connection-edit').click();
+      await p.locator('#node-config-input-service[data-loaded="true"]').waitFor();
+      assert.equal(await p.locator('#node-config-input-service option').first().innerText(), 'Anderer SMTP-Dienst');
+      assert.equal((await p.locator('#smtp-config-test').innerText()).trim(), 'Verbindung testen');
+      const help = await p.evaluate(() => RED.nodes.getNodeHelp('send-smtp-email'));
+      assert.match(help, /<h3>Eingaben<\/h3>/);
+      assert.match(help, /<h3>Details<\/h3>/);
+    } finally {
+      await german.close();
+    }
+  });
+});
