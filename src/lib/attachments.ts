@@ -1,10 +1,10 @@
 import { PassThrough, type Readable } from 'node:stream';
-import axios from 'axios';
 import type Mail from 'nodemailer/lib/mailer';
 import { parseDataURI } from 'nodemailer/lib/shared';
 import { detectExtension } from 'nodemailer/lib/mime-funcs';
 import { ErrorCodes, mailError } from './errors';
 import { describeType } from './addresses';
+import { httpClient } from './http-client';
 
 export type AttachmentType = 'none' | 'url' | 'text' | 'base64' | 'custom' | 'mime';
 
@@ -64,7 +64,7 @@ async function download(url: string, limits: DownloadLimits): Promise<{ stream: 
   const host = new URL(url).host;
   let res;
   try {
-    res = await axios.get<Readable>(url, {
+    res = await httpClient().get<Readable>(url, {
       responseType: 'stream',
       timeout: limits.timeout,
       maxContentLength: limits.maxBytes,

@@ -1,4 +1,4 @@
-import axios from 'axios';
+import { httpClient } from './http-client';
 import { ErrorCodes, mailError, type MailError } from './errors';
 
 export interface ClientCredentials {
@@ -83,7 +83,7 @@ export class TokenCache {
     const body = new URLSearchParams({ grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret, scope });
     let res;
     try {
-      res = await axios.post<string>(tokenUrl, body.toString(), {
+      res = await httpClient().post<string>(tokenUrl, body.toString(), {
         headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' },
         timeout: this.options.timeout ?? 30000,
         maxRedirects: 0,
