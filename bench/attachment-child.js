@@ -1,0 +1,51 @@
+'use strict';
+// Runs in a child process of the benchmark so that its RSS is this send alone: a started Node-RED
+// with one send node sends one 50 MB attachment, taken from an http URL (streamed), a data: URL
+// or a base64 string; reports the peak RSS growth over the RSS before the content existed.
+// argv: mode (url | data | base64), sink port, url of the 50 MB file, url of a small file.
+const { startRuntime } = require('./runtime');
+const { deployWithProbes, sendNodeFlow } = require('./throughput');
+
+const [mode, port, bigUrl, smallUrl] = process.argv.slice(2);
+const SIZE = 50 * 1024 * 1024;
+
+(async () => {
+  const rt = await startRuntime();
+  const sink = { port: Number(port) };
+  const send = mode === 'base64'
+    ? { attachmentType: 'base64', attachment: 'payload', attachmentValueType: 'msg', attachmentFilename: 'big.bin', attachmentFilenameType: 'str' }
+    : { attachmentType: 'url', attachment: 'payload', attachmentValueType: 'msg', attachmentFilename: 'big.bin', attachmentFilenameType: 'str' };
+  const driver = await deployWithProbes(rt, sendNodeFlow(sink, { connection: { maxAttachmentMB: '100', timeout: '120' }, send }), { input: 'send', caughtScope: ['send'] });
+
+  // Warm up the same code path with a small file, so that loading code is not counted.
+  const small = mode === 'url' ? smallUrl : mode === 'data' ? 'data:application/octet-stream;base64,' + Buffer.alloc(1024, 7).toString('base64') : Buffer.alloc(1024, 7).toString('base64');
+  await driver.send({ payload: small });
+  await driver.send({ payload: small });
+  global.gc?.();
+  await new Promise((r) => setTimeout(r, 200));
+  global.gc?.();
+
+  const before = process.memoryUsage.rss();
+  const maxRssBefore = process.resourceUsage().maxRSS * 1024;
+  let peak = before;
+  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 2);
+  const t0 = performance.now();
+  let payload = bigUrl;
+  if (mode !== 'url') {
+    const base64 = Buffer.alloc(SIZE, 'benchmark-attachment-').toString('base64');
+    payload = mode === 'data' ? 'data:application/octet-stream;base64,' + base64 : base64;
+  }
+  await driver.send({ payload });
+  payload = undefined;
+  const ms = performance.now() - t0;
+  clearInterval(sampler);
+  const maxRssAfter = process.resourceUsage().maxRSS * 1024;
+  // maxRSS is the peak of the whole process: it tells about this send only if it rose during it.
+  if (maxRssAfter > maxRssBefore) peak = Math.max(peak, maxRssAfter);
+  process.send({ mode, growth: peak - before, ms });
+  await rt.stop();
+  process.exit(0);
+})().catch((err) => {
+  process.send({ mode, error: String(err && err.stack || err) });
+  process.exit(1);
+});

@@ -1,0 +1,237 @@
+'use strict';
+// `npm run bench`: measures the targets of issue 5 and prints one table, each figure next to its
+// reference measured in the same run (same process, same SMTP sink). Loopback only; every child
+// process and server is closed at the end. Not part of `npm test`: it takes about three minutes.
+// Sections can be picked: node --expose-gc bench/run.js throughput oauth2 attachment rate memory startup
+const { fork } = require('node:child_process');
+const http = require('node:http');
+const os = require('node:os');
+const path = require('node:path');
+const { execSync } = require('node:child_process');
+const { startSink, pump, median, mb, table } = require('./common');
+const { startRuntime } = require('./runtime');
+const { rawNodemailer, sendNode, emailNode, deployWithProbes, sendNodeFlow } = require('./throughput');
+const { startTokenEndpoint } = require('../test/support/token-endpoint');
+const { Connection } = require('../dist/lib/connection');
+
+const ALL = ['throughput', 'oauth2', 'attachment', 'rate', 'memory', 'startup'];
+const picked = process.argv.slice(2).filter((a) => ALL.includes(a));
+const sections = picked.length ? picked : ALL;
+const rows = [];
+const row = (measure, result, reference, verdict) => {
+  rows.push([measure, result, reference, verdict]);
+  console.error(`  ${measure}: ${result} | ${reference} | ${verdict}`);
+};
+const ok = (pass, text) => `${pass ? '✅' : '❌'} ${text}`;
+const rate = (n, ms) => (n / ms) * 1000;
+
+async function throughput(rt, sink) {
+  const o = { total: 2000, inFlight: 10, pool: 5 };
+  // Warm-up of both paths (JIT, module loading), not counted.
+  await rawNodemailer(sink, { ...o, total: 500 });
+  await sendNode(rt, sink, { ...o, total: 500 });
+  const raw = [];
+  const node = [];
+  for (let round = 0; round < 5; round++) {
+    raw.push(rate(o.total, await rawNodemailer(sink, o)));
+    node.push(rate(o.total, await sendNode(rt, sink, o)));
+  }
+  await sink.reset();
+  const email = rate(o.total, await emailNode(rt, sink, o));
+  const s = await sink.stats();
+  if (s.messages !== o.total) throw new Error(`the sink received ${s.messages} of ${o.total} mails from node-red-node-email`);
+  const r = median(raw);
+  const n = median(node);
+  row('Throughput, send node in Node-RED (2000 small mails, 10 in flight, pool 5; median of 5)', `${n.toFixed(0)} msg/s`, `raw nodemailer pool 5: ${r.toFixed(0)} msg/s`, ok(n / r >= 0.9, `${(n / r).toFixed(2)}× (target ≥ 0.9×)`));
+  row('Throughput vs node-red-node-email 5.2.5 (2000 mails, 10 in flight)', `${n.toFixed(0)} msg/s`, `e-mail node: ${email.toFixed(0)} msg/s (a connection per mail)`, ok(n / email >= 10, `${(n / email).toFixed(1)}× (target ≥ 10×)`));
+}
+
+async function oauth2(rt, sink) {
+  const endpoint = await startTokenEndpoint({ expiresIn: 3600 });
+  try {
+    // 1. In Node-RED: 500 sends, all at once, over a pool of 5.
+    await sink.reset();
+    const driver = await deployWithProbes(
+      rt,
+      sendNodeFlow(sink, {
+        connection: { authType: 'oauth2-client-credentials', tokenUrl: endpoint.url, scope: 'https://outlook.office365.com/.default', maxConnections: '5' },
+        credentials: { user: 'bench@example.com', clientId: endpoint.clientId, clientSecret: endpoint.clientSecret },
+      }),
+      { input: 'send', caughtScope: ['send'] },
+    );
+    await pump(500, 500, () => driver.send({ payload: {} }));
+    const s = await sink.stats();
+    const logins = Object.values(s.auths).reduce((a, b) => a + b, 0);
+    const requests = endpoint.state.requests.length;
+    row('OAuth2: token requests for 500 sends over 5 pooled connections (in Node-RED)', `${requests} request, ${s.messages} mails, ${logins} XOAUTH2 logins on ${s.connections} connections`, 'target: exactly 1', ok(requests === 1 && s.messages === 500, `${requests}`));
+
+    // 2. The connection alone with a clock we move: renewal before expiry.
+    const before = endpoint.state.requests.length;
+    let clock = Date.now();
+    const conn = new Connection(
+      { host: '127.0.0.1', port: sink.port, security: 'none', authType: 'oauth2-client-credentials', tokenUrl: endpoint.url, scope: 'https://outlook.office365.com/.default', maxConnections: 5 },
+      { user: 'bench@example.com', clientId: endpoint.clientId, clientSecret: endpoint.clientSecret },
+      { now: () => clock },
+    );
+    // Count the provision calls that found a request under way and waited for it.
+    const tokens = conn.tokens;
+    const get = tokens.get.bind(tokens);
+    const calls = { cached: 0, fetched: 0, waited: 0 };
+    tokens.get = () => {
+      const fresh = tokens.token && tokens.token.renewAt > clock;
+      calls[fresh ? 'cached' : tokens.pending ? 'waited' : 'fetched']++;
+      return get();
+    };
+    const message = () => ({ from: 'bench@example.com', to: 'to@example.com', subject: 'renewal', text: 'x' });
+    await pump(500, 500, () => conn.send(message()));
+    const first = { ...calls };
+    const renewAt = tokens.token.renewAt;
+    const expiresAt = clock + 3600 * 1000;
+    clock = renewAt + 1000; // past the renewal time, still 5 minutes before expiry
+    for (const k of Object.keys(calls)) calls[k] = 0;
+    // Pooled connections ask for a token when they log in: close the pool's idle ones so that
+    // the next sends log in again, all at the same moment.
+    conn.transporter?.close();
+    conn.transporter = undefined;
+    await pump(500, 500, () => conn.send(message()));
+    await conn.close();
+    const renewals = endpoint.state.requests.length - before - 1;
+    row(
+      'OAuth2: renewal before expiry (clock moved past renewAt, 5 min before expiry)',
+      `+${renewals} request; ${calls.waited} of ${calls.waited + calls.fetched} concurrent logins waited for it`,
+      `first 500: ${first.fetched} request, ${first.waited} waited, ${first.cached} from cache; renewAt = expiry − ${((expiresAt - renewAt) / 60000).toFixed(0)} min`,
+      ok(renewals === 1 && calls.fetched === 1 && calls.waited > 0, 'exactly 1 more, concurrent sends wait for it'),
+    );
+  } finally {
+    await endpoint.close();
+  }
+}
+
+async function attachment(sink) {
+  const SIZE = 50 * 1024 * 1024;
+  const chunk = Buffer.alloc(64 * 1024, 'benchmark-attachment-');
+  const server = http.createServer((req, res) => {
+    const size = req.url === '/small.bin' ? 1024 : SIZE;
+    res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': size });
+    let left = size;
+    const write = () => {
+      while (left > 0) {
+        const part = left >= chunk.length ? chunk : chunk.subarray(0, left);
+        left -= part.length;
+        if (!res.write(part)) return res.once('drain', write);
+      }
+      res.end();
+    };
+    write();
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const base = `http://127.0.0.1:${server.address().port}`;
+  try {
+    const results = {};
+    for (const mode of ['url', 'data', 'base64']) {
+      results[mode] = await new Promise((resolve, reject) => {
+        const child = fork(path.join(__dirname, 'attachment-child.js'), [mode, String(sink.port), `${base}/big.bin`, `${base}/small.bin`], { execArgv: ['--expose-gc'] });
+        let result;
+        child.on('message', (m) => (result = m));
+        child.on('exit', () => (result && !result.error ? resolve(result) : reject(new Error(`attachment child (${mode}): ${result ? result.error : 'no result'}`))));
+      });
+    }
+    const u = results.url.growth;
+    row('50 MB attachment from an http URL, streamed (peak RSS growth of a child process)', `+${mb(u)} MB in ${(results.url.ms / 1000).toFixed(1)} s`, `data: URL +${mb(results.data.growth)} MB; base64 +${mb(results.base64.growth)} MB (both include the 67 MB string in the msg)`, ok(u < 30 * 1024 * 1024, 'target < 30 MB'));
+  } finally {
+    server.close();
+  }
+}
+
+async function rateLimit(rt, sink) {
+  await sink.reset();
+  const driver = await deployWithProbes(rt, sendNodeFlow(sink, { connection: { rateLimitPerMinute: '120' } }), { input: 'send', caughtScope: ['send'] });
+  // Record the status texts the node shows.
+  const node = driver.node;
+  const status = node.status.bind(node);
+  let maxQueued = 0;
+  node.status = (s) => {
+    const m = /queued \((\d+)\)/.exec((s && s.text) || '');
+    if (m) maxQueued = Math.max(maxQueued, Number(m[1]));
+    return status(s);
+  };
+  const ms = await pump(60, 60, () => driver.send({ payload: {} }));
+  const s = await sink.stats();
+  const within = Math.abs(ms - 30000) <= 3000;
+  row('Rate limit 120/min: 60 messages injected at once (real minute, not shortened)', `${(ms / 1000).toFixed(1)} s, ${s.messages} of 60 delivered`, `status showed up to "queued (${maxQueued})"`, ok(within && s.messages === 60 && maxQueued >= 58, 'target 30 s ± 10 %, none dropped'));
+}
+
+async function memory(rt, sink) {
+  const gc = global.gc || (() => {});
+  const driver = await deployWithProbes(rt, sendNodeFlow(sink), { input: 'send', caughtScope: ['send'] });
+  const samples = [];
+  for (let i = 0; i < 10; i++) {
+    await pump(2000, 10, () => driver.send({ payload: { n: i } }));
+    gc();
+    gc();
+    samples.push(process.memoryUsage().heapUsed);
+  }
+  // Least-squares slope over the last nine samples (the first one includes warm-up).
+  const ys = samples.slice(1);
+  const xs = ys.map((_, i) => (i + 1) * 2000);
+  const mx = xs.reduce((a, b) => a + b) / xs.length;
+  const my = ys.reduce((a, b) => a + b) / ys.length;
+  const slope = xs.reduce((a, x, i) => a + (x - mx) * (ys[i] - my), 0) / xs.reduce((a, x) => a + (x - mx) ** 2, 0);
+  const growth = ys[ys.length - 1] - ys[0];
+  row('Memory over 20 000 messages (heap after GC, every 2000)', `${mb(samples[1])} → ${mb(samples[9])} MB (${growth >= 0 ? '+' : ''}${(growth / 1024).toFixed(0)} KB), slope ${slope.toFixed(1)} B/msg`, `RSS ${mb(process.memoryUsage.rss())} MB at the end`, ok(Math.abs(slope) < 20, 'flat (|slope| < 20 B/msg)'));
+}
+
+async function startup() {
+  const once = (mode) =>
+    new Promise((resolve, reject) => {
+      const child = fork(path.join(__dirname, 'startup-child.js'), [mode]);
+      let result;
+      child.on('message', (m) => (result = m));
+      child.on('exit', () => (result ? resolve(result) : reject(new Error('start-up child failed'))));
+    });
+  const withPkg = [];
+  const without = [];
+  await once('with'); // warm the file system cache
+  for (let i = 0; i < 9; i++) {
+    without.push((await once('without')).ms);
+    const w = await once('with');
+    if (!w.loaded || w.sockets) throw new Error(`start-up: package loaded ${w.loaded}, sockets open ${w.sockets}`);
+    withPkg.push(w.ms);
+  }
+  const d = median(withPkg) - median(without);
+  row('Start-up: Node-RED start to flows started, with the package and a flow using it (median of 9)', `${median(withPkg).toFixed(0)} ms (no socket, no token at start)`, `without the package: ${median(without).toFixed(0)} ms`, ok(d < 50, `+${d.toFixed(0)} ms (target < 50 ms)`));
+}
+
+(async () => {
+  const started = Date.now();
+  const sink = await startSink();
+  let rt;
+  try {
+    rt = await startRuntime();
+    if (sections.includes('throughput')) await throughput(rt, sink);
+    if (sections.includes('oauth2')) await oauth2(rt, sink);
+    if (sections.includes('attachment')) await attachment(sink);
+    if (sections.includes('rate')) await rateLimit(rt, sink);
+    if (sections.includes('memory')) await memory(rt, sink);
+    await rt.stop();
+    rt = undefined;
+    if (sections.includes('startup')) await startup();
+  } finally {
+    if (rt) await rt.stop().catch(() => {});
+    await sink.close();
+  }
+  const cpu = os.cpus()[0];
+  let mem = '';
+  try {
+    mem = execSync('free -h', { encoding: 'utf8' }).split('\n')[1].trim().split(/\s+/)[1];
+  } catch {
+    mem = mb(os.totalmem()) + ' MB';
+  }
+  console.log(`\nMachine: ${os.cpus().length} CPUs (nproc ${os.availableParallelism()}) ${cpu ? cpu.model : ''}, ${mem} RAM, Node ${process.version}, ${os.platform()} ${os.release()}; node-red ${require('node-red/package.json').version}, nodemailer ${require('nodemailer/package.json').version}`);
+  console.log(`Benchmark took ${((Date.now() - started) / 1000).toFixed(0)} s.\n`);
+  console.log(table(['Measure', 'Result', 'Reference (same run)', 'Ratio / target'], rows));
+  process.exit(rows.some((r) => r[3].startsWith('❌')) ? 1 : 0);
+})().catch((err) => {
+  console.error(err);
+  process.exit(2);
+});
