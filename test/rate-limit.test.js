@@ -1,0 +1,173 @@
+'use strict';
+// The rate limit (rateLimitPerMinute): an even pace, nothing dropped, the queue visible in the
+// status. Time is a fake clock here, so a minute's worth of sends takes no minute.
+const assert = require('node:assert/strict');
+const { RateLimiter } = require('../dist/lib/rate-limiter');
+const { Connection } = require('../dist/lib/connection');
+const { startSmtp } = require('./support/smtp');
+const { helper, deploy, next } = require('./support/flow');
+
+/** A clock and timers that move only when told to. */
+function fakeTime(start = 1_000_000) {
+  const clock = {
+    t: start,
+    timers: [],
+    now: () => clock.t,
+    set(fn, ms) {
+      const timer = { at: clock.t + ms, fn };
+      clock.timers.push(timer);
+      return timer;
+    },
+    clear(timer) {
+      clock.timers = clock.timers.filter((x) => x !== timer);
+    },
+    /** Moves to the next due timer and runs it; false when none is set. */
+    step() {
+      if (!clock.timers.length) return false;
+      clock.timers.sort((a, b) => a.at - b.at);
+      const timer = clock.timers.shift();
+      clock.t = Math.max(clock.t, timer.at);
+      timer.fn();
+      return true;
+    },
+  };
+  clock.timersApi = { set: clock.set, clear: clock.clear };
+  return clock;
+}
+
+const flush = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('rate limiter', function () {
+  it('lets 60 sends out at 120 per minute one every 500 ms, in order, the last after 29.5 s', async function () {
+    const clock = fakeTime();
+    const limiter = new RateLimiter(120, { now: clock.now, timers: clock.timersApi });
+    const start = clock.t;
+    const released = [];
+    let waitedCalls = 0;
+    const all = Array.from({ length: 60 }, (_, i) => limiter.acquire(() => waitedCalls++).then(() => released.push({ i, at: clock.t - start })));
+    await flush();
+    assert.equal(released.length, 1, 'the first goes at once');
+    assert.equal(limiter.waiting, 59);
+    assert.equal(waitedCalls, 59, 'every other caller is told it waits');
+    while (clock.step()) await flush();
+    await Promise.all(all);
+    assert.deepEqual(released.map((r) => r.i), [...Array(60).keys()], 'first come, first served');
+    assert.deepEqual(released.map((r) => r.at), Array.from({ length: 60 }, (_, i) => i * 500));
+    assert.equal(limiter.waiting, 0);
+  });
+
+  it('never lets two sends closer than the interval, also after a pause, and counts a short window', async function () {
+    const clock = fakeTime();
+    const limiter = new RateLimiter(120, { windowMs: 600, now: clock.now, timers: clock.timersApi }); // 5 ms apart
+    const times = [];
+    const take = () => limiter.acquire().then(() => times.push(clock.t));
+    const first = [take(), take(), take()];
+    await flush();
+    while (clock.step()) await flush();
+    await Promise.all(first);
+    clock.t += 3; // a pause shorter than the interval
+    const second = [take(), take()];
+    await flush();
+    while (clock.step()) await flush();
+    await Promise.all(second);
+    for (let i = 1; i < times.length; i++) assert.ok(times[i] - times[i - 1] >= 5, `sends ${i - 1} and ${i} are ${times[i] - times[i - 1]} ms apart`);
+  });
+
+  it('fails the waiting callers when it is closed, and only them', async function () {
+    const clock = fakeTime();
+    const limiter = new RateLimiter(60, { now: clock.now, timers: clock.timersApi });
+    const outcomes = await Promise.allSettled([limiter.acquire(), limiter.acquire(), limiter.acquire(), flush().then(() => limiter.close(new Error('closed')))]);
+    assert.deepEqual(outcomes.slice(0, 3).map((o) => o.status), ['fulfilled', 'rejected', 'rejected']);
+    assert.equal(clock.timers.length, 0, 'no timer is left behind');
+  });
+});
+
+describe('rate limit of a connection', function () {
+  let smtp;
+  before(async () => (smtp = await startSmtp({ auth: false })));
+  after(() => smtp.close());
+  afterEach(() => (smtp.messages.length = 0));
+
+  const config = (port, extra) => ({ host: '127.0.0.1', port, security: 'none', authType: 'none', rateLimitPerMinute: '120', ...extra });
+
+  it('queues what exceeds the rate, reports each waiting send, and delivers them all as time passes', async function () {
+    const clock = fakeTime();
+    const conn = new Connection(config(smtp.port), { user: 'sender@example.com' }, { now: clock.now, timers: clock.timersApi });
+    const queueEvents = [];
+    const sends = Array.from({ length: 6 }, (_, i) =>
+      conn.send({ from: 'sender@example.com', to: 'to@example.com', subject: `m${i}`, text: 'x' }, false, (waiting) => queueEvents.push([i, waiting])),
+    );
+    await smtp.waitForMessages(1);
+    assert.equal(conn.waiting, 5);
+    assert.equal(smtp.messages.length, 1);
+    assert.deepEqual(queueEvents, [1, 2, 3, 4, 5].map((i) => [i, true]));
+    while (clock.step()) await flush();
+    const results = await Promise.all(sends);
+    assert.equal(results.length, 6);
+    // Released in order; over several pooled connections they may arrive in any order.
+    assert.deepEqual(smtp.messages.map((m) => m.parsed.subject).sort(), ['m0', 'm1', 'm2', 'm3', 'm4', 'm5']);
+    assert.deepEqual(queueEvents.filter(([, w]) => !w).map(([i]) => i), [1, 2, 3, 4, 5], 'each waiting send reported leaving the queue');
+    await conn.close();
+  });
+
+  it('fails the sends still waiting when it is closed, with ECONNECTION and a hint: none is lost silently', async function () {
+    const clock = fakeTime();
+    const conn = new Connection(config(smtp.port), { user: 'sender@example.com' }, { now: clock.now, timers: clock.timersApi });
+    const sends = [0, 1, 2].map((i) => conn.send({ from: 'sender@example.com', to: 'to@example.com', subject: `m${i}`, text: 'x' }));
+    await sends[0];
+    await conn.close(0);
+    const outcomes = await Promise.allSettled(sends);
+    assert.equal(outcomes[0].status, 'fulfilled');
+    for (const o of outcomes.slice(1)) {
+      assert.equal(o.status, 'rejected');
+      assert.equal(o.reason.code, 'ECONNECTION');
+      assert.match(o.reason.hint, /rate limit/);
+    }
+    assert.equal(smtp.messages.length, 1);
+  });
+
+  it('gives nodemailer no rate limit of its own', function () {
+    const { transportOptions } = require('../dist/lib/transport-options');
+    const options = transportOptions(config(25), {});
+    assert.equal(options.rateLimit, undefined);
+    assert.equal(options.rateDelta, undefined);
+  });
+});
+
+describe('send-smtp-email under a rate limit', function () {
+  let smtp;
+  before(async () => (smtp = await startSmtp({ auth: false })));
+  after(() => smtp.close());
+  beforeEach(() => helper.startServer());
+  afterEach(async () => {
+    await helper.unload();
+    await helper.stopServer();
+    smtp.messages.length = 0;
+  });
+
+  it('shows how many messages wait (blue ring), passes every msg on, then shows the success', async function () {
+    // 6000 per minute: one every 10 ms, so the queue drains quickly without a fake clock.
+    const nodes = await deploy({ connection: { port: smtp.port, authType: 'none', rateLimitPerMinute: '6000' }, credentials: { user: 'sender@example.com' } });
+    const statuses = [];
+    nodes.send.on('call:status', (c) => statuses.push(c.args[0]));
+    const outputs = [];
+    const allOut = new Promise((resolve) => nodes.out.on('input', (msg) => outputs.push(msg) === 5 && resolve()));
+    const waited = new Promise((resolve) => {
+      const seen = [];
+      nodes.send.on('call:status', (c) => {
+        if (/queued/.test(c.args[0].text)) seen.push(nodes.config.connection().waiting);
+        if (seen.length === 4) resolve(seen);
+      });
+    });
+    for (let i = 0; i < 5; i++) nodes.send.receive({ payload: i, topic: `t${i}` });
+    const waitingSeen = await waited;
+    assert.ok(waitingSeen.includes(4), `the connection held 4 waiting sends at once (saw ${waitingSeen})`);
+    await allOut;
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(smtp.messages.length, 5);
+    const queued = statuses.filter((s) => /queued/.test(s.text));
+    assert.ok(queued.length >= 4);
+    for (const s of queued) assert.deepEqual([s.fill, s.shape], ['blue', 'ring']);
+    assert.equal(statuses.at(-1).fill, 'green', 'the last status is the success');
+  });
+});
