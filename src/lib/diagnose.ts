@@ -39,6 +39,7 @@ const RULES: Rule[] = [
   { match: (t) => /5\.7\.57/.test(t), hint: 'The server requires authentication: choose an authentication method in the connection (Microsoft 365 always requires one).' },
   { match: (t) => /534[- ]5\.7\.9|Application-specific password/i.test(t), hint: 'The account uses 2-step verification: create an app password, or use OAuth2.' },
   { match: (t) => /5\.7\.8.*(BadCredentials|not accepted)/is.test(t), hint: 'User name or password not accepted: check them, or use an app password or OAuth2.' },
+  { match: (t) => /^334 eyJ/.test(t), hint: 'The server refused the OAuth2 token even after one renewal: the token lacks the mail scope (Google: https://mail.google.com/) or belongs to another user than User.' },
   { match: (t) => /Invalid base64 data in initial response/i.test(t), hint: 'The server refused the long XOAUTH2 line (Postfix limits commands to 2048 characters): use a server that accepts the token after its 334 prompt.' },
   {
     match: (t, e, c) => oauth(c) && (e.code === 'EAUTH' || /^5\.7\.3|535|401/.test(t)),

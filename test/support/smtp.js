@@ -18,6 +18,7 @@ function smtpError(response) {
  * - onRcpt / onMailFrom: optional (address, session) => Error|undefined
  * - authError: the response to refused credentials, e.g. "535 5.7.139 …"
  * - onData: optional (parsed) => Error|undefined, to refuse a message after DATA
+ * - holdAnswer: optional (answer) => void, to answer a stored message later, as a slow server does
  * - auth: false to accept mail without authentication
  * Returns { port, messages, waitForMessages(n), authAttempts, close() }.
  */
@@ -77,7 +78,9 @@ async function startSmtp(options = {}) {
         const refused = options.onData && options.onData(parsed, session);
         if (refused) return cb(refused);
         messages.push({ raw: raw.toString('utf8'), parsed, envelope: session.envelope, user: session.user });
-        cb(null, 'Queued as ' + messages.length);
+        const answer = () => cb(null, 'Queued as ' + messages.length);
+        if (options.holdAnswer) options.holdAnswer(answer);
+        else answer();
         settle();
       });
     },
@@ -96,6 +99,11 @@ async function startSmtp(options = {}) {
       return new Promise((resolve) => waiters.push({ n, resolve }));
     },
     close: () => new Promise((resolve) => server.close(resolve)),
+    /** Goes away at once, as a crashed server would: listener closed, every connection cut. */
+    destroy() {
+      server.server.close();
+      for (const connection of server.connections) connection._socket.destroy();
+    },
   };
 }
 

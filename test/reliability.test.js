@@ -1,0 +1,129 @@
+'use strict';
+// Nothing lost, nothing crashed: every input msg ends in exactly one of sent, stored failure or
+// error at a Catch node, also when the server goes away or the flow is redeployed mid-run.
+const assert = require('node:assert/strict');
+const { startSmtp, smtpError } = require('./support/smtp');
+const { helper, deploy } = require('./support/flow');
+
+const basic = { user: 'sender@example.com', password: 'pw-1' };
+
+/**
+ * Collects how each msg ended, by its id, as the send node reported it (passed on, or an error
+ * with the msg) — also while a redeploy stops the nodes downstream. Resolves when `count` ended.
+ */
+function outcomes(nodes, count) {
+  const seen = new Map();
+  return {
+    all: new Promise((resolve, reject) => {
+      const record = (kind, msg, err) => {
+        if (seen.has(msg._msgid)) return reject(new Error(`msg ${msg._msgid} ended twice`));
+        seen.set(msg._msgid, { kind, code: err && err.code });
+        if (seen.size === count) resolve(seen);
+      };
+      nodes.send.on('call:send', (call) => record('sent', call.args[0]));
+      nodes.send.on('call:error', (call) => record('caught', call.args[1], call.args[0]));
+    }),
+  };
+}
+
+describe('nothing lost, nothing crashed', function () {
+  beforeEach(() => helper.startServer());
+  afterEach(async function () {
+    await helper.unload();
+    await helper.stopServer();
+  });
+
+  it('reports every msg when the server goes away mid-run, and sends again once it is back', async function () {
+    let smtp;
+    smtp = await startSmtp({
+      users: { 'sender@example.com': 'pw-1' },
+      onData: () => {
+        // The 8th message arrives: the server crashes before answering it.
+        if (smtp.messages.length === 7) setImmediate(() => smtp.destroy());
+        return undefined;
+      },
+    });
+    const port = smtp.port;
+    const nodes = await deploy({ connection: { port, maxConnections: 2, timeout: 2 }, credentials: basic });
+    const run = outcomes(nodes, 30);
+    for (let i = 0; i < 30; i++) nodes.send.receive({ payload: i });
+    const seen = await run.all;
+    const sent = [...seen.values()].filter((o) => o.kind === 'sent').length;
+    const caught = [...seen.values()].filter((o) => o.kind === 'caught');
+    assert.equal(sent + caught.length, 30);
+    assert.ok(sent >= 7 && sent <= 8, `sent before the crash: ${sent}`);
+    assert.ok(caught.length >= 22);
+    for (const c of caught) assert.match(c.code, /^(ECONNECTION|ESOCKET|ETIMEDOUT)$/);
+
+    const back = await startSmtp({ port, users: { 'sender@example.com': 'pw-1' } });
+    try {
+      const again = outcomes(nodes, 3);
+      for (let i = 0; i < 3; i++) nodes.send.receive({ payload: `again ${i}` });
+      const after = await again.all;
+      assert.deepEqual([...after.values()].map((o) => o.kind), ['sent', 'sent', 'sent']);
+      assert.equal(back.messages.length, 3);
+    } finally {
+      await helper.unload();
+      await back.close();
+    }
+  });
+
+  it('finishes every msg in flight or queued when the flow is redeployed', async function () {
+    const held = [];
+    let onHeld;
+    // Each message is stored but answered only when released.
+    const smtp = await startSmtp({
+      users: { 'sender@example.com': 'pw-1' },
+      holdAnswer: (answer) => {
+        held.push(answer);
+        if (onHeld) onHeld();
+      },
+    });
+    try {
+      const nodes = await deploy({ connection: { port: smtp.port, maxConnections: 2 }, credentials: basic });
+      const run = outcomes(nodes, 10);
+      for (let i = 0; i < 10; i++) nodes.send.receive({ payload: i });
+      await new Promise((resolve) => (onHeld = () => held.length === 2 && resolve()));
+      const redeploy = helper.unload();
+      // From now on the server answers at once, and the two held messages are answered too.
+      onHeld = () => held.shift()();
+      while (held.length) held.shift()();
+      await redeploy;
+      const seen = await run.all;
+      assert.equal(seen.size, 10);
+      assert.deepEqual([...seen.values()].filter((o) => o.kind !== 'sent'), []);
+      assert.equal(smtp.messages.length, 10);
+
+      const again = await deploy({ connection: { port: smtp.port }, credentials: basic });
+      const one = outcomes(again, 1);
+      again.send.receive({ payload: 'after redeploy' });
+      assert.equal([...(await one.all).values()][0].kind, 'sent');
+    } finally {
+      await helper.unload();
+      await smtp.close();
+    }
+  });
+
+  it('a transient 421 fails one send without poisoning the pool', async function () {
+    let refused = 0;
+    const smtp = await startSmtp({
+      users: { 'sender@example.com': 'pw-1' },
+      onMailFrom: () => (refused++ === 0 ? smtpError('421 4.3.2 Service not available, closing transmission channel') : undefined),
+    });
+    try {
+      const nodes = await deploy({ connection: { port: smtp.port, maxConnections: 1 }, credentials: basic });
+      const first = outcomes(nodes, 1);
+      nodes.send.receive({ payload: 'first' });
+      const [r] = [...(await first.all).values()];
+      assert.equal(r.kind, 'caught');
+      const rest = outcomes(nodes, 5);
+      for (let i = 0; i < 5; i++) nodes.send.receive({ payload: i });
+      const seen = await rest.all;
+      assert.equal([...seen.values()].filter((o) => o.kind === 'sent').length, 5);
+      assert.equal(smtp.messages.length, 5);
+    } finally {
+      await helper.unload();
+      await smtp.close();
+    }
+  });
+});

@@ -1,0 +1,80 @@
+'use strict';
+// Secrets stay secret: a run through every failure path with recognisable secrets, then a search
+// of everything the nodes emitted (log at every level, status, msgs, errors, admin responses).
+const assert = require('node:assert/strict');
+const net = require('node:net');
+const util = require('node:util');
+const { startSmtp } = require('./support/smtp');
+const { startTokenEndpoint } = require('./support/token-endpoint');
+const { helper, deploy } = require('./support/flow');
+
+const SECRETS = { password: 'PW-secret-7f3a91', clientSecret: 'CS-secret-9b2c44', refreshToken: 'RT-secret-5d6e77', accessToken: 'AT-secret-1a2b33' };
+
+describe('secrets never leak', function () {
+  let smtp;
+  let idp;
+  let closedPort;
+  const emitted = [];
+  before(async function () {
+    idp = await startTokenEndpoint({ clientId: 'app-1', clientSecret: SECRETS.clientSecret });
+    // Knows the right password and tokens, and refuses them all with a provider's answer.
+    smtp = await startSmtp({ users: {}, tokens: () => 'reject', authError: '535 5.7.3 Authentication unsuccessful' });
+    const probe = net.createServer();
+    await new Promise((r) => probe.listen(0, '127.0.0.1', r));
+    closedPort = probe.address().port;
+    await new Promise((r) => probe.close(r));
+  });
+  after(async function () {
+    await smtp.close();
+    await idp.close();
+  });
+  beforeEach(() => helper.startServer());
+  afterEach(async function () {
+    emitted.push(helper.log().args);
+    await helper.unload();
+    await helper.stopServer();
+  });
+
+  const paths = [
+    ['a refused password', { authType: 'basic' }],
+    ['a refused password, no server', { authType: 'basic', port: () => closedPort }],
+    ['a refused client secret', { authType: 'oauth2-client-credentials' }, { clientSecret: 'CS-secret-wrong-00' }],
+    ['a refused token', { authType: 'oauth2-client-credentials' }],
+    ['an unreachable token endpoint', { authType: 'oauth2-client-credentials', tokenUrl: () => `http://127.0.0.1:${closedPort}/token` }],
+    ['a refused refresh token', { authType: 'oauth2' }],
+  ];
+  for (const [name, connection, extraCreds] of paths) {
+    for (const mode of [{}, { stopOnError: false, storeResult: 'msg' }, { async: true, storeResult: 'flow' }]) {
+      it(`${name} ${JSON.stringify(mode)}`, async function () {
+        const resolved = Object.fromEntries(Object.entries(connection).map(([k, v]) => [k, typeof v === 'function' ? v() : v]));
+        const nodes = await deploy({
+          connection: { port: smtp.port, tokenUrl: idp.url, scope: 'https://outlook.office365.com/.default', ...resolved },
+          credentials: { user: 'mailbox@contoso.example', password: SECRETS.password, clientId: 'app-1', clientSecret: SECRETS.clientSecret, refreshToken: SECRETS.refreshToken, accessToken: SECRETS.accessToken, ...extraCreds },
+          send: mode,
+        });
+        const ended = new Promise((resolve) => {
+          nodes.send.on('call:error', (c) => resolve(c.args));
+          if (!mode.async) nodes.out.on('input', resolve);
+        });
+        const statuses = [];
+        nodes.send.on('call:status', (c) => statuses.push(c.args));
+        nodes.send.receive({ payload: 'x' });
+        emitted.push(await ended, statuses, nodes.send.context().flow.get('emailResult'));
+        const res = await helper.request().post('/smtp-oauth-config/test').send({ id: 'conn', host: '127.0.0.1', ...Object.fromEntries(Object.entries(resolved).filter(([k]) => k !== 'port')), port: resolved.port || smtp.port, security: 'none', tokenUrl: resolved.tokenUrl || idp.url, credentials: { user: 'mailbox@contoso.example', password: '__PWRD__', clientSecret: '__PWRD__' } });
+        assert.equal(res.body.ok, false);
+        emitted.push(res.body);
+      });
+    }
+  }
+
+  it('none of the secrets or issued tokens appears in anything emitted', function () {
+    const text = util.inspect(emitted, { depth: 12, maxArrayLength: null, maxStringLength: null });
+    assert.ok(text.length > 5000, 'the failure paths were recorded');
+    assert.match(text, /AADSTS7000215|535 5\.7\.3|ECONNREFUSED/, 'the errors themselves were recorded');
+    assert.ok(idp.state.issued.length > 0, 'tokens were issued and used');
+    for (const secret of [...Object.values(SECRETS), 'CS-secret-wrong-00', ...idp.state.issued]) {
+      assert.ok(!text.includes(secret), `a secret leaked: ${secret.slice(0, 12)}…`);
+      assert.ok(!text.includes(Buffer.from(secret).toString('base64').slice(0, 16)), 'a secret leaked in base64');
+    }
+  });
+});
