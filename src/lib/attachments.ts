@@ -148,7 +148,9 @@ export async function buildAttachment(spec: AttachmentSpec, limits: DownloadLimi
     }
     case 'custom': {
       const contentType = mimeType || 'application/octet-stream';
-      const content = Buffer.isBuffer(spec.value) ? spec.value : asText(spec.value, 'The attachment content');
+      // An object from msg (a JSON document, say) is attached as its JSON text.
+      const value = spec.value;
+      const content = Buffer.isBuffer(value) ? value : value !== null && typeof value === 'object' ? JSON.stringify(value) : asText(value, 'The attachment content');
       return { filename: filename || `attachment.${detectExtension(contentType)}`, content, contentType };
     }
     case 'mime':

@@ -12,6 +12,8 @@ describe('attachments', function () {
     assert.deepEqual(await buildAttachment({ type: 'text', value: 'hi' }), { filename: 'attachment.txt', content: 'hi', contentType: 'text/plain; charset=utf-8' });
     assert.equal((await buildAttachment({ type: 'base64', value: 'aGk=', mimeType: 'application/pdf' })).filename, 'attachment.pdf');
     assert.equal((await buildAttachment({ type: 'custom', value: 'a,b', mimeType: 'text/csv' })).filename, 'attachment.csv');
+    assert.equal((await buildAttachment({ type: 'custom', value: { a: [1] }, mimeType: 'application/json' })).content, '{"a":[1]}');
+    assert.deepEqual((await buildAttachment({ type: 'custom', value: Buffer.from('b') })).content, Buffer.from('b'));
     const data = await buildAttachment({ type: 'url', value: 'data:image/png;base64,iVBORw0KGgo=' });
     assert.equal(data.filename, 'attachment.png');
     assert.equal(data.contentType, 'image/png');
