@@ -334,10 +334,8 @@ describe('editor in a real browser (Chromium)', function () {
     assert.match(await result.innerText(), /Connected and authenticated/);
     assert.deepEqual(smtp.authAttempts.map((a) => a.username), [USER, USER]);
 
+    await result.scrollIntoViewIfNeeded();
     await shoot(page, 'connection-dialog.png');
-    await page.setViewportSize({ width: 900, height: 1000 });
-    await shoot(page, 'connection-dialog-narrow.png');
-    await page.setViewportSize({ width: 1400, height: 1000 });
     await page.locator('#node-config-dialog-ok').click();
     await page.locator('#node-config-input-service').waitFor({ state: 'detached' });
     assert.equal(await page.locator('#node-input-connection option:checked').innerText(), 'Loopback inbox');
@@ -348,11 +346,11 @@ describe('editor in a real browser (Chromium)', function () {
     await page.locator('.form-row:has(#node-input-subject) input.red-ui-typedInput-input').fill('Report for {{payload.name}}');
     await page.locator('#node-input-priority').selectOption('high');
     assert.equal(await page.locator('.form-row:has(#node-input-to) .red-ui-typedInput-container.input-error').count(), 0);
-    await page.locator('.red-ui-tray-body').first().evaluate((el) => el.scrollTo(0, 0));
+    await page.locator('#node-input-name').scrollIntoViewIfNeeded();
     await shoot(page, 'send-dialog.png');
-    await page.setViewportSize({ width: 900, height: 1000 });
-    await shoot(page, 'send-dialog-narrow.png');
-    await page.setViewportSize({ width: 1400, height: 1000 });
+    await page.locator('#smtp-send-advanced-toggle').scrollIntoViewIfNeeded();
+    await page.locator('#node-input-async').scrollIntoViewIfNeeded();
+    await shoot(page, 'send-dialog-lower.png');
 
     await page.locator('#node-dialog-ok').click();
     await page.locator('#smtp-html-editor').waitFor({ state: 'detached' });
@@ -465,6 +463,32 @@ describe('editor in a real browser (Chromium)', function () {
       assert.match(help, /<h3>Details<\/h3>/);
     } finally {
       await german.close();
+    }
+  });
+
+  it('looks tidy in a narrow window (screenshots of both dialogs)', async () => {
+    const narrow = await browser.context.newPage();
+    try {
+      narrow.on('pageerror', (err) => pageErrors.push(err));
+      await narrow.setViewportSize({ width: 900, height: 1000 });
+      await openEditor(narrow, nr.url);
+      await narrow.locator('g.red-ui-flow-node-group').filter({ hasText: 'Report for' }).locator('rect.red-ui-flow-node').dblclick();
+      await narrow.locator('#smtp-html-editor[data-editor="rich"]').waitFor();
+      // Every labelled row fits: no input reaches past the dialog's edge.
+      const overflow = await narrow.locator('.smtp-send-dialog').evaluate((dialog) => {
+        const right = dialog.getBoundingClientRect().right;
+        return [...dialog.querySelectorAll('.form-row')].filter((row) => row.offsetParent && [...row.children].some((c) => c.offsetParent && c.getBoundingClientRect().right > right + 1)).map((row) => row.textContent.trim().slice(0, 40));
+      });
+      assert.deepEqual(overflow, []);
+      await shoot(narrow, 'send-dialog-narrow.png');
+      await narrow.locator('#node-input-btn-connection-edit').click();
+      await narrow.locator('#node-config-input-service[data-loaded="true"]').waitFor();
+      await shoot(narrow, 'connection-dialog-narrow.png');
+      await narrow.locator('#node-config-dialog-cancel').click();
+      await narrow.locator('#node-dialog-cancel').click();
+      await narrow.locator('#smtp-html-editor').waitFor({ state: 'detached' });
+    } finally {
+      await narrow.close();
     }
   });
 });
