@@ -326,6 +326,7 @@ describe('editor in a real browser (Chromium)', function () {
     assert.match(failure, /EAUTH/);
     assert.match(failure, /check the user and password/);
     assert.ok(!failure.includes(WRONG_PASSWORD));
+    await result.scrollIntoViewIfNeeded();
     await shoot(page, 'connection-dialog-test-failed.png');
 
     await page.locator('#node-config-input-password').fill(PASSWORD);
