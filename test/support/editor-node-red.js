@@ -23,11 +23,11 @@ function freePort() {
   });
 }
 
-/** `npm pack` (which builds through `prepare`), then the palette manager's install command. */
+/** `npm pack` of the built package (`npm test` builds first), then the palette manager's install command. */
 async function installPacked(userDir) {
   const packDir = fs.mkdtempSync(path.join(os.tmpdir(), 'smtp-editor-pack-'));
   try {
-    const { stdout } = await run(NPM, ['pack', '--json', '--pack-destination', packDir], { cwd: root, maxBuffer: 64 * 1024 * 1024 });
+    const { stdout } = await run(NPM, ['pack', '--ignore-scripts', '--json', '--pack-destination', packDir], { cwd: root, maxBuffer: 64 * 1024 * 1024 });
     const tarball = path.join(packDir, JSON.parse(stdout)[0].filename);
     fs.writeFileSync(path.join(userDir, 'package.json'), JSON.stringify({ name: 'node-red-project', description: 'editor test', version: '0.0.1', private: true }, null, 2));
     await run(NPM, ['install', '--no-audit', '--no-update-notifier', '--no-fund', '--save', '--save-prefix=~', '--omit=dev', '--engine-strict', '--', tarball], {
