@@ -1,43 +1,12 @@
 'use strict';
 // The package as users get it: packed, installed into a fresh Node-RED user directory the way the
 // palette manager installs it, and served by a real Node-RED on 127.0.0.1 for the browser tests.
-const { execFile, spawn } = require('node:child_process');
+const { spawn } = require('node:child_process');
 const fs = require('node:fs');
-const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
-const { promisify } = require('node:util');
-
-const run = promisify(execFile);
-const root = path.join(__dirname, '..', '..');
-const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** `npm pack` of the built package (`npm test` builds first), then the palette manager's install command. */
-async function installPacked(userDir) {
-  const packDir = fs.mkdtempSync(path.join(os.tmpdir(), 'smtp-editor-pack-'));
-  try {
-    const { stdout } = await run(NPM, ['pack', '--ignore-scripts', '--json', '--pack-destination', packDir], { cwd: root, maxBuffer: 64 * 1024 * 1024 });
-    const tarball = path.join(packDir, JSON.parse(stdout)[0].filename);
-    fs.writeFileSync(path.join(userDir, 'package.json'), JSON.stringify({ name: 'node-red-project', description: 'editor test', version: '0.0.1', private: true }, null, 2));
-    await run(NPM, ['install', '--no-audit', '--no-update-notifier', '--no-fund', '--save', '--save-prefix=~', '--omit=dev', '--engine-strict', '--', tarball], {
-      cwd: userDir,
-      maxBuffer: 64 * 1024 * 1024,
-    });
-  } finally {
-    fs.rmSync(packDir, { recursive: true, force: true });
-  }
-}
+const { installIntoUserDir } = require('../../scripts/install-package');
+const { freePort } = require('./node-red-process');
 
 /**
  * Starts Node-RED (the devDependency) on 127.0.0.1 with the packed package installed.
@@ -55,7 +24,7 @@ async function startEditorNodeRed() {
     fs.rmSync(userDir, { recursive: true, force: true });
   };
   try {
-    await installPacked(userDir);
+    installIntoUserDir(userDir); // npm pack, then the palette manager's npm install arguments
     const port = await freePort();
     const settings = path.join(userDir, 'settings.js');
     fs.writeFileSync(
