@@ -20,7 +20,7 @@ function makeUserDir({ withPackage = true, withProbe = true } = {}) {
   }
   if (withProbe) {
     fs.mkdirSync(path.join(userDir, 'nodes'));
-    for (const f of ['bench-probe.js', 'bench-probe.html']) fs.copyFileSync(path.join(__dirname, 'probe', f), path.join(userDir, 'nodes', f));
+    for (const f of fs.readdirSync(path.join(__dirname, 'probe'))) fs.copyFileSync(path.join(__dirname, 'probe', f), path.join(userDir, 'nodes', f));
   }
   return userDir;
 }
@@ -50,8 +50,10 @@ async function startRuntime(extraSettings = {}) {
   const RED = require('node-red');
   const userDir = makeUserDir();
   const listeners = new Map();
+  const hooks = { nodemailer: () => Promise.reject(new Error('no transport')) };
   const settings = baseSettings(userDir, {
     benchProbe: (id, msg) => listeners.get(id)?.(msg),
+    benchNodemailer: (msg) => hooks.nodemailer(msg),
     ...extraSettings,
   });
   RED.init(http.createServer(), settings);
@@ -62,6 +64,10 @@ async function startRuntime(extraSettings = {}) {
   return {
     RED,
     userDir,
+    /** What the bench-nodemailer node calls for each msg. */
+    setNodemailer(fn) {
+      hooks.nodemailer = fn;
+    },
     onProbe(id, fn) {
       listeners.set(id, fn);
     },

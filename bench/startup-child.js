@@ -24,7 +24,8 @@ RED.events.once('flows:started', async () => {
   const ms = performance.now();
   const sockets = process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap' || r === 'TCPConnectWrap').length;
   const types = RED.nodes.getNodeList().map((n) => n.types).flat();
-  process.send({ ms, sockets, loaded: types.includes('send-smtp-email') && types.includes('smtp-oauth-config') });
+  const cpu = process.cpuUsage();
+  process.send({ ms, cpuMs: (cpu.user + cpu.system) / 1000, sockets, loaded: types.includes('send-smtp-email') && types.includes('smtp-oauth-config') });
   await RED.stop();
   fs.rmSync(userDir, { recursive: true, force: true });
   process.exit(0);

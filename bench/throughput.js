@@ -64,6 +64,18 @@ async function sendNode(rt, sink, { total, inFlight, pool, flow = {} }) {
   return pump(total, inFlight, () => driver.send({ payload: { n: 1 } }));
 }
 
+/** The floor inside Node-RED: a minimal node calling the same raw pooled transport. */
+async function nodemailerInNodeRed(rt, sink, { total, inFlight, pool }) {
+  const transport = nodemailer.createTransport({ pool: true, maxConnections: pool, host: '127.0.0.1', port: sink.port, secure: false, ignoreTLS: true, disableFileAccess: true, disableUrlAccess: true });
+  rt.setNodemailer(() => transport.sendMail({ from: 'bench@example.com', to: 'to@example.com', subject: 'Hello', html: HTML, text: TEXT, priority: 'normal' }));
+  try {
+    const driver = await deployWithProbes(rt, [{ id: 'minimal', type: 'bench-nodemailer', z: 'tab', wires: [['done']] }], { input: 'minimal', caughtScope: ['minimal'] });
+    return await pump(total, inFlight, () => driver.send({ payload: {} }));
+  } finally {
+    transport.close();
+  }
+}
+
 /** node-red-node-email's `e-mail` node: completion seen by a Complete node (it has no output). */
 async function emailNode(rt, sink, { total, inFlight }) {
   const driver = await deployWithProbes(
@@ -77,4 +89,4 @@ async function emailNode(rt, sink, { total, inFlight }) {
   return pump(total, inFlight, () => driver.send({ payload: HTML, topic: 'Hello', from: 'bench@example.com' }));
 }
 
-module.exports = { rawNodemailer, sendNode, emailNode, deployWithProbes, sendNodeFlow };
+module.exports = { rawNodemailer, nodemailerInNodeRed, sendNode, emailNode, deployWithProbes, sendNodeFlow };
