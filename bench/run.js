@@ -195,7 +195,7 @@ async function memory(rt, sink) {
   const my = ys.reduce((a, b) => a + b) / ys.length;
   const slope = xs.reduce((a, x, i) => a + (x - mx) * (ys[i] - my), 0) / xs.reduce((a, x) => a + (x - mx) ** 2, 0);
   const growth = ys[ys.length - 1] - ys[0];
-  row('Memory over 20 000 messages (heap after GC, every 2000)', `${mb(samples[1])} → ${mb(samples[9])} MB (${growth >= 0 ? '+' : ''}${(growth / 1024).toFixed(0)} KB), slope ${slope.toFixed(1)} B/msg`, `RSS ${mb(process.memoryUsage.rss())} MB at the end`, ok(Math.abs(slope) < 20, 'flat (|slope| < 20 B/msg)'));
+  row('Memory over 20 000 messages (heap after GC, every 2000)', `${mb(samples[1])} → ${mb(samples[9])} MB (${growth >= 0 ? '+' : ''}${(growth / 1024).toFixed(0)} KB), slope ${slope.toFixed(1)} B/msg`, `RSS ${mb(process.memoryUsage.rss())} MB at the end`, ok(Math.abs(slope) < 20, 'flat (slope within ±20 B/msg)'));
 }
 
 async function startup() {
