@@ -42,15 +42,26 @@ export = function (RED: NodeAPI) {
     /** Msgs not yet finished: a redeploy waits for them so that none is lost. */
     const active = new Set<Promise<void>>();
 
-    const evaluate = (name: TypedName, msg: NodeMessage): Promise<unknown> => {
+    /** Types whose value may come from an asynchronous context store or expression. */
+    const ASYNC_TYPES = new Set(['flow', 'global', 'jsonata']);
+    const failedRead = (name: TypedName, type: string, value: string, err: Error) =>
+      mailError(ErrorCodes.EINPUT, `${name} could not be read from ${type} "${value}": ${err.message}`, `Check the ${name} property of the node.`);
+
+    /** A property's value for this msg: at once where Node-RED can give it at once, else a promise. */
+    const evaluate = (name: TypedName, msg: NodeMessage): unknown => {
       const value = def[name] as string | undefined;
       const type = (def[typeKey(name)] as string | undefined) || 'str';
-      if (type === 'str') return Promise.resolve(value);
-      if (value === undefined || value === '') return Promise.resolve(undefined);
+      if (type === 'str') return value;
+      if (value === undefined || value === '') return undefined;
+      if (!ASYNC_TYPES.has(type)) {
+        try {
+          return RED.util.evaluateNodeProperty(value, type, node, msg);
+        } catch (err) {
+          throw failedRead(name, type, value, err as Error);
+        }
+      }
       return new Promise((resolve, reject) =>
-        RED.util.evaluateNodeProperty(value, type, node, msg, (err, result) =>
-          err ? reject(mailError(ErrorCodes.EINPUT, `${name} could not be read from ${type} "${value}": ${err.message}`, `Check the ${name} property of the node.`)) : resolve(result),
-        ),
+        RED.util.evaluateNodeProperty(value, type, node, msg, (err, result) => (err ? reject(failedRead(name, type, value, err)) : resolve(result))),
       );
     };
 
@@ -66,7 +77,8 @@ export = function (RED: NodeAPI) {
       const connection = configNode.connection();
       const values = {} as Record<TypedName, unknown>;
       for (const name of TYPED) {
-        let value = await evaluate(name, msg);
+        let value = evaluate(name, msg);
+        if (value instanceof Promise) value = await value;
         const template = TEMPLATES[name];
         if (template && typeof value === 'string' && (def[typeKey(name)] || 'str') === 'str') {
           value = renderTemplate(value, msg, scopes, template === 'html');
@@ -120,11 +132,33 @@ export = function (RED: NodeAPI) {
       return text;
     };
 
-    function showStatus(err?: MailError) {
+    /** The error of the last send, while no later send succeeded. */
+    let lastError: MailError | undefined;
+    let statusTimer: NodeJS.Timeout | undefined;
+    let statusStale = false;
+
+    function paintStatus() {
       if (waiting > 0) node.status({ fill: 'blue', shape: 'ring', text: label('queued', waiting) });
       else if (sending > 0) node.status({ fill: 'blue', shape: 'dot', text: label('sending', sending) });
-      else if (err) node.status({ fill: 'red', shape: 'ring', text: String(err.code || 'error').slice(0, 19) });
+      else if (lastError) node.status({ fill: 'red', shape: 'ring', text: String(lastError.code || 'error').slice(0, 19) });
       else node.status({ fill: 'green', shape: 'dot', text: RED._('send-smtp-email.status.sent', { time: new Date().toLocaleTimeString() }) });
+    }
+
+    // At most ten status updates a second: in a burst each update costs more than a send, and the
+    // editor could not show them faster anyway. The last state is always shown.
+    function showStatus() {
+      if (statusTimer) {
+        statusStale = true;
+        return;
+      }
+      paintStatus();
+      statusTimer = setTimeout(() => {
+        statusTimer = undefined;
+        if (statusStale) {
+          statusStale = false;
+          showStatus();
+        }
+      }, 100);
     }
 
     /** Sends one msg, keeping the status up to date. */
@@ -134,13 +168,15 @@ export = function (RED: NodeAPI) {
       return deliver(msg).then(
         (result) => {
           sending--;
+          lastError = undefined;
           showStatus();
           return result;
         },
         (e) => {
           sending--;
           const err = asMailError(e);
-          showStatus(err);
+          lastError = err;
+          showStatus();
           throw err;
         },
       );
@@ -189,6 +225,7 @@ export = function (RED: NodeAPI) {
     // Node-RED waits for this (up to its close time-out) before it stops the flow.
     node.on('close', (_removed: boolean, done: () => void) => {
       const finished = () => {
+        clearTimeout(statusTimer);
         node.status({});
         done();
       };
