@@ -10,6 +10,7 @@ const path = require('node:path');
 const { execSync } = require('node:child_process');
 const { startSink, pump, median, mb, table } = require('./common');
 const { startRuntime } = require('./runtime');
+const { emailNodeModule, VERSION: EMAIL_NODE_VERSION } = require('./reference');
 const { rawNodemailer, nodemailerInNodeRed, sendNode, emailNode, deployWithProbes, sendNodeFlow } = require('./throughput');
 const { startTokenEndpoint } = require('../test/support/token-endpoint');
 const { Connection } = require('../dist/lib/connection');
@@ -60,7 +61,7 @@ async function throughput(rt, sink) {
   const spread = `rounds ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}`;
   row('Throughput, send node in Node-RED (2000 small mails, 10 in flight, pool 5; median of 7 rounds)', `${n.toFixed(0)} msg/s`, `raw nodemailer pool 5: ${r.toFixed(0)} msg/s`, ok(ratio >= 0.9, `${ratio.toFixed(2)}× (${spread}; target ≥ 0.9×)`));
   row('  … the floor: raw nodemailer called from a minimal node in the same Node-RED', `${median(got.floor).toFixed(0)} msg/s`, 'Node-RED routing, done() and a node around the same transport', `${median(floorRatios).toFixed(2)}× raw; send node = ${(median(ratios) / median(floorRatios)).toFixed(2)}× this floor`);
-  row('Throughput vs node-red-node-email 5.2.5 (2000 mails, 10 in flight)', `${n.toFixed(0)} msg/s`, `e-mail node: ${email.toFixed(0)} msg/s (a connection per mail)`, ok(n / email >= 10, `${(n / email).toFixed(1)}× (target ≥ 10×)`));
+  row(`Throughput vs node-red-node-email ${EMAIL_NODE_VERSION} (2000 mails, 10 in flight)`, `${n.toFixed(0)} msg/s`, `e-mail node: ${email.toFixed(0)} msg/s (a connection per mail)`, ok(n / email >= 10, `${(n / email).toFixed(1)}× (target ≥ 10×)`));
 }
 
 async function oauth2(rt, sink) {
@@ -226,7 +227,7 @@ async function startup() {
   const sink = await startSink();
   let rt;
   try {
-    rt = await startRuntime();
+    rt = await startRuntime({}, { emailNode: sections.includes('throughput') ? emailNodeModule() : undefined });
     if (sections.includes('throughput')) await throughput(rt, sink);
     if (sections.includes('oauth2')) await oauth2(rt, sink);
     if (sections.includes('attachment')) await attachment(sink);

@@ -9,14 +9,18 @@ const path = require('node:path');
 
 const root = path.join(__dirname, '..');
 
-/** Creates a user directory with the package (and optionally the probe node) installed. */
-function makeUserDir({ withPackage = true, withProbe = true } = {}) {
+/** Creates a user directory with the package (and optionally the probe node and node-red-node-email) installed. */
+function makeUserDir({ withPackage = true, withProbe = true, emailNode } = {}) {
   const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'smtp-bench-'));
   fs.writeFileSync(path.join(userDir, 'package.json'), JSON.stringify({ name: 'bench-user-dir', private: true, dependencies: {} }));
   if (withPackage) {
     const scope = path.join(userDir, 'node_modules', '@mailwire');
     fs.mkdirSync(scope, { recursive: true });
     fs.symlinkSync(root, path.join(scope, 'node-red-send-smtp-email'), 'dir');
+  }
+  if (emailNode) {
+    fs.mkdirSync(path.join(userDir, 'node_modules'), { recursive: true });
+    fs.symlinkSync(emailNode, path.join(userDir, 'node_modules', 'node-red-node-email'), 'dir');
   }
   if (withProbe) {
     fs.mkdirSync(path.join(userDir, 'nodes'));
@@ -46,9 +50,9 @@ function baseSettings(userDir, extra = {}) {
  * deploy() replaces all flows (credentials inline in the nodes, as the editor sends them) and
  * resolves once they started.
  */
-async function startRuntime(extraSettings = {}) {
+async function startRuntime(extraSettings = {}, userDirOptions = {}) {
   const RED = require('node-red');
-  const userDir = makeUserDir();
+  const userDir = makeUserDir(userDirOptions);
   const listeners = new Map();
   const hooks = { nodemailer: () => Promise.reject(new Error('no transport')) };
   const settings = baseSettings(userDir, {

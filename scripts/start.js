@@ -43,8 +43,6 @@ module.exports = {
   telemetry: { enabled: false },
   editorTheme: { tours: false, palette: { catalogues: [] } },
   logging: { console: { level: 'info', metrics: false, audit: false } },
-  // Node-RED also loads node modules that sit beside it: hide the benchmark's reference node.
-  nodesExcludes: ['node-red-node-email'],
 };
 `,
   );
