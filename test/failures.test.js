@@ -25,6 +25,8 @@ function listen(server) {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server.address().port)));
 }
 
+let watchedClosed = () => {};
+
 describe('bad input and faults', function () {
   let smtp;
   let web;
@@ -39,6 +41,10 @@ describe('bad input and faults', function () {
       if (req.url === '/to-file') return res.writeHead(302, { Location: 'file:///etc/passwd' }).end();
       if (req.url === '/loop') return res.writeHead(302, { Location: '/loop' }).end();
       if (req.url === '/stall') return res.writeHead(200, { 'Content-Type': 'text/plain' }).write('partial');
+      if (req.url === '/watched') {
+        req.socket.once('close', () => watchedClosed());
+        return res.writeHead(200, { 'Content-Type': 'text/plain' }).write('partial');
+      }
       if (req.url === '/big') {
         res.writeHead(200, { 'Content-Type': 'application/octet-stream' });
         let sent = 0;
@@ -106,6 +112,14 @@ describe('bad input and faults', function () {
         assert.equal(smtp.messages.length, 0, 'nothing was sent');
       });
     }
+  });
+
+  it('ends a download already started when a later msg.attachments entry is refused', async function () {
+    const closed = new Promise((resolve) => (watchedClosed = resolve));
+    const r = await attempt({ connection: conn(), credentials: basic, msg: { attachments: [{ href: `${base}/watched` }, { path: '/etc/passwd' }] } });
+    assert.equal(r.error.code, 'EATTACHMENT');
+    await closed; // the first download's connection was closed, not left open until its time-out
+    assert.equal(smtp.messages.length, 0);
   });
 
   describe('SMTP answers from real providers', function () {

@@ -88,6 +88,8 @@ async function download(url: string, limits: DownloadLimits): Promise<{ stream: 
   const out = new PassThrough();
   res.data.on('error', (e: Error) => out.destroy(/maxContentLength/.test(e.message) ? tooLarge(limits) : fail(`The attachment download from ${host} broke off (${e.message})`, `Check the server that serves it: it stopped sending for ${limits.timeout / 1000} s or closed the connection.`)));
   res.data.pipe(out);
+  // And the other way: when the attachment is dropped (a failed send), end the download too.
+  out.once('close', () => res.data.destroy());
   return { stream: out, contentType: String(res.headers['content-type'] || '').split(';')[0] || undefined };
 }
 
@@ -165,29 +167,39 @@ export async function fromMsgAttachments(list: unknown, limits: DownloadLimits =
   if (list === undefined || list === null) return [];
   const entries = Array.isArray(list) ? list : [list];
   const out: Mail.Attachment[] = [];
-  for (const [i, entry] of entries.entries()) {
-    const what = `msg.attachments[${i}]`;
-    if (!entry || typeof entry !== 'object' || Buffer.isBuffer(entry)) {
-      throw mailError(ErrorCodes.EINPUT, `${what} must be an object, not ${describeType(entry)}`, 'Give each attachment as {filename, content} or {filename, href}.');
-    }
-    const unknown = Object.keys(entry).filter((k) => !ALLOWED_KEYS.has(k));
-    if (unknown.length) {
-      throw fail(`${what} has ${unknown.map((k) => `"${k}"`).join(', ')}, which is not allowed`, `Use only ${[...ALLOWED_KEYS].join(', ')}; local files (path) are never read.`);
-    }
-    const a = entry as Mail.Attachment & { href?: unknown; raw?: unknown };
-    if (a.href !== undefined) {
-      const fetched = await fromUrl(a.href, a.filename || undefined, a.contentType, limits);
-      const { href: _href, ...rest } = a;
-      out.push({ ...rest, ...fetched, filename: fetched.filename, contentType: fetched.contentType });
-    } else if (a.raw !== undefined) {
-      out.push(fromMime(a.raw));
-    } else if (a.encoding === 'base64' && typeof a.content === 'string') {
-      out.push({ ...a, content: decodeBase64(a.content, what), encoding: undefined });
-    } else if (typeof a.content === 'string' || Buffer.isBuffer(a.content)) {
-      out.push({ ...a });
-    } else {
-      throw fail(`${what} has no content, href or raw`, 'Give the attachment content (string or Buffer), an http(s)/data href, or a raw MIME part.');
-    }
+  try {
+    for (const [i, entry] of entries.entries()) out.push(await fromMsgAttachment(entry, `msg.attachments[${i}]`, limits));
+  } catch (err) {
+    closeStreams(out); // downloads already started for earlier entries
+    throw err;
   }
   return out;
+}
+
+async function fromMsgAttachment(entry: unknown, what: string, limits: DownloadLimits): Promise<Mail.Attachment> {
+  if (!entry || typeof entry !== 'object' || Buffer.isBuffer(entry)) {
+    throw mailError(ErrorCodes.EINPUT, `${what} must be an object, not ${describeType(entry)}`, 'Give each attachment as {filename, content} or {filename, href}.');
+  }
+  const unknown = Object.keys(entry).filter((k) => !ALLOWED_KEYS.has(k));
+  if (unknown.length) {
+    throw fail(`${what} has ${unknown.map((k) => `"${k}"`).join(', ')}, which is not allowed`, `Use only ${[...ALLOWED_KEYS].join(', ')}; local files (path) are never read.`);
+  }
+  const a = entry as Mail.Attachment & { href?: unknown; raw?: unknown };
+  if (a.href !== undefined) {
+    const fetched = await fromUrl(a.href, a.filename || undefined, a.contentType, limits);
+    const { href: _href, ...rest } = a;
+    return { ...rest, ...fetched, filename: fetched.filename, contentType: fetched.contentType };
+  }
+  if (a.raw !== undefined) return fromMime(a.raw);
+  if (a.encoding === 'base64' && typeof a.content === 'string') return { ...a, content: decodeBase64(a.content, what), encoding: undefined };
+  if (typeof a.content === 'string' || Buffer.isBuffer(a.content)) return { ...a };
+  throw fail(`${what} has no content, href or raw`, 'Give the attachment content (string or Buffer), an http(s)/data href, or a raw MIME part.');
+}
+
+/** Ends downloads that nodemailer did not read to the end (a failed send or a later bad input). */
+export function closeStreams(attachments: { content?: unknown }[]): void {
+  for (const a of attachments) {
+    const c = a.content as { destroy?: () => void } | undefined;
+    if (c && typeof c.destroy === 'function') c.destroy();
+  }
 }

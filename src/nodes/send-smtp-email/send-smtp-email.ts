@@ -1,6 +1,6 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
 import type { Address } from '../../lib/addresses';
-import { buildAttachment, fromMsgAttachments } from '../../lib/attachments';
+import { buildAttachment, closeStreams, fromMsgAttachments } from '../../lib/attachments';
 import { ErrorCodes, mailError, type MailError } from '../../lib/errors';
 import { buildMessage, failureResult, successResult, type FailureResult, type SuccessResult } from '../../lib/message';
 import { renderTemplate, type TemplateScopes } from '../../lib/templates';
@@ -244,12 +244,4 @@ function reportable(err: MailError): MailError {
   const out: MailError = new Error(err.hint ? `${err.message}. ${err.hint}` : err.message);
   for (const key of ['code', 'responseCode', 'command', 'hint'] as const) if (err[key] !== undefined) (out as unknown as Record<string, unknown>)[key] = err[key];
   return out;
-}
-
-/** Ends attachment downloads that nodemailer did not read to the end (a failed send). */
-function closeStreams(attachments: { content?: unknown }[]) {
-  for (const a of attachments) {
-    const c = a.content as { destroy?: () => void } | undefined;
-    if (c && typeof c.destroy === 'function') c.destroy();
-  }
 }
