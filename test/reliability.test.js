@@ -51,8 +51,9 @@ describe('nothing lost, nothing crashed', function () {
     const sent = [...seen.values()].filter((o) => o.kind === 'sent').length;
     const caught = [...seen.values()].filter((o) => o.kind === 'caught');
     assert.equal(sent + caught.length, 30);
-    assert.ok(sent >= 7 && sent <= 8, `sent before the crash: ${sent}`);
-    assert.ok(caught.length >= 22);
+    // Around the crash, answers already written may or may not reach the client before the socket dies.
+    assert.ok(sent >= 6 && sent <= 9, `sent before the crash: ${sent}`);
+    assert.ok(caught.length >= 21, `reported after the crash: ${caught.length}`);
     for (const c of caught) assert.match(c.code, /^(ECONNECTION|ESOCKET|ETIMEDOUT)$/);
 
     const back = await startSmtp({ port, users: { 'sender@example.com': 'pw-1' } });
