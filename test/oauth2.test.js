@@ -63,34 +63,25 @@ describe('send-smtp-email over OAuth2 client credentials', function () {
     assert.equal(new Set(smtp.authAttempts.map((a) => a.accessToken)).size, 1);
   });
 
-  it('renews the token once and sends when the server answers 334 to a stale token', async function () {
-    const nodes = await setup();
-    let first;
-    verdict = (user, token) => {
-      first ??= token;
-      return token === first ? 'challenge' : idp.state.issued.includes(token);
-    };
-    const done = next(nodes.out);
-    nodes.send.receive({});
-    await done;
-    assert.equal(idp.state.requests.length, 2);
-    assert.equal(smtp.messages.length, 1);
-    assert.notEqual(smtp.authAttempts.at(-1).accessToken, first);
-  });
-
-  it('drops the token and retries once when the server answers a bare 535', async function () {
-    const nodes = await setup();
-    let first;
-    verdict = (user, token) => {
-      first ??= token;
-      return token === first ? 'reject' : idp.state.issued.includes(token);
-    };
-    const done = next(nodes.out);
-    nodes.send.receive({});
-    await done;
-    assert.equal(idp.state.requests.length, 2);
-    assert.equal(smtp.messages.length, 1);
-  });
+  for (const [refusal, answer] of [
+    ['a 334 challenge (nodemailer renews)', 'challenge'],
+    ['a bare 535 (the connection drops the token and retries)', 'reject'],
+  ]) {
+    it(`renews the token once and sends when the server refuses a stale token with ${refusal}`, async function () {
+      const nodes = await setup();
+      let first;
+      verdict = (user, token) => {
+        first ??= token;
+        return token === first ? answer : idp.state.issued.includes(token);
+      };
+      const done = next(nodes.out);
+      nodes.send.receive({});
+      await done;
+      assert.equal(idp.state.requests.length, 2);
+      assert.equal(smtp.messages.length, 1);
+      assert.notEqual(smtp.authAttempts.at(-1).accessToken, first);
+    });
+  }
 
   it('reports a token endpoint refusal as EOAUTH2 with the fix in the hint', async function () {
     const nodes = await setup({}, { stopOnError: false, storeResult: 'msg' }, { clientSecret: 'secret-id-not-value' });
