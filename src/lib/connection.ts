@@ -61,11 +61,6 @@ export class Connection {
     return downloadLimits(timeoutMs(this.config), this.config.maxAttachmentMB || this.options.maxAttachmentMB);
   }
 
-  /** Number of sends started and not yet settled. */
-  get pending(): number {
-    return this.inFlight.size;
-  }
-
   /** Number of sends waiting for their turn under the rate limit. */
   get waiting(): number {
     return this.limiter?.waiting ?? 0;
