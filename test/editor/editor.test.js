@@ -100,13 +100,11 @@ describe('editor in a real browser (Chromium)', function () {
     await page.locator('#red-ui-palette-search input').pressSequentially('send email');
     // The filter applies after a short debounce: wait until it hid the other nodes.
     await page.locator('.red-ui-palette-node[data-palette-type="inject"]').waitFor({ state: 'hidden' });
-    const from = await page.locator('.red-ui-palette-node[data-palette-type="send-smtp-email"]').boundingBox();
-    const to = await page.locator('#red-ui-workspace-chart').boundingBox();
-    await page.mouse.move(from.x + from.width / 2, from.y + from.height / 2);
-    await page.mouse.down();
-    await page.mouse.move(to.x + 250, to.y + 150, { steps: 12 });
-    await page.mouse.move(to.x + 300, to.y + 200, { steps: 4 });
-    await page.mouse.up();
+    // locator.dragTo, not mouse.down/move/up: Chromium 156.0.8078.108 no longer drops a node
+    // dragged by raw mouse events, and Debian updates Chromium without notice.
+    await page
+      .locator('.red-ui-palette-node[data-palette-type="send-smtp-email"]')
+      .dragTo(page.locator('#red-ui-workspace-chart'), { targetPosition: { x: 300, y: 200 } });
     const canvasNode = page.locator('g.red-ui-flow-node-group').filter({ hasText: 'send email' });
     await canvasNode.waitFor();
     await canvasNode.locator('rect.red-ui-flow-node').dblclick();
