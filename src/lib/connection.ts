@@ -116,12 +116,12 @@ export class Connection {
       const tokens = this.tokens;
       const rejectionsBefore = tokens?.rejections;
       try {
-        return await this.transport().sendMail(message);
+        return await this.sendWithinDeadline(message);
       } catch (e) {
         // Unless nodemailer already renewed the token after a 334 during this send.
         if (!tokens || !isTokenRefusal(e as MailError) || tokens.rejections !== rejectionsBefore) throw e;
         tokens.invalidate();
-        return await this.transport().sendMail(message);
+        return await this.sendWithinDeadline(message);
       }
     };
     const p = attempt().catch((e: MailError) => {
@@ -129,6 +129,30 @@ export class Connection {
     });
     this.track(p);
     return p;
+  }
+
+  /**
+   * One pass over the pool, bounded as a whole by the connection's time-out: the socket time-outs
+   * only catch a silent server, and a server that answers `334` to every line kept one send in
+   * AUTH until the socket gave up. Aborting makes nodemailer close just that pooled connection.
+   * The deadline is twice the time-out (three times with a token to fetch), so that a single slow
+   * step (connect, greeting, token request) still ends with its own, more precise error first.
+   */
+  private async sendWithinDeadline(message: Mail.Options): Promise<SMTPPool.SentMessageInfo> {
+    const ms = timeoutMs(this.config) * (this.tokens ? 3 : 2);
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(), ms);
+    try {
+      return await this.transport().sendMail({ ...message, signal: deadline.signal });
+    } catch (e) {
+      if (!deadline.signal.aborted) throw e;
+      const err: MailError = new Error(`The SMTP exchange for this message did not finish within the time-out (${ms / 1000} s)`);
+      err.code = 'ETIMEDOUT';
+      err.hint = 'The server kept the exchange going without finishing it: check the server and its logs. For large attachments on a slow link, raise Time-out in the connection.';
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Connects, authenticates (fetching a token where needed) and quits: the Test connection button. */

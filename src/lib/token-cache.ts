@@ -25,6 +25,11 @@ export interface TokenCacheOptions {
 const MAX_MARGIN_MS = 5 * 60 * 1000;
 /** RFC 6749 makes expires_in optional; Entra ID always sends it (3599 s). */
 const DEFAULT_LIFETIME_S = 3600;
+/**
+ * Largest token answer read, after decompression: Entra ID's is under 4 KB. Without a cap a 398 KB
+ * gzip answer grew the process by 1.1 GB, and an http: token URL lets anyone on the path send one.
+ */
+export const MAX_TOKEN_RESPONSE = 64 * 1024;
 
 /**
  * One OAuth2 client-credentials token (RFC 6749 §4.4) shared by every pooled connection of a
@@ -87,13 +92,15 @@ export class TokenCache {
         headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' },
         timeout: this.options.timeout ?? 30000,
         maxRedirects: 0,
+        maxContentLength: MAX_TOKEN_RESPONSE,
+        maxBodyLength: MAX_TOKEN_RESPONSE,
         responseType: 'text',
         transformResponse: (data) => data,
         validateStatus: () => true,
       });
     } catch (e) {
       // Never rethrow axios' error: its config holds the request body with the client secret.
-      throw unreachable(tokenUrl, e as NodeJS.ErrnoException);
+      throw requestFailed(tokenUrl, e as NodeJS.ErrnoException);
     }
     let json: Record<string, unknown>;
     try {
@@ -112,12 +119,15 @@ export class TokenCache {
   }
 }
 
-function unreachable(tokenUrl: string, e: NodeJS.ErrnoException): MailError {
+function requestFailed(tokenUrl: string, e: NodeJS.ErrnoException): MailError {
   let host = tokenUrl;
   try {
     host = new URL(tokenUrl).host;
   } catch {
     /* keep the raw value */
+  }
+  if (/maxContentLength/.test(e.message)) {
+    return mailError(ErrorCodes.EOAUTH2, `The token endpoint's answer is too large (over ${MAX_TOKEN_RESPONSE / 1024} KB)`, 'Check the token URL: an OAuth2 token endpoint answers with a small JSON document. Use https so that nothing on the way can change the answer.');
   }
   const timedOut = e.code === 'ECONNABORTED' || e.code === 'ETIMEDOUT';
   const err = mailError(

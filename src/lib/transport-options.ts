@@ -1,6 +1,6 @@
-import wellKnown from 'nodemailer/lib/well-known';
+import wellKnown, { type WellKnownService } from 'nodemailer/lib/well-known';
 import type SMTPPool from 'nodemailer/lib/smtp-pool';
-import { ErrorCodes, mailError } from './errors';
+import { checkConnectionConfig } from './connection-config';
 
 export type Security = 'starttls' | 'tls' | 'auto' | 'none';
 export type AuthType = 'basic' | 'oauth2-client-credentials' | 'oauth2' | 'none';
@@ -43,20 +43,19 @@ export function timeoutMs(config: ConnectionConfig): number {
   return (toNumber(config.timeout, 0) || 30) * 1000;
 }
 
-/** Where to connect: a well-known service's host and port, or the ones typed by hand. */
-export function resolveServer(config: ConnectionConfig): { host: string; port: number; secure: boolean; security: Security } {
-  let security = (config.security || 'starttls') as Security;
+/** Where to connect: a well-known service's host and port, or the ones typed by hand. Checks the whole config first. */
+export function resolveServer(raw: ConnectionConfig): { host: string; port: number; secure: boolean; security: Security } {
+  const config = checkConnectionConfig(raw);
+  let security = config.security as Security;
   if (config.service) {
-    const known = wellKnown(config.service);
-    if (!known || !known.host) throw mailError(ErrorCodes.ECONFIG, `Unknown email service "${config.service}"`, 'Choose a service from the list, or Other SMTP Service.');
+    const known = wellKnown(config.service) as WellKnownService;
     // A service on an implicit-TLS port dictates TLS; on a submission port keep the chosen upgrade policy.
     if (known.secure) security = 'tls';
     else if (security === 'tls') security = 'starttls';
-    return { host: known.host, port: toNumber(known.port, 587), secure: security === 'tls', security };
+    return { host: known.host!, port: toNumber(known.port, 587), secure: security === 'tls', security };
   }
-  if (!config.host) throw mailError(ErrorCodes.ECONFIG, 'The connection has no SMTP host', 'Enter the SMTP host, or choose an email service.');
   const port = toNumber(config.port, security === 'tls' ? 465 : 587);
-  return { host: config.host, port, secure: security === 'tls', security };
+  return { host: config.host!, port, secure: security === 'tls', security };
 }
 
 /**

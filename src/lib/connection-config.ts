@@ -1,0 +1,90 @@
+import wellKnown from 'nodemailer/lib/well-known';
+import { ErrorCodes, mailError } from './errors';
+import type { AuthType, ConnectionConfig, ConnectionCredentials, Security } from './transport-options';
+
+export const SECURITY: readonly Security[] = ['starttls', 'tls', 'auto', 'none'];
+export const AUTH_TYPES: readonly AuthType[] = ['basic', 'oauth2-client-credentials', 'oauth2', 'none'];
+export const CREDENTIAL_NAMES = ['user', 'password', 'clientId', 'clientSecret', 'refreshToken', 'accessToken'] as const;
+/** The credentials that are secret: the editor never gets them back, and Test connection guards them. */
+export const SECRET_NAMES = ['password', 'clientSecret', 'refreshToken', 'accessToken'] as const;
+
+/** Longest credential accepted: an access token is a few KB; anything far larger is not a credential. */
+const MAX_CREDENTIAL = 64 * 1024;
+/** A host name (RFC 1123), an IPv4 address or an IPv6 address, with nothing else around it. */
+const HOST = /^(?:[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,251}[A-Za-z0-9_])?|\[?[0-9A-Fa-f:.]{2,45}\]?)$/;
+
+const invalid = (field: string, problem: string, hint: string) => mailError(ErrorCodes.ECONFIG, `The connection's ${field} ${problem}`, hint);
+
+function text(value: unknown, field: string): string {
+  if (value === undefined || value === null) return '';
+  if (typeof value !== 'string') throw invalid(field, `must be text, not ${Array.isArray(value) ? 'a list' : typeof value}`, `Set ${field} in the connection to text.`);
+  return value;
+}
+
+/** A number the dialog may have saved as a string; empty means the default. */
+function number(value: unknown, field: string, fallback: number, min: number, max: number, integer = true): number {
+  if (value === undefined || value === null || value === '') return fallback;
+  const n = typeof value === 'number' ? value : typeof value === 'string' && /^\s*\d+(\.\d+)?\s*$/.test(value) ? Number(value) : NaN;
+  if (!Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) {
+    throw invalid(field, `must be ${integer ? 'a whole number' : 'a number'} from ${min} to ${max}, not ${JSON.stringify(value)}`, `Set ${field} in the connection (Advanced) to a number from ${min} to ${max}.`);
+  }
+  return n;
+}
+
+function oneOf<T extends string>(value: unknown, field: string, allowed: readonly T[], fallback: T): T {
+  if (value === undefined || value === null || value === '') return fallback;
+  if (typeof value === 'string' && (allowed as readonly string[]).includes(value)) return value as T;
+  throw invalid(field, `is ${JSON.stringify(value)}, which is not one of ${allowed.join(', ')}`, `Choose ${field} in the connection: one of ${allowed.join(', ')}.`);
+}
+
+function flag(value: unknown, field: string, fallback: boolean): boolean {
+  if (value === undefined || value === null || value === '') return fallback;
+  if (typeof value === 'boolean') return value;
+  if (value === 'true' || value === 'false') return value === 'true';
+  throw invalid(field, `must be true or false, not ${JSON.stringify(value)}`, `Set ${field} in the connection.`);
+}
+
+/**
+ * Checks every field of a connection (a deployed config node, or the body of Test connection)
+ * before any socket opens, and returns it with types and defaults settled. A flow file or a
+ * request can hold anything: an array as host crashed Node's DNS lookup, and an unknown security
+ * value used to mean opportunistic TLS, sending the password in clear text to a server without
+ * STARTTLS. Anything unknown is refused here (fail closed) with an ECONFIG error.
+ */
+export function checkConnectionConfig(raw: unknown): ConnectionConfig {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw invalid('settings', 'are missing', 'Open the connection and save it again.');
+  const c = raw as Record<string, unknown>;
+  const service = text(c.service, 'service');
+  if (service && !(wellKnown(service) || undefined)?.host) throw invalid('service', `"${service}" is not a known email service`, 'Choose a service from the list, or Other SMTP Service.');
+  const host = text(c.host, 'host').trim();
+  if (!service && !host) throw mailError(ErrorCodes.ECONFIG, 'The connection has no SMTP host', 'Enter the SMTP host, or choose an email service.');
+  if (host && !HOST.test(host)) throw invalid('host', `"${host.slice(0, 80)}" is not a host name or IP address`, 'Enter only the host name, e.g. smtp.example.com, without scheme, port or path.');
+  return {
+    service,
+    host,
+    port: number(c.port, 'port', 0, 1, 65535) || undefined,
+    security: oneOf(c.security, 'security', SECURITY, 'starttls'),
+    rejectUnauthorized: flag(c.rejectUnauthorized, 'certificate check', true),
+    authType: oneOf(c.authType, 'authentication', AUTH_TYPES, 'basic'),
+    tokenUrl: text(c.tokenUrl, 'token URL').trim(),
+    scope: text(c.scope, 'scope').trim(),
+    maxConnections: number(c.maxConnections, 'pool size', 5, 1, 1000),
+    rateLimitPerMinute: number(c.rateLimitPerMinute, 'rate limit', 0, 0, 1000000),
+    timeout: number(c.timeout, 'time-out', 30, 0, 86400) || 30,
+    maxAttachmentMB: c.maxAttachmentMB === undefined || c.maxAttachmentMB === '' ? undefined : number(c.maxAttachmentMB, 'max attachment size', 25, 0, 100000, false),
+  };
+}
+
+/** Checks that every credential is text of a sane length. */
+export function checkCredentials(raw: unknown): ConnectionCredentials {
+  if (raw === undefined || raw === null) return {};
+  if (typeof raw !== 'object' || Array.isArray(raw)) throw invalid('credentials', 'must be an object', 'Enter the credentials in the connection.');
+  const out: ConnectionCredentials = {};
+  for (const name of CREDENTIAL_NAMES) {
+    const value = (raw as Record<string, unknown>)[name];
+    if (value === undefined || value === null) continue;
+    if (typeof value !== 'string' || value.length > MAX_CREDENTIAL) throw invalid(name, 'must be text of at most 64 KB', `Enter ${name} again.`);
+    out[name] = value;
+  }
+  return out;
+}
