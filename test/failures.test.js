@@ -348,5 +348,15 @@ describe('bad input and faults', function () {
       const res = await post({ id: 'conn', host: '127.0.0.1', port: smtp.port, security: 'none', authType: 'basic', credentials: { user: 'sender@example.com', password: '__PWRD__' } });
       assert.deepEqual(res.body, { ok: true });
     });
+
+    it('asks for the password again, and connects nowhere, when the dialog points elsewhere', async function () {
+      await deploy({ connection: conn(), credentials: basic });
+      const attempts = smtp.authAttempts.length;
+      const res = await post({ id: 'conn', host: 'localhost', port: smtp.port, security: 'none', authType: 'basic', credentials: { user: 'sender@example.com', password: '__PWRD__' } });
+      assert.equal(res.body.ok, false);
+      assert.equal(res.body.needSecret, 'password');
+      assert.equal(res.body.error.code, 'ECONFIG');
+      assert.equal(smtp.authAttempts.length, attempts);
+    });
   });
 });

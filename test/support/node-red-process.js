@@ -83,13 +83,14 @@ function stopChild(child, signal = 'SIGINT') {
 
 /**
  * Starts Node-RED with `userDir` (which holds the installed package) on a free port, offline.
+ * `settings` adds lines to settings.js (e.g. nodesDir for the package as built, not installed).
  * Returns { url, port, output, child, api(path, init), deploy(nodes), inject(id), debug, close() }.
  */
-async function startNodeRed(userDir) {
+async function startNodeRed(userDir, settings = '') {
   const port = await freePort();
-  const settings = path.join(userDir, 'settings.js');
+  const settingsFile = path.join(userDir, 'settings.js');
   fs.writeFileSync(
-    settings,
+    settingsFile,
     `module.exports = {
   uiHost: '127.0.0.1',
   uiPort: ${port},
@@ -98,10 +99,11 @@ async function startNodeRed(userDir) {
   telemetry: { enabled: false },
   editorTheme: { tours: false, palette: { catalogues: [] } },
   logging: { console: { level: 'info', metrics: false, audit: false } },
+  ${settings}
 };
 `,
   );
-  const child = spawn(process.execPath, [require.resolve('node-red/red.js'), '--userDir', userDir, '--settings', settings], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [require.resolve('node-red/red.js'), '--userDir', userDir, '--settings', settingsFile], { stdio: ['ignore', 'pipe', 'pipe'] });
   const output = outputWatcher(child);
   const url = `http://127.0.0.1:${port}`;
   try {

@@ -46,7 +46,7 @@ async function startSmtp(options = {}) {
     logger: false,
     size: options.size,
     onAuth(auth, session, cb) {
-      authAttempts.push({ method: auth.method, username: auth.username, accessToken: auth.accessToken });
+      authAttempts.push({ method: auth.method, username: auth.username, password: auth.password, accessToken: auth.accessToken });
       if (auth.method === 'XOAUTH2') {
         const verdict = options.tokens ? options.tokens(auth.username, auth.accessToken) : false;
         if (verdict === true) return cb(null, { user: auth.username });

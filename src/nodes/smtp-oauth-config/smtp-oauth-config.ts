@@ -1,13 +1,17 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import services from 'nodemailer/lib/well-known/services.json';
+import { checkConnectionConfig } from '../../lib/connection-config';
 import { Connection } from '../../lib/connection';
 import type { MailError } from '../../lib/errors';
+import { planTest } from '../../lib/test-connection';
 import type { ConnectionConfig, ConnectionCredentials } from '../../lib/transport-options';
 
 export interface SmtpOauthConfigDef extends NodeDef, ConnectionConfig {}
 
 export interface SmtpOauthConfigNode extends Node<ConnectionCredentials> {
-  /** The connection, created on first use so that deploying opens no socket. */
+  /** The deployed settings, checked; undefined when they are invalid. */
+  settings?: ConnectionConfig;
+  /** The connection, created on first use so that deploying opens no socket; throws ECONFIG for invalid settings. */
   connection(): Connection;
 }
 
@@ -20,19 +24,27 @@ const CREDENTIALS = {
   accessToken: { type: 'password' },
 } as const;
 
-/** Node-RED sends this in place of a password the user did not change in the dialog. */
-const UNCHANGED = '__PWRD__';
+const errorJson = (err: MailError) => ({ message: err.message, code: err.code, responseCode: err.responseCode, hint: err.hint });
 
 export = function (RED: NodeAPI) {
   function SmtpOauthConfig(this: SmtpOauthConfigNode, def: SmtpOauthConfigDef) {
     RED.nodes.createNode(this, def);
     const node = this;
+    let invalid: MailError | undefined;
+    try {
+      node.settings = checkConnectionConfig(def);
+    } catch (e) {
+      invalid = e as MailError;
+      node.error(`${invalid.message}. ${invalid.hint}`);
+    }
     let connection: Connection | undefined;
-    node.connection = () =>
-      (connection ??= new Connection(def, node.credentials || {}, {
+    node.connection = () => {
+      if (invalid) throw invalid;
+      return (connection ??= new Connection(node.settings!, node.credentials || {}, {
         onError: (err) => node.warn(err.message),
         maxAttachmentMB: (RED.settings as { smtpOauthConfigMaxAttachmentMB?: unknown }).smtpOauthConfigMaxAttachmentMB,
       }));
+    };
     if (def.authType === 'oauth2') node.warn(RED._('smtp-oauth-config.warn.deprecatedOauth2'));
     node.on('close', (_removed: boolean, done: () => void) => {
       const closing = connection?.close() ?? Promise.resolve();
@@ -52,23 +64,32 @@ export = function (RED: NodeAPI) {
     res.json(list);
   });
 
-  // Test connection: uses the values in the dialog, with stored secrets for those left unchanged.
+  // Test connection: the values in the dialog, with stored secrets only where they belong (test-connection.ts).
   RED.httpAdmin.post('/smtp-oauth-config/test', RED.auth.needsPermission('smtp-oauth-config.write'), async (req, res) => {
-    const body = (req.body || {}) as ConnectionConfig & { id?: string; credentials?: ConnectionCredentials };
-    const stored = (body.id ? RED.nodes.getCredentials(String(body.id)) : undefined) as ConnectionCredentials | undefined;
-    const creds: ConnectionCredentials = {};
-    for (const key of Object.keys(CREDENTIALS) as (keyof ConnectionCredentials)[]) {
-      const typed = body.credentials?.[key];
-      creds[key] = typed === undefined || typed === UNCHANGED ? stored?.[key] : typed;
+    // JSON only: a browser cannot send it cross-site without a CORS preflight, which Node-RED does
+    // not grant, while a plain HTML form can post urlencoded or text bodies from any page.
+    if (!req.is('application/json')) return void res.status(415).json({ ok: false, error: { message: 'Test connection accepts only application/json' } });
+    const body = req.body as Record<string, unknown>;
+    if (!body || typeof body !== 'object' || Array.isArray(body)) return void res.status(400).json({ ok: false, error: { message: 'The request body must be a JSON object' } });
+    const deployed = typeof body.id === 'string' ? (RED.nodes.getNode(body.id) as SmtpOauthConfigNode | null) : null;
+    const stored = deployed?.type === 'smtp-oauth-config' && deployed.settings ? { config: deployed.settings, credentials: deployed.credentials || {} } : undefined;
+    let plan;
+    try {
+      plan = planTest(body, stored);
+    } catch (e) {
+      return void res.status(400).json({ ok: false, error: errorJson(e as MailError) });
     }
-    const config: ConnectionConfig = { ...body, maxConnections: 1, rateLimitPerMinute: 0 };
-    const connection = new Connection(config, creds, { tokenTimeout: 15000 });
+    if ('needSecret' in plan) {
+      const what = RED._(`smtp-oauth-config.label.${plan.needSecret}`);
+      const message = RED._('smtp-oauth-config.test.needSecret', { secret: what, changed: plan.changed.join(', ') || '-' });
+      return void res.json({ ok: false, needSecret: plan.needSecret, error: { code: 'ECONFIG', message, hint: RED._('smtp-oauth-config.test.needSecretHint', { secret: what }) } });
+    }
+    const connection = new Connection({ ...plan.config, maxConnections: 1, rateLimitPerMinute: 0 }, plan.credentials, { tokenTimeout: 15000 });
     try {
       await connection.verify();
       res.json({ ok: true });
     } catch (e) {
-      const err = e as MailError;
-      res.json({ ok: false, error: { message: err.message, code: err.code, responseCode: err.responseCode, hint: err.hint } });
+      res.json({ ok: false, error: errorJson(e as MailError) });
     } finally {
       await connection.close(0);
     }

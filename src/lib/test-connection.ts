@@ -1,0 +1,66 @@
+import { checkConnectionConfig, checkCredentials, CREDENTIAL_NAMES, SECRET_NAMES } from './connection-config';
+import { resolveServer, type ConnectionConfig, type ConnectionCredentials } from './transport-options';
+
+/** Node-RED sends this in place of a password the user did not change in the dialog. */
+export const UNCHANGED = '__PWRD__';
+
+/** The deployed connection a Test connection request names, as far as the endpoint may use it. */
+export interface StoredConnection {
+  config: ConnectionConfig;
+  credentials: ConnectionCredentials;
+}
+
+/** What Test connection may run with, or which secret the user must type again and why. */
+export type TestPlan = { config: ConnectionConfig; credentials: ConnectionCredentials } | { needSecret: string; changed: string[] };
+
+/** The secrets each method sends, in the order the dialog shows them. */
+const SECRETS_OF: Record<string, readonly (typeof SECRET_NAMES)[number][]> = {
+  basic: ['password'],
+  'oauth2-client-credentials': ['clientSecret'],
+  oauth2: ['clientSecret', 'refreshToken', 'accessToken'],
+  none: [],
+};
+
+/** Where a secret goes: the SMTP server as it resolves, the token URL, and the methods that use them. */
+function destination(config: ConnectionConfig) {
+  const server = resolveServer(config);
+  return {
+    service: config.service || '',
+    host: server.host.toLowerCase(),
+    port: server.port,
+    security: server.security,
+    certificateCheck: config.rejectUnauthorized !== false,
+    authType: config.authType,
+    tokenUrl: config.tokenUrl || '',
+  };
+}
+
+/**
+ * Decides what Test connection runs with. Fields are checked first (throws ECONFIG). A stored
+ * secret is filled in only for the connection it belongs to, and only while every field that says
+ * where it goes equals the deployed value: otherwise a user allowed to test connections could have
+ * any node's stored password (an http request's, an mqtt broker's) sent to a server of their own.
+ */
+export function planTest(body: Record<string, unknown>, stored: StoredConnection | undefined): TestPlan {
+  const config = checkConnectionConfig(body);
+  const typed = checkCredentials(body.credentials);
+  const credentials: ConnectionCredentials = {};
+  let changed: string[] | undefined;
+  for (const name of CREDENTIAL_NAMES) {
+    if (typed[name] !== undefined && typed[name] !== UNCHANGED) {
+      credentials[name] = typed[name];
+      continue;
+    }
+    const keep = stored?.credentials[name];
+    if (keep === undefined || keep === '') continue;
+    if (!changed) {
+      const now = destination(config);
+      const then = destination(stored!.config);
+      changed = (Object.keys(now) as (keyof typeof now)[]).filter((k) => now[k] !== then[k]);
+    }
+    if (!changed.length) credentials[name] = keep;
+  }
+  const missing = (SECRETS_OF[config.authType || 'basic'] || []).find((name) => credentials[name] === undefined && (typed[name] === UNCHANGED || !!stored?.credentials[name]));
+  if (missing) return { needSecret: missing, changed: changed ?? [] };
+  return { config, credentials };
+}
