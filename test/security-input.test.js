@@ -104,4 +104,43 @@ describe('untrusted input', function () {
       assert.deepEqual(logo.content, Buffer.from('iVBORw0KGgo=', 'base64'));
     });
   });
+
+  describe('an invalid result key', function () {
+    for (const mode of [{}, { stopOnError: false }, { async: true }, { storeResult: 'flow' }, { storeResult: 'global', async: true }]) {
+      it(`is reported at deploy and fails every msg with ECONFIG before sending ${JSON.stringify(mode)}`, async function () {
+        const nodes = await deploy({ connection: { port: smtp.port }, credentials, send: { storeResult: 'msg', resultKey: 'a..b[', ...mode }, extra: barrier });
+        const own = (spy) => spy.getCalls().filter((c) => c.thisValue === nodes.send);
+        const atDeploy = own(nodes.send.error);
+        assert.equal(atDeploy.length, 1, 'the node reports the bad key once at deploy');
+        assert.match(String(atDeploy[0].args[0].message), /Result key "a\.\.b\[" is not a valid property: Invalid property expression/);
+        assert.deepEqual(own(nodes.send.status).at(-1).args[0], { fill: 'red', shape: 'ring', text: 'ECONFIG' });
+
+        const caught = new Promise((resolve) => nodes.caught.on('input', (msg) => msg.payload === 'm1' && resolve(msg)));
+        const passedOn = [];
+        nodes.out.on('input', (msg) => passedOn.push(msg));
+        nodes.send.receive({ payload: 'm1' });
+        const msg = await caught;
+        assert.equal(msg.error.code, 'ECONFIG');
+        assert.match(msg.error.message, /Result key "a\.\.b\["/);
+        assert.match(msg.error.message, /Set Result key to a property path such as emailResult or result\.mail/);
+        assert.deepEqual(await passBarrier(), [], 'nothing was sent');
+        assert.deepEqual(passedOn, [], 'the msg is not passed on');
+        assert.deepEqual(own(nodes.send.status).at(-1).args[0], { fill: 'red', shape: 'ring', text: 'ECONFIG' });
+      });
+    }
+
+    it('fails a msg whose key refers to a msg property it lacks, before sending', async function () {
+      const nodes = await deploy({ connection: { port: smtp.port }, credentials, send: { storeResult: 'msg', resultKey: 'results[msg.topic]' }, extra: barrier });
+      const ended = outcome(nodes);
+      nodes.send.receive({ payload: 'no topic' });
+      const r = await ended;
+      assert.equal(r.kind, 'caught');
+      assert.equal(r.msg.error.code, 'ECONFIG');
+      assert.deepEqual(await passBarrier(), [], 'nothing was sent');
+
+      const sent = outcome(nodes);
+      nodes.send.receive({ topic: 'daily' });
+      assert.equal((await sent).msg.results.daily.success, true, 'a msg with the property is sent and its result stored');
+    });
+  });
 });
