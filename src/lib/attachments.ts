@@ -30,8 +30,22 @@ export function downloadLimits(timeoutMs: number, maxMB: unknown): DownloadLimit
   return { ...DEFAULT_LIMITS, timeout: timeoutMs, maxBytes: mb > 0 ? Math.round(mb * 1024 * 1024) : DEFAULT_LIMITS.maxBytes };
 }
 
-/** Keys of a msg.attachments entry we pass to nodemailer: none of them reads a local file. */
+/**
+ * Fields a msg.attachments entry may have. Each is checked and copied into a new object: nodemailer
+ * gives more meaning to an attachment than we check (`path`, `raw: {path}`, header objects with
+ * `prepared` written unfolded), so the entry itself never reaches it.
+ */
 const ALLOWED_KEYS = new Set(['filename', 'content', 'encoding', 'contentType', 'href', 'raw', 'cid', 'contentDisposition', 'headers']);
+
+/** A field name as RFC 5322 §3.6.8 defines it: printable US-ASCII except the colon. */
+const FIELD_NAME = /^[\x21-\x39\x3b-\x7e]+$/;
+/** CR, LF and other controls; a tab may fold inside a header (RFC 5322 §2.2.3). */
+const CONTROL = /[\x00-\x08\x0a-\x1f\x7f]/;
+/**
+ * Headers the attachment's own fields set. nodemailer adds a custom Content-Type beside its own, and
+ * readers disagree on which of two wins, so these come only from contentType, contentDisposition and cid.
+ */
+const PART_HEADERS = new Set(['content-type', 'content-transfer-encoding', 'content-disposition', 'content-id', 'mime-version']);
 
 const fail = (message: string, hint: string) => mailError(ErrorCodes.EATTACHMENT, message, hint);
 
@@ -125,8 +139,8 @@ export async function fromUrl(value: unknown, filename: string | undefined, mime
 }
 
 /** A pregenerated MIME part: headers, an empty line, a body. */
-function fromMime(value: unknown): Mail.Attachment {
-  const raw = asText(value, 'The MIME part');
+function fromMime(value: unknown, what = 'The MIME part'): Mail.Attachment {
+  const raw = asText(value, what);
   if (!/^[A-Za-z0-9-]+:[^\r\n]*\r?\n(?:[^\r\n]*\r?\n)*?\r?\n/.test(raw)) {
     throw fail('The pregenerated MIME part has no headers followed by an empty line', 'Give a MIME part such as "Content-Type: text/plain\\r\\n\\r\\nHello".');
   }
@@ -177,23 +191,114 @@ export async function fromMsgAttachments(list: unknown, limits: DownloadLimits =
 }
 
 async function fromMsgAttachment(entry: unknown, what: string, limits: DownloadLimits): Promise<Mail.Attachment> {
-  if (!entry || typeof entry !== 'object' || Buffer.isBuffer(entry)) {
+  if (!entry || typeof entry !== 'object' || Buffer.isBuffer(entry) || Array.isArray(entry)) {
     throw mailError(ErrorCodes.EINPUT, `${what} must be an object, not ${describeType(entry)}`, 'Give each attachment as {filename, content} or {filename, href}.');
   }
   const unknown = Object.keys(entry).filter((k) => !ALLOWED_KEYS.has(k));
   if (unknown.length) {
     throw fail(`${what} has ${unknown.map((k) => `"${k}"`).join(', ')}, which is not allowed`, `Use only ${[...ALLOWED_KEYS].join(', ')}; local files (path) are never read.`);
   }
-  const a = entry as Mail.Attachment & { href?: unknown; raw?: unknown };
-  if (a.href !== undefined) {
-    const fetched = await fromUrl(a.href, a.filename || undefined, a.contentType, limits);
-    const { href: _href, ...rest } = a;
-    return { ...rest, ...fetched, filename: fetched.filename, contentType: fetched.contentType };
+  const e = entry as Record<string, unknown>;
+  // null counts as absent: flows often clear a field by setting it to null.
+  const given = (key: string) => e[key] !== undefined && e[key] !== null;
+
+  if (given('raw')) {
+    // nodemailer writes a raw part as it is and ignores every other field, or reads raw: {path}.
+    const others = [...ALLOWED_KEYS].filter((k) => k !== 'raw' && given(k));
+    if (others.length) {
+      throw fail(`${what} has raw together with ${others.join(', ')}`, 'A raw MIME part carries its own headers and body: give raw alone, or leave raw out and use content or href.');
+    }
+    return fromMime(e.raw, `${what}.raw`);
   }
-  if (a.raw !== undefined) return fromMime(a.raw);
-  if (a.encoding === 'base64' && typeof a.content === 'string') return { ...a, content: decodeBase64(a.content, what), encoding: undefined };
-  if (typeof a.content === 'string' || Buffer.isBuffer(a.content)) return { ...a };
-  throw fail(`${what} has no content, href or raw`, 'Give the attachment content (string or Buffer), an http(s)/data href, or a raw MIME part.');
+  if (given('href') && given('content')) {
+    throw fail(`${what} has both href and content`, 'Give the attachment either as content or as an href, not both.');
+  }
+
+  // Every field is checked before a download starts, so a bad field never leaves one open.
+  const filename = headerText(e.filename, `${what}.filename`);
+  const contentType = headerText(e.contentType, `${what}.contentType`);
+  const cid = headerText(e.cid, `${what}.cid`);
+  const contentDisposition = disposition(e.contentDisposition, what);
+  const headers = partHeaders(e.headers, `${what}.headers`);
+  const encoding = optionalText(e.encoding, `${what}.encoding`);
+
+  let source: Mail.Attachment;
+  if (given('href')) {
+    source = await fromUrl(e.href, filename, contentType, limits);
+  } else if (typeof e.content === 'string' || Buffer.isBuffer(e.content)) {
+    const content = typeof e.content === 'string' && encoding ? decodeContent(e.content, encoding, what) : e.content;
+    source = { filename, content, contentType };
+  } else if (given('content')) {
+    throw mailError(ErrorCodes.EINPUT, `${what}.content must be a string or a Buffer, not ${describeType(e.content)}`, 'Give the attachment content as text or a Buffer, or use href for a URL.');
+  } else {
+    throw fail(`${what} has no content, href or raw`, 'Give the attachment content (string or Buffer), an http(s)/data href, or a raw MIME part.');
+  }
+  const out: Mail.Attachment = {};
+  for (const [key, value] of Object.entries({ ...source, cid, contentDisposition, headers })) {
+    if (value !== undefined) (out as Record<string, unknown>)[key] = value;
+  }
+  return out;
+}
+
+function optionalText(value: unknown, what: string): string | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  if (typeof value !== 'string') throw mailError(ErrorCodes.EINPUT, `${what} must be text, not ${describeType(value)}`, `Set ${what} to a string.`);
+  return value;
+}
+
+/** An optional text field that ends up in a header: a string without line breaks or controls. */
+function headerText(value: unknown, what: string): string | undefined {
+  const text = optionalText(value, what);
+  if (text !== undefined && CONTROL.test(text)) throw fail(`${what} contains a line break or control character`, `Remove line breaks from ${what}: it is written into a header of the mail.`);
+  return text;
+}
+
+function disposition(value: unknown, what: string): 'attachment' | 'inline' | undefined {
+  const text = headerText(value, `${what}.contentDisposition`)?.toLowerCase();
+  if (text === undefined || text === 'attachment' || text === 'inline') return text;
+  throw fail(`${what}.contentDisposition must be "attachment" or "inline"`, 'Set contentDisposition to attachment or inline; the file name comes from filename.');
+}
+
+/** Extra headers of the part: names as RFC 5322 defines them, values plain text. */
+function partHeaders(value: unknown, what: string): Record<string, string> | undefined {
+  if (value === undefined || value === null) return undefined;
+  // A plain object from any realm: a Function node builds msg in its own vm context, whose
+  // Object.prototype is not ours.
+  const proto = typeof value === 'object' && !Array.isArray(value) ? Object.getPrototypeOf(value) : undefined;
+  if (proto === undefined || (proto !== null && Object.getPrototypeOf(proto) !== null)) {
+    throw fail(`${what} must be an object of names and texts, not ${describeType(value)}`, 'Give headers as {"X-Report-Id": "42"}.');
+  }
+  const out: Record<string, string> = {};
+  for (const [name, text] of Object.entries(value as Record<string, unknown>)) {
+    if (!FIELD_NAME.test(name)) {
+      throw fail(`${what}: ${JSON.stringify(name)} is not a header name`, 'A header name is printable ASCII without spaces or colons, such as X-Report-Id.');
+    }
+    if (PART_HEADERS.has(name.toLowerCase())) {
+      throw fail(`${what} "${name}" is set by the attachment itself`, 'Use contentType, contentDisposition or cid instead of this header.');
+    }
+    // nodemailer takes an object value as options, and {prepared: true} writes its value unfolded.
+    if (typeof text !== 'string') {
+      throw fail(`${what} "${name}" must be text, not ${describeType(text)}`, 'Give each header value as a plain string; header options such as prepared are not accepted.');
+    }
+    if (CONTROL.test(text)) {
+      throw fail(`${what} "${name}" contains a line break or control character`, 'Remove line breaks from the header value: each header is one line.');
+    }
+    // defineProperty: a "__proto__" name stays a plain key instead of changing the object's prototype.
+    Object.defineProperty(out, name, { value: text, enumerable: true, writable: true, configurable: true });
+  }
+  return out;
+}
+
+/** String content in the named encoding, decoded here: nodemailer decodes base64 and hex without complaint. */
+function decodeContent(content: string, encoding: string, what: string): string | Buffer {
+  const name = encoding.toLowerCase().replace(/[-_\s]/g, '');
+  if (name === 'base64') return decodeBase64(content, what);
+  if (name === 'hex') {
+    if (!/^(?:[0-9a-fA-F]{2})*$/.test(content.replace(/\s+/g, ''))) throw fail(`${what} is not valid hex`, 'Check the hex string: pairs of 0-9 and a-f only.');
+    return Buffer.from(content.replace(/\s+/g, ''), 'hex');
+  }
+  if (!Buffer.isEncoding(name)) throw fail(`${what}.encoding "${encoding}" is not known`, 'Use base64, hex, utf8 or latin1, or leave encoding out for plain text.');
+  return name === 'utf8' ? content : Buffer.from(content, name);
 }
 
 /** Ends downloads that nodemailer did not read to the end (a failed send or a later bad input). */

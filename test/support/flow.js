@@ -38,6 +38,9 @@ function next(node) {
 
 /** Resolves with the first of: a msg on the output, a msg at the Catch node. */
 function outcome(nodes) {
+  // `on`, not `once`: Node-RED's removeListener('input') matches only the function registered, not
+  // the wrapper `once` registers, so the listener of the side that did not fire stayed behind; when
+  // a stale one fires and removes itself mid-delivery, the node skips the next input listener.
   return new Promise((resolve) => {
     const onOut = (msg) => finish({ kind: 'sent', msg });
     const onCaught = (msg) => finish({ kind: 'caught', msg });
@@ -46,8 +49,8 @@ function outcome(nodes) {
       nodes.caught.removeListener('input', onCaught);
       resolve(r);
     }
-    nodes.out.once('input', onOut);
-    nodes.caught.once('input', onCaught);
+    nodes.out.on('input', onOut);
+    nodes.caught.on('input', onCaught);
   });
 }
 

@@ -3,6 +3,7 @@ import type { Address } from '../../lib/addresses';
 import { buildAttachment, closeStreams, fromMsgAttachments } from '../../lib/attachments';
 import { ErrorCodes, mailError, type MailError } from '../../lib/errors';
 import { buildMessage, failureResult, successResult, type FailureResult, type SuccessResult } from '../../lib/message';
+import { resultKeyError } from '../../lib/result-key';
 import { renderTemplate, type TemplateScopes } from '../../lib/templates';
 import type { SmtpOauthConfigNode } from '../smtp-oauth-config/smtp-oauth-config';
 
@@ -182,7 +183,18 @@ export = function (RED: NodeAPI) {
       );
     }
 
-    /** Keeps a msg's handling in `active` until it ended; a throw there (an invalid result key) is reported. */
+    /** Node-RED's parse of the Result key as store() will use it; a context key may name its store ("#:(file)::result"). */
+    const parseKey = (msg?: NodeMessage) => (key: string) =>
+      storeResult === 'msg' ? RED.util.normalisePropertyExpression(key, msg) : RED.util.normalisePropertyExpression(RED.util.parseContextStore(key).key);
+    const storesResult = storeResult === 'msg' || storeResult === 'flow' || storeResult === 'global';
+    const badKey = storesResult ? resultKeyError(resultKey, parseKey()) : undefined;
+    if (badKey) {
+      lastError = badKey;
+      node.error(reportable(badKey));
+      paintStatus();
+    }
+
+    /** Keeps a msg's handling in `active` until it ended; a throw there is reported. */
     function track(handling: Promise<void>, msg: NodeMessage, done: (err?: Error) => void) {
       const handled = handling.catch((err: Error) => (def.async ? node.error(err, msg) : done(err)));
       active.add(handled);
@@ -190,6 +202,14 @@ export = function (RED: NodeAPI) {
     }
 
     node.on('input', (msg: NodeMessageInFlow, send: (msg: NodeMessage) => void, done: (err?: Error) => void) => {
+      // Checked again with the msg: a key such as results[msg.topic] parses only when msg.topic exists.
+      // Not even in async mode is the msg passed on: its result could not be stored.
+      const refused = badKey || (storeResult === 'msg' ? resultKeyError(resultKey, parseKey(msg)) : undefined);
+      if (refused) {
+        lastError = refused;
+        showStatus();
+        return done(reportable(refused));
+      }
       if (def.async) {
         send(msg);
         done();
