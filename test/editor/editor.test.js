@@ -404,6 +404,28 @@ describe('editor in a real browser (Chromium)', function () {
     await page.locator('#smtp-html-editor').waitFor({ state: 'detached' });
   });
 
+  it('asks for the password again, instead of using the stored one, when the host in the dialog changed', async () => {
+    await page.locator('g.red-ui-flow-node-group').filter({ hasText: 'Report for' }).locator('rect.red-ui-flow-node').dblclick();
+    await page.locator('#node-input-lookup-connection, #node-input-btn-connection-edit').first().click();
+    await page.locator('#node-config-input-service[data-loaded="true"]').waitFor();
+    await page.locator('#node-config-input-host').fill('localhost');
+    const before = smtp.authAttempts.length;
+    await page.locator('#smtp-config-test').click();
+    const result = page.locator('#smtp-config-test-result.smtp-fail');
+    await result.waitFor();
+    const text = await result.innerText();
+    assert.match(text, /ECONFIG/);
+    assert.match(text, /these differ: host/);
+    assert.match(text, /Type the Password again/);
+    assert.ok(!text.includes(PASSWORD));
+    assert.match(await page.locator('#node-config-input-password').getAttribute('class'), /input-error/);
+    assert.equal(await page.locator('#node-config-input-password').inputValue(), '');
+    assert.equal(smtp.authAttempts.length, before, 'nothing was sent to any server');
+    await page.locator('#node-config-dialog-cancel').click();
+    await page.locator('#node-dialog-cancel').click();
+    await page.locator('#smtp-html-editor').waitFor({ state: 'detached' });
+  });
+
   it('falls back to an HTML text area, without freezing the editor, when the rich-text editor cannot load', async () => {
     const second = await browser.context.newPage();
     try {
