@@ -11,6 +11,8 @@ export const ErrorCodes = {
   EINPUT: 'EINPUT',
   /** The connection is missing or misconfigured. */
   ECONFIG: 'ECONFIG',
+  /** The outbox is full, or the disk cannot hold the mail. */
+  EOUTBOX: 'EOUTBOX',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

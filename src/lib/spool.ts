@@ -1,0 +1,259 @@
+import { randomBytes } from 'node:crypto';
+import { constants as fsc, promises as fsp } from 'node:fs';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { ErrorCodes, mailError, type MailError } from './errors';
+
+/** One waiting mail as the spool keeps it: the built message is in `<id>.eml`, this in `<id>.json`. */
+export interface SpoolRecord {
+  id: string;
+  /** Epoch ms when the mail was accepted. */
+  created: number;
+  messageId: string;
+  envelope: { from: string; to: string[] };
+  /** What the Outbox tab shows: never the body. */
+  summary: { to: string; subject: string };
+  /** Bytes of the built message. */
+  size: number;
+  attempts: number;
+  /** Epoch ms of the next attempt, while the mail waits for a retry. */
+  nextAttemptAt?: number;
+  lastError?: { message: string; code?: string; responseCode?: number; hint?: string };
+  /** The send node that accepted the mail, to report the outcome of a mail resumed after a restart. */
+  node?: string;
+  /** The msg the outcome is reported with (JSON-safe, see storableMsg). */
+  msg?: unknown;
+}
+
+export interface SpoolLimits {
+  maxBytes: number;
+  maxCount: number;
+}
+
+/** What opening a spool found: the mails to send, oldest first, and what it set aside. */
+export interface SpoolContents {
+  pending: SpoolRecord[];
+  /** Records that could not be read (a crash mid-write), moved to damaged/. */
+  damaged: string[];
+  /** Temporary files of interrupted writes, deleted. */
+  removedTemps: number;
+}
+
+const FILE_MODE = 0o600;
+const DIR_MODE = 0o700;
+/** Record ids sort in the order mails were accepted: time, then a counter within the same ms. */
+let lastStamp = 0;
+let counter = 0;
+function nextId(now: number): string {
+  counter = now === lastStamp ? counter + 1 : 0;
+  lastStamp = now;
+  return `${String(now).padStart(15, '0')}-${String(counter).padStart(6, '0')}-${randomBytes(4).toString('hex')}`;
+}
+
+const outboxError = (message: string, hint: string, cause?: NodeJS.ErrnoException): MailError => {
+  const err = mailError(ErrorCodes.EOUTBOX, cause?.code ? `${message} (${cause.code})` : message, hint);
+  return err;
+};
+
+function writeFailed(e: unknown): MailError {
+  const cause = e as NodeJS.ErrnoException;
+  if ((e as MailError).code === ErrorCodes.EOUTBOX) return e as MailError;
+  const full = cause.code === 'ENOSPC' || cause.code === 'EDQUOT';
+  return outboxError(
+    full ? 'The disk that holds the outbox is full' : 'The mail could not be written to the outbox',
+    full
+      ? 'Free disk space in the Node-RED user directory, or switch the connection to Outbox: memory.'
+      : 'Check that the Node-RED user directory is writable (not read-only, owned by the user that runs Node-RED), or switch the connection to Outbox: memory.',
+    cause,
+  );
+}
+
+/** fsync of a directory, so that a rename in it survives a power loss (POSIX leaves it to the caller). */
+async function syncDir(dir: string): Promise<void> {
+  const handle = await fsp.open(dir, fsc.O_RDONLY);
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Writes a file as Postfix writes a queue file: to a temporary name, fsync, rename, fsync the folder. */
+async function writeAtomically(file: string, write: (handle: fsp.FileHandle) => Promise<void>): Promise<void> {
+  const temp = `${file}.tmp`;
+  const handle = await fsp.open(temp, 'w', FILE_MODE);
+  try {
+    await write(handle);
+    await handle.sync();
+  } catch (e) {
+    await handle.close().catch(() => undefined);
+    await fsp.rm(temp, { force: true });
+    throw e;
+  }
+  await handle.close();
+  await fsp.rename(temp, file);
+  await syncDir(path.dirname(file));
+}
+
+function isRecord(value: unknown, id: string): value is SpoolRecord {
+  const r = value as SpoolRecord;
+  return !!r && r.id === id && typeof r.messageId === 'string' && typeof r.size === 'number' && !!r.envelope && Array.isArray(r.envelope.to) && typeof r.attempts === 'number';
+}
+
+/**
+ * A connection's outbox on disk, one folder per connection. A mail counts as accepted once its
+ * record is renamed into place: the built message is written first, so a crash before that leaves
+ * only a temporary or orphaned file, which the next start sets aside instead of sending half a
+ * mail. Files are 0600 in a 0700 folder, and hold no credentials.
+ */
+export class Spool {
+  private readonly records = new Map<string, SpoolRecord>();
+  private bytes = 0;
+
+  private constructor(
+    readonly dir: string,
+    private readonly limits: SpoolLimits,
+  ) {}
+
+  /** Opens (creating it if needed) the spool in `dir`, and reads what an earlier run left in it. */
+  static async open(dir: string, limits: SpoolLimits): Promise<{ spool: Spool } & SpoolContents> {
+    const spool = new Spool(dir, limits);
+    await fsp.mkdir(dir, { recursive: true, mode: DIR_MODE });
+    const names = await fsp.readdir(dir);
+    let removedTemps = 0;
+    for (const name of names.filter((n) => n.endsWith('.tmp'))) {
+      await fsp.rm(path.join(dir, name), { force: true });
+      removedTemps++;
+    }
+    const damaged: string[] = [];
+    const ids = new Set(names.filter((n) => n.endsWith('.json') || n.endsWith('.eml')).map((n) => n.replace(/\.(json|eml)$/, '')));
+    for (const id of [...ids].sort()) {
+      const record = await spool.read(id);
+      if (record) {
+        spool.records.set(id, record);
+        spool.bytes += record.size;
+      } else {
+        await spool.setAside(id);
+        damaged.push(id);
+      }
+    }
+    return { spool, pending: spool.list(), damaged, removedTemps };
+  }
+
+  private async read(id: string): Promise<SpoolRecord | undefined> {
+    try {
+      const record = JSON.parse(await fsp.readFile(this.file(id, 'json'), 'utf8'));
+      const stat = await fsp.stat(this.file(id, 'eml'));
+      return isRecord(record, id) && stat.size === record.size ? record : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private async setAside(id: string): Promise<void> {
+    const damaged = path.join(this.dir, 'damaged');
+    await fsp.mkdir(damaged, { recursive: true, mode: DIR_MODE });
+    for (const ext of ['json', 'eml']) {
+      await fsp.rename(this.file(id, ext), path.join(damaged, `${id}.${ext}`)).catch(() => undefined);
+    }
+  }
+
+  /** Path of a mail's built message or record. */
+  file(id: string, ext: 'json' | 'eml' | string): string {
+    return path.join(this.dir, `${id}.${ext}`);
+  }
+
+  /** The waiting mails, oldest first. */
+  list(): SpoolRecord[] {
+    return [...this.records.values()].sort((a, b) => (a.id < b.id ? -1 : 1));
+  }
+
+  get(id: string): SpoolRecord | undefined {
+    return this.records.get(id);
+  }
+
+  get count(): number {
+    return this.records.size;
+  }
+
+  /**
+   * Stores a built message and its record; resolves once both are on disk. Refuses with EOUTBOX
+   * when the outbox is full or the disk cannot take it, leaving nothing half-written.
+   */
+  async add(fields: Omit<SpoolRecord, 'id' | 'size' | 'created'>, message: Readable | Buffer, now = Date.now()): Promise<SpoolRecord> {
+    const { maxBytes, maxCount } = this.limits;
+    const full = () =>
+      outboxError(
+        `The outbox is full (${this.records.size} mails, ${Math.round(this.bytes / 1024 / 1024)} MB; the cap is ${maxCount} mails and ${Math.round(maxBytes / 1024 / 1024)} MB)`,
+        'Mails wait because the server refuses or delays them: check the connection (its Outbox tab shows the last error), or raise Outbox cap (MB) in the connection.',
+      );
+    if (this.records.size >= maxCount || this.bytes >= maxBytes) throw full();
+    const id = nextId(now);
+    let size = 0;
+    try {
+      await writeAtomically(this.file(id, 'eml'), async (handle) => {
+        const chunks = Buffer.isBuffer(message) ? [message] : message;
+        for await (const chunk of chunks as AsyncIterable<Buffer>) {
+          size += chunk.length;
+          if (this.bytes + size > maxBytes) {
+            if (!Buffer.isBuffer(message)) message.destroy();
+            throw full();
+          }
+          await handle.write(chunk);
+        }
+      });
+      const record: SpoolRecord = { id, created: now, size, ...fields };
+      await writeAtomically(this.file(id, 'json'), (handle) => handle.writeFile(JSON.stringify(record)));
+      this.records.set(id, record);
+      this.bytes += size;
+      return record;
+    } catch (e) {
+      await fsp.rm(this.file(id, 'eml'), { force: true }).catch(() => undefined);
+      throw writeFailed(e);
+    }
+  }
+
+  /** Rewrites a record (attempts, next attempt, last error). */
+  async update(record: SpoolRecord): Promise<void> {
+    if (!this.records.has(record.id)) return;
+    this.records.set(record.id, record);
+    await writeAtomically(this.file(record.id, 'json'), (handle) => handle.writeFile(JSON.stringify(record))).catch(() => undefined);
+  }
+
+  /** Deletes a mail: record first, so that a crash in between leaves an orphan that is set aside, never resent. */
+  async remove(id: string): Promise<void> {
+    const record = this.records.get(id);
+    if (!record) return;
+    this.records.delete(id);
+    this.bytes -= record.size;
+    await fsp.rm(this.file(id, 'json'), { force: true });
+    await fsp.rm(this.file(id, 'eml'), { force: true });
+    await syncDir(this.dir).catch(() => undefined);
+  }
+}
+
+/** Keys of a msg that hold live objects (an HTTP request and response, a socket) and are never stored. */
+const LIVE_KEYS = new Set(['req', 'res', 'socket', '_session']);
+
+/**
+ * The msg as the outbox stores it, to report the outcome of a mail after a restart: JSON only,
+ * Buffers kept as base64, functions, live sockets and cycles dropped, and at most `maxBytes`; a
+ * larger msg keeps only its id and topic.
+ */
+export function storableMsg(msg: Record<string, unknown>, maxBytes = 256 * 1024): Record<string, unknown> {
+  const seen = new WeakSet<object>();
+  const text = JSON.stringify(msg, function (this: unknown, key: string, value: unknown) {
+    if (this === msg && LIVE_KEYS.has(key)) return undefined;
+    if (typeof value === 'function' || typeof value === 'symbol' || typeof value === 'bigint') return undefined;
+    if (value && typeof value === 'object') {
+      if ((value as { type?: unknown }).type === 'Buffer' && Array.isArray((value as { data?: unknown }).data)) {
+        return { __buffer: Buffer.from((value as { data: number[] }).data).toString('base64') };
+      }
+      if (seen.has(value)) return undefined;
+      seen.add(value);
+    }
+    return value;
+  });
+  if (text.length > maxBytes) return { _msgid: msg._msgid, topic: msg.topic, truncated: `the msg was larger than ${Math.round(maxBytes / 1024)} KB and was not kept` };
+  return JSON.parse(text, (_key, value) => (value && typeof value === 'object' && typeof value.__buffer === 'string' && Object.keys(value).length === 1 ? Buffer.from(value.__buffer, 'base64') : value));
+}

@@ -1,0 +1,107 @@
+'use strict';
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { Readable } = require('node:stream');
+const { Spool, storableMsg } = require('../../dist/lib/spool');
+
+const fields = (n) => ({ messageId: `<m${n}@x>`, envelope: { from: 'a@x', to: ['b@x'] }, summary: { to: 'b@x', subject: `mail ${n}` }, attempts: 0 });
+const LIMITS = { maxBytes: 1024 * 1024, maxCount: 100 };
+
+describe('spool', function () {
+  let dir;
+  beforeEach(() => {
+    dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'spool-')), 'conn-1');
+  });
+  afterEach(() => fs.rmSync(path.dirname(dir), { recursive: true, force: true }));
+
+  it('keeps mails across a reopen, oldest first, in 0600 files in a 0700 folder', async function () {
+    const { spool } = await Spool.open(dir, LIMITS);
+    for (let i = 0; i < 5; i++) await spool.add(fields(i), Buffer.from(`Subject: ${i}\r\n\r\nbody ${i}`));
+    await spool.add(fields(5), Readable.from([Buffer.from('Subject: 5\r\n'), Buffer.from('\r\nbody 5')]));
+    const again = await Spool.open(dir, LIMITS);
+    assert.deepEqual(again.pending.map((r) => r.summary.subject), ['mail 0', 'mail 1', 'mail 2', 'mail 3', 'mail 4', 'mail 5']);
+    assert.deepEqual(again.damaged, []);
+    const last = again.pending[5];
+    assert.equal(fs.readFileSync(again.spool.file(last.id, 'eml'), 'utf8'), 'Subject: 5\r\n\r\nbody 5');
+    assert.equal(last.size, Buffer.byteLength('Subject: 5\r\n\r\nbody 5'));
+    assert.equal(fs.statSync(dir).mode & 0o777, 0o700);
+    for (const name of fs.readdirSync(dir)) assert.equal(fs.statSync(path.join(dir, name)).mode & 0o777, 0o600, name);
+  });
+
+  it('removes a mail for good and updates a record in place', async function () {
+    const { spool } = await Spool.open(dir, LIMITS);
+    const a = await spool.add(fields(1), Buffer.from('a'));
+    const b = await spool.add(fields(2), Buffer.from('b'));
+    await spool.remove(a.id);
+    await spool.update({ ...b, attempts: 3, lastError: { message: '451 try later', code: 'EMESSAGE', responseCode: 451 } });
+    const again = await Spool.open(dir, LIMITS);
+    assert.deepEqual(
+      again.pending.map((r) => [r.id, r.attempts, r.lastError.responseCode]),
+      [[b.id, 3, 451]],
+    );
+    assert.deepEqual(fs.readdirSync(dir).sort(), [`${b.id}.eml`, `${b.id}.json`]);
+  });
+
+  it('sets aside a truncated record and an orphaned message, deletes temporary files, and keeps the rest', async function () {
+    const { spool } = await Spool.open(dir, LIMITS);
+    const good = await spool.add(fields(1), Buffer.from('good'));
+    const cut = await spool.add(fields(2), Buffer.from('cut'));
+    const orphan = await spool.add(fields(3), Buffer.from('orphan'));
+    // A crash mid-write: a record cut short, a message whose record never got written, a temp file.
+    const json = fs.readFileSync(spool.file(cut.id, 'json'), 'utf8');
+    fs.writeFileSync(spool.file(cut.id, 'json'), json.slice(0, json.length / 2));
+    fs.rmSync(spool.file(orphan.id, 'json'));
+    fs.writeFileSync(path.join(dir, 'x.eml.tmp'), 'half');
+    const again = await Spool.open(dir, LIMITS);
+    assert.deepEqual(again.pending.map((r) => r.id), [good.id]);
+    assert.deepEqual(again.damaged, [cut.id, orphan.id]);
+    assert.equal(again.removedTemps, 1);
+    assert.deepEqual(fs.readdirSync(path.join(dir, 'damaged')).sort(), [`${cut.id}.eml`, `${cut.id}.json`, `${orphan.id}.eml`].sort());
+    assert.ok(!fs.existsSync(path.join(dir, 'x.eml.tmp')));
+  });
+
+  it('refuses a mail with EOUTBOX when full by count or by size, leaving nothing half-written', async function () {
+    const { spool } = await Spool.open(dir, { maxBytes: 100, maxCount: 2 });
+    await spool.add(fields(1), Buffer.alloc(10));
+    await assert.rejects(spool.add(fields(2), Readable.from([Buffer.alloc(60), Buffer.alloc(60)])), (e) => e.code === 'EOUTBOX' && /outbox is full/.test(e.message) && /Outbox/.test(e.hint));
+    await spool.add(fields(3), Buffer.alloc(10));
+    await assert.rejects(spool.add(fields(4), Buffer.alloc(1)), (e) => e.code === 'EOUTBOX');
+    assert.equal(spool.count, 2);
+    assert.equal(fs.readdirSync(dir).length, 4, 'two mails, no temporary or partial file');
+  });
+
+  it('reports an outbox folder that cannot be written as EOUTBOX, and keeps what it held', async function () {
+    const { execFileSync } = require('node:child_process');
+    const { spool } = await Spool.open(dir, LIMITS);
+    await spool.add(fields(1), Buffer.from('kept'));
+    // Root writes through permission bits; the immutable attribute stops root too.
+    const root = process.getuid() === 0;
+    if (root) execFileSync('chattr', ['+i', dir]);
+    else fs.chmodSync(dir, 0o500);
+    try {
+      await assert.rejects(spool.add(fields(2), Buffer.from('x')), (e) => e.code === 'EOUTBOX' && /could not be written to the outbox \((EPERM|EACCES)\)/.test(e.message) && /writable/.test(e.hint));
+    } finally {
+      if (root) execFileSync('chattr', ['-i', dir]);
+      else fs.chmodSync(dir, 0o700);
+    }
+    assert.equal(spool.count, 1);
+    assert.deepEqual((await Spool.open(dir, LIMITS)).pending.map((r) => r.summary.subject), ['mail 1']);
+  });
+});
+
+describe('storableMsg', function () {
+  it('keeps JSON and Buffers, drops functions, live objects and cycles', function () {
+    const msg = { _msgid: 'm1', topic: 't', payload: { n: 1, b: Buffer.from('hi') }, req: { socket: {} }, fn() {} };
+    msg.payload.self = msg.payload;
+    const stored = storableMsg(msg);
+    assert.deepEqual(stored, { _msgid: 'm1', topic: 't', payload: { n: 1, b: Buffer.from('hi') } });
+  });
+  it('keeps only the id and topic of a msg above the cap', function () {
+    const stored = storableMsg({ _msgid: 'm2', topic: 't', payload: 'x'.repeat(2000) }, 1000);
+    assert.equal(stored._msgid, 'm2');
+    assert.equal(stored.payload, undefined);
+    assert.match(stored.truncated, /larger than/);
+  });
+});
