@@ -1,0 +1,90 @@
+import { describeType } from './addresses';
+import { ErrorCodes, mailError } from './errors';
+
+/** RFC 5322 §3.6.8: a field name is printable US-ASCII but the colon. */
+const FIELD_NAME = /^[\x21-\x39\x3b-\x7e]+$/;
+/**
+ * Header fields the node sets itself, or that would change who receives the mail or how it is
+ * built: a custom value there could redirect the mail or break its MIME structure.
+ */
+const OWN_FIELDS = /^(from|to|cc|bcc|subject|date|message-id|mime-version|content-.*|reply-to|sender|return-path|in-reply-to|references)$/i;
+
+const refuse = (message: string, hint: string) => mailError(ErrorCodes.EINPUT, message, hint);
+
+function headerValue(name: string, value: unknown): string | string[] {
+  if (Array.isArray(value)) return value.map((v) => headerValue(name, v) as string);
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  if (typeof value !== 'string') throw refuse(`The value of header ${name} must be text, not ${describeType(value)}`, 'Give each custom header as "Name": "value" (or a list of values).');
+  if (/[\r\n]/.test(value)) throw refuse(`The value of header ${name} holds a line break`, 'Remove CR and LF from header values: a line break would start a new header or the body.');
+  return value;
+}
+
+/**
+ * Custom headers of the node (its Headers property) and of msg.headers, checked: names must be
+ * RFC 5322 field names and none that the node sets itself, values text without line breaks.
+ * msg.headers wins for a name both give.
+ */
+export function customHeaders(fromNode: unknown, fromMsg: unknown): Record<string, string | string[]> | undefined {
+  const out: Record<string, string | string[]> = {};
+  for (const [source, headers] of [
+    ['Headers', fromNode],
+    ['msg.headers', fromMsg],
+  ] as const) {
+    if (headers === undefined || headers === null || headers === '') continue;
+    if (typeof headers !== 'object' || Array.isArray(headers) || Buffer.isBuffer(headers)) {
+      throw refuse(`${source} must be an object of header names and values, not ${describeType(headers)}`, 'Give custom headers as {"X-Ticket-Id": "123"}.');
+    }
+    for (const [name, value] of Object.entries(headers)) {
+      if (!FIELD_NAME.test(name)) throw refuse(`${source} has "${name.slice(0, 60)}", which is not a header name`, 'Header names are printable ASCII without spaces or colons, e.g. X-Ticket-Id.');
+      if (OWN_FIELDS.test(name)) {
+        throw refuse(
+          `${source} may not set ${name}: the node sets it itself`,
+          source === 'msg.headers'
+            ? `Use the node's own fields for ${name}. If msg.headers came from an http in or http request node, delete it before this node.`
+            : `Use the node's own fields (To, CC, BCC, Subject, Reply-To, In-Reply-To, References) for ${name}.`,
+        );
+      }
+      out[name] = headerValue(name, value);
+    }
+  }
+  return Object.keys(out).length ? out : undefined;
+}
+
+/** A message id as RFC 5322 §3.6.4 writes it: <left@right>, without spaces or brackets inside. */
+const MSG_ID = /^<[^<>\s@]+@[^<>\s@]+>$/;
+
+/**
+ * The ids of In-Reply-To or References: a string (ids separated by spaces or commas) or a list.
+ * A bare left@right gets its angle brackets; anything else is refused. Returns the header value.
+ */
+export function messageIds(value: unknown, field: 'In-Reply-To' | 'References'): string | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  const parts = Array.isArray(value) ? value : typeof value === 'string' ? value.split(/[\s,]+/) : undefined;
+  if (!parts) throw refuse(`${field} must be text or a list of message ids, not ${describeType(value)}`, 'Set it to the messageId of the mail this one answers, e.g. <abc@example.com>.');
+  const ids = parts
+    .filter((p) => p !== '')
+    .map((p) => {
+      const id = typeof p === 'string' ? (p.startsWith('<') ? p : `<${p}>`) : '';
+      if (!MSG_ID.test(id)) throw refuse(`${field} holds "${String(p).slice(0, 80)}", which is not a message id`, 'A message id looks like <abc@example.com>: keep the messageId from the result of the earlier send.');
+      return id;
+    });
+  if (field === 'In-Reply-To' && ids.length > 1) throw refuse('In-Reply-To holds more than one message id', 'Set In-Reply-To to the one mail this answers; put the earlier ones in References.');
+  return ids.length ? ids.join(' ') : undefined;
+}
+
+/** Content-IDs the HTML refers to (`cid:…`) that no attachment carries: each would show as a broken image. */
+export function missingCids(html: string | undefined, attachments: { cid?: string }[] = []): string[] {
+  if (!html) return [];
+  const have = new Set(attachments.map((a) => a.cid).filter(Boolean));
+  const wanted = new Set<string>();
+  for (const m of html.matchAll(/\bcid:([^"'\s)>]+)/gi)) wanted.add(decodeCid(m[1]));
+  return [...wanted].filter((cid) => !have.has(cid));
+}
+
+function decodeCid(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}

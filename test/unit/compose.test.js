@@ -1,0 +1,47 @@
+'use strict';
+const assert = require('node:assert/strict');
+const { simpleParser } = require('mailparser');
+const { composeBuffer, composeStream } = require('../../dist/lib/compose');
+
+describe('compose', function () {
+  const message = () => ({
+    from: 'a@x.example',
+    to: ['b@y.example'],
+    subject: 'Hi',
+    html: '<p>x<img src="cid:logo"></p>',
+    attachments: [
+      { filename: 'logo.png', content: Buffer.from('png'), cid: 'logo' },
+      { filename: 'a.txt', content: 'text' },
+    ],
+  });
+
+  it('builds the message as the SMTP transport would, with its envelope and Message-ID', async function () {
+    const { messageId, envelope, message: eml } = await composeBuffer(message());
+    assert.deepEqual(envelope, { from: 'a@x.example', to: ['b@y.example'] });
+    const parsed = await simpleParser(eml);
+    assert.equal(parsed.messageId, messageId);
+    assert.equal(parsed.subject, 'Hi');
+    const [logo, text] = parsed.attachments;
+    assert.equal(logo.cid, 'logo');
+    assert.equal(logo.contentDisposition, 'inline');
+    assert.equal(text.contentDisposition, 'attachment');
+    assert.match(eml.toString(), /multipart\/related/);
+  });
+
+  it('streams the same message for a given Message-ID', async function () {
+    const first = await composeBuffer({ ...message(), messageId: '<fixed@x.example>', date: new Date(0) });
+    const streamed = await composeStream({ ...message(), messageId: '<fixed@x.example>', date: new Date(0) });
+    const chunks = [];
+    for await (const c of streamed.message) chunks.push(c);
+    const a = await simpleParser(first.message);
+    const b = await simpleParser(Buffer.concat(chunks));
+    assert.equal(streamed.messageId, '<fixed@x.example>');
+    assert.equal(b.messageId, a.messageId);
+    assert.equal(b.html, a.html);
+    assert.deepEqual(b.attachments.map((x) => x.content.toString()), a.attachments.map((x) => x.content.toString()));
+  });
+
+  it('never reads a local file, even if asked to', async function () {
+    await assert.rejects(composeBuffer({ from: 'a@x', to: 'b@y', text: { path: '/etc/hostname' } }), (e) => e.code === 'ESTREAM' || /EFILEACCESS|denied/i.test(`${e.code} ${e.message}`));
+  });
+});
