@@ -3,6 +3,16 @@
 // it replaces backtracked over the rest of the input at every `<` (200 KB of `<` blocked Node-RED
 // for 37 s). Regexes only ever see the text of one tag.
 
+/**
+ * Derived text longer than this is cut, and a note says so. The cap is on the text we add to the
+ * mail, not on the HTML: HTML heavy with markup and inline CSS often holds little text, and should
+ * not lose it. A million characters is hundreds of printed pages, far more than anyone reads in a
+ * client that shows no HTML, while the HTML part still carries everything; it also stops the scan
+ * early on huge text-heavy bodies.
+ */
+export const MAX_TEXT_LENGTH = 1_000_000;
+export const TRUNCATION_NOTE = '[… text truncated: the HTML version holds the full content]';
+
 // A Map, not an object literal: `&constructor;` must stay as it is.
 const ENTITIES = new Map([
   ['amp', '&'],
@@ -38,6 +48,10 @@ class TextWriter {
   private space = false;
   private newlines = 0;
 
+  get full(): boolean {
+    return this.kept > MAX_TEXT_LENGTH;
+  }
+
   addSpace(): void {
     this.space = true;
   }
@@ -70,7 +84,7 @@ class TextWriter {
     if (from >= to) return;
     let done = from;
     let i = from;
-    while (i < to) {
+    while (i < to && !this.full) {
       const c = s.charCodeAt(i);
       if (c === 0x20 || c === 0x09 || c === 0x0a) {
         this.add(s.slice(done, i));
@@ -90,7 +104,11 @@ class TextWriter {
   }
 
   result(): string {
-    return this.text.slice(0, this.kept);
+    if (!this.full) return this.text.slice(0, this.kept);
+    let cut = MAX_TEXT_LENGTH;
+    const last = this.text.charCodeAt(cut - 1);
+    if (last >= 0xd800 && last <= 0xdbff) cut--; // do not split a surrogate pair
+    return `${this.text.slice(0, cut).trimEnd()}\n\n${TRUNCATION_NOTE}`;
   }
 }
 
@@ -165,7 +183,7 @@ export function htmlToText(html: string): string {
   let link: { href: string; label: string } | undefined;
   let unwritten = 0; // where the source text not yet written starts
   let at = 0; // where to look for the next `<`
-  for (;;) {
+  while (!out.full) {
     const lt = html.indexOf('<', at);
     if (lt === -1) break;
     const next = html.charCodeAt(lt + 1);

@@ -1,6 +1,6 @@
 'use strict';
 const assert = require('node:assert/strict');
-const { htmlToText } = require('../../dist/lib/plain-text');
+const { htmlToText, MAX_TEXT_LENGTH, TRUNCATION_NOTE } = require('../../dist/lib/plain-text');
 const { renderTemplate } = require('../../dist/lib/templates');
 
 describe('htmlToText', function () {
@@ -50,7 +50,9 @@ describe('htmlToText on hostile input', function () {
     }
     const html = `<html><head><title>Report</title><style>p { margin: 0 }</style></head><body>\n${blocks.join('')}</body></html>`;
     assert.ok(html.length > 600 * 1024);
-    assert.equal(htmlToText(html), expected.join('\n\n'));
+    const text = htmlToText(html);
+    assert.equal(text, expected.join('\n\n'));
+    assert.ok(text.length <= MAX_TEXT_LENGTH);
   });
 });
 
@@ -64,6 +66,20 @@ describe('htmlToText, where markup ends', function () {
   });
   it('keeps what follows a <head> without </head>, which HTML allows', function () {
     assert.equal(htmlToText('<html><head><meta charset="utf-8"><body><p>Hi</p>'), 'Hi');
+  });
+});
+
+describe('htmlToText size cap', function () {
+  it('cuts text over the cap and says so', function () {
+    const text = htmlToText('<p>' + 'word '.repeat(300000) + '</p>');
+    assert.equal(text, 'word '.repeat(MAX_TEXT_LENGTH / 5).trimEnd() + '\n\n' + TRUNCATION_NOTE);
+  });
+  it('keeps text of exactly the cap whole, trailing whitespace not counted', function () {
+    assert.equal(htmlToText('x'.repeat(MAX_TEXT_LENGTH) + '&nbsp; <br>'), 'x'.repeat(MAX_TEXT_LENGTH));
+    assert.equal(htmlToText('x'.repeat(MAX_TEXT_LENGTH + 1)), 'x'.repeat(MAX_TEXT_LENGTH) + '\n\n' + TRUNCATION_NOTE);
+  });
+  it('does not split a character outside the BMP at the cut', function () {
+    assert.equal(htmlToText('a' + '😀'.repeat(MAX_TEXT_LENGTH / 2)), 'a' + '😀'.repeat(MAX_TEXT_LENGTH / 2 - 1) + '\n\n' + TRUNCATION_NOTE);
   });
 });
 
