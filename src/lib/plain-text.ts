@@ -47,17 +47,15 @@ class TextWriter {
   private kept = 0;
   private space = false;
   private newlines = 0;
-
-  get full(): boolean {
-    return this.kept > MAX_TEXT_LENGTH;
-  }
+  /** Past the cap: nothing more is needed. */
+  full = false;
 
   addSpace(): void {
     this.space = true;
   }
 
-  addNewline(): void {
-    if (this.newlines < 2) this.newlines++;
+  addNewline(count = 1): void {
+    this.newlines = Math.min(2, this.newlines + count);
   }
 
   add(s: string): void {
@@ -76,29 +74,49 @@ class TextWriter {
     this.text += s;
     let end = s.length;
     while (end > 0 && isTrimmed(s.charCodeAt(end - 1))) end--;
-    if (end > 0) this.kept = start + end;
+    if (end > 0) {
+      this.kept = start + end;
+      this.full = this.kept > MAX_TEXT_LENGTH;
+    }
   }
 
   /** HTML source text: whitespace collapses, entities are decoded. */
   addSource(s: string, from: number, to: number): void {
-    if (from >= to) return;
     let done = from;
     let i = from;
     while (i < to && !this.full) {
       const c = s.charCodeAt(i);
-      if (c === 0x20 || c === 0x09 || c === 0x0a) {
-        this.add(s.slice(done, i));
-        if (c === 0x0a) this.addNewline();
-        else this.addSpace();
-        done = ++i;
-      } else if (c === 0x26) {
+      if (c === 0x26) {
         const entity = entityAt(s, i, to);
         if (entity) {
           this.add(s.slice(done, i));
           this.add(entity.text);
           done = i = entity.end;
         } else i++;
-      } else i++;
+        continue;
+      }
+      if (c !== 0x20 && c !== 0x09 && c !== 0x0a) {
+        i++;
+        continue;
+      }
+      let end = i + 1;
+      let newlines = c === 0x0a ? 1 : 0;
+      while (end < to) {
+        const d = s.charCodeAt(end);
+        if (d === 0x0a) newlines++;
+        else if (d !== 0x20 && d !== 0x09) break;
+        end++;
+      }
+      // One space between two words is collapsed already: it stays in the slice, which spares a
+      // call per word. At either end of the text it may join whitespace beyond the markup.
+      if (c === 0x20 && end === i + 1 && i > from && end < to) {
+        i = end;
+        continue;
+      }
+      this.add(s.slice(done, i));
+      if (newlines) this.addNewline(newlines);
+      else this.addSpace();
+      done = i = end;
     }
     this.add(s.slice(done, i));
   }
@@ -163,6 +181,19 @@ class EndTags {
   }
 }
 
+const startsMarkup = (c: number) => isLetter(c) || c === 0x2f || c === 0x21 || c === 0x3f;
+
+/** The next `<` at or after `from` that starts markup, or -1. */
+function markupAt(html: string, from: number): number {
+  let lt = html.indexOf('<', from);
+  while (lt !== -1 && lt + 1 < html.length) {
+    const next = html.charCodeAt(lt + 1);
+    if (startsMarkup(next)) return lt;
+    lt = next === 0x3c ? lt + 1 : html.indexOf('<', lt + 2);
+  }
+  return -1;
+}
+
 // A tag name ends at whitespace, `/` or `>` (HTML Living Standard, "tag name state").
 const endsName = (c: number) => c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0c || c === 0x0d || c === 0x2f || c === 0x3e;
 
@@ -184,14 +215,10 @@ export function htmlToText(html: string): string {
   let unwritten = 0; // where the source text not yet written starts
   let at = 0; // where to look for the next `<`
   while (!out.full) {
-    const lt = html.indexOf('<', at);
+    const lt = markupAt(html, at);
     if (lt === -1) break;
     const next = html.charCodeAt(lt + 1);
     const endTag = next === 0x2f;
-    if (!isLetter(next) && !endTag && next !== 0x21 && next !== 0x3f) {
-      at = lt + 1;
-      continue;
-    }
     out.addSource(html, unwritten, lt);
     if (link) link.label += html.slice(unwritten, lt);
     let gt: number;
