@@ -2,7 +2,7 @@
 // `npm run bench`: measures the targets of issue 5 and prints one table, each figure next to its
 // reference measured in the same run (same process, same SMTP sink). Loopback only; every child
 // process and server is closed at the end. Not part of `npm test`: it takes about three minutes.
-// Sections can be picked: node --expose-gc bench/run.js throughput oauth2 attachment rate memory startup
+// Sections can be picked: node --expose-gc bench/run.js throughput oauth2 attachment rate memory startup html
 const { fork } = require('node:child_process');
 const http = require('node:http');
 const os = require('node:os');
@@ -14,8 +14,9 @@ const { emailNodeModule, VERSION: EMAIL_NODE_VERSION } = require('./reference');
 const { rawNodemailer, nodemailerInNodeRed, sendNode, emailNode, deployWithProbes, sendNodeFlow } = require('./throughput');
 const { startTokenEndpoint } = require('../test/support/token-endpoint');
 const { Connection } = require('../dist/lib/connection');
+const { htmlToText } = require('../dist/lib/plain-text');
 
-const ALL = ['throughput', 'oauth2', 'attachment', 'rate', 'memory', 'startup'];
+const ALL = ['throughput', 'oauth2', 'attachment', 'rate', 'memory', 'startup', 'html'];
 const picked = process.argv.slice(2).filter((a) => ALL.includes(a));
 const sections = picked.length ? picked : ALL;
 const rows = [];
@@ -222,6 +223,64 @@ async function startup() {
   row('Start-up: Node-RED start to flows started, with the package and a flow using it (median of 11)', `${m(withPkg, 'ms').toFixed(0)} ms; no socket, no token at start`, `without the package: ${m(without, 'ms').toFixed(0)} ms`, ok(d < 50, `+${d.toFixed(0)} ms wall, +${dc.toFixed(0)} ms CPU (target < 50 ms)`));
 }
 
+function html() {
+  const SIZE = 200 * 1024;
+  const fill = (unit) => unit.repeat(Math.ceil(SIZE / unit.length)).slice(0, SIZE);
+  // A mail with the usual parts: head, style, comments, headings, links, lists, a table, entities.
+  const head = '<!DOCTYPE html><html><head><meta charset="utf-8"><title>Order</title><style>p { margin: 0 } a { color: #06c }</style></head><body>\n';
+  const body = [
+    '<!-- order --><h2>Order #1234</h2>\n<p>Shipped, see <a href="https://shop.example/o/1234?a=1&amp;b=2">tracking</a>.<br>',
+    'Questions: <a href="mailto:help@shop.example">help@shop.example</a></p>\n<ul><li>Item&nbsp;one, 2 &times; &#8364;&nbsp;9.90</li>',
+    '<li>Item <b>two</b></li></ul>\n<table><tr><td>Total</td><td>&#x20AC; 19.80</td></tr></table>\n',
+  ].join('');
+  const tail = '<script>track()</script></body></html>';
+  const ordinary = head + body.repeat(Math.floor((SIZE - head.length - tail.length) / body.length)) + tail;
+  const depth = Math.floor(SIZE / 25);
+  const hostile = {
+    '<': fill('<'),
+    '<script': fill('<script'),
+    '<script>': fill('<script>'),
+    '<a href="': fill('<a href="'),
+    '<a href="x">y': fill('<a href="x">y'),
+    '<a href="x">y</a>': fill('<a href="x">y</a>'),
+    '<li>': fill('<li>'),
+    '<!--': fill('<!--'),
+    '<head>': fill('<head>'),
+    '&#': fill('&#'),
+    'nested tags': '<div><b><i>'.repeat(depth) + 'x' + '</i></b></div>'.repeat(depth),
+  };
+  // The conversion is synchronous: its duration is the time the event loop is blocked.
+  const block = (fn) => {
+    const t = process.hrtime.bigint();
+    fn();
+    return Number(process.hrtime.bigint() - t) / 1e6;
+  };
+  const rounds = 5;
+  const times = (fn) => Array.from({ length: rounds }, () => block(fn));
+  // Not counted: a Node-RED that sends mail has run the conversion before.
+  block(() => htmlToText(ordinary));
+  let longest = { ms: 0 };
+  let worstCall = 0;
+  for (const [name, input] of Object.entries(hostile)) {
+    const t = times(() => htmlToText(input));
+    worstCall = Math.max(worstCall, ...t);
+    if (median(t) > longest.ms) longest = { ms: median(t), name: name.includes('<') || name.includes('&') ? `\`${name}\`` : name };
+  }
+  const reference = median(times(() => htmlToText(ordinary)));
+  const records = [];
+  for (let size = 2; size < SIZE; size += records[records.length - 1].length + 1) {
+    records.push(JSON.stringify({ id: records.length, name: `item ${records.length}`, tags: ['mail', 'html'] }));
+  }
+  const json = `[${records.join(',')}]`;
+  const jsonMs = median(times(() => JSON.parse(json)));
+  row(
+    'HTML to text, 200 KB hostile input: longest event-loop block',
+    `${longest.ms.toFixed(1)} ms (${longest.name}; median of ${rounds} calls, worst of ${Object.keys(hostile).length} inputs; single worst call ${worstCall.toFixed(1)} ms)`,
+    `200 KB of ordinary HTML: ${reference.toFixed(1)} ms; JSON.parse of 200 KB: ${jsonMs.toFixed(1)} ms`,
+    ok(longest.ms < 50, `target < 50 ms; ${(longest.ms / reference).toFixed(1)}× ordinary HTML`),
+  );
+}
+
 (async () => {
   const started = Date.now();
   const sink = await startSink();
@@ -236,6 +295,7 @@ async function startup() {
     await rt.stop();
     rt = undefined;
     if (sections.includes('startup')) await startup();
+    if (sections.includes('html')) html();
   } finally {
     if (rt) await rt.stop().catch(() => {});
     await sink.close();
