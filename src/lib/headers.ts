@@ -72,6 +72,15 @@ export function messageIds(value: unknown, field: 'In-Reply-To' | 'References'):
   return ids.length ? ids.join(' ') : undefined;
 }
 
+/** The Content-ID of the node's own attachment: text without brackets, spaces or line breaks. */
+export function contentId(value: unknown): string | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  if (typeof value !== 'string' || !/^[^\s<>"]+$/.test(value)) {
+    throw refuse(`The attachment's Content-ID "${String(value).slice(0, 60)}" is not valid`, 'Use a short name without spaces or angle brackets, e.g. logo, and refer to it as <img src="cid:logo">.');
+  }
+  return value;
+}
+
 /** Content-IDs the HTML refers to (`cid:…`) that no attachment carries: each would show as a broken image. */
 export function missingCids(html: string | undefined, attachments: { cid?: string }[] = []): string[] {
   if (!html) return [];

@@ -18,6 +18,11 @@ export interface MailInput {
   text?: unknown;
   priority?: string;
   attachments?: Mail.Attachment[];
+  /** Custom headers, checked (headers.ts). */
+  headers?: Record<string, string | string[]>;
+  /** Threading: message ids as header values, checked (headers.ts). */
+  inReplyTo?: string;
+  references?: string;
 }
 
 function optionalText(value: unknown, field: string): string | undefined {
@@ -55,6 +60,9 @@ export function buildMessage(input: MailInput, defaultFrom: string): Mail.Option
     text,
     priority,
     attachments: input.attachments?.length ? input.attachments : undefined,
+    headers: input.headers,
+    inReplyTo: input.inReplyTo,
+    references: input.references,
   };
 }
 
@@ -65,6 +73,29 @@ export interface SuccessResult {
   rejected: string[];
   response: string;
   envelope: { from: string; to: string[] };
+}
+
+/** A message built but not sent: the exact .eml that would have gone out. */
+export interface PreviewResult {
+  success: true;
+  preview: true;
+  messageId: string;
+  envelope: { from: string; to: string[] };
+  /** The message as text, or a Buffer above 1 MB (a string that large is costly to copy around a flow). */
+  eml: string | Buffer;
+}
+
+/** Above this size the preview's .eml stays a Buffer. */
+export const PREVIEW_TEXT_LIMIT = 1024 * 1024;
+
+export function previewResult(built: { messageId: string; envelope: { from: string; to: string[] }; message: Buffer }): PreviewResult {
+  const eml = built.message.length > PREVIEW_TEXT_LIMIT ? built.message : built.message.toString('utf8');
+  return { success: true, preview: true, messageId: built.messageId, envelope: built.envelope, eml };
+}
+
+/** Adds the warnings of a send (a cid: without its image) to its result, when there are any. */
+export function withWarnings<R extends object>(result: R, warnings: string[]): R {
+  return warnings.length ? { ...result, warnings } : result;
 }
 
 export interface FailureResult {

@@ -1,19 +1,23 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
 import type { Address } from '../../lib/addresses';
-import { buildAttachment, closeStreams, fromMsgAttachments } from '../../lib/attachments';
+import { buildAttachment, closeStreams, DEFAULT_LIMITS, fromMsgAttachments } from '../../lib/attachments';
+import { composeBuffer } from '../../lib/compose';
+import { contentId, customHeaders, messageIds, missingCids } from '../../lib/headers';
 import { ErrorCodes, mailError, type MailError } from '../../lib/errors';
-import { buildMessage, failureResult, successResult, type FailureResult, type SuccessResult } from '../../lib/message';
+import { buildMessage, failureResult, previewResult, successResult, withWarnings, type FailureResult, type PreviewResult, type SuccessResult } from '../../lib/message';
 import { resultKeyError } from '../../lib/result-key';
 import { renderTemplate, type TemplateScopes } from '../../lib/templates';
 import type { SmtpOauthConfigNode } from '../smtp-oauth-config/smtp-oauth-config';
 
 /** The typed properties of SPEC.md: value in `x`, its type in `xType`. */
-const TYPED = ['to', 'cc', 'bcc', 'from', 'replyTo', 'subject', 'html', 'text', 'attachment', 'attachmentFilename'] as const;
+const TYPED = ['to', 'cc', 'bcc', 'from', 'replyTo', 'subject', 'html', 'text', 'attachment', 'attachmentFilename', 'headers', 'inReplyTo', 'references'] as const;
 type TypedName = (typeof TYPED)[number];
 /** Typed properties whose `str` value is a mustache template. */
 const TEMPLATES: Partial<Record<TypedName, 'html' | 'plain'>> = { subject: 'plain', html: 'html', text: 'plain' };
 /** The type key of each typed property (the attachment's breaks the pattern, see SPEC.md). */
 const typeKey = (name: TypedName) => (name === 'attachment' ? 'attachmentValueType' : `${name}Type`);
+/** The type of a typed property saved without one: custom headers are a JSON object. */
+const defaultType = (name: TypedName) => (name === 'headers' ? 'json' : 'str');
 
 export interface SendSmtpEmailDef extends NodeDef {
   connection: string;
@@ -24,10 +28,15 @@ export interface SendSmtpEmailDef extends NodeDef {
   resultKey?: string;
   stopOnError?: boolean;
   async?: boolean;
+  /** Content-ID of the node's own attachment, for an inline image. */
+  attachmentCid?: string;
+  deliver?: 'send' | 'preview';
+  /** Whether msg.preview = true may turn a send into a preview. */
+  previewFromMsg?: boolean;
   [key: string]: unknown;
 }
 
-type Result = SuccessResult | FailureResult;
+type Result = SuccessResult | PreviewResult | FailureResult;
 
 export = function (RED: NodeAPI) {
   function SendSmtpEmail(this: Node, def: SendSmtpEmailDef) {
@@ -51,7 +60,7 @@ export = function (RED: NodeAPI) {
     /** A property's value for this msg: at once where Node-RED can give it at once, else a promise. */
     const evaluate = (name: TypedName, msg: NodeMessage): unknown => {
       const value = def[name] as string | undefined;
-      const type = (def[typeKey(name)] as string | undefined) || 'str';
+      const type = (def[typeKey(name)] as string | undefined) || defaultType(name);
       if (type === 'str') return value;
       if (value === undefined || value === '') return undefined;
       if (!ASYNC_TYPES.has(type)) {
@@ -73,9 +82,11 @@ export = function (RED: NodeAPI) {
     };
 
     /** Reads the msg, builds the message and sends it; resolves with the success result. */
-    async function deliver(msg: NodeMessage): Promise<SuccessResult> {
-      if (!configNode) throw mailError(ErrorCodes.ECONFIG, 'No SMTP connection is configured', 'Select or create an SMTP connection in the node.');
-      const connection = configNode.connection();
+    async function deliver(msg: NodeMessage): Promise<SuccessResult | PreviewResult> {
+      // A preview builds the message without connecting, so it needs no connection.
+      const preview = def.deliver === 'preview' || (def.previewFromMsg === true && (msg as { preview?: unknown }).preview === true);
+      if (!configNode && !preview) throw mailError(ErrorCodes.ECONFIG, 'No SMTP connection is configured', 'Select or create an SMTP connection in the node.');
+      const connection = configNode?.connection();
       const values = {} as Record<TypedName, unknown>;
       for (const name of TYPED) {
         let value = evaluate(name, msg);
@@ -87,8 +98,18 @@ export = function (RED: NodeAPI) {
         values[name] = value;
       }
       // Check every other input before any download starts.
-      const message = buildMessage({ ...values, priority: def.priority }, connection.user);
-      const limits = connection.downloadLimits;
+      const message = buildMessage(
+        {
+          ...values,
+          priority: def.priority,
+          headers: customHeaders(values.headers, (msg as { headers?: unknown }).headers),
+          inReplyTo: messageIds(values.inReplyTo, 'In-Reply-To'),
+          references: messageIds(values.references, 'References'),
+        },
+        connection?.user ?? '',
+      );
+      const cid = contentId(def.attachmentCid);
+      const limits = connection?.downloadLimits ?? DEFAULT_LIMITS;
       const attachments = await fromMsgAttachments((msg as { attachments?: unknown }).attachments, limits);
       const own = await buildAttachment({
         type: def.attachmentType || 'none',
@@ -99,15 +120,26 @@ export = function (RED: NodeAPI) {
         closeStreams(attachments);
         throw err;
       });
-      if (own) attachments.unshift(own);
+      if (own) attachments.unshift(cid ? { ...own, cid } : own);
       message.attachments = attachments.length ? attachments : undefined;
+      const missing = missingCids(message.html as string | undefined, attachments);
+      const warnings = missing.map((c) => `The content refers to cid:${c}, but no attachment has that Content-ID: the image will show as broken`);
+      for (const w of warnings) node.warn(w);
+      if (preview || !connection) {
+        try {
+          return withWarnings(previewResult(await composeBuffer(message)), warnings);
+        } finally {
+          closeStreams(attachments);
+        }
+      }
       const sender = (message.from as Address).address.toLowerCase();
       const customFrom = values.from !== undefined && values.from !== '' && sender !== connection.user.toLowerCase();
       try {
-        return successResult(await connection.send(message, customFrom, (queued) => {
+        const sent = await connection.send(message, customFrom, (queued) => {
           waiting += queued ? 1 : -1;
           showStatus();
-        }));
+        });
+        return withWarnings(successResult(sent), warnings);
       } finally {
         closeStreams(attachments);
       }

@@ -1,0 +1,143 @@
+'use strict';
+// Threading, custom headers, inline images and previews, checked in the message the loopback
+// server receives (mailparser), sent by the node inside Node-RED.
+const assert = require('node:assert/strict');
+const { simpleParser } = require('mailparser');
+const { startSmtp } = require('./support/smtp');
+const { helper, deploy, outcome } = require('./support/flow');
+
+const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64');
+
+describe('message features: threading, headers, inline images, preview', function () {
+  let smtp;
+  const basic = { user: 'sender@example.com', password: 'pw-1' };
+  const store = { storeResult: 'msg', resultKey: 'emailResult' };
+  before(async function () {
+    smtp = await startSmtp({ users: { 'sender@example.com': 'pw-1' } });
+  });
+  after(() => smtp.close());
+  beforeEach(() => helper.startServer());
+  afterEach(async function () {
+    await helper.unload();
+    await helper.stopServer();
+    smtp.messages.length = 0;
+  });
+
+  /** Deploys with the given send-node properties and sends one msg; resolves with the outcome. */
+  async function sendOne(send, msg = { payload: 'x' }) {
+    const nodes = await deploy({ connection: { port: smtp.port }, credentials: basic, send: { ...store, ...send } });
+    const result = outcome(nodes);
+    nodes.send.receive(msg);
+    return { ...(await result), nodes };
+  }
+
+  it('replies in the same thread: In-Reply-To and References name the first mail', async function () {
+    const nodes = await deploy({
+      connection: { port: smtp.port },
+      credentials: basic,
+      send: { ...store, inReplyTo: 'parentId', inReplyToType: 'msg', references: 'thread', referencesType: 'msg' },
+    });
+    let result = outcome(nodes);
+    nodes.send.receive({ payload: 'first' });
+    const first = (await result).msg.emailResult;
+    result = outcome(nodes);
+    nodes.send.receive({ payload: 'reply', parentId: first.messageId, thread: ['<root@example.com>', first.messageId] });
+    const reply = await result;
+    assert.equal(reply.kind, 'sent');
+    const [a, b] = await smtp.waitForMessages(2);
+    assert.equal(a.parsed.messageId, first.messageId);
+    assert.equal(b.parsed.inReplyTo, first.messageId);
+    assert.deepEqual(b.parsed.references, ['<root@example.com>', first.messageId]);
+  });
+
+  it('sends custom headers from the node and from msg.headers', async function () {
+    const { kind } = await sendOne({ headers: '{"X-Ticket-Id": "T-1", "List-Unsubscribe": "<mailto:unsub@example.com>"}', headersType: 'json' }, { payload: 'x', headers: { 'X-Flow': 'alerts' } });
+    assert.equal(kind, 'sent');
+    const [m] = await smtp.waitForMessages(1);
+    assert.equal(m.parsed.headers.get('x-ticket-id'), 'T-1');
+    assert.equal(m.parsed.headers.get('x-flow'), 'alerts');
+    assert.match(m.raw, /^List-Unsubscribe: <mailto:unsub@example\.com>\r$/m);
+  });
+
+  const refused = [
+    ['Bcc', { Bcc: 'evil@example.com' }],
+    ['From', { From: 'evil@example.com' }],
+    ['Content-Type', { 'Content-Type': 'text/plain' }],
+    ['Message-ID', { 'Message-ID': '<x@y>' }],
+    ['MIME-Version', { 'MIME-Version': '2.0' }],
+    ['a name that is not a field name', { 'X Bad Name': '1' }],
+    ['CR/LF in a value', { 'X-Note': 'a\r\nBcc: evil@example.com' }],
+  ];
+  for (const [name, headers] of refused) {
+    it(`refuses ${name} in msg.headers with EINPUT, and sends nothing`, async function () {
+      const { kind, msg } = await sendOne({}, { payload: 'x', headers });
+      assert.equal(kind, 'caught');
+      assert.equal(msg.error.code, 'EINPUT');
+      assert.equal(smtp.messages.length, 0);
+    });
+  }
+
+  it('sends an attachment with a Content-ID as an inline image of multipart/related, and keeps others as attachments', async function () {
+    const { kind, msg } = await sendOne(
+      { html: '<p>Logo: <img src="cid:logo"></p>', attachmentType: 'base64', attachment: PNG.toString('base64'), attachmentFilename: 'logo.png', attachmentMimeType: 'image/png', attachmentCid: 'logo' },
+      { payload: 'x', attachments: [{ filename: 'report.csv', content: 'a,b\n1,2\n' }] },
+    );
+    assert.equal(kind, 'sent');
+    assert.equal(msg.emailResult.warnings, undefined);
+    const [m] = await smtp.waitForMessages(1);
+    assert.match(m.raw, /Content-Type: multipart\/related/);
+    const logo = m.parsed.attachments.find((a) => a.filename === 'logo.png');
+    const csv = m.parsed.attachments.find((a) => a.filename === 'report.csv');
+    assert.equal(logo.cid, 'logo');
+    assert.equal(logo.contentDisposition, 'inline');
+    assert.deepEqual(logo.content, PNG);
+    assert.equal(csv.contentDisposition, 'attachment');
+    assert.match(m.raw, /Content-Disposition: attachment; filename=report\.csv/);
+    // mailparser resolves cid: references to the related part it found
+    assert.match(m.parsed.html, /src="data:image\/png;base64,/);
+  });
+
+  it('warns, in the result and the log, about a cid: the mail has no image for', async function () {
+    const { kind, msg } = await sendOne({ html: '<img src="cid:chart">' });
+    assert.equal(kind, 'sent');
+    assert.deepEqual(msg.emailResult.warnings, ['The content refers to cid:chart, but no attachment has that Content-ID: the image will show as broken']);
+    assert.ok(helper.log().args.some(([event]) => event.level === helper.log().WARN && /cid:chart/.test(event.msg)));
+  });
+
+  it('previews the exact message without connecting: same subject, recipients, HTML and attachments as a sent copy', async function () {
+    const send = { to: 'Bob <bob@example.com>, carol@example.com', subject: 'Report {{payload.n}}', html: '<h1>Report {{payload.n}}</h1>', attachmentType: 'text', attachment: 'hello', attachmentFilename: 'a.txt' };
+    const previewed = await sendOne({ ...send, deliver: 'preview' }, { payload: { n: 7 } });
+    assert.equal(previewed.kind, 'sent');
+    const result = previewed.msg.emailResult;
+    assert.equal(result.success, true);
+    assert.equal(result.preview, true);
+    assert.deepEqual(result.envelope, { from: 'sender@example.com', to: ['bob@example.com', 'carol@example.com'] });
+    assert.equal(typeof result.eml, 'string');
+    assert.equal(smtp.messages.length, 0, 'the server received nothing');
+    await helper.unload();
+
+    const sent = await sendOne(send, { payload: { n: 7 } });
+    assert.equal(sent.kind, 'sent');
+    const [m] = await smtp.waitForMessages(1);
+    const p = await simpleParser(result.eml);
+    assert.equal(p.messageId, result.messageId);
+    assert.equal(p.subject, m.parsed.subject);
+    assert.equal(p.to.text, m.parsed.to.text);
+    assert.equal(p.html, m.parsed.html);
+    assert.equal(p.text, m.parsed.text);
+    assert.deepEqual(
+      p.attachments.map((a) => [a.filename, a.contentType, a.content.toString()]),
+      m.parsed.attachments.map((a) => [a.filename, a.contentType, a.content.toString()]),
+    );
+  });
+
+  it('ignores msg.preview unless the node allows it', async function () {
+    const ignored = await sendOne({}, { payload: 'x', preview: true });
+    assert.equal(ignored.msg.emailResult.preview, undefined);
+    assert.equal(smtp.messages.length, 1);
+    await helper.unload();
+    const allowed = await sendOne({ previewFromMsg: true }, { payload: 'x', preview: true });
+    assert.equal(allowed.msg.emailResult.preview, true);
+    assert.equal(smtp.messages.length, 1, 'the preview sent nothing');
+  });
+});
