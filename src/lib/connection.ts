@@ -175,7 +175,13 @@ function ownCode(err: MailError & { originalCode?: string }): MailError {
   return err;
 }
 
-/** The server refused the token (not: the token endpoint refused us). */
-function isTokenRefusal(err: MailError & { originalCode?: string }): boolean {
-  return err.code === 'EAUTH' && err.originalCode !== ErrorCodes.EOAUTH2;
+/**
+ * The server refused the token itself (not: the token endpoint refused us, nor a limit or a busy
+ * server at AUTH, nor SMTP AUTH switched off for the mailbox, which no new token changes): a 535,
+ * or the 334 challenge nodemailer answers when it has no second token to try.
+ */
+export function isTokenRefusal(err: MailError & { originalCode?: string }): boolean {
+  if (err.code !== 'EAUTH' || err.originalCode === ErrorCodes.EOAUTH2) return false;
+  const text = `${err.response ?? ''}`;
+  return (err.responseCode === 535 && !/5\.7\.139/.test(text)) || /^334\b/.test(text);
 }
