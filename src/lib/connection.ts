@@ -1,9 +1,12 @@
+import { randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
 import nodemailer from 'nodemailer';
 import type Mail from 'nodemailer/lib/mailer';
 import type SMTPPool from 'nodemailer/lib/smtp-pool';
-import { diagnose } from './diagnose';
+import { diagnose, hintFor } from './diagnose';
 import { ErrorCodes, type MailError } from './errors';
 import { RateLimiter, type Timers } from './rate-limiter';
+import { Backoff, backoffDelay, isTransient, MAX_ATTEMPTS, type RetryableError, type RetryTiming } from './retry';
 import { TokenCache } from './token-cache';
 import { timeoutMs, toNumber, transportOptions, type ConnectionConfig, type ConnectionCredentials } from './transport-options';
 import { downloadLimits, type DownloadLimits } from './attachments';
@@ -21,9 +24,20 @@ export interface ConnectionOptions {
   rateWindowMs?: number;
   /** Size cap of URL attachments, in MB, when the connection sets none (settings.js). */
   maxAttachmentMB?: unknown;
+  /** The backoff between attempts: its clock, timers and delays (tests and the benchmark shorten them). */
+  retry?: RetryTiming;
 }
 
 type Transporter = Mail<SMTPPool.SentMessageInfo, SMTPPool.Options>;
+
+/** What a send resolves with: nodemailer's info and how many attempts it took. */
+export type SentInfo = SMTPPool.SentMessageInfo & { attempts: number };
+
+/** What a failed send rejects with: the diagnosed error and how many attempts were made. */
+export type SendError = MailError & { attempts: number };
+
+/** Seconds a send is retried when the connection sets nothing. */
+export const DEFAULT_RETRY_SECONDS = 600;
 
 /**
  * One SMTP connection as a config node owns it: a pooled transport created on first use, an
@@ -35,6 +49,10 @@ export class Connection {
   private readonly limiter?: RateLimiter;
   private transporter?: Transporter;
   private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly backoff: Backoff;
+  /** How long a send is retried, in ms; 0: never. */
+  private readonly retryMs: number;
+  private closing = false;
 
   constructor(
     readonly config: ConnectionConfig,
@@ -49,6 +67,9 @@ export class Connection {
     }
     const rate = toNumber(config.rateLimitPerMinute, 0);
     if (rate > 0) this.limiter = new RateLimiter(rate, { windowMs: options.rateWindowMs, now: options.now, timers: options.timers });
+    this.backoff = new Backoff({ now: options.now, timers: options.timers, ...options.retry });
+    const seconds = parseFloat(String(config.retryForSeconds ?? ''));
+    this.retryMs = (Number.isFinite(seconds) && seconds >= 0 ? seconds : DEFAULT_RETRY_SECONDS) * 1000;
   }
 
   /** The connection's user: the default sender and, for OAuth2, the mailbox. */
@@ -64,6 +85,11 @@ export class Connection {
   /** Number of sends waiting for their turn under the rate limit. */
   get waiting(): number {
     return this.limiter?.waiting ?? 0;
+  }
+
+  /** Number of sends waiting for their next attempt after a transient failure. */
+  get retrying(): number {
+    return this.backoff.waiting;
   }
 
   private transport(): Transporter {
@@ -97,38 +123,89 @@ export class Connection {
   }
 
   /**
-   * Sends one message. A bare 535 to XOAUTH2 means the cached token was refused without the 334
-   * challenge that makes nodemailer renew it: drop the token and retry once with a new one.
+   * Sends one message, retrying transient failures (4xx answers, a connection that broke before the
+   * server accepted the message, a busy token endpoint) with backoff until retryForSeconds have
+   * passed. Every attempt carries the same Message-ID, so a mail whose acceptance was lost with the
+   * connection can be recognised as a duplicate by the receiving side.
    */
-  send(message: Mail.Options, customFrom = false, onQueue?: (waiting: boolean) => void): Promise<SMTPPool.SentMessageInfo> {
-    const attempt = async () => {
-      if (this.limiter) {
-        let waited = false;
-        try {
-          await this.limiter.acquire(() => {
-            waited = true;
-            onQueue?.(true);
-          });
-        } finally {
-          if (waited) onQueue?.(false);
-        }
-      }
-      const tokens = this.tokens;
-      const rejectionsBefore = tokens?.rejections;
-      try {
-        return await this.transport().sendMail(message);
-      } catch (e) {
-        // Unless nodemailer already renewed the token after a 334 during this send.
-        if (!tokens || !isTokenRefusal(e as MailError) || tokens.rejections !== rejectionsBefore) throw e;
-        tokens.invalidate();
-        return await this.transport().sendMail(message);
-      }
-    };
-    const p = attempt().catch((e: MailError) => {
-      throw diagnose(ownCode(e), { authType: this.config.authType, customFrom });
-    });
+  send(message: Mail.Options, customFrom = false, onQueue?: (waiting: boolean) => void, onRetry?: (waiting: boolean) => void): Promise<SentInfo> {
+    const p = this.deliver(message, customFrom, onQueue, onRetry);
     this.track(p);
     return p;
+  }
+
+  private async deliver(message: Mail.Options, customFrom: boolean, onQueue?: (waiting: boolean) => void, onRetry?: (waiting: boolean) => void): Promise<SentInfo> {
+    if (this.limiter) {
+      let waited = false;
+      try {
+        await this.limiter.acquire(() => {
+          waited = true;
+          onQueue?.(true);
+        });
+      } finally {
+        if (waited) onQueue?.(false);
+      }
+    }
+    fixMessageId(message);
+    const streams = new LentStreams(message);
+    const started = this.backoff.now();
+    for (let attempts = 1; ; attempts++) {
+      try {
+        const info = (await this.attempt(streams.lend())) as SentInfo;
+        info.attempts = attempts;
+        return info;
+      } catch (e) {
+        const err = ownCode(e as RetryableError);
+        const why = this.whyNotRetry(err, attempts, started, streams);
+        if (why !== undefined) throw this.failed(err, attempts, customFrom, why);
+        const delay = backoffDelay(attempts, this.backoff.timing, err.retryAfterMs);
+        const left = started + this.retryMs - this.backoff.now();
+        if ((err.retryAfterMs ?? 0) > left) throw this.failed(err, attempts, customFrom, `gave up after ${attempts} ${plural(attempts)} in ${seconds(this.backoff.now() - started)} s: the server asked to wait longer`);
+        onRetry?.(true);
+        try {
+          // The last attempt comes at the deadline, not after it.
+          await this.backoff.wait(Math.min(delay, left));
+        } catch {
+          throw this.failed(err, attempts, customFrom, `not retried: the connection was closed (redeploy or stop) after ${attempts} ${plural(attempts)}`);
+        } finally {
+          onRetry?.(false);
+        }
+      }
+    }
+  }
+
+  /** Why a failed attempt is the last one, or undefined when the send goes on. */
+  private whyNotRetry(err: RetryableError, attempts: number, started: number, streams: LentStreams): string | undefined {
+    if (!this.retryMs || !isTransient(err)) return '';
+    if (this.closing) return `not retried: the connection was closed (redeploy or stop) after ${attempts} ${plural(attempts)}`;
+    if (!streams.reusable()) return 'not retried: an attachment streamed from a URL was already sent once and cannot be read again';
+    const elapsed = this.backoff.now() - started;
+    if (elapsed >= this.retryMs || attempts >= MAX_ATTEMPTS) return `gave up after ${attempts} ${plural(attempts)} in ${seconds(elapsed)} s`;
+    return undefined;
+  }
+
+  /** The error a send ends with: diagnosed, with the attempts, and why it ended when retries were possible. */
+  private failed(err: RetryableError, attempts: number, customFrom: boolean, why: string): SendError {
+    if (why) err.message += ` (${why})`;
+    const out = diagnose(err, { authType: this.config.authType, customFrom }) as SendError;
+    out.attempts = attempts;
+    delete (out as RetryableError).transient;
+    delete (out as RetryableError).retryAfterMs;
+    return out;
+  }
+
+  /** One attempt. A bare 535 to XOAUTH2 means the cached token was refused without the 334 challenge that makes nodemailer renew it: drop the token and send once more with a new one. */
+  private async attempt(message: Mail.Options): Promise<SMTPPool.SentMessageInfo> {
+    const tokens = this.tokens;
+    const rejectionsBefore = tokens?.rejections;
+    try {
+      return await this.transport().sendMail(message);
+    } catch (e) {
+      // Unless nodemailer already renewed the token after a 334 during this send.
+      if (!tokens || !isTokenRefusal(e as MailError) || tokens.rejections !== rejectionsBefore) throw e;
+      tokens.invalidate();
+      return await this.transport().sendMail(message);
+    }
   }
 
   /** Connects, authenticates (fetching a token where needed) and quits: the Test connection button. */
@@ -140,7 +217,13 @@ export class Connection {
     try {
       await p;
     } catch (e) {
-      throw diagnose(ownCode(e as MailError), { authType: this.config.authType });
+      const err = ownCode(e as RetryableError);
+      // Test connection does not retry: it says that the answer is temporary.
+      if (isTransient(err) && (err.response || err.responseCode)) {
+        const specific = hintFor(err, { authType: this.config.authType, test: true });
+        err.hint = `The server is busy: ${firstLine(err.response || err.message)}; retry later.${specific ? ` ${specific}` : ''}`;
+      }
+      throw diagnose(err, { authType: this.config.authType, test: true });
     }
   }
 
@@ -152,6 +235,9 @@ export class Connection {
 
   /** Waits (at most `graceMs`) for the sends in flight, then closes the pool. */
   async close(graceMs = 10000): Promise<void> {
+    // Sends waiting for their next attempt end now, with their last error: nothing waits minutes.
+    this.closing = true;
+    this.backoff.close(new Error('closed'));
     if (this.inFlight.size) {
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise((resolve) => (timer = setTimeout(resolve, graceMs)));
@@ -167,7 +253,7 @@ export class Connection {
 const OWN_CODES: ReadonlySet<string> = new Set(Object.values(ErrorCodes));
 
 /** nodemailer files our errors (a token request, a download) under EAUTH or ESTREAM: restore our code. */
-function ownCode(err: MailError & { originalCode?: string }): MailError {
+function ownCode<E extends MailError & { originalCode?: string }>(err: E): E {
   if (err.originalCode && OWN_CODES.has(err.originalCode)) {
     err.code = err.originalCode;
     delete err.originalCode;
@@ -185,3 +271,94 @@ export function isTokenRefusal(err: MailError & { originalCode?: string }): bool
   const text = `${err.response ?? ''}`;
   return (err.responseCode === 535 && !/5\.7\.139/.test(text)) || /^334\b/.test(text);
 }
+
+/**
+ * Gives the message its Message-ID before the first attempt (nodemailer would make a new one per
+ * attempt), in nodemailer's own form: <random@sender's domain>.
+ */
+function fixMessageId(message: Mail.Options): void {
+  if (message.messageId || hasHeader(message.headers, 'message-id')) return;
+  const from = typeof message.from === 'string' ? message.from : message.from && 'address' in message.from ? message.from.address : '';
+  const domain = (from || '').split('@').pop()?.replace(/[<>\s]/g, '') || 'localhost';
+  message.messageId = `<${randomUUID()}@${domain}>`;
+}
+
+function hasHeader(headers: Mail.Options['headers'], name: string): boolean {
+  if (!headers) return false;
+  const keys = Array.isArray(headers) ? headers.map((h) => h.key) : Object.keys(headers);
+  return keys.some((k) => k.toLowerCase() === name);
+}
+
+/**
+ * nodemailer destroys the content streams of a message whose send failed, and reads them only once.
+ * So each attempt gets stand-ins that start reading the real stream (a URL download) only when
+ * nodemailer reads them: an attempt that failed before DATA leaves the download untouched for the
+ * next one; an attempt that read it makes the message one that cannot be sent again.
+ */
+class LentStreams {
+  private readonly sources: Readable[] = [];
+  private readonly loans: Loan[] = [];
+
+  constructor(private readonly message: Mail.Options) {
+    for (const a of message.attachments || []) {
+      if (a.content instanceof Readable) {
+        this.sources.push(a.content);
+        // A download that fails while the message waits would otherwise be an uncaught 'error'.
+        a.content.on('error', () => undefined);
+      }
+    }
+  }
+
+  /** The message for the next attempt. */
+  lend(): Mail.Options {
+    if (!this.sources.length) return this.message;
+    return {
+      ...this.message,
+      attachments: this.message.attachments!.map((a) => {
+        if (!(a.content instanceof Readable)) return a;
+        const loan = new Loan(a.content);
+        this.loans.push(loan);
+        return { ...a, content: loan };
+      }),
+    };
+  }
+
+  /** Whether every stream is still unread, so that another attempt can send it whole. */
+  reusable(): boolean {
+    return this.loans.every((l) => !l.started) && this.sources.every((s) => !s.destroyed && !s.readableEnded);
+  }
+}
+
+/** A stand-in for a stream that reads it only once read itself, and leaves it alone if never read. */
+class Loan extends Readable {
+  started = false;
+  private readonly onData = (chunk: Buffer) => {
+    if (!this.push(chunk)) this.source.pause();
+  };
+  private readonly onEnd = () => this.push(null);
+  private readonly onError = (err: Error) => this.destroy(err);
+
+  constructor(private readonly source: Readable) {
+    super();
+  }
+
+  override _read(): void {
+    if (!this.started) {
+      this.started = true;
+      if (this.source.destroyed) return void this.destroy(this.source.errored || new Error('The attachment stream was closed before it was sent'));
+      this.source.on('data', this.onData).once('end', this.onEnd).once('error', this.onError);
+    }
+    this.source.resume();
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    this.source.off('data', this.onData).off('end', this.onEnd).off('error', this.onError);
+    // Half read, the source is of no use to anyone any more.
+    if (this.started && !this.source.readableEnded) this.source.destroy();
+    cb(err);
+  }
+}
+
+const plural = (n: number) => (n === 1 ? 'attempt' : 'attempts');
+const seconds = (ms: number) => Math.round(ms / 1000);
+const firstLine = (text: string) => text.split('\n')[0].trim();

@@ -21,6 +21,8 @@ export interface ConnectionConfig {
   timeout?: number | string;
   /** Largest URL attachment to download, in MB (default 25). */
   maxAttachmentMB?: number | string;
+  /** Seconds a send with a transient failure is retried (default 600; 0 = never). */
+  retryForSeconds?: number | string;
 }
 
 export interface ConnectionCredentials {

@@ -2,6 +2,7 @@ import type { Node, NodeAPI, NodeDef } from 'node-red';
 import services from 'nodemailer/lib/well-known/services.json';
 import { Connection } from '../../lib/connection';
 import type { MailError } from '../../lib/errors';
+import type { RetryTiming } from '../../lib/retry';
 import type { ConnectionConfig, ConnectionCredentials } from '../../lib/transport-options';
 
 export interface SmtpOauthConfigDef extends NodeDef, ConnectionConfig {}
@@ -32,6 +33,8 @@ export = function (RED: NodeAPI) {
       (connection ??= new Connection(def, node.credentials || {}, {
         onError: (err) => node.warn(err.message),
         maxAttachmentMB: (RED.settings as { smtpOauthConfigMaxAttachmentMB?: unknown }).smtpOauthConfigMaxAttachmentMB,
+        // Not for users: tests and the benchmark shorten the backoff or drive its clock.
+        retry: (RED.settings as { smtpOauthConfigRetryTiming?: RetryTiming }).smtpOauthConfigRetryTiming,
       }));
     if (def.authType === 'oauth2') node.warn(RED._('smtp-oauth-config.warn.deprecatedOauth2'));
     node.on('close', (_removed: boolean, done: () => void) => {
