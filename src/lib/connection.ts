@@ -6,10 +6,11 @@ import type SMTPPool from 'nodemailer/lib/smtp-pool';
 import { diagnose, hintFor } from './diagnose';
 import { ErrorCodes, type MailError } from './errors';
 import { RateLimiter, type Timers } from './rate-limiter';
-import { Backoff, backoffDelay, isTransient, MAX_ATTEMPTS, type RetryableError, type RetryTiming } from './retry';
+import { Backoff, backoffDelay, isTooManyConnections, isTransient, MAX_ATTEMPTS, type RetryableError, type RetryTiming } from './retry';
 import { TokenCache } from './token-cache';
 import { timeoutMs, toNumber, transportOptions, type ConnectionConfig, type ConnectionCredentials } from './transport-options';
 import { downloadLimits, type DownloadLimits } from './attachments';
+import { poolSize } from './pool-limits';
 
 export interface ConnectionOptions {
   /** Where problems that belong to no send go (a failed callback); never given a secret. */
@@ -92,6 +93,15 @@ export class Connection {
     return this.backoff.waiting;
   }
 
+  /** How many connections the pool may open now: the pool size, or fewer once the server said too many. */
+  get poolSize(): number {
+    return this.pool()?.options.maxConnections ?? poolSize(this.config);
+  }
+
+  private pool(): SMTPPool | undefined {
+    return this.transporter?.transporter as SMTPPool | undefined;
+  }
+
   private transport(): Transporter {
     if (this.transporter) return this.transporter;
     const transporter = nodemailer.createTransport(transportOptions(this.config, this.creds) as SMTPPool.Options & { pool: true });
@@ -158,17 +168,21 @@ export class Connection {
         const err = ownCode(e as RetryableError);
         const why = this.whyNotRetry(err, attempts, started, streams);
         if (why !== undefined) throw this.failed(err, attempts, customFrom, why);
-        const delay = backoffDelay(attempts, this.backoff.timing, err.retryAfterMs);
-        const left = started + this.retryMs - this.backoff.now();
-        if ((err.retryAfterMs ?? 0) > left) throw this.failed(err, attempts, customFrom, `gave up after ${attempts} ${plural(attempts)} in ${seconds(this.backoff.now() - started)} s: the server asked to wait longer`);
-        onRetry?.(true);
-        try {
-          // The last attempt comes at the deadline, not after it.
-          await this.backoff.wait(Math.min(delay, left));
-        } catch {
-          throw this.failed(err, attempts, customFrom, `not retried: the connection was closed (redeploy or stop) after ${attempts} ${plural(attempts)}`);
-        } finally {
-          onRetry?.(false);
+        // After "too many connections" the pool opens fewer; when this send can go over one of the
+        // connections the server accepted, it goes at once, with no backoff.
+        if (!(isTooManyConnections(err) && this.followServerLimit(err))) {
+          const delay = backoffDelay(attempts, this.backoff.timing, err.retryAfterMs);
+          const left = started + this.retryMs - this.backoff.now();
+          if ((err.retryAfterMs ?? 0) > left) throw this.failed(err, attempts, customFrom, `gave up after ${attempts} ${plural(attempts)} in ${seconds(this.backoff.now() - started)} s: the server asked to wait longer`);
+          onRetry?.(true);
+          try {
+            // The last attempt comes at the deadline, not after it.
+            await this.backoff.wait(Math.min(delay, left));
+          } catch {
+            throw this.failed(err, attempts, customFrom, `not retried: the connection was closed (redeploy or stop) after ${attempts} ${plural(attempts)}`);
+          } finally {
+            onRetry?.(false);
+          }
         }
       }
     }
@@ -192,6 +206,25 @@ export class Connection {
     delete (out as RetryableError).transient;
     delete (out as RetryableError).retryAfterMs;
     return out;
+  }
+
+  /**
+   * After a "too many connections" answer: let the pool open no more connections than it has open
+   * now that the refused one is gone (what the server accepted, or is still deciding on), and at
+   * least one fewer than before, as each refusal is one connection beyond the server's limit.
+   * nodemailer reads maxConnections whenever it looks for a connection, so the change applies to
+   * the messages already queued. Returns whether the send can go at once: the server blamed our
+   * other connections (Exchange's concurrent-connection limit) and one of them is open to carry it.
+   */
+  private followServerLimit(err: RetryableError): boolean {
+    const pool = this.pool();
+    if (!pool || pool.options.maxConnections <= 1) return false;
+    // nodemailer 10 keeps its open connections there; without it, one fewer per refusal still converges.
+    const connections = (pool as unknown as { _connections?: unknown[] })._connections;
+    const open = Array.isArray(connections) ? connections.length : Infinity;
+    pool.options.maxConnections = Math.max(1, Math.min(pool.options.maxConnections - 1, open));
+    this.options.onError?.(new Error(`The server refused a connection (${firstLine(err.response || err.message)}); this connection now opens at most ${pool.options.maxConnections} at a time.`));
+    return open > 0 && OTHERS_BUSY.test(`${err.response ?? ''}`);
   }
 
   /** One attempt. A bare 535 to XOAUTH2 means the cached token was refused without the 334 challenge that makes nodemailer renew it: drop the token and send once more with a new one. */
@@ -359,6 +392,8 @@ class Loan extends Readable {
   }
 }
 
+/** A "too many connections" answer that blames the client's other, accepted connections. */
+const OTHERS_BUSY = /concurrent|too many (concurrent |simultaneous )?(connections|sessions)/i;
 const plural = (n: number) => (n === 1 ? 'attempt' : 'attempts');
 const seconds = (ms: number) => Math.round(ms / 1000);
 const firstLine = (text: string) => text.split('\n')[0].trim();

@@ -1,6 +1,7 @@
 import wellKnown from 'nodemailer/lib/well-known';
 import type SMTPPool from 'nodemailer/lib/smtp-pool';
 import { ErrorCodes, mailError } from './errors';
+import { poolSize } from './pool-limits';
 
 export type Security = 'starttls' | 'tls' | 'auto' | 'none';
 export type AuthType = 'basic' | 'oauth2-client-credentials' | 'oauth2' | 'none';
@@ -77,7 +78,7 @@ export function transportOptions(config: ConnectionConfig, creds: ConnectionCred
     requireTLS: security === 'starttls',
     ignoreTLS: security === 'none',
     tls: { rejectUnauthorized: config.rejectUnauthorized !== false && config.rejectUnauthorized !== 'false' },
-    maxConnections: Math.max(1, toNumber(config.maxConnections, 5)),
+    maxConnections: poolSize(config),
     disableFileAccess: true,
     disableUrlAccess: true,
     connectionTimeout: timeoutMs(config),
