@@ -346,6 +346,7 @@ describe('provider limits', function () {
       assert.equal(emailResult.attempts, 1);
       assert.equal(tries, 1);
       assert.doesNotMatch(emailResult.error.message, /gave up/);
+      assert.equal(emailResult.error.hint, "The server could not store the message (a disk, queue or processing error on its side); if it persists, the server's admin must check its logs.");
     });
 
     it('finishes every msg exactly once when the flow is redeployed while mails wait for a retry', async function () {

@@ -201,7 +201,7 @@ export class Connection {
   /** The error a send ends with: diagnosed, with the attempts, and why it ended when retries were possible. */
   private failed(err: RetryableError, attempts: number, customFrom: boolean, why: string): SendError {
     if (why) err.message += ` (${why})`;
-    const out = diagnose(err, { authType: this.config.authType, customFrom }) as SendError;
+    const out = diagnose(err, { authType: this.config.authType, customFrom, noRetry: !this.retryMs }) as SendError;
     out.attempts = attempts;
     delete (out as RetryableError).transient;
     delete (out as RetryableError).retryAfterMs;
@@ -253,10 +253,10 @@ export class Connection {
       const err = ownCode(e as RetryableError);
       // Test connection does not retry: it says that the answer is temporary.
       if (isTransient(err) && (err.response || err.responseCode)) {
-        const specific = hintFor(err, { authType: this.config.authType, test: true });
+        const specific = hintFor(err, { authType: this.config.authType, noRetry: true });
         err.hint = `The server is busy: ${firstLine(err.response || err.message)}; retry later.${specific ? ` ${specific}` : ''}`;
       }
-      throw diagnose(err, { authType: this.config.authType, test: true });
+      throw diagnose(err, { authType: this.config.authType, noRetry: true });
     }
   }
 

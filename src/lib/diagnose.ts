@@ -5,8 +5,8 @@ export interface DiagnoseContext {
   authType?: string;
   /** A custom From that differs from the connection's user. */
   customFrom?: boolean;
-  /** Test connection rather than a send: nothing is retried there. */
-  test?: boolean;
+  /** Nothing was retried: Test connection, or a connection with retries off. */
+  noRetry?: boolean;
 }
 
 interface Rule {
@@ -18,8 +18,8 @@ const M365_SCOPE = 'https://outlook.office365.com/.default';
 const TOKEN_URL = 'https://login.microsoftonline.com/{tenant_id}/oauth2/v2.0/token';
 /** A 4xx SMTP answer (RFC 5321 §4.2.1: transient negative completion). */
 const isTemporary = (t: string, e: MailError) => e.code !== 'EOAUTH2' && ((e.responseCode !== undefined && e.responseCode >= 400 && e.responseCode < 500) || /^4\d\d\b/.test(t));
-/** What a send does about a temporary answer; Test connection retries nothing. */
-const retried = (ctx: DiagnoseContext, what: string) => (ctx.test ? '' : `: ${what}`);
+/** What a send does about a temporary answer, unless nothing was retried. */
+const retried = (ctx: DiagnoseContext, what: string) => (ctx.noRetry ? '' : `: ${what}`);
 const oauth = (ctx: DiagnoseContext) => ctx.authType === 'oauth2-client-credentials' || ctx.authType === 'oauth2';
 
 /**
@@ -49,7 +49,7 @@ const RULES: Rule[] = [
   // before the authentication rules: a limit reached at AUTH is not a credentials problem.
   {
     match: (t) => /^432\b/.test(t) && /4\.3\.2|concurrent/i.test(t),
-    hint: (c) => `Microsoft 365 allows 3 connections per mailbox; lower Pool size to 3${c.test ? '' : '; mails were retried'}.`,
+    hint: (c) => `Microsoft 365 allows 3 connections per mailbox; lower Pool size to 3${c.noRetry ? '' : '; mails were retried'}.`,
   },
   { match: (t) => /SubmissionQuotaExceeded/i.test(t), hint: 'The mailbox reached its recipient quota (Microsoft 365: 10,000 recipients in a rolling 24 hours): wait until the window frees up, spread the sending over several mailboxes, or use a bulk-mail service.' },
   { match: (t) => /5\.2\.2\b|ShutoffQuotaExceeded|mailbox full/i.test(t) && !/throttled/i.test(t), hint: 'The sending mailbox is full (every sent mail is also stored in its Sent Items): free space, for example by emptying Sent Items, or raise the mailbox quota.' },

@@ -61,9 +61,9 @@ describe('diagnose', function () {
     }
   });
 
-  it('words the limits for Test connection without promising a retry', function () {
+  it('words the limits for Test connection and retries off without promising a retry', function () {
     const r = limits.find((x) => /^432/.test(x.response));
-    const hint = hintFor({ code: 'EAUTH', responseCode: 432, response: r.response, message: r.response }, { authType: 'oauth2-client-credentials', test: true });
+    const hint = hintFor({ code: 'EAUTH', responseCode: 432, response: r.response, message: r.response }, { authType: 'oauth2-client-credentials', noRetry: true });
     assert.equal(hint, 'Microsoft 365 allows 3 connections per mailbox; lower Pool size to 3.');
   });
 
