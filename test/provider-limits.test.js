@@ -403,6 +403,30 @@ describe('provider limits', function () {
       assert.equal(m.parsed.attachments[0].content.toString(), 'attached text '.repeat(1000));
     });
 
+    it('sends the attachment whole after a refused token was renewed (a bare 535 before DATA)', async function () {
+      const idp = await startTokenEndpoint({ clientId: 'app-1', clientSecret: 'cs-1' });
+      let first;
+      const oauthSmtp = await startSmtp({ tokens: (user, token) => (first ??= token) !== token && idp.state.issued.includes(token) });
+      try {
+        const nodes = await deploy({
+          connection: { port: oauthSmtp.port, authType: 'oauth2-client-credentials', tokenUrl: idp.url, scope: 'x/.default' },
+          credentials: { user: MAILBOX, clientId: 'app-1', clientSecret: 'cs-1' },
+          send: { attachmentType: 'url', attachment: `${base}/notes.txt`, storeResult: 'msg' },
+        });
+        const passed = next(nodes.out);
+        nodes.send.receive({});
+        const { emailResult } = await passed;
+        assert.equal(emailResult.attempts, 1, 'a renewed token is part of the same attempt');
+        assert.equal(idp.state.requests.length, 2);
+        const [m] = await oauthSmtp.waitForMessages(1);
+        assert.equal(m.parsed.attachments[0].content.toString(), 'attached text '.repeat(1000));
+      } finally {
+        await helper.unload();
+        await oauthSmtp.close();
+        await idp.close();
+      }
+    });
+
     it('does not send a half attachment again: a refusal after DATA ends the send, saying why', async function () {
       const { timing } = instantBackoff();
       useBackoff(timing);

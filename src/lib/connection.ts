@@ -17,9 +17,9 @@ export interface ConnectionOptions {
   onError?: (err: Error) => void;
   /** Time-out of token requests in ms. */
   tokenTimeout?: number;
-  /** The clock of the token cache and the rate limiter. */
+  /** The clock of the token cache, the rate limiter and the backoff. */
   now?: () => number;
-  /** The rate limiter's timers (tests). */
+  /** The timers of the rate limiter and the backoff (tests). */
   timers?: Timers;
   /** The rate limiter's window in ms (one minute); shorter only in tests and the benchmark. */
   rateWindowMs?: number;
@@ -69,8 +69,9 @@ export class Connection {
     const rate = toNumber(config.rateLimitPerMinute, 0);
     if (rate > 0) this.limiter = new RateLimiter(rate, { windowMs: options.rateWindowMs, now: options.now, timers: options.timers });
     this.backoff = new Backoff({ now: options.now, timers: options.timers, ...options.retry });
-    const seconds = parseFloat(String(config.retryForSeconds ?? ''));
-    this.retryMs = (Number.isFinite(seconds) && seconds >= 0 ? seconds : DEFAULT_RETRY_SECONDS) * 1000;
+    // Fractions allowed (tests); "" or anything unreadable is the default.
+    const retryFor = parseFloat(String(config.retryForSeconds ?? ''));
+    this.retryMs = (Number.isFinite(retryFor) && retryFor >= 0 ? retryFor : DEFAULT_RETRY_SECONDS) * 1000;
   }
 
   /** The connection's user: the default sender and, for OAuth2, the mailbox. */
@@ -161,7 +162,7 @@ export class Connection {
     const started = this.backoff.now();
     for (let attempts = 1; ; attempts++) {
       try {
-        const info = (await this.attempt(streams.lend())) as SentInfo;
+        const info = (await this.attempt(() => streams.lend())) as SentInfo;
         info.attempts = attempts;
         return info;
       } catch (e) {
@@ -227,17 +228,21 @@ export class Connection {
     return open > 0 && OTHERS_BUSY.test(`${err.response ?? ''}`);
   }
 
-  /** One attempt. A bare 535 to XOAUTH2 means the cached token was refused without the 334 challenge that makes nodemailer renew it: drop the token and send once more with a new one. */
-  private async attempt(message: Mail.Options): Promise<SMTPPool.SentMessageInfo> {
+  /**
+   * One attempt. A bare 535 to XOAUTH2 means the cached token was refused without the 334 challenge
+   * that makes nodemailer renew it: drop the token and send once more with a new one (and fresh
+   * stand-ins for the attachment streams: nodemailer destroyed the first ones).
+   */
+  private async attempt(message: () => Mail.Options): Promise<SMTPPool.SentMessageInfo> {
     const tokens = this.tokens;
     const rejectionsBefore = tokens?.rejections;
     try {
-      return await this.transport().sendMail(message);
+      return await this.transport().sendMail(message());
     } catch (e) {
       // Unless nodemailer already renewed the token after a 334 during this send.
       if (!tokens || !isTokenRefusal(e as MailError) || tokens.rejections !== rejectionsBefore) throw e;
       tokens.invalidate();
-      return await this.transport().sendMail(message);
+      return await this.transport().sendMail(message());
     }
   }
 
