@@ -2,10 +2,10 @@
 const { fork } = require('node:child_process');
 const path = require('node:path');
 
-/** Forks the SMTP sink; resolves with { port, stats(), reset(), close() }. */
-function startSink() {
+/** Forks the SMTP sink (or another sink script); resolves with { port, stats(), reset(), call(msg), close() }. */
+function startSink(script = path.join(__dirname, 'sink.js')) {
   return new Promise((resolve, reject) => {
-    const child = fork(path.join(__dirname, 'sink.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(script, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     let seq = 0;
     const waiting = new Map();
     child.once('error', reject);
@@ -15,6 +15,7 @@ function startSink() {
           port: m.port,
           stats: () => call({ cmd: 'stats' }).then((r) => r.stats),
           reset: () => call({ cmd: 'reset' }),
+          call,
           close: () => new Promise((res) => {
             if (child.exitCode !== null) return res();
             child.once('exit', res);

@@ -2,7 +2,7 @@
 // `npm run bench`: measures the targets of issue 5 and prints one table, each figure next to its
 // reference measured in the same run (same process, same SMTP sink). Loopback only; every child
 // process and server is closed at the end. Not part of `npm test`: it takes about three minutes.
-// Sections can be picked: node --expose-gc bench/run.js throughput oauth2 attachment rate memory startup html
+// Sections can be picked: node --expose-gc bench/run.js throughput oauth2 attachment rate memory startup html limits
 const { fork } = require('node:child_process');
 const http = require('node:http');
 const os = require('node:os');
@@ -16,7 +16,7 @@ const { startTokenEndpoint } = require('../test/support/token-endpoint');
 const { Connection } = require('../dist/lib/connection');
 const { htmlToText } = require('../dist/lib/plain-text');
 
-const ALL = ['throughput', 'oauth2', 'attachment', 'rate', 'memory', 'startup', 'html'];
+const ALL = ['throughput', 'oauth2', 'attachment', 'rate', 'memory', 'startup', 'html', 'limits'];
 const picked = process.argv.slice(2).filter((a) => ALL.includes(a));
 const sections = picked.length ? picked : ALL;
 const rows = [];
@@ -200,6 +200,54 @@ async function memory(rt, sink) {
   row('Memory over 20 000 messages (heap after GC, every 2000)', `${mb(samples[1])} → ${mb(samples[9])} MB (${growth >= 0 ? '+' : ''}${(growth / 1024).toFixed(0)} KB), slope ${slope.toFixed(1)} B/msg`, `RSS ${mb(process.memoryUsage.rss())} MB at the end`, ok(Math.abs(slope) < 20, 'flat (slope within ±20 B/msg)'));
 }
 
+async function limits(rt) {
+  // An Exchange-shaped sink: 3 sessions per mailbox, the 4th AUTH answered 432 4.3.2.
+  const exchange = await startSink(path.join(__dirname, 'exchange-sink.js'));
+  const endpoint = await startTokenEndpoint({ expiresIn: 3600 });
+  const connection = { authType: 'oauth2-client-credentials', tokenUrl: endpoint.url, scope: 'https://outlook.office365.com/.default' };
+  const credentials = { user: 'bench@contoso.example', clientId: endpoint.clientId, clientSecret: endpoint.clientSecret };
+  const TOTAL = 300;
+  const ROUNDS = 9;
+  try {
+    // One burst: a fresh deploy (a new pool that knows nothing of the limit), all 300 at once.
+    const burst = async (maxConnections) => {
+      await exchange.call({ cmd: 'idle' }); // the previous deploy's sessions have ended
+      await exchange.reset();
+      const before = endpoint.state.requests.length;
+      const driver = await deployWithProbes(rt, sendNodeFlow(exchange, { connection: { ...connection, maxConnections }, credentials }), { input: 'send', caughtScope: ['send'] });
+      const attempts = [];
+      const ms = await pump(TOTAL, TOTAL, () => driver.send({ payload: {} }).then((msg) => attempts.push(msg.emailResult.attempts)));
+      const s = await exchange.stats();
+      return { ms, ...s, attempts: attempts.reduce((a, b) => a + b, 0), tokens: endpoint.state.requests.length - before };
+    };
+    await burst('3'); // warm-up
+    const rounds = { defaults: [], ideal: [] };
+    const ratios = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      const order = round % 2 ? ['ideal', 'defaults'] : ['defaults', 'ideal'];
+      const now = {};
+      // Defaults: the editor's pool of 5; the ideal: 3 connections that are never refused.
+      for (const which of order) rounds[which].push((now[which] = await burst(which === 'ideal' ? '3' : '5')));
+      ratios.push(now.ideal.ms / now.defaults.ms);
+    }
+    const d = rounds.defaults;
+    const delivered = Math.min(...d.map((r) => r.messages));
+    const peak = Math.max(...d.map((r) => r.peakSessions));
+    const refusedIdeal = Math.max(...rounds.ideal.map((r) => r.refusals));
+    const ratio = median(ratios);
+    const per = (key) => `${Math.min(...d.map((r) => r[key]))}–${Math.max(...d.map((r) => r[key]))}`;
+    row(
+      `Limits: burst of ${TOTAL} small mails, Exchange-shaped server (3 sessions per mailbox, 432 beyond), connection defaults (pool 5, OAuth2; median of ${ROUNDS} rounds)`,
+      `${delivered}/${TOTAL} delivered, peak ${peak} sessions, ${per('refusals')} × 432, ${per('attempts')} attempts, ${per('tokens')} token request; ${rate(TOTAL, median(d.map((r) => r.ms))).toFixed(0)} msg/s`,
+      `ideal: 3 connections never refused (${refusedIdeal} × 432): ${rate(TOTAL, median(rounds.ideal.map((r) => r.ms))).toFixed(0)} msg/s`,
+      ok(delivered === TOTAL && peak <= 3 && refusedIdeal === 0 && ratio >= 0.8, `${ratio.toFixed(2)}× ideal (rounds ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}; target ≥ 0.8×, 300/300, ≤ 3 sessions)`),
+    );
+  } finally {
+    await endpoint.close();
+    await exchange.close();
+  }
+}
+
 async function startup() {
   const once = (mode) =>
     new Promise((resolve, reject) => {
@@ -292,6 +340,7 @@ function html() {
     if (sections.includes('attachment')) await attachment(sink);
     if (sections.includes('rate')) await rateLimit(rt, sink);
     if (sections.includes('memory')) await memory(rt, sink);
+    if (sections.includes('limits')) await limits(rt);
     await rt.stop();
     rt = undefined;
     if (sections.includes('startup')) await startup();

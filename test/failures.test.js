@@ -195,12 +195,13 @@ describe('bad input and faults', function () {
     });
   });
 
+  // With retries off (retryForSeconds 0), so that the first failure is the result; provider-limits.test.js retries them.
   describe('connection faults', function () {
     it('diagnoses connection refused', async function () {
       const closed = net.createServer();
       const port = await listen(closed);
       await new Promise((r) => closed.close(r));
-      const r = await attempt({ connection: { port }, credentials: basic });
+      const r = await attempt({ connection: { port, retryForSeconds: 0 }, credentials: basic });
       assert.equal(r.error.code, 'ESOCKET');
       assert.match(r.error.message, /ECONNREFUSED/);
       assert.match(r.error.hint, /Nothing accepts connections at this host and port/);
@@ -209,7 +210,7 @@ describe('bad input and faults', function () {
     it('diagnoses a server that never greets (STARTTLS client on an implicit-TLS port)', async function () {
       const tls = await startSmtp({ secure: true, users: {} });
       try {
-        const r = await attempt({ connection: { port: tls.port, security: 'starttls', timeout: 1 }, credentials: basic });
+        const r = await attempt({ connection: { port: tls.port, security: 'starttls', timeout: 1, retryForSeconds: 0 }, credentials: basic });
         assert.equal(r.error.code, 'ETIMEDOUT');
         assert.match(r.error.hint, /choose Security TLS/);
       } finally {
@@ -305,7 +306,7 @@ describe('bad input and faults', function () {
       const silent = http.createServer(() => {});
       const port = await listen(silent);
       try {
-        const r = await attempt({ connection: oauth({ tokenUrl: `http://127.0.0.1:${port}/token`, timeout: 1 }), credentials: creds });
+        const r = await attempt({ connection: oauth({ tokenUrl: `http://127.0.0.1:${port}/token`, timeout: 1, retryForSeconds: 0 }), credentials: creds });
         assert.equal(r.error.code, 'EOAUTH2');
         assert.match(r.error.message, /timed out/);
         assert.match(r.error.hint, /did not answer in time/);

@@ -44,7 +44,8 @@ describe('nothing lost, nothing crashed', function () {
       },
     });
     const port = smtp.port;
-    const nodes = await deploy({ connection: { port, maxConnections: 2, timeout: 2 }, credentials: basic });
+    // Retries off: this test reads how each msg ended when the server went away (provider-limits.test.js retries them).
+    const nodes = await deploy({ connection: { port, maxConnections: 2, timeout: 2, retryForSeconds: 0 }, credentials: basic });
     const run = outcomes(nodes, 30);
     for (let i = 0; i < 30; i++) nodes.send.receive({ payload: i });
     const seen = await run.all;
@@ -112,7 +113,7 @@ describe('nothing lost, nothing crashed', function () {
       onMailFrom: () => (refused++ === 0 ? smtpError('421 4.3.2 Service not available, closing transmission channel') : undefined),
     });
     try {
-      const nodes = await deploy({ connection: { port: smtp.port, maxConnections: 1 }, credentials: basic });
+      const nodes = await deploy({ connection: { port: smtp.port, maxConnections: 1, retryForSeconds: 0 }, credentials: basic });
       const first = outcomes(nodes, 1);
       nodes.send.receive({ payload: 'first' });
       const [r] = [...(await first.all).values()];

@@ -37,7 +37,7 @@ describe('secrets never leak', function () {
 
   const paths = [
     ['a refused password', { authType: 'basic' }],
-    ['a refused password, no server', { authType: 'basic', port: () => closedPort }],
+    ['a refused password, no server', { authType: 'basic', port: () => closedPort, retryForSeconds: 0 }],
     ['a refused client secret', { authType: 'oauth2-client-credentials' }, { clientSecret: 'CS-secret-wrong-00' }],
     ['a refused token', { authType: 'oauth2-client-credentials' }],
     ['an unreachable token endpoint', { authType: 'oauth2-client-credentials', tokenUrl: () => `http://127.0.0.1:${closedPort}/token` }],

@@ -235,7 +235,7 @@ describe('security: deployed connections and sends', function () {
     });
     const port = await listen(hostile);
     try {
-      const nodes = await deploy({ connection: { port, timeout: 1, authType: 'oauth2' }, credentials: { user: 'sender@example.com', accessToken: 'at-1' } });
+      const nodes = await deploy({ connection: { port, timeout: 1, authType: 'oauth2', retryForSeconds: 0 }, credentials: { user: 'sender@example.com', accessToken: 'at-1' } });
       const result = outcome(nodes);
       nodes.send.receive({ payload: 'x' });
       const { kind, msg } = await result;

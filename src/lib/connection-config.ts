@@ -21,6 +21,11 @@ function text(value: unknown, field: string): string {
   return value;
 }
 
+/** A number that may be left unset (undefined), so that a later default applies (a service's pool limit). */
+function optionalNumber(value: unknown, field: string, min: number, max: number): number | undefined {
+  return value === undefined || value === null || value === '' ? undefined : number(value, field, 0, min, max);
+}
+
 /** A number the dialog may have saved as a string; empty means the default. */
 function number(value: unknown, field: string, fallback: number, min: number, max: number, integer = true): number {
   if (value === undefined || value === null || value === '') return fallback;
@@ -68,10 +73,11 @@ export function checkConnectionConfig(raw: unknown): ConnectionConfig {
     authType: oneOf(c.authType, 'authentication', AUTH_TYPES, 'basic'),
     tokenUrl: text(c.tokenUrl, 'token URL').trim(),
     scope: text(c.scope, 'scope').trim(),
-    maxConnections: number(c.maxConnections, 'pool size', 5, 1, 1000),
+    maxConnections: optionalNumber(c.maxConnections, 'pool size', 1, 1000),
     rateLimitPerMinute: number(c.rateLimitPerMinute, 'rate limit', 0, 0, 1000000),
     timeout: number(c.timeout, 'time-out', 30, 0, 86400) || 30,
     maxAttachmentMB: c.maxAttachmentMB === undefined || c.maxAttachmentMB === '' ? undefined : number(c.maxAttachmentMB, 'max attachment size', 25, 0, 100000, false),
+    retryForSeconds: optionalNumber(c.retryForSeconds, 'retry time', 0, 7 * 86400),
   };
 }
 

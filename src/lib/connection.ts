@@ -1,29 +1,45 @@
+import { randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
 import nodemailer from 'nodemailer';
 import type Mail from 'nodemailer/lib/mailer';
 import type SMTPPool from 'nodemailer/lib/smtp-pool';
-import { diagnose } from './diagnose';
+import { diagnose, hintFor } from './diagnose';
 import { ErrorCodes, type MailError } from './errors';
 import { RateLimiter, type Timers } from './rate-limiter';
+import { Backoff, backoffDelay, isTooManyConnections, isTransient, MAX_ATTEMPTS, type RetryableError, type RetryTiming } from './retry';
 import { TokenCache } from './token-cache';
 import { timeoutMs, toNumber, transportOptions, type ConnectionConfig, type ConnectionCredentials } from './transport-options';
 import { downloadLimits, type DownloadLimits } from './attachments';
+import { poolSize } from './pool-limits';
+import { Slots } from './slots';
 
 export interface ConnectionOptions {
   /** Where problems that belong to no send go (a failed callback); never given a secret. */
   onError?: (err: Error) => void;
   /** Time-out of token requests in ms. */
   tokenTimeout?: number;
-  /** The clock of the token cache and the rate limiter. */
+  /** The clock of the token cache, the rate limiter and the backoff. */
   now?: () => number;
-  /** The rate limiter's timers (tests). */
+  /** The timers of the rate limiter and the backoff (tests). */
   timers?: Timers;
   /** The rate limiter's window in ms (one minute); shorter only in tests and the benchmark. */
   rateWindowMs?: number;
   /** Size cap of URL attachments, in MB, when the connection sets none (settings.js). */
   maxAttachmentMB?: unknown;
+  /** The backoff between attempts: its clock, timers and delays (tests and the benchmark shorten them). */
+  retry?: RetryTiming;
 }
 
 type Transporter = Mail<SMTPPool.SentMessageInfo, SMTPPool.Options>;
+
+/** What a send resolves with: nodemailer's info and how many attempts it took. */
+export type SentInfo = SMTPPool.SentMessageInfo & { attempts: number };
+
+/** What a failed send rejects with: the diagnosed error and how many attempts were made. */
+export type SendError = MailError & { attempts: number };
+
+/** Seconds a send is retried when the connection sets nothing. */
+export const DEFAULT_RETRY_SECONDS = 600;
 
 /**
  * One SMTP connection as a config node owns it: a pooled transport created on first use, an
@@ -35,6 +51,12 @@ export class Connection {
   private readonly limiter?: RateLimiter;
   private transporter?: Transporter;
   private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly backoff: Backoff;
+  /** How long a send is retried, in ms; 0: never. */
+  private readonly retryMs: number;
+  private closing = false;
+  /** Sends handed to the pool at once: no more than it may open connections. */
+  private readonly slots = new Slots(() => this.poolSize);
 
   constructor(
     readonly config: ConnectionConfig,
@@ -49,6 +71,10 @@ export class Connection {
     }
     const rate = toNumber(config.rateLimitPerMinute, 0);
     if (rate > 0) this.limiter = new RateLimiter(rate, { windowMs: options.rateWindowMs, now: options.now, timers: options.timers });
+    this.backoff = new Backoff({ now: options.now, timers: options.timers, ...options.retry });
+    // Fractions allowed (tests); "" or anything unreadable is the default.
+    const retryFor = parseFloat(String(config.retryForSeconds ?? ''));
+    this.retryMs = (Number.isFinite(retryFor) && retryFor >= 0 ? retryFor : DEFAULT_RETRY_SECONDS) * 1000;
   }
 
   /** The connection's user: the default sender and, for OAuth2, the mailbox. */
@@ -64,6 +90,20 @@ export class Connection {
   /** Number of sends waiting for their turn under the rate limit. */
   get waiting(): number {
     return this.limiter?.waiting ?? 0;
+  }
+
+  /** Number of sends waiting for their next attempt after a transient failure. */
+  get retrying(): number {
+    return this.backoff.waiting;
+  }
+
+  /** How many connections the pool may open now: the pool size, or fewer once the server said too many. */
+  get poolSize(): number {
+    return this.pool()?.options.maxConnections ?? poolSize(this.config);
+  }
+
+  private pool(): SMTPPool | undefined {
+    return this.transporter?.transporter as SMTPPool | undefined;
   }
 
   private transport(): Transporter {
@@ -97,48 +137,128 @@ export class Connection {
   }
 
   /**
-   * Sends one message. A bare 535 to XOAUTH2 means the cached token was refused without the 334
-   * challenge that makes nodemailer renew it: drop the token and retry once with a new one.
+   * Sends one message, retrying transient failures (4xx answers, a connection that broke before the
+   * server accepted the message, a busy token endpoint) with backoff until retryForSeconds have
+   * passed. Every attempt carries the same Message-ID, so a mail whose acceptance was lost with the
+   * connection can be recognised as a duplicate by the receiving side.
    */
-  send(message: Mail.Options, customFrom = false, onQueue?: (waiting: boolean) => void): Promise<SMTPPool.SentMessageInfo> {
-    const attempt = async () => {
-      if (this.limiter) {
-        let waited = false;
-        try {
-          await this.limiter.acquire(() => {
-            waited = true;
-            onQueue?.(true);
-          });
-        } finally {
-          if (waited) onQueue?.(false);
-        }
-      }
-      const tokens = this.tokens;
-      const rejectionsBefore = tokens?.rejections;
-      try {
-        return await this.sendWithinDeadline(message);
-      } catch (e) {
-        // Unless nodemailer already renewed the token after a 334 during this send.
-        if (!tokens || !isTokenRefusal(e as MailError) || tokens.rejections !== rejectionsBefore) throw e;
-        tokens.invalidate();
-        return await this.sendWithinDeadline(message);
-      }
-    };
-    const p = attempt().catch((e: MailError) => {
-      throw diagnose(ownCode(e), { authType: this.config.authType, customFrom });
-    });
+  send(message: Mail.Options, customFrom = false, onQueue?: (waiting: boolean) => void, onRetry?: (waiting: boolean) => void): Promise<SentInfo> {
+    const p = this.deliver(message, customFrom, onQueue, onRetry);
     this.track(p);
     return p;
   }
 
+  private async deliver(message: Mail.Options, customFrom: boolean, onQueue?: (waiting: boolean) => void, onRetry?: (waiting: boolean) => void): Promise<SentInfo> {
+    if (this.limiter) {
+      let waited = false;
+      try {
+        await this.limiter.acquire(() => {
+          waited = true;
+          onQueue?.(true);
+        });
+      } finally {
+        if (waited) onQueue?.(false);
+      }
+    }
+    fixMessageId(message);
+    const streams = new LentStreams(message);
+    const started = this.backoff.now();
+    for (let attempts = 1; ; attempts++) {
+      try {
+        const info = (await this.attempt(() => streams.lend())) as SentInfo;
+        info.attempts = attempts;
+        return info;
+      } catch (e) {
+        const err = ownCode(e as RetryableError);
+        const why = this.whyNotRetry(err, attempts, started, streams);
+        if (why !== undefined) throw this.failed(err, attempts, customFrom, why);
+        // After "too many connections" the pool opens fewer; when this send can go over one of the
+        // connections the server accepted, it goes at once, with no backoff.
+        if (!(isTooManyConnections(err) && this.followServerLimit(err))) {
+          const delay = backoffDelay(attempts, this.backoff.timing, err.retryAfterMs);
+          const left = started + this.retryMs - this.backoff.now();
+          if ((err.retryAfterMs ?? 0) > left) throw this.failed(err, attempts, customFrom, `gave up after ${attempts} ${plural(attempts)} in ${seconds(this.backoff.now() - started)} s: the server asked to wait longer`);
+          onRetry?.(true);
+          try {
+            // The last attempt comes at the deadline, not after it.
+            await this.backoff.wait(Math.min(delay, left));
+          } catch {
+            throw this.failed(err, attempts, customFrom, `not retried: the connection was closed (redeploy or stop) after ${attempts} ${plural(attempts)}`);
+          } finally {
+            onRetry?.(false);
+          }
+        }
+      }
+    }
+  }
+
+  /** Why a failed attempt is the last one, or undefined when the send goes on. */
+  private whyNotRetry(err: RetryableError, attempts: number, started: number, streams: LentStreams): string | undefined {
+    if (!this.retryMs || !isTransient(err)) return '';
+    if (this.closing) return `not retried: the connection was closed (redeploy or stop) after ${attempts} ${plural(attempts)}`;
+    if (!streams.reusable()) return 'not retried: an attachment streamed from a URL was already sent once and cannot be read again';
+    const elapsed = this.backoff.now() - started;
+    if (elapsed >= this.retryMs || attempts >= MAX_ATTEMPTS) return `gave up after ${attempts} ${plural(attempts)} in ${seconds(elapsed)} s`;
+    return undefined;
+  }
+
+  /** The error a send ends with: diagnosed, with the attempts, and why it ended when retries were possible. */
+  private failed(err: RetryableError, attempts: number, customFrom: boolean, why: string): SendError {
+    if (why) err.message += ` (${why})`;
+    const out = diagnose(err, { authType: this.config.authType, customFrom, noRetry: !this.retryMs }) as SendError;
+    out.attempts = attempts;
+    delete (out as RetryableError).transient;
+    delete (out as RetryableError).retryAfterMs;
+    return out;
+  }
+
   /**
-   * One pass over the pool, bounded as a whole by the connection's time-out: the socket time-outs
-   * only catch a silent server, and a server that answers `334` to every line kept one send in
-   * AUTH until the socket gave up. Aborting makes nodemailer close just that pooled connection.
-   * The deadline is twice the time-out (three times with a token to fetch), so that a single slow
-   * step (connect, greeting, token request) still ends with its own, more precise error first.
+   * After a "too many connections" answer: let the pool open no more connections than it has open
+   * now that the refused one is gone (what the server accepted, or is still deciding on), and at
+   * least one fewer than before, as each refusal is one connection beyond the server's limit.
+   * nodemailer reads maxConnections whenever it looks for a connection, so the change applies to
+   * the messages already queued. Returns whether the send can go at once: the server blamed our
+   * other connections (Exchange's concurrent-connection limit) and one of them is open to carry it.
+   */
+  private followServerLimit(err: RetryableError): boolean {
+    const pool = this.pool();
+    if (!pool || pool.options.maxConnections <= 1) return false;
+    // nodemailer 10 keeps its open connections there; without it, one fewer per refusal still converges.
+    const connections = (pool as unknown as { _connections?: unknown[] })._connections;
+    const open = Array.isArray(connections) ? connections.length : Infinity;
+    pool.options.maxConnections = Math.max(1, Math.min(pool.options.maxConnections - 1, open));
+    this.options.onError?.(new Error(`The server refused a connection (${firstLine(err.response || err.message)}); this connection now opens at most ${pool.options.maxConnections} at a time.`));
+    return open > 0 && OTHERS_BUSY.test(`${err.response ?? ''}`);
+  }
+
+  /**
+   * One attempt. A bare 535 to XOAUTH2 means the cached token was refused without the 334 challenge
+   * that makes nodemailer renew it: drop the token and send once more with a new one (and fresh
+   * stand-ins for the attachment streams: nodemailer destroyed the first ones).
+   */
+  private async attempt(message: () => Mail.Options): Promise<SMTPPool.SentMessageInfo> {
+    const tokens = this.tokens;
+    const rejectionsBefore = tokens?.rejections;
+    try {
+      return await this.sendWithinDeadline(message());
+    } catch (e) {
+      // Unless nodemailer already renewed the token after a 334 during this send.
+      if (!tokens || !isTokenRefusal(e as MailError) || tokens.rejections !== rejectionsBefore) throw e;
+      tokens.invalidate();
+      return await this.sendWithinDeadline(message());
+    }
+  }
+
+  /**
+   * One pass over the pool, bounded as a whole by a deadline: the socket time-outs only catch a
+   * silent server, and a server that answers `334` to every line kept one send in AUTH until the
+   * socket gave up. Aborting makes nodemailer close just that pooled connection. The deadline is
+   * twice the time-out (three times with a token to fetch), so that a single slow step (connect,
+   * greeting, token request) still ends with its own, more precise error first. It starts once a
+   * pooled connection is free for the message (the slots), not while it waits behind others.
    */
   private async sendWithinDeadline(message: Mail.Options): Promise<SMTPPool.SentMessageInfo> {
+    await this.slots.acquire();
     const ms = timeoutMs(this.config) * (this.tokens ? 3 : 2);
     const deadline = new AbortController();
     const timer = setTimeout(() => deadline.abort(), ms);
@@ -152,6 +272,7 @@ export class Connection {
       throw err;
     } finally {
       clearTimeout(timer);
+      this.slots.release();
     }
   }
 
@@ -164,7 +285,13 @@ export class Connection {
     try {
       await p;
     } catch (e) {
-      throw diagnose(ownCode(e as MailError), { authType: this.config.authType });
+      const err = ownCode(e as RetryableError);
+      // Test connection does not retry: it says that the answer is temporary.
+      if (isTransient(err) && (err.response || err.responseCode)) {
+        const specific = hintFor(err, { authType: this.config.authType, noRetry: true });
+        err.hint = `The server is busy: ${firstLine(err.response || err.message)}; retry later.${specific ? ` ${specific}` : ''}`;
+      }
+      throw diagnose(err, { authType: this.config.authType, noRetry: true });
     }
   }
 
@@ -176,6 +303,9 @@ export class Connection {
 
   /** Waits (at most `graceMs`) for the sends in flight, then closes the pool. */
   async close(graceMs = 10000): Promise<void> {
+    // Sends waiting for their next attempt end now, with their last error: nothing waits minutes.
+    this.closing = true;
+    this.backoff.close(new Error('closed'));
     if (this.inFlight.size) {
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise((resolve) => (timer = setTimeout(resolve, graceMs)));
@@ -191,7 +321,7 @@ export class Connection {
 const OWN_CODES: ReadonlySet<string> = new Set(Object.values(ErrorCodes));
 
 /** nodemailer files our errors (a token request, a download) under EAUTH or ESTREAM: restore our code. */
-function ownCode(err: MailError & { originalCode?: string }): MailError {
+function ownCode<E extends MailError & { originalCode?: string }>(err: E): E {
   if (err.originalCode && OWN_CODES.has(err.originalCode)) {
     err.code = err.originalCode;
     delete err.originalCode;
@@ -199,7 +329,106 @@ function ownCode(err: MailError & { originalCode?: string }): MailError {
   return err;
 }
 
-/** The server refused the token (not: the token endpoint refused us). */
-function isTokenRefusal(err: MailError & { originalCode?: string }): boolean {
-  return err.code === 'EAUTH' && err.originalCode !== ErrorCodes.EOAUTH2;
+/**
+ * The server refused the token itself (not: the token endpoint refused us, nor a limit or a busy
+ * server at AUTH, nor SMTP AUTH switched off for the mailbox, which no new token changes): a 535,
+ * or the 334 challenge nodemailer answers when it has no second token to try.
+ */
+export function isTokenRefusal(err: MailError & { originalCode?: string }): boolean {
+  if (err.code !== 'EAUTH' || err.originalCode === ErrorCodes.EOAUTH2) return false;
+  const text = `${err.response ?? ''}`;
+  return (err.responseCode === 535 && !/5\.7\.139/.test(text)) || /^334\b/.test(text);
 }
+
+/**
+ * Gives the message its Message-ID before the first attempt (nodemailer would make a new one per
+ * attempt), in nodemailer's own form: <random@sender's domain>.
+ */
+function fixMessageId(message: Mail.Options): void {
+  if (message.messageId || hasHeader(message.headers, 'message-id')) return;
+  const from = typeof message.from === 'string' ? message.from : message.from && 'address' in message.from ? message.from.address : '';
+  const domain = (from || '').split('@').pop()?.replace(/[<>\s]/g, '') || 'localhost';
+  message.messageId = `<${randomUUID()}@${domain}>`;
+}
+
+function hasHeader(headers: Mail.Options['headers'], name: string): boolean {
+  if (!headers) return false;
+  const keys = Array.isArray(headers) ? headers.map((h) => h.key) : Object.keys(headers);
+  return keys.some((k) => k.toLowerCase() === name);
+}
+
+/**
+ * nodemailer destroys the content streams of a message whose send failed, and reads them only once.
+ * So each attempt gets stand-ins that start reading the real stream (a URL download) only when
+ * nodemailer reads them: an attempt that failed before DATA leaves the download untouched for the
+ * next one; an attempt that read it makes the message one that cannot be sent again.
+ */
+class LentStreams {
+  private readonly sources: Readable[] = [];
+  private readonly loans: Loan[] = [];
+
+  constructor(private readonly message: Mail.Options) {
+    for (const a of message.attachments || []) {
+      if (a.content instanceof Readable) {
+        this.sources.push(a.content);
+        // A download that fails while the message waits would otherwise be an uncaught 'error'.
+        a.content.on('error', () => undefined);
+      }
+    }
+  }
+
+  /** The message for the next attempt. */
+  lend(): Mail.Options {
+    if (!this.sources.length) return this.message;
+    return {
+      ...this.message,
+      attachments: this.message.attachments!.map((a) => {
+        if (!(a.content instanceof Readable)) return a;
+        const loan = new Loan(a.content);
+        this.loans.push(loan);
+        return { ...a, content: loan };
+      }),
+    };
+  }
+
+  /** Whether every stream is still unread, so that another attempt can send it whole. */
+  reusable(): boolean {
+    return this.loans.every((l) => !l.started) && this.sources.every((s) => !s.destroyed && !s.readableEnded);
+  }
+}
+
+/** A stand-in for a stream that reads it only once read itself, and leaves it alone if never read. */
+class Loan extends Readable {
+  started = false;
+  private readonly onData = (chunk: Buffer) => {
+    if (!this.push(chunk)) this.source.pause();
+  };
+  private readonly onEnd = () => this.push(null);
+  private readonly onError = (err: Error) => this.destroy(err);
+
+  constructor(private readonly source: Readable) {
+    super();
+  }
+
+  override _read(): void {
+    if (!this.started) {
+      this.started = true;
+      if (this.source.destroyed) return void this.destroy(this.source.errored || new Error('The attachment stream was closed before it was sent'));
+      this.source.on('data', this.onData).once('end', this.onEnd).once('error', this.onError);
+    }
+    this.source.resume();
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    this.source.off('data', this.onData).off('end', this.onEnd).off('error', this.onError);
+    // Half read, the source is of no use to anyone any more.
+    if (this.started && !this.source.readableEnded) this.source.destroy();
+    cb(err);
+  }
+}
+
+/** A "too many connections" answer that blames the client's other, accepted connections. */
+const OTHERS_BUSY = /concurrent|too many (concurrent |simultaneous )?(connections|sessions)/i;
+const plural = (n: number) => (n === 1 ? 'attempt' : 'attempts');
+const seconds = (ms: number) => Math.round(ms / 1000);
+const firstLine = (text: string) => text.split('\n')[0].trim();

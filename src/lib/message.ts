@@ -73,6 +73,8 @@ export interface SuccessResult {
   rejected: string[];
   response: string;
   envelope: { from: string; to: string[] };
+  /** How many times the message was handed to the server (more than 1 after transient failures). */
+  attempts: number;
 }
 
 /** A message built but not sent: the exact .eml that would have gone out. */
@@ -101,11 +103,13 @@ export function withWarnings<R extends object>(result: R, warnings: string[]): R
 export interface FailureResult {
   success: false;
   error: { message: string; code?: string; responseCode?: number; hint?: string };
+  /** How many times the message was handed to the server: 0 when it failed before that (bad input). */
+  attempts: number;
 }
 
 const addressOf = (a: string | Mail.Address | undefined) => (typeof a === 'string' ? a : a?.address ?? '');
 
-export function successResult(info: SMTPPool.SentMessageInfo): SuccessResult {
+export function successResult(info: SMTPPool.SentMessageInfo & { attempts?: number }): SuccessResult {
   return {
     success: true,
     messageId: info.messageId,
@@ -113,13 +117,14 @@ export function successResult(info: SMTPPool.SentMessageInfo): SuccessResult {
     rejected: (info.rejected || []).map(addressOf),
     response: info.response,
     envelope: { from: String(info.envelope?.from || ''), to: (info.envelope?.to || []).map(String) },
+    attempts: info.attempts ?? 1,
   };
 }
 
-export function failureResult(err: MailError): FailureResult {
+export function failureResult(err: MailError & { attempts?: number }): FailureResult {
   const error: FailureResult['error'] = { message: err.message };
   if (err.code) error.code = err.code;
   if (err.responseCode) error.responseCode = err.responseCode;
   if (err.hint) error.hint = err.hint;
-  return { success: false, error };
+  return { success: false, error, attempts: err.attempts ?? 0 };
 }

@@ -106,17 +106,39 @@ export class TokenCache {
     try {
       json = JSON.parse(res.data);
     } catch {
+      if (busy(res.status)) throw temporary(res.status, res.headers, `The token endpoint answered HTTP ${res.status}`);
       throw mailError(ErrorCodes.EOAUTH2, `The token endpoint answered HTTP ${res.status} with a body that is not JSON`, 'Check the token URL: it must be the OAuth2 token endpoint (…/oauth2/v2.0/token for Entra ID), not a login page or a proxy.');
     }
     if (res.status !== 200 || typeof json.access_token !== 'string') {
       const what = [json.error, json.error_description].filter((x) => typeof x === 'string').join(': ');
-      const err: MailError = mailError(ErrorCodes.EOAUTH2, `The token endpoint refused the request (HTTP ${res.status})${what ? `: ${what}` : ''}`);
+      const message = `The token endpoint refused the request (HTTP ${res.status})${what ? `: ${what}` : ''}`;
+      if (busy(res.status)) throw temporary(res.status, res.headers, message);
+      const err: MailError = mailError(ErrorCodes.EOAUTH2, message);
       err.responseCode = res.status;
       throw err;
     }
     const lifetimeMs = (Number(json.expires_in) > 0 ? Number(json.expires_in) : DEFAULT_LIFETIME_S) * 1000;
     return { accessToken: json.access_token, renewAt: started + lifetimeMs - Math.min(MAX_MARGIN_MS, lifetimeMs / 10) };
   }
+}
+
+/** Too many requests, or a failure on the endpoint's side (RFC 6749 §5.2 defines no 4xx retry; HTTP does). */
+const busy = (status: number) => status === 429 || status >= 500;
+
+/** A token endpoint error that a later request may not meet; Retry-After (RFC 9110 §10.2.3) kept in ms. */
+function temporary(status: number, headers: Record<string, unknown>, message: string): MailError & { transient: true; retryAfterMs?: number } {
+  const err = Object.assign(mailError(ErrorCodes.EOAUTH2, message), { responseCode: status, transient: true as const }) as MailError & { transient: true; retryAfterMs?: number };
+  const wait = retryAfterMs(headers['retry-after']);
+  if (wait !== undefined) err.retryAfterMs = wait;
+  return err;
+}
+
+/** Retry-After as seconds or as an HTTP date. */
+export function retryAfterMs(value: unknown, now = Date.now()): number | undefined {
+  if (typeof value !== 'string' || !value.trim()) return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
 function requestFailed(tokenUrl: string, e: NodeJS.ErrnoException): MailError {
@@ -130,12 +152,15 @@ function requestFailed(tokenUrl: string, e: NodeJS.ErrnoException): MailError {
     return mailError(ErrorCodes.EOAUTH2, `The token endpoint's answer is too large (over ${MAX_TOKEN_RESPONSE / 1024} KB)`, 'Check the token URL: an OAuth2 token endpoint answers with a small JSON document. Use https so that nothing on the way can change the answer.');
   }
   const timedOut = e.code === 'ECONNABORTED' || e.code === 'ETIMEDOUT';
-  const err = mailError(
+  const err: MailError & { transient?: boolean } = mailError(
     ErrorCodes.EOAUTH2,
     `The token endpoint ${host} could not be reached: ${timedOut ? 'timed out' : e.code || e.message}`,
     timedOut
       ? 'The token endpoint did not answer in time: check the token URL and that this machine can reach it (proxy, firewall).'
       : 'Check the token URL (host name, port, https) and that this machine can reach it (DNS, proxy, firewall).',
   );
+  // A time-out or a connection cut mid-request may pass; a refused connection or an unknown host
+  // is a wrong token URL far more often than an outage.
+  if (timedOut || e.code === 'ECONNRESET') err.transient = true;
   return err;
 }

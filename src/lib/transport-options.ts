@@ -1,6 +1,7 @@
 import wellKnown, { type WellKnownService } from 'nodemailer/lib/well-known';
 import type SMTPPool from 'nodemailer/lib/smtp-pool';
 import { checkConnectionConfig } from './connection-config';
+import { poolSize } from './pool-limits';
 
 export type Security = 'starttls' | 'tls' | 'auto' | 'none';
 export type AuthType = 'basic' | 'oauth2-client-credentials' | 'oauth2' | 'none';
@@ -21,6 +22,8 @@ export interface ConnectionConfig {
   timeout?: number | string;
   /** Largest URL attachment to download, in MB (default 25). */
   maxAttachmentMB?: number | string;
+  /** Seconds a send with a transient failure is retried (default 600; 0 = never). */
+  retryForSeconds?: number | string;
 }
 
 export interface ConnectionCredentials {
@@ -74,7 +77,7 @@ export function transportOptions(config: ConnectionConfig, creds: ConnectionCred
     requireTLS: security === 'starttls',
     ignoreTLS: security === 'none',
     tls: { rejectUnauthorized: config.rejectUnauthorized !== false && config.rejectUnauthorized !== 'false' },
-    maxConnections: Math.max(1, toNumber(config.maxConnections, 5)),
+    maxConnections: poolSize(config),
     disableFileAccess: true,
     disableUrlAccess: true,
     connectionTimeout: timeoutMs(config),

@@ -20,6 +20,7 @@ function smtpError(response) {
  * - onData: optional (parsed) => Error|undefined, to refuse a message after DATA
  * - holdAnswer: optional (answer) => void, to answer a stored message later, as a slow server does
  * - auth: false to accept mail without authentication
+ * - onConnect: optional (session) => Error|undefined, to refuse a connection at the greeting
  * Returns { port, messages, waitForMessages(n), authAttempts, close() }.
  */
 async function startSmtp(options = {}) {
@@ -45,6 +46,10 @@ async function startSmtp(options = {}) {
     hideSTARTTLS: !options.cert || !!options.secure,
     logger: false,
     size: options.size,
+    onConnect(session, cb) {
+      const err = options.onConnect && options.onConnect(session);
+      cb(err || undefined);
+    },
     onAuth(auth, session, cb) {
       authAttempts.push({ method: auth.method, username: auth.username, password: auth.password, accessToken: auth.accessToken });
       if (auth.method === 'XOAUTH2') {

@@ -22,6 +22,7 @@ async function startTokenEndpoint(options = {}) {
     if (override) {
       response.statusCode = override.status;
       response.body = override.body;
+      if (override.headers) req.res.set(override.headers);
       return;
     }
     if (req.body.client_id !== clientId || req.body.client_secret !== clientSecret) {
@@ -41,9 +42,9 @@ async function startTokenEndpoint(options = {}) {
     clientId,
     clientSecret,
     state,
-    /** Makes the next answer this one (status, body), as a provider would send it. */
-    answerNext(status, body) {
-      state.next.push({ status, body });
+    /** Makes the next answer this one (status, body, extra headers such as Retry-After), as a provider would send it. */
+    answerNext(status, body, headers) {
+      state.next.push({ status, body, headers });
     },
     close: () => server.stop(),
   };

@@ -49,6 +49,8 @@ export = function (RED: NodeAPI) {
     let sending = 0;
     /** Of those, how many wait for their turn under the connection's rate limit. */
     let waiting = 0;
+    /** Of those, how many wait for their next attempt after a transient failure. */
+    let retrying = 0;
     /** Msgs not yet finished: a redeploy waits for them so that none is lost. */
     const active = new Set<Promise<void>>();
 
@@ -135,10 +137,18 @@ export = function (RED: NodeAPI) {
       const sender = (message.from as Address).address.toLowerCase();
       const customFrom = values.from !== undefined && values.from !== '' && sender !== connection.user.toLowerCase();
       try {
-        const sent = await connection.send(message, customFrom, (queued) => {
-          waiting += queued ? 1 : -1;
-          showStatus();
-        });
+        const sent = await connection.send(
+          message,
+          customFrom,
+          (queued) => {
+            waiting += queued ? 1 : -1;
+            showStatus();
+          },
+          (waits) => {
+            retrying += waits ? 1 : -1;
+            showStatus();
+          },
+        );
         return withWarnings(successResult(sent), warnings);
       } finally {
         closeStreams(attachments);
@@ -154,7 +164,7 @@ export = function (RED: NodeAPI) {
     // Status texts by count: translating on every send (i18next resolves plural rules each time)
     // took a sixth of the node's CPU time at 1000 messages per second.
     const labels = new Map<string, string>();
-    const label = (key: 'sending' | 'queued', count: number) => {
+    const label = (key: 'sending' | 'queued' | 'retrying', count: number) => {
       const id = `${key}:${count}`;
       let text = labels.get(id);
       if (text === undefined) {
@@ -171,7 +181,9 @@ export = function (RED: NodeAPI) {
     let statusStale = false;
 
     function paintStatus() {
-      if (waiting > 0) node.status({ fill: 'blue', shape: 'ring', text: label('queued', waiting) });
+      // A send waiting for a retry is what the user most needs to know about.
+      if (retrying > 0) node.status({ fill: 'yellow', shape: 'ring', text: label('retrying', retrying) });
+      else if (waiting > 0) node.status({ fill: 'blue', shape: 'ring', text: label('queued', waiting) });
       else if (sending > 0) node.status({ fill: 'blue', shape: 'dot', text: label('sending', sending) });
       else if (lastError) node.status({ fill: 'red', shape: 'ring', text: String(lastError.code || 'error').slice(0, 19) });
       else node.status({ fill: 'green', shape: 'dot', text: RED._('send-smtp-email.status.sent', { time: new Date().toLocaleTimeString() }) });
@@ -292,8 +304,8 @@ function asMailError(e: unknown): MailError {
 }
 
 /** The error as Catch nodes receive it: msg.error keeps only message and code, so the hint goes into the message. */
-function reportable(err: MailError): MailError {
+function reportable(err: MailError & { attempts?: number }): MailError {
   const out: MailError = new Error(err.hint ? `${err.message}. ${err.hint}` : err.message);
-  for (const key of ['code', 'responseCode', 'command', 'hint'] as const) if (err[key] !== undefined) (out as unknown as Record<string, unknown>)[key] = err[key];
+  for (const key of ['code', 'responseCode', 'command', 'hint', 'attempts'] as const) if (err[key] !== undefined) (out as unknown as Record<string, unknown>)[key] = err[key];
   return out;
 }

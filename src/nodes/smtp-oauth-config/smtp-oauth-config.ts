@@ -3,6 +3,7 @@ import services from 'nodemailer/lib/well-known/services.json';
 import { checkConnectionConfig } from '../../lib/connection-config';
 import { Connection } from '../../lib/connection';
 import type { MailError } from '../../lib/errors';
+import type { RetryTiming } from '../../lib/retry';
 import { planTest } from '../../lib/test-connection';
 import type { ConnectionConfig, ConnectionCredentials } from '../../lib/transport-options';
 
@@ -43,6 +44,8 @@ export = function (RED: NodeAPI) {
       return (connection ??= new Connection(node.settings!, node.credentials || {}, {
         onError: (err) => node.warn(err.message),
         maxAttachmentMB: (RED.settings as { smtpOauthConfigMaxAttachmentMB?: unknown }).smtpOauthConfigMaxAttachmentMB,
+        // Not for users: tests and the benchmark shorten the backoff or drive its clock.
+        retry: (RED.settings as { smtpOauthConfigRetryTiming?: RetryTiming }).smtpOauthConfigRetryTiming,
       }));
     };
     if (def.authType === 'oauth2') node.warn(RED._('smtp-oauth-config.warn.deprecatedOauth2'));

@@ -1,0 +1,113 @@
+'use strict';
+// An SMTP server on loopback shaped like Exchange Online's SMTP AUTH submission: XOAUTH2 only,
+// at most 3 authenticated sessions per mailbox (the next AUTH gets the 432 of the fixtures), the
+// From of each message checked against the mailbox (SendAsDenied), and switches for the recipient
+// quota and a full mailbox. Every answer is the provider's own text from the fixtures.
+const { SMTPServer } = require('smtp-server');
+const { simpleParser } = require('mailparser');
+const { smtpError } = require('./smtp');
+const providers = require('../fixtures/provider-responses.json');
+
+const answer = (text) => providers.smtp.find((r) => r.response.includes(text)).response;
+const CONCURRENCY = answer('Concurrent connections limit exceeded');
+const SEND_AS_DENIED = answer('5.2.252 SendAsDenied');
+const QUOTA = answer('SubmissionQuotaExceededException');
+const MAILBOX_FULL = answer('mailbox full');
+
+/**
+ * Starts the server on 127.0.0.1.
+ * - tokens(user, token): whether the token is good for that mailbox
+ * - limit: authenticated sessions per mailbox (3)
+ * - port: a fixed port (default: a free one)
+ * Returns { port, messages, waitForMessages(n), stats, occupy(user, n), release(user), switches, close() }:
+ * - stats: connections (open now), peakConnections, peakSessions (per mailbox, highest), refusals (432s), auths
+ * - occupy / release: sessions of another client on the same mailbox, counted against the limit
+ * - switches: { quotaExceeded, mailboxFull } answer every message with that provider error
+ */
+async function startExchange({ tokens, limit = 3, port = 0 } = {}) {
+  const messages = [];
+  const waiters = [];
+  const sessions = new Map(); // mailbox -> Set of session ids (or 'other-n' for another client)
+  const stats = { connections: 0, peakConnections: 0, peakSessions: 0, refusals: 0, auths: 0 };
+  const switches = { quotaExceeded: false, mailboxFull: false };
+  const of = (user) => {
+    if (!sessions.has(user)) sessions.set(user, new Set());
+    return sessions.get(user);
+  };
+  const server = new SMTPServer({
+    disabledCommands: ['STARTTLS'],
+    hideSTARTTLS: true,
+    authMethods: ['XOAUTH2'],
+    allowInsecureAuth: true,
+    logger: false,
+    onConnect(session, cb) {
+      stats.connections++;
+      stats.peakConnections = Math.max(stats.peakConnections, stats.connections);
+      cb();
+    },
+    onAuth(auth, session, cb) {
+      stats.auths++;
+      if (!tokens(auth.username, auth.accessToken)) return cb(smtpError('535 5.7.3 Authentication unsuccessful [BN9PR03CA0123.namprd03.prod.outlook.com]'));
+      const held = of(auth.username.toLowerCase());
+      if (held.size >= limit) {
+        stats.refusals++;
+        return cb(smtpError(CONCURRENCY));
+      }
+      held.add(session.id);
+      stats.peakSessions = Math.max(stats.peakSessions, held.size);
+      cb(null, { user: auth.username.toLowerCase() });
+    },
+    onClose(session) {
+      stats.connections--;
+      if (session.user) of(session.user).delete(session.id);
+    },
+    onData(stream, session, cb) {
+      const chunks = [];
+      stream.on('data', (c) => chunks.push(c));
+      stream.on('end', async () => {
+        const raw = Buffer.concat(chunks);
+        const parsed = await simpleParser(raw);
+        const from = parsed.from && parsed.from.value[0] && parsed.from.value[0].address.toLowerCase();
+        if (from !== session.user) return cb(smtpError(SEND_AS_DENIED.replace('sender@contoso.com', session.user).replace('other@contoso.com', from)));
+        if (switches.quotaExceeded) return cb(smtpError(QUOTA));
+        if (switches.mailboxFull) return cb(smtpError(MAILBOX_FULL));
+        messages.push({ parsed, envelope: session.envelope, user: session.user });
+        cb(null, `2.6.0 <${parsed.messageId}> Queued mail for delivery`);
+        for (const w of [...waiters]) {
+          if (messages.length >= w.n) {
+            waiters.splice(waiters.indexOf(w), 1);
+            w.resolve(messages.slice(0, w.n));
+          }
+        }
+      });
+    },
+  });
+  server.on('error', () => {}); // a client that cuts its connection is not the server's problem
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', resolve);
+  });
+  let others = 0;
+  return {
+    port: server.server.address().port,
+    messages,
+    stats,
+    switches,
+    waitForMessages(n) {
+      if (messages.length >= n) return Promise.resolve(messages.slice(0, n));
+      return new Promise((resolve) => waiters.push({ n, resolve }));
+    },
+    /** Another client logs in to the mailbox n times and stays connected. */
+    occupy(user, n) {
+      for (let i = 0; i < n; i++) of(user.toLowerCase()).add(`other-${++others}`);
+    },
+    /** That other client goes away. */
+    release(user) {
+      const held = of(user.toLowerCase());
+      for (const id of [...held]) if (String(id).startsWith('other-')) held.delete(id);
+    },
+    close: () => new Promise((resolve) => server.close(resolve)),
+  };
+}
+
+module.exports = { startExchange, answer };

@@ -1,0 +1,18 @@
+'use strict';
+const assert = require('node:assert/strict');
+const { POOL_LIMITS, poolSize } = require('../../dist/lib/pool-limits');
+const { transportOptions } = require('../../dist/lib/transport-options');
+
+describe('pool size', function () {
+  it('gives Microsoft 365 its documented 3 connections per mailbox when the connection sets none', function () {
+    assert.equal(POOL_LIMITS.Outlook365, 3);
+    for (const unset of [undefined, '', 0, '0']) assert.equal(transportOptions({ service: 'Outlook365', maxConnections: unset }, {}).maxConnections, 3, String(unset));
+  });
+
+  it('never changes a value the user set, and keeps 5 for services without a documented limit', function () {
+    assert.equal(poolSize({ service: 'Outlook365', maxConnections: '5' }), 5);
+    assert.equal(poolSize({ service: 'Outlook365', maxConnections: 2 }), 2);
+    assert.equal(poolSize({ service: 'Gmail' }), 5);
+    assert.equal(poolSize({ host: 'smtp.example.com' }), 5);
+  });
+});
