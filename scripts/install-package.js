@@ -11,7 +11,7 @@ const root = path.join(__dirname, '..');
 const pkg = require(path.join(root, 'package.json'));
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 
-/** The palette manager's `npm install` arguments (Node-RED 3.x to 4.1). */
+/** The palette manager's `npm install` arguments (Node-RED 3.x to 5.0; test/newcomer/node-red-5.test.js checks 5's). */
 const PALETTE_INSTALL_ARGS = ['install', '--no-audit', '--no-update-notifier', '--no-fund', '--save', '--save-prefix=~', '--omit=dev', '--engine-strict'];
 
 /** Newest modification time of the files under a folder (0 if it does not exist). */
@@ -46,10 +46,11 @@ function pack(userDir) {
 
 /**
  * Makes sure `userDir` has Node-RED's project package.json and this package installed from a fresh
- * tarball; skips the install when the same tarball is installed already. Returns
- * { tarball, installed: boolean, moduleDir }.
+ * tarball; skips the install when the same tarball is installed already. `npmCommand` runs npm
+ * another way, e.g. [node22, '<node-red>/node_modules/npm/bin/npm-cli.js'] as Node-RED 5's palette
+ * manager does. Returns { tarball, installed: boolean, moduleDir }.
  */
-function installIntoUserDir(userDir, { log = () => {} } = {}) {
+function installIntoUserDir(userDir, { log = () => {}, npmCommand = [npm], env = process.env } = {}) {
   fs.mkdirSync(userDir, { recursive: true });
   const projectJson = path.join(userDir, 'package.json');
   if (!fs.existsSync(projectJson)) {
@@ -70,7 +71,7 @@ function installIntoUserDir(userDir, { log = () => {} } = {}) {
     return { tarball, installed: false, moduleDir };
   }
   log(`Installing ${path.relative(process.cwd(), tarball)} into ${path.relative(process.cwd(), userDir) || '.'} (npm ${PALETTE_INSTALL_ARGS.join(' ')})…`);
-  execFileSync(npm, [...PALETTE_INSTALL_ARGS, '--', tarball], { cwd: userDir, stdio: ['ignore', 'inherit', 'inherit'] });
+  execFileSync(npmCommand[0], [...npmCommand.slice(1), ...PALETTE_INSTALL_ARGS, '--', tarball], { cwd: userDir, env, stdio: ['ignore', 'inherit', 'inherit'] });
   fs.writeFileSync(marker, hash);
   // The previous tarball is no longer referenced by the user dir's package.json.
   for (const old of fs.readdirSync(path.dirname(tarball))) {

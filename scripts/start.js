@@ -7,6 +7,7 @@
 // DEMO_USER_DIR (<project>/.node-red-demo).
 'use strict';
 const { spawn } = require('node:child_process');
+const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
 const { buildIfNeeded, installIntoUserDir, root } = require('./install-package');
@@ -19,6 +20,13 @@ const inboxPort = port('INBOX_PORT', 1080);
 const inboxSmtpPort = port('INBOX_SMTP_PORT', 1025);
 const userDir = path.resolve(process.env.DEMO_USER_DIR || path.join(root, '.node-red-demo'));
 const log = (line) => console.log(`[start] ${line}`);
+
+// The demo user dir's credential key. Without one, Node-RED generates a key, keeps it in
+// .config.runtime.json and warns about it on every start. This folder is a git-ignored demo served
+// on 127.0.0.1 only, and a generated key would sit in the same folder as the credentials anyway,
+// so a fixed key hides nothing and keeps the newcomer's output free of warnings. It is not a
+// secret: never copy it into a real settings.js.
+const DEMO_CREDENTIAL_SECRET = 'node-red-send-smtp-email-demo';
 
 function port(name, fallback) {
   const value = process.env[name];
@@ -40,6 +48,7 @@ module.exports = {
   uiHost: ${JSON.stringify(HOST)},
   uiPort: ${nodeRedPort},
   flowFile: 'flows.json',
+  credentialSecret: ${JSON.stringify(DEMO_CREDENTIAL_SECRET)}, // a demo key, see scripts/start.js
   telemetry: { enabled: false },
   editorTheme: { tours: false, palette: { catalogues: [] } },
   logging: { console: { level: 'info', metrics: false, audit: false } },
@@ -51,6 +60,30 @@ module.exports = {
     fs.writeFileSync(flowFile, JSON.stringify(demoFlow(), null, 2));
     log(`Wrote the demo flow to ${path.relative(process.cwd(), flowFile)} (delete it to get the demo back)`);
   }
+  // Without a credentials file Node-RED warns "Encrypted credentials not found": write an empty one,
+  // as Node-RED itself does on the first deploy. Not when an earlier start left a generated key
+  // behind: Node-RED moves from that key to the demo key at the next deploy (until then it warns).
+  const credFile = path.join(userDir, 'flows_cred.json');
+  if (!fs.existsSync(credFile) && !generatedKey()) {
+    fs.writeFileSync(credFile, JSON.stringify(encryptCredentials(DEMO_CREDENTIAL_SECRET, {}), null, 4));
+  }
+}
+
+/** Whether Node-RED generated its own credential key in this user dir (before the demo key was set). */
+function generatedKey() {
+  try {
+    return !!JSON.parse(fs.readFileSync(path.join(userDir, '.config.runtime.json'), 'utf8'))._credentialSecret;
+  } catch {
+    return false;
+  }
+}
+
+/** Node-RED's credentials file format (@node-red/runtime/lib/nodes/credentials.js): AES-256-CTR, key = SHA-256 of the secret. */
+function encryptCredentials(secret, credentials) {
+  const key = crypto.createHash('sha256').update(secret).digest();
+  const iv = crypto.randomBytes(16);
+  const cipher = crypto.createCipheriv('aes-256-ctr', key, iv);
+  return { $: iv.toString('hex') + cipher.update(JSON.stringify(credentials), 'utf8', 'base64') + cipher.final('base64') };
 }
 
 /** Polls the editor's HTTP endpoint until Node-RED answers (it starts in a second or two). */

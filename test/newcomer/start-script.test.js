@@ -44,6 +44,19 @@ describe('npm start: Node-RED with the package, a demo flow and a development in
     assert.ok(output.text.includes(`Development inbox:  ${inbox}/`), output.text);
   });
 
+  it('starts Node-RED without warnings about the credential key or missing credentials', function () {
+    const text = output.text;
+    assert.doesNotMatch(text, /system-generated key/);
+    assert.doesNotMatch(text, /Encrypted credentials not found/);
+    assert.doesNotMatch(text, /credentialSecret/);
+    assert.doesNotMatch(text, /Failed to decrypt|Error loading credentials/);
+    // The one warning left is Node-RED's notice that projects are off, which no setting silences.
+    const warnings = text.split('\n').filter((line) => /\[warn\]/.test(line) && !/Projects disabled/.test(line));
+    assert.deepEqual(warnings, []);
+    // The demo credentials file is encrypted (with the demo key), as after a deploy.
+    assert.match(JSON.parse(fs.readFileSync(path.join(userDir, 'flows_cred.json'), 'utf8')).$, /^[0-9a-f]{32}/);
+  });
+
   it('runs Node-RED with the package installed from its tarball into the user dir', async function () {
     const project = JSON.parse(fs.readFileSync(path.join(userDir, 'package.json'), 'utf8'));
     assert.match(project.dependencies['@mailwire/node-red-send-smtp-email'], /^file:.*\.tgz$/);

@@ -84,9 +84,10 @@ function stopChild(child, signal = 'SIGINT') {
 /**
  * Starts Node-RED with `userDir` (which holds the installed package) on a free port, offline.
  * `settings` adds lines to settings.js (e.g. nodesDir for the package as built, not installed).
+ * `runtime` picks another Node-RED than the devDependency: { node, redJs, env } (see node-red-5.js).
  * Returns { url, port, output, child, api(path, init), deploy(nodes), inject(id), debug, close() }.
  */
-async function startNodeRed(userDir, settings = '') {
+async function startNodeRed(userDir, settings = '', runtime = {}) {
   const port = await freePort();
   const settingsFile = path.join(userDir, 'settings.js');
   fs.writeFileSync(
@@ -103,7 +104,10 @@ async function startNodeRed(userDir, settings = '') {
 };
 `,
   );
-  const child = spawn(process.execPath, [require.resolve('node-red/red.js'), '--userDir', userDir, '--settings', settingsFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(runtime.node || process.execPath, [runtime.redJs || require.resolve('node-red/red.js'), '--userDir', userDir, '--settings', settingsFile], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: runtime.env || process.env,
+  });
   const output = outputWatcher(child);
   const url = `http://127.0.0.1:${port}`;
   try {

@@ -1,0 +1,144 @@
+'use strict';
+// Every example flow and the `npm start` demo flow in the real editor: no two nodes are drawn on
+// top of each other, and no node carries the "not properly configured" triangle.
+//
+// Each flow is drawn twice, because the editor places wide nodes differently:
+// - imported, as Import > Examples does: every node starts 100 px wide and grows to the RIGHT
+//   (its left edge stays at x - 50);
+// - loaded as a deployed flow, as `npm start` and every reload show it: centred on x.
+// Screenshots go to test-artifacts/screenshots/layout-*.png.
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+const { startEditorNodeRed } = require('../support/editor-node-red');
+const { launch, openEditor } = require('../support/browser');
+const { demoFlow } = require('../../scripts/demo-flow');
+
+const ROOT = path.join(__dirname, '..', '..');
+const SHOTS = path.join(ROOT, 'test-artifacts', 'screenshots');
+const examplesDir = path.join(ROOT, 'examples');
+const FLOWS = fs
+  .readdirSync(examplesDir)
+  .filter((f) => f.endsWith('.json'))
+  .sort()
+  .map((f) => ({ name: f.replace(/\.json$/, ''), nodes: JSON.parse(fs.readFileSync(path.join(examplesDir, f), 'utf8')) }))
+  // The demo flow comes with its own tab, which an import into a new flow leaves out.
+  .concat([{ name: 'npm start demo flow', nodes: demoFlow().filter((n) => n.type !== 'tab').map(({ z, ...n }) => n), tab: demoFlow().find((n) => n.type === 'tab') }]);
+
+/** The flow with every id prefixed (the examples share their connection's id), references included. */
+function withPrefix(nodes, prefix) {
+  let text = JSON.stringify(nodes);
+  for (const n of nodes) text = text.split(`"${n.id}"`).join(`"${prefix}${n.id}"`);
+  return JSON.parse(text);
+}
+
+/** Pairs of drawn nodes that share any area ({label, x, y, left, top, right, bottom}, page pixels). */
+function overlaps(boxes) {
+  const found = [];
+  const describe = (n) => `"${n.label}" (x ${n.x}, y ${n.y} in the file; drawn from ${Math.round(n.left)} to ${Math.round(n.right)})`;
+  for (let i = 0; i < boxes.length; i++) {
+    for (let j = i + 1; j < boxes.length; j++) {
+      const [a, b] = [boxes[i], boxes[j]];
+      if (a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom) found.push(`${describe(a)} and ${describe(b)}`);
+    }
+  }
+  return found;
+}
+
+describe('example flows and the demo flow in the editor (Chromium)', function () {
+  this.timeout(60000);
+  let nr;
+  let browser;
+  let page;
+  const pageErrors = [];
+
+  before(async function () {
+    this.timeout(240000);
+    nr = await startEditorNodeRed();
+    browser = await launch();
+    page = browser.page;
+    page.on('pageerror', (err) => pageErrors.push(err));
+    await openEditor(page, nr.url);
+  });
+
+  after(async function () {
+    this.timeout(60000);
+    if (browser) await browser.close();
+    if (nr) await nr.stop();
+  });
+
+  afterEach(function () {
+    const found = pageErrors.splice(0);
+    assert.deepEqual(found.map((e) => e.message), [], 'the editor page threw');
+  });
+
+  /**
+   * Draws `nodes` on a new tab, the way `how` says ('import' or 'load'), and returns what the user
+   * sees of each node (body, label, ports, button, badges) and the nodes that are not valid.
+   */
+  async function draw(nodes, how, prefix, tab = { type: 'tab', label: prefix }) {
+    const inFile = new Map(nodes.map((n) => [prefix + n.id, n]));
+    const result = await page.evaluate(
+      ({ nodes, how, tab }) => {
+        let z;
+        if (how === 'import') {
+          // Import > Examples > (the example) > Import to "new flow"; touchImport drops the nodes
+          // at once instead of attaching them to the mouse pointer.
+          RED.view.importNodes(nodes, { addFlow: true, touchImport: true, generateIds: false, notify: false });
+          z = RED.workspaces.active();
+        } else {
+          // What the editor does with the deployed flows it loads.
+          RED.nodes.import([tab, ...nodes.map((n) => (n.x === undefined ? n : { ...n, z: tab.id }))]);
+          RED.workspaces.show(tab.id);
+          z = tab.id;
+        }
+        RED.view.select('');
+        const onTab = RED.nodes.filterNodes({ z });
+        const configs = [...new Set(onTab.flatMap((n) => Object.keys(n._def.defaults || {}).filter((p) => n._def.defaults[p].type && RED.nodes.node(n[p])).map((p) => RED.nodes.node(n[p]))))];
+        return {
+          ids: onTab.map((n) => n.id),
+          invalid: [...onTab, ...configs].filter((n) => !n.valid).map((n) => `${n.type} "${n.name || ''}": ${n.validationErrors}`),
+        };
+      },
+      { nodes: withPrefix(nodes, prefix), how, tab: { ...tab, id: prefix + 'tab' } },
+    );
+    assert.deepEqual(result.ids.sort(), nodes.filter((n) => n.x !== undefined).map((n) => prefix + n.id).sort(), 'every node is on the new tab');
+
+    // The view draws on the next animation frame: wait until the nodes of this flow, and only
+    // they, are drawn.
+    await page.waitForFunction(
+      (ids) => ids.every((id) => document.getElementById(id)) && document.querySelectorAll('#red-ui-workspace-chart g.red-ui-flow-node-group').length === ids.length,
+      result.ids,
+    );
+    const boxes = await page.locator('#red-ui-workspace-chart g.red-ui-flow-node-group').evaluateAll((groups) =>
+      groups.map((g) => {
+        const r = g.getBoundingClientRect();
+        return { id: g.id, label: g.querySelector('.red-ui-flow-node-label')?.textContent || g.__data__.type, left: r.left, top: r.top, right: r.right, bottom: r.bottom };
+      }),
+    );
+    return { boxes: boxes.map((b) => ({ ...b, x: inFile.get(b.id).x, y: inFile.get(b.id).y })), invalid: result.invalid };
+  }
+
+  it('covers the seven examples and the demo flow, each send node with a short name', function () {
+    assert.equal(FLOWS.length, 8);
+    // A named node shows its name: the layout then never depends on a subject or on a default label.
+    for (const flow of FLOWS) {
+      for (const n of flow.nodes.filter((n) => n.type === 'send-smtp-email')) assert.ok(n.name && n.name.length <= 20, `${flow.name}: send node ${n.id} is named "${n.name}"`);
+    }
+  });
+
+  FLOWS.forEach((flow, i) => {
+    it(`${flow.name}: no two nodes overlap, every node is properly configured`, async function () {
+      const file = flow.name.replace(/\W+/g, '-');
+      fs.mkdirSync(SHOTS, { recursive: true });
+      const problems = {};
+      for (const how of ['import', 'load']) {
+        const { boxes, invalid } = await draw(flow.nodes, how, `${how}${i}-`, flow.tab);
+        await page.locator('#red-ui-workspace-chart').screenshot({ path: path.join(SHOTS, `layout-${how}-${file}.png`) });
+        const found = { 'drawn on top of each other': overlaps(boxes), 'with a warning triangle': invalid };
+        for (const [what, list] of Object.entries(found)) if (list.length) problems[`${how}: nodes ${what}`] = list;
+      }
+      assert.deepEqual(problems, {}, `"${flow.name}" in the editor`);
+    });
+  });
+});
