@@ -57,7 +57,7 @@ const RULES: Rule[] = [
     match: (t) => /5\.2\.25[1-5]/.test(t) && /throttl/i.test(t),
     hint: 'Microsoft 365 throttles this sender after repeated errors of the same kind (5.2.251 mailbox full, 5.2.252 Send As denied, 5.2.253 invalid licence, 5.2.254 too many recipients, 5.2.255 invalid recipients): fix that error first; the throttle lifts after a while.',
   },
-  { match: (t) => /^452\b|4\.5\.3|too many recipients/i.test(t), hint: 'Too many recipients in one message (Microsoft 365 accepts 500, Gmail 100 over SMTP): split the recipients over several messages.' },
+  { match: (t) => /4\.5\.3|too many recipients/i.test(t), hint: 'Too many recipients in one message (Microsoft 365 accepts 500, Gmail 100 over SMTP): split the recipients over several messages.' },
   { match: (t) => /5\.4\.5|daily user sending limit/i.test(t), hint: "The Google account reached Gmail's daily sending limit (2,000 messages a day in Workspace, 500 on trial and free accounts, rolling 24 hours): wait up to 24 hours, or send from several accounts or a bulk-mail service." },
   { match: (t) => /too many login attempts/i.test(t), hint: (c) => `Too many logins in a short time (often a pool reconnecting, or wrong credentials tried again)${retried(c, 'mails are retried later')}; if it repeats, check the credentials and lower Pool size.` },
   { match: (t) => /^421\b/.test(t) && /4\.7\.0|try again later|too many/i.test(t), hint: (c) => `The server is rate-limiting this client (too many connections or messages in a short time, as Gmail does)${retried(c, 'mails are retried with backoff')}; lower Pool size or set a rate limit.` },
