@@ -73,7 +73,8 @@ export function checkConnectionConfig(raw: unknown): ConnectionConfig {
     authType: oneOf(c.authType, 'authentication', AUTH_TYPES, 'basic'),
     tokenUrl: text(c.tokenUrl, 'token URL').trim(),
     scope: text(c.scope, 'scope').trim(),
-    maxConnections: optionalNumber(c.maxConnections, 'pool size', 1, 1000),
+    // 0 or empty: the service's documented limit, else the default (pool-limits.ts).
+    maxConnections: optionalNumber(c.maxConnections, 'pool size', 0, 1000) || undefined,
     rateLimitPerMinute: number(c.rateLimitPerMinute, 'rate limit', 0, 0, 1000000),
     timeout: number(c.timeout, 'time-out', 30, 0, 86400) || 30,
     maxAttachmentMB: c.maxAttachmentMB === undefined || c.maxAttachmentMB === '' ? undefined : number(c.maxAttachmentMB, 'max attachment size', 25, 0, 100000, false),
