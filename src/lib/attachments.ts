@@ -4,9 +4,10 @@ import { parseDataURI } from 'nodemailer/lib/shared';
 import { detectExtension } from 'nodemailer/lib/mime-funcs';
 import { ErrorCodes, mailError } from './errors';
 import { describeType } from './addresses';
+import { CONNECTION_DEFAULTS, type AttachmentType } from '../shared/constants';
 import { httpClient } from './http-client';
 
-export type AttachmentType = 'none' | 'url' | 'text' | 'base64' | 'custom' | 'mime';
+export type { AttachmentType };
 
 export interface AttachmentSpec {
   type: AttachmentType | string;
@@ -22,7 +23,7 @@ export interface DownloadLimits {
   maxRedirects: number;
 }
 
-export const DEFAULT_LIMITS: DownloadLimits = { timeout: 30000, maxBytes: 25 * 1024 * 1024, maxRedirects: 5 };
+export const DEFAULT_LIMITS: DownloadLimits = { timeout: CONNECTION_DEFAULTS.timeout * 1000, maxBytes: CONNECTION_DEFAULTS.maxAttachmentMB * 1024 * 1024, maxRedirects: 5 };
 
 /** The download limits of a connection: its time-out and its size cap (in MB) or the default. */
 export function downloadLimits(timeoutMs: number, maxMB: unknown): DownloadLimits {

@@ -1,12 +1,7 @@
 import wellKnown from 'nodemailer/lib/well-known';
 import { ErrorCodes, mailError } from './errors';
-import type { AuthType, ConnectionConfig, ConnectionCredentials, Security } from './transport-options';
-
-export const SECURITY: readonly Security[] = ['starttls', 'tls', 'auto', 'none'];
-export const AUTH_TYPES: readonly AuthType[] = ['basic', 'oauth2-client-credentials', 'oauth2', 'none'];
-export const CREDENTIAL_NAMES = ['user', 'password', 'clientId', 'clientSecret', 'refreshToken', 'accessToken'] as const;
-/** The credentials that are secret: the editor never gets them back, and Test connection guards them. */
-export const SECRET_NAMES = ['password', 'clientSecret', 'refreshToken', 'accessToken'] as const;
+import { AUTH_TYPES, CONNECTION_DEFAULTS as DEFAULTS, CREDENTIAL_NAMES, SECURITY } from '../shared/constants';
+import type { ConnectionConfig, ConnectionCredentials } from './transport-options';
 
 /** Longest credential accepted: an access token is a few KB; anything far larger is not a credential. */
 const MAX_CREDENTIAL = 64 * 1024;
@@ -68,16 +63,16 @@ export function checkConnectionConfig(raw: unknown): ConnectionConfig {
     service,
     host,
     port: number(c.port, 'port', 0, 1, 65535) || undefined,
-    security: oneOf(c.security, 'security', SECURITY, 'starttls'),
-    rejectUnauthorized: flag(c.rejectUnauthorized, 'certificate check', true),
-    authType: oneOf(c.authType, 'authentication', AUTH_TYPES, 'basic'),
+    security: oneOf(c.security, 'security', SECURITY, DEFAULTS.security),
+    rejectUnauthorized: flag(c.rejectUnauthorized, 'certificate check', DEFAULTS.rejectUnauthorized),
+    authType: oneOf(c.authType, 'authentication', AUTH_TYPES, DEFAULTS.authType),
     tokenUrl: text(c.tokenUrl, 'token URL').trim(),
     scope: text(c.scope, 'scope').trim(),
     // 0 or empty: the service's documented limit, else the default (pool-limits.ts).
     maxConnections: optionalNumber(c.maxConnections, 'pool size', 0, 1000) || undefined,
-    rateLimitPerMinute: number(c.rateLimitPerMinute, 'rate limit', 0, 0, 1000000),
-    timeout: number(c.timeout, 'time-out', 30, 0, 86400) || 30,
-    maxAttachmentMB: c.maxAttachmentMB === undefined || c.maxAttachmentMB === '' ? undefined : number(c.maxAttachmentMB, 'max attachment size', 25, 0, 100000, false),
+    rateLimitPerMinute: number(c.rateLimitPerMinute, 'rate limit', DEFAULTS.rateLimitPerMinute, 0, 1000000),
+    timeout: number(c.timeout, 'time-out', DEFAULTS.timeout, 0, 86400) || DEFAULTS.timeout,
+    maxAttachmentMB: c.maxAttachmentMB === undefined || c.maxAttachmentMB === '' ? undefined : number(c.maxAttachmentMB, 'max attachment size', DEFAULTS.maxAttachmentMB, 0, 100000, false),
     retryForSeconds: optionalNumber(c.retryForSeconds, 'retry time', 0, 7 * 86400),
   };
 }

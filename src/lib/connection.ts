@@ -12,6 +12,7 @@ import { timeoutMs, toNumber, transportOptions, type ConnectionConfig, type Conn
 import { downloadLimits, type DownloadLimits } from './attachments';
 import { poolSize } from './pool-limits';
 import { Slots } from './slots';
+import { CONNECTION_DEFAULTS } from '../shared/constants';
 
 export interface ConnectionOptions {
   /** Where problems that belong to no send go (a failed callback); never given a secret. */
@@ -39,7 +40,7 @@ export type SentInfo = SMTPPool.SentMessageInfo & { attempts: number };
 export type SendError = MailError & { attempts: number };
 
 /** Seconds a send is retried when the connection sets nothing. */
-export const DEFAULT_RETRY_SECONDS = 600;
+export const DEFAULT_RETRY_SECONDS = CONNECTION_DEFAULTS.retryForSeconds;
 
 /**
  * One SMTP connection as a config node owns it: a pooled transport created on first use, an

@@ -1,3 +1,4 @@
+import { M365_SCOPE } from '../shared/constants';
 import type { MailError } from './errors';
 
 /** What the diagnosis knows about the connection besides the error itself. */
@@ -14,7 +15,6 @@ interface Rule {
   hint: string | ((ctx: DiagnoseContext) => string);
 }
 
-const M365_SCOPE = 'https://outlook.office365.com/.default';
 const TOKEN_URL = 'https://login.microsoftonline.com/{tenant_id}/oauth2/v2.0/token';
 /** A 4xx SMTP answer (RFC 5321 §4.2.1: transient negative completion). */
 const isTemporary = (t: string, e: MailError) => e.code !== 'EOAUTH2' && ((e.responseCode !== undefined && e.responseCode >= 400 && e.responseCode < 500) || /^4\d\d\b/.test(t));

@@ -3,8 +3,9 @@ import type SMTPPool from 'nodemailer/lib/smtp-pool';
 import { describeType, parseAddresses, parseSingleAddress } from './addresses';
 import { ErrorCodes, mailError, type MailError } from './errors';
 import { htmlToText } from './plain-text';
+import { PRIORITIES, SEND_DEFAULTS, type Priority } from '../shared/constants';
 
-export type Priority = 'normal' | 'high' | 'low';
+export type { Priority };
 
 /** The values of a send, after the node has evaluated its properties against the msg. */
 export interface MailInput {
@@ -48,7 +49,7 @@ export function buildMessage(input: MailInput, defaultFrom: string): Mail.Option
   if (!from) throw mailError(ErrorCodes.EINPUT, 'No sender: Custom From is empty and the connection has no user that is an email address', 'Set Custom From, or the connection user, to an email address.');
   const html = optionalText(input.html, 'Content');
   const text = optionalText(input.text, 'Text content') ?? (html !== undefined ? htmlToText(html) : undefined);
-  const priority = (['high', 'low'].includes(input.priority || '') ? input.priority : 'normal') as Priority;
+  const priority = ((PRIORITIES as readonly string[]).includes(input.priority || '') ? input.priority : SEND_DEFAULTS.priority) as Priority;
   return {
     from,
     to,

@@ -1,15 +1,10 @@
-// No imports: the editor can use these constants as they are.
+import { CONNECTION_DEFAULTS, defaultPoolSize } from '../shared/constants';
 
-/**
- * Concurrent SMTP connections a well-known service (a key of nodemailer's services.json) allows
- * per mailbox, where the provider documents a limit. Exchange Online: 3 (learn.microsoft.com,
- * "Exchange Online limits", SMTP AUTH client submission); a fourth login gets
- * `432 4.3.2 Concurrent connections limit exceeded`.
- */
-export const POOL_LIMITS: Readonly<Record<string, number>> = Object.freeze({ Outlook365: 3 });
+/** The documented limits per service live with the other values the editor shares (Outlook365: 3). */
+export { POOL_LIMITS } from '../shared/constants';
 
 /** The pool size nodemailer gets when the connection sets none. */
-export const DEFAULT_POOL_SIZE = 5;
+export const DEFAULT_POOL_SIZE = CONNECTION_DEFAULTS.maxConnections;
 
 /**
  * The pool size of a connection: the value the user set, else the service's documented limit,
@@ -19,5 +14,5 @@ export function poolSize(config: { service?: string; maxConnections?: number | s
   // Numbers edited in the dialog arrive as strings; "" and 0 mean unset.
   const set = parseInt(String(config.maxConnections ?? ''), 10);
   if (set > 0) return set;
-  return POOL_LIMITS[config.service || ''] ?? DEFAULT_POOL_SIZE;
+  return defaultPoolSize(config.service);
 }

@@ -1,4 +1,5 @@
-import { checkConnectionConfig, checkCredentials, CREDENTIAL_NAMES, SECRET_NAMES } from './connection-config';
+import { CREDENTIAL_NAMES, credentialsOf, isSecret } from '../shared/constants';
+import { checkConnectionConfig, checkCredentials } from './connection-config';
 import { resolveServer, type ConnectionConfig, type ConnectionCredentials } from './transport-options';
 
 /** Node-RED sends this in place of a password the user did not change in the dialog. */
@@ -14,12 +15,7 @@ export interface StoredConnection {
 export type TestPlan = { config: ConnectionConfig; credentials: ConnectionCredentials } | { needSecret: string; changed: string[] };
 
 /** The secrets each method sends, in the order the dialog shows them. */
-const SECRETS_OF: Record<string, readonly (typeof SECRET_NAMES)[number][]> = {
-  basic: ['password'],
-  'oauth2-client-credentials': ['clientSecret'],
-  oauth2: ['clientSecret', 'refreshToken', 'accessToken'],
-  none: [],
-};
+const secretsOf = (authType: string | undefined) => credentialsOf(authType).filter(isSecret);
 
 /** Where a secret goes: the SMTP server as it resolves, the token URL, and the methods that use them. */
 function destination(config: ConnectionConfig) {
@@ -60,7 +56,7 @@ export function planTest(body: Record<string, unknown>, stored: StoredConnection
     }
     if (!changed.length) credentials[name] = keep;
   }
-  const missing = (SECRETS_OF[config.authType || 'basic'] || []).find((name) => credentials[name] === undefined && (typed[name] === UNCHANGED || !!stored?.credentials[name]));
+  const missing = secretsOf(config.authType).find((name) => credentials[name] === undefined && (typed[name] === UNCHANGED || !!stored?.credentials[name]));
   if (missing) return { needSecret: missing, changed: changed ?? [] };
   return { config, credentials };
 }

@@ -1,10 +1,10 @@
 import wellKnown, { type WellKnownService } from 'nodemailer/lib/well-known';
 import type SMTPPool from 'nodemailer/lib/smtp-pool';
+import { CONNECTION_DEFAULTS, type AuthType, type Security } from '../shared/constants';
 import { checkConnectionConfig } from './connection-config';
 import { poolSize } from './pool-limits';
 
-export type Security = 'starttls' | 'tls' | 'auto' | 'none';
-export type AuthType = 'basic' | 'oauth2-client-credentials' | 'oauth2' | 'none';
+export type { AuthType, Security };
 
 /** A connection's settings as the config node stores them (numbers may arrive as strings). */
 export interface ConnectionConfig {
@@ -43,7 +43,7 @@ export function toNumber(value: unknown, fallback: number): number {
 
 /** How long to wait for the server (and for attachment downloads), in ms. */
 export function timeoutMs(config: ConnectionConfig): number {
-  return (toNumber(config.timeout, 0) || 30) * 1000;
+  return (toNumber(config.timeout, 0) || CONNECTION_DEFAULTS.timeout) * 1000;
 }
 
 /** Where to connect: a well-known service's host and port, or the ones typed by hand. Checks the whole config first. */
@@ -68,7 +68,7 @@ export function resolveServer(raw: ConnectionConfig): { host: string; port: numb
  */
 export function transportOptions(config: ConnectionConfig, creds: ConnectionCredentials): SMTPPool.Options {
   const { host, port, secure, security } = resolveServer(config);
-  const authType = (config.authType || 'basic') as AuthType;
+  const authType = (config.authType || CONNECTION_DEFAULTS.authType) as AuthType;
   const options: SMTPPool.Options = {
     pool: true,
     host,

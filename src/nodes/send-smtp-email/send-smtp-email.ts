@@ -7,30 +7,24 @@ import { ErrorCodes, mailError, type MailError } from '../../lib/errors';
 import { buildMessage, failureResult, previewResult, successResult, withWarnings, type FailureResult, type PreviewResult, type SuccessResult } from '../../lib/message';
 import { resultKeyError } from '../../lib/result-key';
 import { renderTemplate, type TemplateScopes } from '../../lib/templates';
+import { defaultValueType as defaultType, SEND_DEFAULTS, TYPED_PROPERTIES as TYPED, typeKey, type DeliverMode, type StoreTarget, type TypedProperty as TypedName } from '../../shared/constants';
 import type { SmtpOauthConfigNode } from '../smtp-oauth-config/smtp-oauth-config';
 
-/** The typed properties of SPEC.md: value in `x`, its type in `xType`. */
-const TYPED = ['to', 'cc', 'bcc', 'from', 'replyTo', 'subject', 'html', 'text', 'attachment', 'attachmentFilename', 'headers', 'inReplyTo', 'references'] as const;
-type TypedName = (typeof TYPED)[number];
 /** Typed properties whose `str` value is a mustache template. */
 const TEMPLATES: Partial<Record<TypedName, 'html' | 'plain'>> = { subject: 'plain', html: 'html', text: 'plain' };
-/** The type key of each typed property (the attachment's breaks the pattern, see SPEC.md). */
-const typeKey = (name: TypedName) => (name === 'attachment' ? 'attachmentValueType' : `${name}Type`);
-/** The type of a typed property saved without one: custom headers are a JSON object. */
-const defaultType = (name: TypedName) => (name === 'headers' ? 'json' : 'str');
 
 export interface SendSmtpEmailDef extends NodeDef {
   connection: string;
   priority?: string;
   attachmentType?: string;
   attachmentMimeType?: string;
-  storeResult?: 'none' | 'msg' | 'flow' | 'global';
+  storeResult?: StoreTarget;
   resultKey?: string;
   stopOnError?: boolean;
   async?: boolean;
   /** Content-ID of the node's own attachment, for an inline image. */
   attachmentCid?: string;
-  deliver?: 'send' | 'preview';
+  deliver?: DeliverMode;
   /** Whether msg.preview = true may turn a send into a preview. */
   previewFromMsg?: boolean;
   [key: string]: unknown;
@@ -43,8 +37,8 @@ export = function (RED: NodeAPI) {
     RED.nodes.createNode(this, def);
     const node = this;
     const configNode = RED.nodes.getNode(def.connection) as SmtpOauthConfigNode | null;
-    const storeResult = def.storeResult || 'none';
-    const resultKey = def.resultKey || 'emailResult';
+    const storeResult = def.storeResult || SEND_DEFAULTS.storeResult;
+    const resultKey = def.resultKey || SEND_DEFAULTS.resultKey;
     const stopOnError = def.stopOnError !== false;
     let sending = 0;
     /** Of those, how many wait for their turn under the connection's rate limit. */

@@ -6,6 +6,7 @@ import type { MailError } from '../../lib/errors';
 import type { RetryTiming } from '../../lib/retry';
 import { planTest } from '../../lib/test-connection';
 import type { ConnectionConfig, ConnectionCredentials } from '../../lib/transport-options';
+import { CONNECTION_DEFAULTS, CREDENTIALS } from '../../shared/constants';
 
 export interface SmtpOauthConfigDef extends NodeDef, ConnectionConfig {}
 
@@ -15,15 +16,6 @@ export interface SmtpOauthConfigNode extends Node<ConnectionCredentials> {
   /** The connection, created on first use so that deploying opens no socket; throws ECONFIG for invalid settings. */
   connection(): Connection;
 }
-
-const CREDENTIALS = {
-  user: { type: 'text' },
-  password: { type: 'password' },
-  clientId: { type: 'text' },
-  clientSecret: { type: 'password' },
-  refreshToken: { type: 'password' },
-  accessToken: { type: 'password' },
-} as const;
 
 const errorJson = (err: MailError) => ({ message: err.message, code: err.code, responseCode: err.responseCode, hint: err.hint });
 
@@ -55,8 +47,10 @@ export = function (RED: NodeAPI) {
       closing.then(done, done);
     });
   }
-  RED.nodes.registerType<SmtpOauthConfigNode, SmtpOauthConfigDef, unknown, ConnectionCredentials>('smtp-oauth-config', SmtpOauthConfig, {
+  // The setting is also the dialog's default for new connections (exported to the editor as RED.settings.smtpOauthConfigMaxAttachmentMB).
+  RED.nodes.registerType<SmtpOauthConfigNode, SmtpOauthConfigDef, { smtpOauthConfigMaxAttachmentMB: number }, ConnectionCredentials>('smtp-oauth-config', SmtpOauthConfig, {
     credentials: CREDENTIALS,
+    settings: { smtpOauthConfigMaxAttachmentMB: { value: CONNECTION_DEFAULTS.maxAttachmentMB, exportable: true } },
   });
 
   // The editor's service list comes from the installed nodemailer, never from a copy.

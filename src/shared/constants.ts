@@ -1,0 +1,141 @@
+/**
+ * What the editor and the runtime must agree on, written once. Both import this module: the
+ * runtime as compiled by tsc, the editor bundled into each node's .html by scripts/build.js. It
+ * imports nothing and touches no Node.js or browser API, so it runs the same in both places.
+ * Names and values here are the released flow format: add, never rename.
+ */
+
+// --- send-smtp-email
+
+/** The TypedInput properties of the send node: the value in `x`, where it comes from in `xType`. */
+export const TYPED_PROPERTIES = ['to', 'cc', 'bcc', 'from', 'replyTo', 'subject', 'html', 'text', 'attachment', 'attachmentFilename', 'headers', 'inReplyTo', 'references'] as const;
+export type TypedProperty = (typeof TYPED_PROPERTIES)[number];
+/** The property holding a typed property's type: `xType`, except the attachment's (`attachmentType` was taken by the kind of attachment). */
+export type TypeKey<N extends TypedProperty = TypedProperty> = N extends 'attachment' ? 'attachmentValueType' : `${N}Type`;
+export function typeKey<N extends TypedProperty>(name: N): TypeKey<N> {
+  return (name === 'attachment' ? 'attachmentValueType' : `${name}Type`) as TypeKey<N>;
+}
+/** Where a typed property's value may come from (the TypedInput's types). */
+export const VALUE_TYPES = ['str', 'msg', 'flow', 'global', 'env', 'jsonata'] as const;
+/** Where custom headers may come from: a JSON object, or one from the msg or a context. */
+export const HEADERS_VALUE_TYPES = ['json', 'msg', 'flow', 'global', 'jsonata'] as const;
+/** The type of a typed property saved without one: custom headers are a JSON object, the rest text. */
+export function defaultValueType(name: TypedProperty): 'json' | 'str' {
+  return name === 'headers' ? 'json' : 'str';
+}
+
+export const ATTACHMENT_TYPES = ['none', 'url', 'text', 'base64', 'custom', 'mime'] as const;
+export type AttachmentType = (typeof ATTACHMENT_TYPES)[number];
+export const STORE_TARGETS = ['none', 'msg', 'flow', 'global'] as const;
+export type StoreTarget = (typeof STORE_TARGETS)[number];
+export const PRIORITIES = ['normal', 'high', 'low'] as const;
+export type Priority = (typeof PRIORITIES)[number];
+/** send: to the server; preview: build the message and store it as .eml, without connecting. */
+export const DELIVER_MODES = ['send', 'preview'] as const;
+export type DeliverMode = (typeof DELIVER_MODES)[number];
+
+export const SEND_DEFAULTS = {
+  attachmentType: 'none',
+  storeResult: 'none',
+  resultKey: 'emailResult',
+  stopOnError: true,
+  priority: 'normal',
+  async: false,
+  attachmentCid: '',
+  deliver: 'send',
+  previewFromMsg: false,
+} as const satisfies { attachmentType: AttachmentType; storeResult: StoreTarget; priority: Priority; deliver: DeliverMode; [key: string]: unknown };
+
+// --- smtp-oauth-config
+
+export const SECURITY = ['starttls', 'tls', 'auto', 'none'] as const;
+export type Security = (typeof SECURITY)[number];
+export const AUTH_TYPES = ['basic', 'oauth2-client-credentials', 'oauth2', 'none'] as const;
+export type AuthType = (typeof AUTH_TYPES)[number];
+
+/** The config node's Node-RED credentials: never in the flow file, secrets never sent back to the browser. */
+export const CREDENTIALS = {
+  user: { type: 'text' },
+  password: { type: 'password' },
+  clientId: { type: 'text' },
+  clientSecret: { type: 'password' },
+  refreshToken: { type: 'password' },
+  accessToken: { type: 'password' },
+} as const;
+export type CredentialName = keyof typeof CREDENTIALS;
+export type SecretName = { [K in CredentialName]: (typeof CREDENTIALS)[K]['type'] extends 'password' ? K : never }[CredentialName];
+export const CREDENTIAL_NAMES = Object.keys(CREDENTIALS) as readonly CredentialName[];
+/** The credentials that are secret: the editor never gets them back, and Test connection guards them. */
+export const SECRET_NAMES = CREDENTIAL_NAMES.filter((name): name is SecretName => CREDENTIALS[name].type === 'password') as readonly SecretName[];
+export const isSecret = (name: string): name is SecretName => (SECRET_NAMES as readonly string[]).includes(name);
+/** The credentials each method uses, in the order the dialog shows them. */
+const CREDENTIALS_OF: Readonly<Record<AuthType, readonly CredentialName[]>> = {
+  basic: ['user', 'password'],
+  'oauth2-client-credentials': ['user', 'clientId', 'clientSecret'],
+  oauth2: ['user', 'clientId', 'clientSecret', 'refreshToken', 'accessToken'],
+  none: [],
+};
+/** The credentials a method uses (none for an unknown one), in the order the dialog shows them. */
+export function credentialsOf(authType: string | undefined): readonly CredentialName[] {
+  const method = authType || CONNECTION_DEFAULTS.authType;
+  return Object.prototype.hasOwnProperty.call(CREDENTIALS_OF, method) ? CREDENTIALS_OF[method as AuthType] : [];
+}
+
+/** Defaults of the connection; numbers in the units the dialog shows (seconds, MB). */
+export const CONNECTION_DEFAULTS = {
+  port: 587,
+  security: 'starttls',
+  rejectUnauthorized: true,
+  authType: 'basic',
+  maxConnections: 5,
+  /** 0 = no limit */
+  rateLimitPerMinute: 0,
+  timeout: 30,
+  /** settings.js can change it: smtpOauthConfigMaxAttachmentMB */
+  maxAttachmentMB: 25,
+  /** 0 = no retry */
+  retryForSeconds: 600,
+} as const satisfies { security: Security; authType: AuthType; [key: string]: unknown };
+
+/**
+ * Concurrent SMTP connections a well-known service (a key of nodemailer's services.json) allows
+ * per mailbox, where the provider documents a limit: a bigger pool only earns refusals. Exchange
+ * Online: 3 (learn.microsoft.com, "Exchange Online limits", SMTP AUTH client submission); a fourth
+ * login gets `432 4.3.2 Concurrent connections limit exceeded`.
+ */
+export const POOL_LIMITS: Readonly<Record<string, number>> = Object.freeze({ Outlook365: 3 });
+
+/** The pool size a connection gets when the user set none: the service's limit, else the default. */
+export function defaultPoolSize(service: string | undefined): number {
+  return service && Object.prototype.hasOwnProperty.call(POOL_LIMITS, service) ? POOL_LIMITS[service] : CONNECTION_DEFAULTS.maxConnections;
+}
+
+// --- Microsoft 365 (Entra ID client credentials)
+
+/** nodemailer's well-known service key of Microsoft 365. */
+export const M365_SERVICE = 'Outlook365';
+
+/** The scope of SMTP for client credentials: the resource with /.default (Entra ID rejects SMTP.Send there). */
+export const M365_SCOPE = 'https://outlook.office365.com/.default';
+/** Entra ID's v2.0 token endpoint; {tenant} is the Directory (tenant) ID or a verified domain. */
+export const M365_TOKEN_URL = 'https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token';
+
+const [tokenUrlStart, tokenUrlEnd] = M365_TOKEN_URL.split('{tenant}');
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+const TENANT_TOKEN_URL = new RegExp(`^${escapeRegExp(tokenUrlStart)}([^/]+)${escapeRegExp(tokenUrlEnd)}/?$`);
+
+/** The token URL of a tenant. */
+export function m365TokenUrl(tenant: string): string {
+  return tokenUrlStart + encodeURIComponent(tenant) + tokenUrlEnd;
+}
+
+/** The tenant of a Microsoft 365 token URL, or undefined for any other URL. */
+export function m365Tenant(tokenUrl: string): string | undefined {
+  const m = TENANT_TOKEN_URL.exec(tokenUrl);
+  if (!m) return undefined;
+  try {
+    return decodeURIComponent(m[1]);
+  } catch {
+    return m[1];
+  }
+}
