@@ -49,6 +49,9 @@ async function openEditor(page, url) {
   await page.locator('.red-ui-palette-node[data-palette-type="send-smtp-email"]').waitFor();
 }
 
+/** The settings.js value of smtpOauthConfigMaxAttachmentMB in test/support/editor-node-red.js. */
+const MAX_ATTACHMENT_SETTING = 40;
+
 /** Texts of the visible elements matching a selector, trimmed. */
 async function visibleTexts(locator) {
   return locator.evaluateAll((els) => els.filter((e) => e.offsetParent !== null).map((e) => e.textContent.trim()));
@@ -267,6 +270,8 @@ describe('editor in a real browser (Chromium)', function () {
     // Microsoft 365 with client credentials: scope pre-filled, tenant id fills the token URL.
     await service.selectOption('Outlook365');
     assert.equal(await page.locator('#node-config-input-host').inputValue(), 'smtp.office365.com');
+    // Microsoft 365 accepts 3 connections per mailbox: its pool size while the user chose none.
+    assert.equal(await page.locator('#node-config-input-maxConnections').inputValue(), '3');
     assert.equal(await page.locator('#smtp-config-tenant').isVisible(), false);
     await page.locator('#node-config-input-authType').selectOption('oauth2-client-credentials');
     assert.equal(await page.locator('#node-config-input-scope').inputValue(), 'https://outlook.office365.com/.default');
@@ -296,6 +301,16 @@ describe('editor in a real browser (Chromium)', function () {
     await page.locator('#smtp-config-advanced-toggle').click();
     assert.equal(await page.locator('#node-config-input-maxConnections').inputValue(), '5');
     assert.equal(await page.locator('#node-config-input-rateLimitPerMinute').inputValue(), '0');
+    assert.equal(await page.locator('#node-config-input-retryForSeconds').inputValue(), '600');
+    // settings.js smtpOauthConfigMaxAttachmentMB is the default of new connections.
+    assert.equal(await page.evaluate(() => RED.settings.smtpOauthConfigMaxAttachmentMB), MAX_ATTACHMENT_SETTING);
+    assert.equal(await page.locator('#node-config-input-maxAttachmentMB').inputValue(), String(MAX_ATTACHMENT_SETTING));
+    // A pool size the user chose stays when the service changes.
+    await page.locator('#node-config-input-maxConnections').fill('8');
+    await service.selectOption('Outlook365');
+    await service.selectOption('');
+    assert.equal(await page.locator('#node-config-input-maxConnections').inputValue(), '8');
+    await page.locator('#node-config-input-maxConnections').fill('5');
   });
 
   it('tests the connection with the values in the dialog: a wrong password is diagnosed, the right one succeeds', async () => {
@@ -380,8 +395,20 @@ describe('editor in a real browser (Chromium)', function () {
     assert.equal(send.async, false);
     assert.equal(send.priority, 'high');
     assert.deepEqual(
-      { name: config.name, service: config.service, host: config.host, port: String(config.port), security: config.security, authType: config.authType, rejectUnauthorized: config.rejectUnauthorized, maxConnections: String(config.maxConnections), rateLimitPerMinute: String(config.rateLimitPerMinute) },
-      { name: 'Loopback inbox', service: '', host: '127.0.0.1', port: String(smtp.port), security: 'none', authType: 'basic', rejectUnauthorized: true, maxConnections: '5', rateLimitPerMinute: '30' },
+      {
+        name: config.name,
+        service: config.service,
+        host: config.host,
+        port: String(config.port),
+        security: config.security,
+        authType: config.authType,
+        rejectUnauthorized: config.rejectUnauthorized,
+        maxConnections: String(config.maxConnections),
+        rateLimitPerMinute: String(config.rateLimitPerMinute),
+        maxAttachmentMB: String(config.maxAttachmentMB),
+        retryForSeconds: String(config.retryForSeconds),
+      },
+      { name: 'Loopback inbox', service: '', host: '127.0.0.1', port: String(smtp.port), security: 'none', authType: 'basic', rejectUnauthorized: true, maxConnections: '5', rateLimitPerMinute: '30', maxAttachmentMB: String(MAX_ATTACHMENT_SETTING), retryForSeconds: '600' },
     );
     assert.equal(config.credentials, undefined);
     const credFile = fs.readFileSync(path.join(nr.userDir, 'flows_cred.json'), 'utf8');

@@ -39,6 +39,8 @@ async function startEditorNodeRed() {
           editorTheme: { tours: false, palette: { catalogues: [] }, projects: { enabled: false } },
           logging: { console: { level: 'info', metrics: false, audit: false } },
           externalModules: { palette: { allowInstall: false } },
+          // A node setting the package registers: the dialog's default for new connections.
+          smtpOauthConfigMaxAttachmentMB: 40,
         },
         null,
         2,

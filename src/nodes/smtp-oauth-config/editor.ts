@@ -1,0 +1,275 @@
+// The connection dialog. Built into smtp-oauth-config.html by scripts/build.js.
+import type { EditorNodeProperties } from 'node-red';
+import { advancedSection, changed, fillSelect, messages, showRows, wholeNumber } from '../../editor/dialog';
+import {
+  AUTH_TYPES,
+  CONNECTION_DEFAULTS as DEFAULTS,
+  CREDENTIALS,
+  credentialsOf,
+  defaultPoolSize,
+  M365_SCOPE,
+  M365_SERVICE,
+  M365_TOKEN_URL,
+  m365Tenant,
+  m365TokenUrl,
+  SECURITY,
+  type AuthType,
+  type CredentialName,
+  type Security,
+} from '../../shared/constants';
+
+interface ConnectionProps extends EditorNodeProperties {
+  service: string;
+  host: string;
+  port: number | string;
+  security: Security;
+  rejectUnauthorized: boolean;
+  authType: AuthType;
+  tokenUrl: string;
+  scope: string;
+  maxConnections: number | string;
+  rateLimitPerMinute: number | string;
+  timeout: number | string;
+  maxAttachmentMB: number | string;
+  retryForSeconds: number | string;
+}
+type ConnectionCredentials = Record<CredentialName, string>;
+
+/** A service of the installed nodemailer, as GET smtp-oauth-config/services lists it. */
+interface Service {
+  key: string;
+  description: string;
+  host: string;
+  port: number;
+  secure: boolean;
+}
+
+/** The message key of each method's name. */
+const AUTH_LABELS: Record<AuthType, string> = {
+  basic: 'auth.basic',
+  'oauth2-client-credentials': 'auth.clientCredentials',
+  oauth2: 'auth.oauth2',
+  none: 'auth.none',
+};
+
+/** The rows of the Authentication part each method shows besides its credentials. */
+const EXTRA_ROWS: Record<AuthType, readonly string[]> = {
+  basic: [],
+  'oauth2-client-credentials': ['tenant', 'tokenUrl', 'scope'],
+  oauth2: ['deprecated', 'tokenUrl'],
+  none: [],
+};
+const authRows = (auth: string): readonly string[] => [...credentialsOf(auth), ...(EXTRA_ROWS[auth as AuthType] || [])];
+
+/** The fields Test connection sends besides the credentials and the certificate check. */
+const TESTED_FIELDS = ['service', 'host', 'port', 'security', 'authType', 'tokenUrl', 'scope', 'timeout'] as const;
+
+/** Settings of settings.js that the runtime exports to the editor (registered in smtp-oauth-config.ts). */
+const settings = RED.settings as unknown as { smtpOauthConfigMaxAttachmentMB?: number };
+const defaultMaxAttachmentMB = settings.smtpOauthConfigMaxAttachmentMB ?? DEFAULTS.maxAttachmentMB;
+
+/** A token endpoint reached over plain http elsewhere than this machine lets anyone on the path read the client secret and hand back any token. */
+const PLAIN_HTTP = /^http:/i;
+const LOOPBACK = /^http:\/\/(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?(\/|$)/i;
+
+RED.nodes.registerType<ConnectionProps, ConnectionCredentials>('smtp-oauth-config', {
+  category: 'config',
+  defaults: {
+    name: { value: '' },
+    service: { value: '' },
+    host: {
+      value: '',
+      validate: function (v) {
+        return !!this.service || !!(v && String(v).trim());
+      },
+    },
+    port: {
+      value: DEFAULTS.port,
+      validate: function (v) {
+        return !!this.service || (/^\d+$/.test(String(v)) && Number(v) > 0 && Number(v) < 65536);
+      },
+    },
+    security: { value: DEFAULTS.security },
+    rejectUnauthorized: { value: DEFAULTS.rejectUnauthorized },
+    authType: { value: DEFAULTS.authType },
+    tokenUrl: {
+      value: '',
+      validate: function (v) {
+        if (this.authType !== 'oauth2-client-credentials' && this.authType !== 'oauth2') return true;
+        return /^https?:\/\/\S+$/.test(v || '') || (this.authType === 'oauth2' && !v);
+      },
+    },
+    scope: { value: '' },
+    maxConnections: { value: DEFAULTS.maxConnections, validate: wholeNumber(1) },
+    rateLimitPerMinute: { value: DEFAULTS.rateLimitPerMinute, validate: wholeNumber(0, true) },
+    timeout: { value: DEFAULTS.timeout, validate: wholeNumber(1) },
+    retryForSeconds: { value: DEFAULTS.retryForSeconds, validate: wholeNumber(0, true) },
+    maxAttachmentMB: { value: defaultMaxAttachmentMB, validate: wholeNumber(1) },
+  },
+  credentials: {
+    user: CREDENTIALS.user,
+    password: CREDENTIALS.password,
+    clientId: CREDENTIALS.clientId,
+    clientSecret: CREDENTIALS.clientSecret,
+    refreshToken: CREDENTIALS.refreshToken,
+    accessToken: CREDENTIALS.accessToken,
+  },
+  // Also the dialog's title: "Add new SMTP connection config node" instead of the type name.
+  paletteLabel: function () {
+    return this._('smtp-oauth-config.label.default');
+  },
+  label: function () {
+    const user = (this as { credentials?: { user?: string } }).credentials?.user;
+    const where = this.service || this.host;
+    if (this.name) return this.name;
+    if (user && where) return `${user} @ ${where}`;
+    return user || where || this._('smtp-oauth-config.label.default');
+  },
+  oneditprepare: function () {
+    const node = this;
+    const t = messages(node, 'smtp-oauth-config');
+    const $service = $('#node-config-input-service');
+    const $host = $('#node-config-input-host');
+    const $port = $('#node-config-input-port');
+    const $security = $('#node-config-input-security');
+    const $auth = $('#node-config-input-authType');
+    const $tokenUrl = $('#node-config-input-tokenUrl');
+    const $scope = $('#node-config-input-scope');
+    const $pool = $('#node-config-input-maxConnections');
+    const $tenant = $('#smtp-config-tenant');
+    const services: Record<string, Service> = {};
+
+    fillSelect('node-config-input-security', SECURITY, (s) => t(`security.${s}`), node.security);
+    fillSelect('node-config-input-authType', AUTH_TYPES, (a) => t(AUTH_LABELS[a as AuthType]), node.authType);
+    $port.attr('placeholder', DEFAULTS.port);
+    $tokenUrl.attr('placeholder', M365_TOKEN_URL);
+    $scope.attr('placeholder', M365_SCOPE);
+
+    function refresh() {
+      const service = String($service.val() || '');
+      const auth = String($auth.val());
+      const known = services[service];
+      // A well-known service decides host, port and security (nodemailer's list).
+      if (known) {
+        $host.val(known.host);
+        $port.val(known.port);
+        $security.val(known.secure ? 'tls' : 'starttls');
+      }
+      $host.add($port).add($security).prop('disabled', !!service);
+      $('.smtp-config-service-hint').toggle(!!service);
+
+      showRows('smtp-config-auth', authRows(auth));
+      const m365 = service === M365_SERVICE || m365Tenant(String($tokenUrl.val())) !== undefined;
+      $('.smtp-config-auth-tenant').toggle(auth === 'oauth2-client-credentials' && m365);
+      if (auth === 'oauth2-client-credentials' && service === M365_SERVICE && !$scope.val()) $scope.val(M365_SCOPE);
+      $('#smtp-config-user-label').text(t(auth === 'basic' ? 'label.user' : 'label.mailbox'));
+      $('#smtp-config-user-hint').text(t(auth === 'basic' ? 'hint.user' : 'hint.mailbox'));
+      $('#smtp-config-tokenUrl-hint').text(t(auth === 'oauth2' ? 'hint.refreshUrl' : 'hint.tokenUrl'));
+    }
+
+    // A service with a documented connection limit gets it as Pool size, unless the user chose one.
+    let poolService = node.service;
+    $service.on('change', () => {
+      const service = String($service.val() || '');
+      if (!changed($pool.attr('id')!, defaultPoolSize(poolService))) $pool.val(defaultPoolSize(service));
+      poolService = service;
+      refresh();
+    });
+    $auth.on('change', () => {
+      refresh();
+      warnPlainHttp();
+    });
+    function warnPlainHttp() {
+      const url = String($tokenUrl.val()).trim();
+      const used = authRows(String($auth.val())).includes('tokenUrl');
+      $('#smtp-config-tokenUrl-http').toggle(used && PLAIN_HTTP.test(url) && !LOOPBACK.test(url));
+    }
+    $tokenUrl.on('input', () => {
+      const tenant = m365Tenant(String($tokenUrl.val()));
+      if (tenant !== undefined && !$tenant.is(':focus')) $tenant.val(tenant);
+      warnPlainHttp();
+    });
+    warnPlainHttp();
+    $tenant.val(m365Tenant(node.tokenUrl || '') || '');
+    $tenant.on('input', () => {
+      const tenant = String($tenant.val()).trim();
+      $tokenUrl.val(tenant ? m365TokenUrl(tenant) : '');
+    });
+
+    // The editor shows a stored 0 as an empty field.
+    const $rate = $('#node-config-input-rateLimitPerMinute');
+    if ($rate.val() === '') $rate.val(node.rateLimitPerMinute || 0);
+    advancedSection(
+      'smtp-config-advanced',
+      t('section.advanced'),
+      changed('node-config-input-maxConnections', defaultPoolSize(node.service)) ||
+        changed('node-config-input-rateLimitPerMinute', DEFAULTS.rateLimitPerMinute) ||
+        changed('node-config-input-timeout', DEFAULTS.timeout) ||
+        changed('node-config-input-retryForSeconds', DEFAULTS.retryForSeconds) ||
+        changed('node-config-input-maxAttachmentMB', defaultMaxAttachmentMB),
+    );
+
+    // Until the list arrives, only "Other SMTP Service" and the saved service are offered.
+    if (node.service) $('<option>').val(node.service).text(node.service).appendTo($service);
+    $service.val(node.service || '');
+    refresh();
+    $.getJSON('smtp-oauth-config/services')
+      .done((list: Service[]) => {
+        $service.find('option[value!=""]').remove();
+        for (const s of list) {
+          services[s.key] = s;
+          $('<option>').val(s.key).text(s.description).appendTo($service);
+        }
+        $service.val(node.service || '');
+        $service.attr('data-loaded', 'true');
+        refresh();
+      })
+      .fail((xhr) => {
+        $('#smtp-config-services-error').text(t('hint.servicesFailed', { status: xhr.status })).show();
+      });
+
+    // Test connection: the values in the dialog. A stored secret left unchanged is sent as
+    // '__PWRD__' and replaced by the stored value on the server, so no secret travels back here.
+    $('#smtp-config-test').on('click', (e) => {
+      e.preventDefault();
+      const $result = $('#smtp-config-test-result').removeClass('smtp-ok smtp-fail').show();
+      $result.empty().append($('<i class="fa fa-spinner fa-spin"></i>'), ' ', $('<span>').text(t('test.running')));
+      const body: Record<string, unknown> = { id: node.id };
+      for (const k of TESTED_FIELDS) body[k] = $('#node-config-input-' + k).val();
+      body.rejectUnauthorized = $('#node-config-input-rejectUnauthorized').prop('checked');
+      const credentials: Record<string, unknown> = {};
+      for (const k of credentialsOf(String(body.authType))) credentials[k] = $('#node-config-input-' + k).val();
+      body.credentials = credentials;
+      $('#smtp-config-test').prop('disabled', true);
+      $.ajax({ url: 'smtp-oauth-config/test', method: 'POST', contentType: 'application/json', data: JSON.stringify(body), dataType: 'json' })
+        .done((r: TestAnswer) => {
+          $result.empty();
+          if (r.ok) {
+            $result.addClass('smtp-ok').append($('<i class="fa fa-check-circle"></i>'), ' ', $('<span>').text(t('test.ok')));
+            return;
+          }
+          const err = r.error || {};
+          // A stored secret is only used for the deployed server: ask for it again.
+          if (r.needSecret) $('#node-config-input-' + r.needSecret).val('').addClass('input-error').trigger('focus');
+          $result.addClass('smtp-fail').append(
+            $('<div class="smtp-config-test-title">').append($('<i class="fa fa-exclamation-circle"></i>'), ' ', $('<span>').text(t('test.error')), err.code ? $('<code>').text(err.code) : ''),
+            $('<div class="smtp-config-test-message">').text(err.message || ''),
+            err.hint ? $('<div class="smtp-config-test-hint">').append($('<i class="fa fa-lightbulb-o"></i>'), ' ', $('<span>').text(err.hint)) : '',
+          );
+        })
+        .fail((xhr) => {
+          $result.empty().addClass('smtp-fail').text(t('test.failed', { status: xhr.status }));
+        })
+        .always(() => {
+          $('#smtp-config-test').prop('disabled', false);
+        });
+    });
+  },
+});
+
+/** The answer of POST smtp-oauth-config/test. */
+interface TestAnswer {
+  ok: boolean;
+  needSecret?: string;
+  error?: { code?: string; message?: string; hint?: string };
+}
