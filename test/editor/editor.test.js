@@ -64,6 +64,9 @@ describe('editor in a real browser (Chromium)', function () {
   let browser;
   let page;
   const pageErrors = [];
+  /** The id of the send node the tests add: its label is "send email" in English, another text in German. */
+  let sendId;
+  const sendNode = (p) => p.locator(`g.red-ui-flow-node-group[id="${sendId}"]`);
 
   before(async function () {
     this.timeout(240000);
@@ -110,6 +113,7 @@ describe('editor in a real browser (Chromium)', function () {
       .dragTo(page.locator('#red-ui-workspace-chart'), { targetPosition: { x: 300, y: 200 } });
     const canvasNode = page.locator('g.red-ui-flow-node-group').filter({ hasText: 'send email' });
     await canvasNode.waitFor();
+    sendId = await canvasNode.getAttribute('id');
     await canvasNode.locator('rect.red-ui-flow-node').dblclick();
     await page.locator('#smtp-html-editor[data-editor="rich"]').waitFor();
 
@@ -368,7 +372,16 @@ describe('editor in a real browser (Chromium)', function () {
 
     await page.locator('#node-dialog-ok').click();
     await page.locator('#smtp-html-editor').waitFor({ state: 'detached' });
-    assert.ok(await page.locator('g.red-ui-flow-node-group').filter({ hasText: 'Report for {{payload.name}}' }).isVisible(), 'the node is labelled with its subject');
+    // Labelled like the core nodes: the name, else what the node is; never the subject, which
+    // would make the node as wide as the subject.
+    assert.equal((await sendNode(page).locator('.red-ui-flow-node-label').textContent()).trim(), 'send email');
+    const labels = await page.evaluate((id) => {
+      const node = RED.nodes.node(id);
+      const label = RED.nodes.getType('send-smtp-email').label;
+      const _ = (...args) => node._(...args);
+      return { named: label.call({ _, name: 'Monthly report', subject: node.subject }), unnamed: label.call({ _, subject: node.subject }) };
+    }, sendId);
+    assert.deepEqual(labels, { named: 'Monthly report', unnamed: 'send email' });
 
     const deployed = page.waitForResponse((r) => r.url().endsWith('/flows') && r.request().method() === 'POST');
     await page.locator('#red-ui-header-button-deploy').click();
@@ -417,7 +430,7 @@ describe('editor in a real browser (Chromium)', function () {
 
   it('reopens the saved connection without sending the stored password back to the browser', async () => {
     const credentials = page.waitForResponse((r) => /\/credentials\/smtp-oauth-config\//.test(r.url()));
-    await page.locator('g.red-ui-flow-node-group').filter({ hasText: 'Report for' }).locator('rect.red-ui-flow-node').dblclick();
+    await sendNode(page).locator('rect.red-ui-flow-node').dblclick();
     await page.locator('#node-input-lookup-connection, #node-input-btn-connection-edit').first().click();
     const body = await (await credentials).text();
     assert.ok(!body.includes(PASSWORD));
@@ -432,7 +445,7 @@ describe('editor in a real browser (Chromium)', function () {
   });
 
   it('asks for the password again, instead of using the stored one, when the host in the dialog changed', async () => {
-    await page.locator('g.red-ui-flow-node-group').filter({ hasText: 'Report for' }).locator('rect.red-ui-flow-node').dblclick();
+    await sendNode(page).locator('rect.red-ui-flow-node').dblclick();
     await page.locator('#node-input-lookup-connection, #node-input-btn-connection-edit').first().click();
     await page.locator('#node-config-input-service[data-loaded="true"]').waitFor();
     await page.locator('#node-config-input-host').fill('localhost');
@@ -459,7 +472,7 @@ describe('editor in a real browser (Chromium)', function () {
       second.on('pageerror', (err) => pageErrors.push(err));
       await second.route('**/quill.min.js', (route) => route.abort());
       await openEditor(second, nr.url);
-      await second.locator('g.red-ui-flow-node-group').filter({ hasText: 'Report for' }).locator('rect.red-ui-flow-node').dblclick();
+      await sendNode(second).locator('rect.red-ui-flow-node').dblclick();
       await second.locator('#smtp-html-editor[data-editor="fallback"]').waitFor();
       const source = second.locator('#smtp-html-source');
       assert.ok(await source.isVisible());
@@ -484,7 +497,7 @@ describe('editor in a real browser (Chromium)', function () {
     const configHelp = await page.evaluate(() => RED.nodes.getNodeHelp('smtp-oauth-config'));
     assert.match(configHelp, /SMTP\.SendAsApp/);
     // The user's way in: the help tab of the sidebar for the selected node.
-    await page.locator('g.red-ui-flow-node-group').filter({ hasText: 'Report for' }).locator('rect.red-ui-flow-node').click();
+    await sendNode(page).locator('rect.red-ui-flow-node').click();
     await page.locator('#red-ui-tab-help-link-button').click();
     await page.locator('.red-ui-help h3', { hasText: 'Inputs' }).first().waitFor();
   });
@@ -498,7 +511,7 @@ describe('editor in a real browser (Chromium)', function () {
       // The palette wraps long labels at spaces and hyphens.
       const label = await p.locator('.red-ui-palette-node[data-palette-type="send-smtp-email"] .red-ui-palette-label').textContent();
       assert.equal(label.replace(/\s+/g, ''), 'E-Mailsenden');
-      await p.locator('g.red-ui-flow-node-group').filter({ hasText: 'Report for' }).locator('rect.red-ui-flow-node').dblclick();
+      await sendNode(p).locator('rect.red-ui-flow-node').dblclick();
       await p.locator('#smtp-html-editor[data-editor="rich"]').waitFor();
       const sections = await visibleTexts(p.locator('.smtp-send-dialog .smtp-section'));
       assert.deepEqual(sections, ['Verbindung', 'Empfänger', 'Betreff', 'Inhalt', 'Anhang', 'Ergebnis & Fehler', 'Erweitert']);
@@ -520,7 +533,7 @@ describe('editor in a real browser (Chromium)', function () {
       narrow.on('pageerror', (err) => pageErrors.push(err));
       await narrow.setViewportSize({ width: 900, height: 1000 });
       await openEditor(narrow, nr.url);
-      await narrow.locator('g.red-ui-flow-node-group').filter({ hasText: 'Report for' }).locator('rect.red-ui-flow-node').dblclick();
+      await sendNode(narrow).locator('rect.red-ui-flow-node').dblclick();
       await narrow.locator('#smtp-html-editor[data-editor="rich"]').waitFor();
       // Every labelled row fits: no input reaches past the dialog's edge.
       const overflow = await narrow.locator('.smtp-send-dialog').evaluate((dialog) => {

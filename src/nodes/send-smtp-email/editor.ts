@@ -173,8 +173,9 @@ RED.nodes.registerType<SendProps>('send-smtp-email', {
   paletteLabel: function () {
     return this._('send-smtp-email.label.palette');
   },
+  // Like the core nodes: the name, else what the node is. A subject would make the node as wide as the subject.
   label: function () {
-    return this.name || ((this.subjectType || 'str') === 'str' && this.subject) || this._('send-smtp-email.label.palette');
+    return this.name || this._('send-smtp-email.label.palette');
   },
   labelStyle: function () {
     return this.name ? 'node_label_italic' : '';
