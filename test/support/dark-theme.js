@@ -1,0 +1,127 @@
+'use strict';
+// Node-RED 5's dark theme for the editor tests. Node-RED 5 turns it on from a user setting
+// (localStorage 'view-dark-theme' = 'dark' before the page loads), which adds the class
+// nr-theme-dark to <html>; its stylesheet then redefines the --red-ui-* colour variables for
+// html.nr-theme-dark. Node-RED 4.1, which these tests run (Node-RED 5 needs Node 22), has no dark
+// theme: there the same variables, with Node-RED 5.0.7's values, are set the same way.
+
+/** The colour variables of html.nr-theme-dark in Node-RED 5.0.7 that the edit tray, its forms and the workspace use. */
+const NODE_RED_5_DARK = {
+  'primary-background': '#15151a',
+  'secondary-background': '#1b1b23',
+  'secondary-background-selected': '#22222c',
+  'secondary-background-hover': '#1e1e27',
+  'secondary-background-disabled': '#13131a',
+  'tertiary-background': '#17171d',
+  'primary-text-color': '#f0f0f0',
+  'secondary-text-color': '#aaaaaa',
+  'tertiary-text-color': '#9a9a9a',
+  'header-text-color': '#e0e0e0',
+  'text-color-error': '#ff6369',
+  'text-color-warning': '#f1a10d',
+  'text-color-success': '#4cc38a',
+  'text-color-code': '#00d4c8',
+  'text-color-link': '#e84a4a',
+  'primary-border-color': '#252527',
+  'secondary-border-color': '#252527',
+  'tertiary-border-color': '#2a2a2c',
+  'border-color-error': '#e5484d',
+  'border-color-warning': '#e2a336',
+  'border-color-success': '#30a46c',
+  shadow: 'rgba(0, 0, 0, 0.7)',
+  'shade-color': 'rgba(0, 0, 0, 0.45)',
+  'form-background': '#1b1b23',
+  'form-placeholder-color': '#8a8a8a',
+  'form-text-color': '#f0f0f0',
+  'form-text-color-disabled': '#7a7a7b',
+  'form-input-focus-color': '#e84a4a',
+  'form-input-border-color': '#2a2a2c',
+  'form-input-border-selected-color': '#e84a4a',
+  'form-input-border-error-color': '#e5484d',
+  'form-input-background': '#0e0e12',
+  'form-input-background-disabled': '#15151a',
+  'form-button-background': '#22222c',
+  'form-tips-background': '#120c00',
+  'list-item-color': '#f0f0f0',
+  'list-item-background': '#1b1b23',
+  'list-item-background-hover': '#1e1e27',
+  'list-item-background-selected': '#22222c',
+  'tab-background': '#1b1b23',
+  'tab-background-active': '#1b1b23',
+  'tab-background-selected': '#22222c',
+  'tab-background-inactive': '#15151a',
+  'tab-text-color-active': '#e0e0e0',
+  'tab-text-color-inactive': '#808080',
+  'palette-header-background': '#0e0e12',
+  'palette-header-color': '#e0e0e0',
+  'palette-content-background': '#1b1b23',
+  'workspace-button-background': '#15151a',
+  'workspace-button-background-hover': '#1e1e27',
+  'workspace-button-color': '#aaaaaa',
+  'header-background': '#0e0e12',
+  'popover-background': '#15151a',
+  'popover-border': '#252527',
+  'popover-color': '#f0f0f0',
+  'view-background': '#0e0e12',
+  'view-grid-color': '#282828',
+  'node-border': '#888888',
+  'node-port-background': '#b8b8b8',
+  'node-selected-color': '#e84a4a',
+};
+
+/** Asks for the dark theme as a Node-RED 5 user does; call before the editor page loads. */
+async function preferDarkTheme(page) {
+  await page.addInitScript(() => window.localStorage.setItem('view-dark-theme', 'dark'));
+}
+
+/**
+ * After the editor loaded: on Node-RED 5 the theme is already on; on 4.1 adds Node-RED 5's dark
+ * variables under the same selector. Resolves with 'native' or 'emulated'.
+ */
+async function applyDarkTheme(page) {
+  return page.evaluate((vars) => {
+    const html = document.documentElement;
+    if (html.classList.contains('nr-theme-dark')) return 'native';
+    const style = document.createElement('style');
+    style.id = 'test-nr5-dark-theme';
+    style.textContent = `html.nr-theme-dark{color-scheme:dark;${Object.entries(vars).map(([k, v]) => `--red-ui-${k}:${v};`).join('')}}`;
+    document.head.appendChild(style);
+    html.classList.add('nr-theme-dark');
+    return 'emulated';
+  }, NODE_RED_5_DARK);
+}
+
+/** sRGB channels (0-255) and alpha of a CSS rgb()/rgba() colour as getComputedStyle gives it. */
+function parseColor(css) {
+  const m = /^rgba?\(([^)]+)\)$/.exec(String(css).trim());
+  if (!m) throw new Error(`not an rgb() colour: ${css}`);
+  const [r, g, b, a = 1] = m[1].split(/[\s,/]+/).filter(Boolean).map(Number);
+  return { r, g, b, a };
+}
+
+/** A stack of background colours, innermost first, flattened into the colour the eye sees. */
+function effectiveBackground(stack) {
+  let out = { r: 255, g: 255, b: 255 };
+  for (const css of [...stack].reverse()) {
+    const c = parseColor(css);
+    out = { r: c.r * c.a + out.r * (1 - c.a), g: c.g * c.a + out.g * (1 - c.a), b: c.b * c.a + out.b * (1 - c.a) };
+  }
+  return out;
+}
+
+/** WCAG 2.x relative luminance (https://www.w3.org/TR/WCAG21/#dfn-relative-luminance). */
+function luminance({ r, g, b }) {
+  const lin = (v) => {
+    const s = v / 255;
+    return s <= 0.04045 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
+  };
+  return 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b);
+}
+
+/** WCAG 2.x contrast ratio of two opaque colours, from 1 to 21. */
+function contrast(a, b) {
+  const [hi, lo] = [luminance(a), luminance(b)].sort((x, y) => y - x);
+  return (hi + 0.05) / (lo + 0.05);
+}
+
+module.exports = { NODE_RED_5_DARK, preferDarkTheme, applyDarkTheme, parseColor, effectiveBackground, contrast };
