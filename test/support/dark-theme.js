@@ -1,9 +1,10 @@
 'use strict';
-// Node-RED 5's dark theme for the editor tests. Node-RED 5 turns it on from a user setting
-// (localStorage 'view-dark-theme' = 'dark' before the page loads), which adds the class
-// nr-theme-dark to <html>; its stylesheet then redefines the --red-ui-* colour variables for
-// html.nr-theme-dark. Node-RED 4.1, which these tests run (Node-RED 5 needs Node 22), has no dark
-// theme: there the same variables, with Node-RED 5.0.7's values, are set the same way.
+// Node-RED 5's dark theme for the editor tests, and the contrast they measure in it. Node-RED 5
+// turns it on from a user setting (localStorage 'view-dark-theme' = 'dark' before the page loads),
+// which adds the class nr-theme-dark to <html>; its stylesheet then redefines the --red-ui-* colour
+// variables for html.nr-theme-dark. test/editor/dark-theme.test.js runs the real one on Node-RED 5;
+// Node-RED 4.1 (test/editor/editor.test.js) has no dark theme, so there the same variables, with
+// Node-RED 5.0.7's values, are set the same way.
 
 /** The colour variables of html.nr-theme-dark in Node-RED 5.0.7 that the edit tray, its forms and the workspace use. */
 const NODE_RED_5_DARK = {
@@ -124,4 +125,46 @@ function contrast(a, b) {
   return (hi + 0.05) / (lo + 0.05);
 }
 
-module.exports = { NODE_RED_5_DARK, preferDarkTheme, applyDarkTheme, parseColor, effectiveBackground, contrast };
+/**
+ * The WCAG contrast of every mark in the open send dialog's content toolbar (each icon's SVG stroke
+ * or fill, the heading picker's label, the Source button's text) against the colour behind the
+ * toolbar: its background and its ancestors', composited by alpha. Resolves with
+ * { background, marks, weakest: { what, color, ratio }, editorText: { color, background, ratio } }.
+ */
+async function toolbarContrast(page) {
+  const seen = await page.locator('#smtp-html-toolbar').evaluate((bar) => {
+    const behind = (start) => {
+      const backgrounds = [];
+      for (let el = start; el; el = el.parentElement) {
+        const bg = getComputedStyle(el).backgroundColor;
+        backgrounds.push(bg);
+        if (/^rgb\(/.test(bg)) break; // opaque: nothing behind it shows
+      }
+      return backgrounds;
+    };
+    const shown = (el) => el.getBoundingClientRect().width > 0;
+    const owner = (el) => el.closest('button, .ql-picker').className;
+    const editor = document.querySelector('#smtp-html-rich .ql-editor');
+    return {
+      backgrounds: behind(bar),
+      marks: [
+        ...[...bar.querySelectorAll('.ql-stroke, .ql-stroke-miter')].filter(shown).map((el) => ({ what: `stroke in ${owner(el)}`, color: getComputedStyle(el).stroke })),
+        ...[...bar.querySelectorAll('.ql-fill')].filter(shown).map((el) => ({ what: `fill in ${owner(el)}`, color: getComputedStyle(el).fill })),
+        ...[...bar.querySelectorAll('.ql-picker-label, button.ql-source')].map((el) => ({ what: `text of ${el.className}`, color: getComputedStyle(el).color })),
+      ],
+      editor: { color: getComputedStyle(editor).color, backgrounds: behind(editor) },
+    };
+  });
+  const background = effectiveBackground(seen.backgrounds);
+  const ratios = seen.marks.map((m) => ({ ...m, ratio: contrast(parseColor(m.color), background) }));
+  const weakest = ratios.reduce((a, b) => (b.ratio < a.ratio ? b : a));
+  const editorBackground = effectiveBackground(seen.editor.backgrounds);
+  return {
+    background,
+    marks: ratios.length,
+    weakest: { ...weakest, ratio: Number(weakest.ratio.toFixed(2)) },
+    editorText: { color: seen.editor.color, background: editorBackground, ratio: Number(contrast(parseColor(seen.editor.color), editorBackground).toFixed(2)) },
+  };
+}
+
+module.exports = { NODE_RED_5_DARK, preferDarkTheme, applyDarkTheme, parseColor, effectiveBackground, contrast, toolbarContrast };
