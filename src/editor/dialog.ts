@@ -56,5 +56,6 @@ export function changed(id: string, defaultValue: unknown): boolean {
 
 /** A validator for a whole number of at least `min`, as the dialog saves it (often a string). */
 export function wholeNumber(min: number, emptyAllowed = false): (v: unknown) => boolean {
-  return (v) => (v === '' || v === undefined ? emptyAllowed : /^\d+$/.test(String(v)) && Number(v) >= min);
+  // Missing (a connection saved before the field existed) is valid: the runtime uses the default.
+  return (v) => (v === undefined ? true : v === '' ? emptyAllowed : /^\d+$/.test(String(v)) && Number(v) >= min);
 }

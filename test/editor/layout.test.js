@@ -141,4 +141,14 @@ describe('example flows and the demo flow in the editor (Chromium)', function ()
       assert.deepEqual(problems, {}, `"${flow.name}" in the editor`);
     });
   });
+
+  it('shows no warning triangle on a connection saved before Time-out, Max attachment and Retry for existed', async function () {
+    const old = FLOWS[0].nodes.map((n) => {
+      if (n.type !== 'smtp-oauth-config') return n;
+      const { timeout, maxAttachmentMB, retryForSeconds, ...before } = n;
+      return before;
+    });
+    const { invalid } = await draw(old, 'load', 'old-');
+    assert.deepEqual(invalid, []);
+  });
 });
