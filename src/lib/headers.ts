@@ -1,5 +1,6 @@
 import { describeType } from './addresses';
 import { ErrorCodes, mailError } from './errors';
+import { CONTENT_ID } from '../shared/constants';
 
 /** RFC 5322 §3.6.8: a field name is printable US-ASCII but the colon. */
 const FIELD_NAME = /^[\x21-\x39\x3b-\x7e]+$/;
@@ -75,7 +76,7 @@ export function messageIds(value: unknown, field: 'In-Reply-To' | 'References'):
 /** The Content-ID of the node's own attachment: text without brackets, spaces or line breaks. */
 export function contentId(value: unknown): string | undefined {
   if (value === undefined || value === null || value === '') return undefined;
-  if (typeof value !== 'string' || !/^[^\s<>"]+$/.test(value)) {
+  if (typeof value !== 'string' || !CONTENT_ID.test(value)) {
     throw refuse(`The attachment's Content-ID "${String(value).slice(0, 60)}" is not valid`, 'Use a short name without spaces or angle brackets, e.g. logo, and refer to it as <img src="cid:logo">.');
   }
   return value;

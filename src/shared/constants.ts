@@ -33,6 +33,8 @@ export type Priority = (typeof PRIORITIES)[number];
 /** send: to the server; preview: build the message and store it as .eml, without connecting. */
 export const DELIVER_MODES = ['send', 'preview'] as const;
 export type DeliverMode = (typeof DELIVER_MODES)[number];
+/** A Content-ID the node's attachment may carry (`attachmentCid`): what `<img src="cid:…">` can name, without the angle brackets the header adds. */
+export const CONTENT_ID = /^[^\s<>"]+$/;
 
 export const SEND_DEFAULTS = {
   attachmentType: 'none',

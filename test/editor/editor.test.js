@@ -21,6 +21,8 @@ const USER = 'alice@example.com';
 const PASSWORD = 'correct-horse-battery';
 const WRONG_PASSWORD = 'not-the-password-42';
 const CLIENT_SECRET = 'client-secret-never-in-flows';
+/** The send node's attachment: a 1×1 PNG, sent inline with the Content-ID "logo". */
+const LOGO = 'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==';
 
 async function launch(locale) {
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'smtp-editor-chromium-'));
@@ -42,6 +44,12 @@ async function shoot(page, name) {
   for (const dir of SHOT_DIRS) fs.mkdirSync(dir, { recursive: true });
   await page.screenshot({ path: file });
   for (const dir of SHOT_DIRS.slice(1)) fs.copyFileSync(file, path.join(dir, name));
+}
+
+/** A screenshot for test-artifacts/ only: what a reviewer checks, not what the README shows. */
+async function shootArtifact(page, name) {
+  fs.mkdirSync(SHOT_DIRS[0], { recursive: true });
+  await page.screenshot({ path: path.join(SHOT_DIRS[0], name) });
 }
 
 /** Opens the editor and waits until the palette shows the package's node. */
@@ -123,11 +131,14 @@ describe('editor in a real browser (Chromium)', function () {
     // Rows in order (Advanced opens on click).
     await page.locator('#smtp-send-advanced-toggle').click();
     const labels = await visibleTexts(page.locator('.smtp-send-dialog .form-row > label:not(.smtp-check-text)'));
-    assert.deepEqual(labels.filter(Boolean), ['Name', 'Connection', 'To', 'CC', 'BCC', 'Subject', 'Content', 'Attachment', 'Store result', 'Custom From', 'Reply-To', 'Text content', 'Priority']);
+    assert.deepEqual(labels.filter(Boolean), [
+      'Name', 'Connection', 'To', 'CC', 'BCC', 'Subject', 'Content', 'Attachment', 'Store result',
+      'Custom From', 'Reply-To', 'In-Reply-To', 'References', 'Text content', 'Headers', 'Priority', 'Deliver',
+    ]);
     const checks = await visibleTexts(page.locator('.smtp-send-dialog label.smtp-check-text'));
-    assert.deepEqual(checks, ['Stop on error', 'Execute asynchronously']);
+    assert.deepEqual(checks, ['Stop on error', 'Execute asynchronously', 'Allow msg.preview']);
 
-    for (const name of ['to', 'cc', 'bcc', 'subject', 'from', 'replyTo', 'text']) {
+    for (const name of ['to', 'cc', 'bcc', 'subject', 'from', 'replyTo', 'inReplyTo', 'references', 'text', 'headers']) {
       const row = page.locator(`.form-row:has(#node-input-${name})`);
       assert.equal(await row.locator('.red-ui-typedInput-container').count(), 1, `${name} is a TypedInput`);
     }
@@ -146,11 +157,11 @@ describe('editor in a real browser (Chromium)', function () {
   it('shows exactly the rows each attachment type needs, with a hint under each', async () => {
     const expected = {
       none: { value: null, rows: [] },
-      url: { value: 'URL', rows: ['value', 'filename', 'mime'], hint: /data: URL/ },
-      text: { value: 'Text', rows: ['value', 'filename', 'mime'], hint: /text\/plain/ },
-      base64: { value: 'Base64', rows: ['value', 'filename', 'mime'], hint: /invalid Base64/ },
-      custom: { value: 'Content', rows: ['value', 'filename', 'mime'], hint: /MIME type below/ },
-      mime: { value: 'MIME part', rows: ['value'], hint: /complete MIME part/ },
+      url: { value: 'URL', rows: ['value', 'filename', 'mime', 'cid'], hint: /data: URL/ },
+      text: { value: 'Text', rows: ['value', 'filename', 'mime', 'cid'], hint: /text\/plain/ },
+      base64: { value: 'Base64', rows: ['value', 'filename', 'mime', 'cid'], hint: /invalid Base64/ },
+      custom: { value: 'Content', rows: ['value', 'filename', 'mime', 'cid'], hint: /MIME type below/ },
+      mime: { value: 'MIME part', rows: ['value', 'cid'], hint: /complete MIME part/ },
     };
     const options = await page.locator('#node-input-attachmentType option').evaluateAll((os) => os.map((o) => [o.value, o.textContent]));
     assert.deepEqual(options, [
@@ -163,7 +174,7 @@ describe('editor in a real browser (Chromium)', function () {
     ]);
     for (const [type, want] of Object.entries(expected)) {
       await page.locator('#node-input-attachmentType').selectOption(type);
-      for (const row of ['value', 'filename', 'mime']) {
+      for (const row of ['value', 'filename', 'mime', 'cid']) {
         const visible = await page.locator(`.form-row.smtp-attachment-${row}`).isVisible();
         assert.equal(visible, want.rows.includes(row), `${type}: row ${row}`);
         if (visible) assert.ok(await page.locator(`.form-tips.smtp-attachment-${row}`).isVisible(), `${type}: hint under ${row}`);
@@ -175,8 +186,27 @@ describe('editor in a real browser (Chromium)', function () {
       }
     }
     await page.locator('#node-input-attachmentType').selectOption('url');
-    await page.locator('.form-row:has(#node-input-attachment) input.red-ui-typedInput-input').fill('data:text/csv;base64,YSxiCjEsMgo=');
-    await page.locator('.form-row:has(#node-input-attachmentFilename) input.red-ui-typedInput-input').fill('report.csv');
+    await page.locator('.form-row:has(#node-input-attachment) input.red-ui-typedInput-input').fill(LOGO);
+    await page.locator('.form-row:has(#node-input-attachmentFilename) input.red-ui-typedInput-input').fill('logo.png');
+  });
+
+  it('gives the attachment a Content-ID, and its hint shows the <img> tag with the value typed', async () => {
+    const hint = page.locator('#smtp-attachment-cid-hint');
+    assert.match(await hint.innerText(), /^Optional: .*sent inline.*<img src="cid:…">\.$/);
+    const cid = page.locator('#node-input-attachmentCid');
+    await cid.pressSequentially('logo');
+    assert.equal(await hint.innerText(), 'Sent inline: refer to it in the content as <img src="cid:logo">.');
+    assert.equal(await hint.locator('code').innerText(), '<img src="cid:logo">');
+    // What the runtime refuses is flagged before deploy.
+    await cid.fill('my logo');
+    await cid.blur();
+    assert.equal(await page.locator('#node-input-attachmentCid.input-error').count(), 1);
+    assert.equal(await hint.locator('code').innerText(), '<img src="cid:my logo">');
+    await cid.fill('logo');
+    await cid.blur();
+    assert.equal(await page.locator('#node-input-attachmentCid.input-error').count(), 0);
+    await hint.scrollIntoViewIfNeeded();
+    await shootArtifact(page, 'send-dialog-attachment.png');
   });
 
   it('shows the result key when storing, and explains that asynchronous mode cannot store in msg', async () => {
@@ -199,6 +229,45 @@ describe('editor in a real browser (Chromium)', function () {
     await page.locator('#node-input-async').uncheck();
     await page.locator('#node-input-storeResult').selectOption('msg');
     assert.ok(await page.locator('#node-input-stopOnError').isEnabled());
+  });
+
+  it('offers threading, custom headers and preview under Advanced, with their hints', async () => {
+    await page.locator('.form-row:has(#node-input-inReplyTo) input.red-ui-typedInput-input').fill('<first@example.com>');
+    await page.locator('.form-row:has(#node-input-references) input.red-ui-typedInput-input').fill('<first@example.com>');
+    assert.match(await page.locator('#smtp-thread-hint').innerText(), /same thread.*messageId/);
+    // Headers: a JSON object by default, or an object a flow supplies.
+    await page.locator('.form-row:has(#node-input-headers) .red-ui-typedInput-type-select').click();
+    const menu = page.locator('.red-ui-typedInput-options:visible');
+    await menu.waitFor();
+    const types = await menu.locator('a').evaluateAll((as) => as.map((a) => a.getAttribute('value')));
+    assert.deepEqual(types.sort(), ['flow', 'global', 'json', 'jsonata', 'msg']);
+    await menu.locator('a[value="json"]').click();
+    await menu.waitFor({ state: 'hidden' });
+    await page.locator('.form-row:has(#node-input-headers) input.red-ui-typedInput-input').fill('{"X-Ticket-Id":"T-1"}');
+    assert.equal(await page.locator('.form-row:has(#node-input-headers) .red-ui-typedInput-container.input-error').count(), 0);
+    assert.match(await page.locator('#smtp-headers-hint').innerText(), /JSON object .*msg\.headers is merged in/);
+
+    const options = await page.locator('#node-input-deliver option').evaluateAll((os) => os.map((o) => [o.value, o.textContent]));
+    assert.deepEqual(options, [
+      ['send', 'Send'],
+      ['preview', 'Preview: build the message as .eml without sending'],
+    ]);
+    assert.equal(await page.locator('#node-input-deliver').inputValue(), 'send');
+    assert.equal(await page.locator('#smtp-preview-hint').isVisible(), false);
+    await page.locator('#node-input-deliver').selectOption('preview');
+    assert.match(await page.locator('#smtp-preview-hint').innerText(), /Nothing is sent: the result holds the message as eml/);
+    // Stored nowhere, a preview is lost: the dialog says so while Store result is "Don't store".
+    assert.equal(await page.locator('#smtp-preview-store-warning').isVisible(), false);
+    await page.locator('#node-input-storeResult').selectOption('none');
+    assert.match(await page.locator('#smtp-preview-store-warning').innerText(), /only useful with Store result set/);
+    await page.locator('#smtp-preview-store-warning').scrollIntoViewIfNeeded();
+    await shootArtifact(page, 'send-dialog-preview-not-stored.png');
+    await page.locator('#node-input-storeResult').selectOption('msg');
+    assert.equal(await page.locator('#smtp-preview-store-warning').isVisible(), false);
+
+    assert.equal(await page.locator('#node-input-previewFromMsg').isChecked(), false);
+    assert.match(await page.locator('#smtp-preview-msg-hint').innerText(), /preview: true.*stray value never stops real mail/);
+    await page.locator('#node-input-previewFromMsg').check();
   });
 
   it('edits the content as rich text with headings, bold, lists and links, and as HTML source', async () => {
@@ -401,8 +470,15 @@ describe('editor in a real browser (Chromium)', function () {
     assert.equal(send.htmlType, 'str');
     assert.match(send.html, /^<h2>Weekly report<\/h2><p>Hello \{\{payload\.name\}\}, this is <strong>important<\/strong><\/p><ul><li>first point<\/li><li>second point<\/li><\/ul>/);
     assert.equal(send.attachmentType, 'url');
-    assert.equal(send.attachment, 'data:text/csv;base64,YSxiCjEsMgo=');
-    assert.equal(send.attachmentFilename, 'report.csv');
+    assert.equal(send.attachment, LOGO);
+    assert.equal(send.attachmentFilename, 'logo.png');
+    assert.equal(send.attachmentCid, 'logo');
+    assert.deepEqual(
+      { headers: send.headers, headersType: send.headersType, inReplyTo: send.inReplyTo, inReplyToType: send.inReplyToType, references: send.references, referencesType: send.referencesType },
+      { headers: '{"X-Ticket-Id":"T-1"}', headersType: 'json', inReplyTo: '<first@example.com>', inReplyToType: 'str', references: '<first@example.com>', referencesType: 'str' },
+    );
+    assert.equal(send.deliver, 'preview');
+    assert.equal(send.previewFromMsg, true);
     assert.equal(send.storeResult, 'msg');
     assert.equal(send.resultKey, 'emailResult');
     assert.equal(send.stopOnError, true);
@@ -467,6 +543,36 @@ describe('editor in a real browser (Chromium)', function () {
     await page.locator('#smtp-html-editor').waitFor({ state: 'detached' });
   });
 
+  it('opens Advanced by itself when it holds a value other than the default, and only then', async () => {
+    const cases = {
+      nothing: {},
+      inReplyTo: { inReplyTo: '<first@example.com>' },
+      references: { references: '<first@example.com>' },
+      headers: { headers: '{"X-Ticket-Id":"T-1"}' },
+      deliver: { deliver: 'preview' },
+      previewFromMsg: { previewFromMsg: true },
+      async: { async: true },
+    };
+    const wasDirty = await page.evaluate(() => RED.nodes.dirty());
+    for (const [what, props] of Object.entries(cases)) {
+      const id = await page.evaluate((props) => {
+        const id = RED.nodes.id();
+        RED.nodes.import([{ id, type: 'send-smtp-email', z: RED.workspaces.active(), x: 600, y: 400, wires: [], ...props }]);
+        RED.editor.edit(RED.nodes.node(id));
+        return id;
+      }, props);
+      await page.locator('#smtp-send-advanced-toggle').waitFor();
+      assert.equal(await page.locator('#smtp-send-advanced').isVisible(), what !== 'nothing', `Advanced open with ${what}`);
+      await page.locator('#node-dialog-cancel').click();
+      await page.locator('#smtp-html-editor').waitFor({ state: 'detached' });
+      await page.evaluate((id) => {
+        RED.nodes.remove(id);
+        RED.view.redraw(true);
+      }, id);
+    }
+    await page.evaluate((dirty) => RED.nodes.dirty(dirty), wasDirty);
+  });
+
   it('falls back to an HTML text area, without freezing the editor, when the rich-text editor cannot load', async () => {
     const second = await browser.context.newPage();
     try {
@@ -516,6 +622,20 @@ describe('editor in a real browser (Chromium)', function () {
       await p.locator('#smtp-html-editor[data-editor="rich"]').waitFor();
       const sections = await visibleTexts(p.locator('.smtp-send-dialog .smtp-section'));
       assert.deepEqual(sections, ['Verbindung', 'Empfänger', 'Betreff', 'Inhalt', 'Anhang', 'Ergebnis & Fehler', 'Erweitert']);
+      // Advanced is open: the saved node holds values there.
+      assert.ok(await p.locator('#smtp-send-advanced').isVisible());
+      const labels = {};
+      for (const name of ['attachmentCid', 'inReplyTo', 'references', 'headers', 'deliver', 'previewFromMsg']) labels[name] = (await p.locator(`label[for="node-input-${name}"]`).innerText()).trim();
+      assert.deepEqual(labels, { attachmentCid: 'Content-ID', inReplyTo: 'In-Reply-To', references: 'References', headers: 'Header', deliver: 'Zustellung', previewFromMsg: 'msg.preview erlauben' });
+      assert.equal(await p.locator('#smtp-attachment-cid-hint').innerText(), 'Wird eingebettet gesendet; verweisen Sie im Inhalt mit <img src="cid:logo"> darauf.');
+      assert.deepEqual(await p.locator('#node-input-deliver option').allInnerTexts(), ['Senden', 'Vorschau: Nachricht als .eml erstellen, ohne zu senden']);
+      assert.match(await p.locator('#smtp-preview-hint').innerText(), /^Es wird nichts gesendet/);
+      assert.match(await p.locator('#smtp-thread-hint').innerText(), /im selben Verlauf/);
+      assert.match(await p.locator('#smtp-preview-msg-hint').innerText(), /als Vorschau erstellt/);
+      await p.locator('#node-input-attachmentCid').scrollIntoViewIfNeeded();
+      await shootArtifact(p, 'send-dialog-de-attachment.png');
+      await p.locator('#smtp-preview-msg-hint').scrollIntoViewIfNeeded();
+      await shootArtifact(p, 'send-dialog-de-advanced.png');
       await p.locator('#node-input-btn-connection-edit').click();
       await p.locator('#node-config-input-service[data-loaded="true"]').waitFor();
       assert.equal(await p.locator('#node-config-input-service option').first().innerText(), 'Anderer SMTP-Dienst');

@@ -4,7 +4,9 @@ import type Quill from 'quill';
 import { advancedSection, fillSelect, messages, showRows } from '../../editor/dialog';
 import {
   ATTACHMENT_TYPES,
+  CONTENT_ID,
   defaultValueType,
+  DELIVER_MODES,
   HEADERS_VALUE_TYPES,
   PRIORITIES,
   SEND_DEFAULTS as DEFAULTS,
@@ -38,12 +40,14 @@ interface SendProps extends EditorNodeProperties, TypedValues {
 /** The rows each attachment type needs; the source row's label and hint change with the type. */
 const ATTACHMENT_ROWS: Record<AttachmentType, readonly string[]> = {
   none: [],
-  url: ['value', 'filename', 'mime'],
-  text: ['value', 'filename', 'mime'],
-  base64: ['value', 'filename', 'mime'],
-  custom: ['value', 'filename', 'mime'],
-  mime: ['value'],
+  url: ['value', 'filename', 'mime', 'cid'],
+  text: ['value', 'filename', 'mime', 'cid'],
+  base64: ['value', 'filename', 'mime', 'cid'],
+  custom: ['value', 'filename', 'mime', 'cid'],
+  mime: ['value', 'cid'],
 };
+/** The typed properties under Advanced: any value opens the section (their empty value is the default). */
+const ADVANCED_TYPED = ['from', 'replyTo', 'inReplyTo', 'references', 'text', 'headers'] as const satisfies readonly TypedProperty[];
 const MIME_TYPE = /^[\w.+-]+\/[\w.+-]+(\s*;.*)?$/;
 // Node-RED serves the package's resources/ folder here (see scripts/build.js).
 const RESOURCES = 'resources/@mailwire/node-red-send-smtp-email/';
@@ -156,14 +160,19 @@ RED.nodes.registerType<SendProps>('send-smtp-email', {
     textType: { value: 'str' },
     priority: { value: DEFAULTS.priority },
     async: { value: DEFAULTS.async },
-    // Set from flows and the help for now; the dialog keeps them as they are.
     headers: { value: '', validate: typed('headers') },
     headersType: { value: defaultValueType('headers') },
     inReplyTo: { value: '', validate: typed('inReplyTo') },
     inReplyToType: { value: 'str' },
     references: { value: '', validate: typed('references') },
     referencesType: { value: 'str' },
-    attachmentCid: { value: DEFAULTS.attachmentCid },
+    attachmentCid: {
+      value: DEFAULTS.attachmentCid,
+      // Checked whatever the attachment type: the runtime refuses an invalid one even without an attachment.
+      validate: function (v) {
+        return !v || CONTENT_ID.test(v);
+      },
+    },
     deliver: { value: DEFAULTS.deliver },
     previewFromMsg: { value: DEFAULTS.previewFromMsg },
   },
@@ -194,6 +203,7 @@ RED.nodes.registerType<SendProps>('send-smtp-email', {
     fillSelect('node-input-attachmentType', ATTACHMENT_TYPES, (a) => t(`attachment.${a}`), node.attachmentType);
     fillSelect('node-input-storeResult', STORE_TARGETS, (s) => t(`store.${s}`), node.storeResult);
     fillSelect('node-input-priority', PRIORITIES, (p) => t(`priority.${p}`), node.priority);
+    fillSelect('node-input-deliver', DELIVER_MODES, (d) => t(`deliver.${d}`), node.deliver);
     $('#node-input-resultKey').attr('placeholder', DEFAULTS.resultKey);
 
     // --- Content: a rich-text editor for str, the TypedInput's field for every other type.
@@ -297,12 +307,26 @@ RED.nodes.registerType<SendProps>('send-smtp-email', {
       })
       .trigger('change');
 
+    // The Content-ID's hint shows the tag that refers to it, as typed. Built as text nodes around a
+    // <code>, so that nothing typed becomes markup; the placeholder keeps each language's word order.
+    const $cid = $('#node-input-attachmentCid');
+    function showCidHint() {
+      const cid = String($cid.val() || '');
+      const tag = `<img src="cid:${cid || '…'}">`;
+      const [before, after = ''] = t(cid ? 'attachment.cidHint' : 'attachment.cidHintEmpty', { tag: '\u0000' }).split('\u0000');
+      $('#smtp-attachment-cid-hint').empty().append(document.createTextNode(before), $('<code>').text(tag), document.createTextNode(after));
+    }
+    $cid.on('input change', showCidHint);
+    showCidHint();
+
     // --- Result & errors, and the asynchronous mode they depend on.
     const $store = $('#node-input-storeResult');
     const $async = $('#node-input-async');
+    const $deliver = $('#node-input-deliver');
     function showResultRows() {
       const store = String($store.val() || 'none');
       const async = $async.prop('checked') as boolean;
+      const preview = $deliver.val() === 'preview';
       $('.smtp-result-key').toggle(store !== 'none');
       $('#smtp-result-key-prefix').text(store === 'msg' ? 'msg.' : '').toggle(store === 'msg');
       $('#smtp-result-key-hint').text(store === 'none' ? '' : t(`result.keyHint.${store}`));
@@ -310,12 +334,22 @@ RED.nodes.registerType<SendProps>('send-smtp-email', {
       $('#smtp-stop-hint').text(t(async ? 'result.stopHintAsync' : 'result.stopHint'));
       $('#node-input-stopOnError').prop('disabled', async);
       $('#smtp-async-hint').text(t(async ? 'advanced.asyncOn' : 'advanced.asyncOff'));
+      $('#smtp-preview-hint').toggle(preview);
+      // The .eml is only in the result: not stored, a preview ends nowhere.
+      $('#smtp-preview-store-warning').toggle(preview && store === 'none');
     }
     $store.on('change', showResultRows);
     $async.on('change', showResultRows);
+    $deliver.on('change', showResultRows);
     showResultRows();
 
-    advancedSection('smtp-send-advanced', t('section.advanced'), !!(node.from || node.replyTo || node.text || (node.priority && node.priority !== DEFAULTS.priority) || node.async));
+    const advancedSet =
+      ADVANCED_TYPED.some((name) => !!node[name]) ||
+      (!!node.priority && node.priority !== DEFAULTS.priority) ||
+      (!!node.deliver && node.deliver !== DEFAULTS.deliver) ||
+      !!node.async ||
+      !!node.previewFromMsg;
+    advancedSection('smtp-send-advanced', t('section.advanced'), advancedSet);
   },
   oneditsave: function () {
     if (readContent) $('#node-input-html').val(readContent());
