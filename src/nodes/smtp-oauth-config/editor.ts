@@ -1,6 +1,7 @@
 // The connection dialog. Built into smtp-oauth-config.html by scripts/build.js.
 import type { EditorNodeProperties } from 'node-red';
 import { advancedSection, changed, fillSelect, messages, showRows, wholeNumber } from '../../editor/dialog';
+import { addOutboxTab } from '../../editor/outbox-tab';
 import {
   AUTH_TYPES,
   CONNECTION_DEFAULTS as DEFAULTS,
@@ -266,6 +267,9 @@ RED.nodes.registerType<ConnectionProps, ConnectionCredentials>('smtp-oauth-confi
     });
   },
 });
+
+// The Outbox tab speaks through the connection node's messages (Node-RED gives its definition `_`).
+addOutboxTab((key, options) => (RED.nodes.getType('smtp-oauth-config') as unknown as { _: (key: string, options?: Record<string, unknown>) => string })._(key, options));
 
 /** The answer of POST smtp-oauth-config/test. */
 interface TestAnswer {
