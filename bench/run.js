@@ -350,7 +350,7 @@ function html() {
     await sink.close();
   }
   const cpu = os.cpus()[0];
-  let mem = '';
+  let mem;
   try {
     mem = execSync('free -h', { encoding: 'utf8' }).split('\n')[1].trim().split(/\s+/)[1];
   } catch {

@@ -19,7 +19,7 @@ async function rawNodemailer(sink, { total, inFlight, pool }) {
 }
 
 /** Deploys tab, the given nodes, a Catch node and the probes; returns the driver of one input node. */
-async function deployWithProbes(rt, nodes, { input, done, caughtScope }) {
+async function deployWithProbes(rt, nodes, { input, caughtScope }) {
   const pendings = new Map();
   await rt.deploy([
     { id: 'tab', type: 'tab', label: 'bench' },

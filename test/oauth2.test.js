@@ -2,7 +2,7 @@
 const assert = require('node:assert/strict');
 const { startSmtp } = require('./support/smtp');
 const { startTokenEndpoint } = require('./support/token-endpoint');
-const { helper, deploy, next, outcome } = require('./support/flow');
+const { helper, deploy, next } = require('./support/flow');
 
 describe('send-smtp-email over OAuth2 client credentials', function () {
   let smtp;

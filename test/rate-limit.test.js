@@ -5,7 +5,7 @@ const assert = require('node:assert/strict');
 const { RateLimiter } = require('../dist/lib/rate-limiter');
 const { Connection } = require('../dist/lib/connection');
 const { startSmtp } = require('./support/smtp');
-const { helper, deploy, next } = require('./support/flow');
+const { helper, deploy } = require('./support/flow');
 
 /** A clock and timers that move only when told to. */
 function fakeTime(start = 1_000_000) {

@@ -7,7 +7,7 @@ export interface Address {
 }
 
 /** A deliberately loose check (RFC 5321 leaves the local part to the receiving server). */
-const ADDRESS = /^[^\s@<>(),;:"\[\]\\]+@[^\s@<>(),;:"\[\]\\]+$/;
+const ADDRESS = /^[^\s@<>(),;:"[\]\\]+@[^\s@<>(),;:"[\]\\]+$/;
 
 /**
  * Splits a recipient list on commas and semicolons that are not inside quotes or angle brackets.

@@ -41,6 +41,7 @@ const ALLOWED_KEYS = new Set(['filename', 'content', 'encoding', 'contentType', 
 /** A field name as RFC 5322 §3.6.8 defines it: printable US-ASCII except the colon. */
 const FIELD_NAME = /^[\x21-\x39\x3b-\x7e]+$/;
 /** CR, LF and other controls; a tab may fold inside a header (RFC 5322 §2.2.3). */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL = /[\x00-\x08\x0a-\x1f\x7f]/;
 /**
  * Headers the attachment's own fields set. nodemailer adds a custom Content-Type beside its own, and

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import nodemailer from 'nodemailer';
+import { EAUTH, ECONNECTION, ETIMEDOUT } from 'nodemailer/lib/errors';
 import type Mail from 'nodemailer/lib/mailer';
 import type SMTPPool from 'nodemailer/lib/smtp-pool';
 import { diagnose, hintFor } from './diagnose';
@@ -268,7 +269,7 @@ export class Connection {
     } catch (e) {
       if (!deadline.signal.aborted) throw e;
       const err: MailError = new Error(`The SMTP exchange for this message did not finish within the time-out (${ms / 1000} s)`);
-      err.code = 'ETIMEDOUT';
+      err.code = ETIMEDOUT;
       err.hint = 'The server kept the exchange going without finishing it: check the server and its logs. For large attachments on a slow link, raise Time-out in the connection.';
       throw err;
     } finally {
@@ -313,7 +314,7 @@ export class Connection {
       await Promise.race([Promise.allSettled([...this.inFlight]), timeout]);
       clearTimeout(timer);
     }
-    this.limiter?.close(Object.assign(new Error('The connection was closed (redeploy or stop) before this message got its turn under the rate limit'), { code: 'ECONNECTION', hint: 'Send the message again; lower the number of messages per burst or raise the rate limit so that none waits this long.' }));
+    this.limiter?.close(Object.assign(new Error('The connection was closed (redeploy or stop) before this message got its turn under the rate limit'), { code: ECONNECTION, hint: 'Send the message again; lower the number of messages per burst or raise the rate limit so that none waits this long.' }));
     this.transporter?.close();
     this.transporter = undefined;
   }
@@ -336,7 +337,7 @@ function ownCode<E extends MailError & { originalCode?: string }>(err: E): E {
  * or the 334 challenge nodemailer answers when it has no second token to try.
  */
 export function isTokenRefusal(err: MailError & { originalCode?: string }): boolean {
-  if (err.code !== 'EAUTH' || err.originalCode === ErrorCodes.EOAUTH2) return false;
+  if (err.code !== EAUTH || err.originalCode === ErrorCodes.EOAUTH2) return false;
   const text = `${err.response ?? ''}`;
   return (err.responseCode === 535 && !/5\.7\.139/.test(text)) || /^334\b/.test(text);
 }

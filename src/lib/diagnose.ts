@@ -1,5 +1,6 @@
+import { EAUTH, ECONNECTION, EDNS, EENVELOPE, ESOCKET, ETIMEDOUT } from 'nodemailer/lib/errors';
 import { M365_SCOPE } from '../shared/constants';
-import type { MailError } from './errors';
+import { ErrorCodes, type MailError } from './errors';
 
 /** What the diagnosis knows about the connection besides the error itself. */
 export interface DiagnoseContext {
@@ -17,7 +18,7 @@ interface Rule {
 
 const TOKEN_URL = 'https://login.microsoftonline.com/{tenant_id}/oauth2/v2.0/token';
 /** A 4xx SMTP answer (RFC 5321 §4.2.1: transient negative completion). */
-const isTemporary = (t: string, e: MailError) => e.code !== 'EOAUTH2' && ((e.responseCode !== undefined && e.responseCode >= 400 && e.responseCode < 500) || /^4\d\d\b/.test(t));
+const isTemporary = (t: string, e: MailError) => e.code !== ErrorCodes.EOAUTH2 && ((e.responseCode !== undefined && e.responseCode >= 400 && e.responseCode < 500) || /^4\d\d\b/.test(t));
 /** What a send does about a temporary answer, unless nothing was retried. */
 const retried = (ctx: DiagnoseContext, what: string) => (ctx.noRetry ? '' : `: ${what}`);
 const oauth = (ctx: DiagnoseContext) => ctx.authType === 'oauth2-client-credentials' || ctx.authType === 'oauth2';
@@ -36,7 +37,7 @@ const RULES: Rule[] = [
   { match: (t) => /AADSTS900023\b/.test(t), hint: `The tenant part of the token URL is malformed: replace {tenant_id} in ${TOKEN_URL} with your Directory (tenant) ID.` },
   { match: (t) => /AADSTS1002012|AADSTS70011|invalid_scope/.test(t), hint: `The scope is not valid for client credentials: use ${M365_SCOPE} (a resource with /.default).` },
   {
-    match: (t, e) => e.code === 'EOAUTH2' && !!e.responseCode && (e.responseCode === 429 || e.responseCode >= 500),
+    match: (_t, e) => e.code === ErrorCodes.EOAUTH2 && !!e.responseCode && (e.responseCode === 429 || e.responseCode >= 500),
     hint: (c) => `The token endpoint is overloaded or failing (HTTP 429 or 5xx)${retried(c, 'mails were retried, waiting as long as it asked')}; check the provider's service status if it persists.`,
   },
   { match: (t) => /invalid_client|unauthorized_client/.test(t), hint: 'The token endpoint refused the client: check the client ID and client secret.' },
@@ -72,25 +73,25 @@ const RULES: Rule[] = [
   {
     // Only a refusal of the token itself: a limit, a busy server or any other answer at AUTH is not
     // a missing permission.
-    match: (t, e, c) => oauth(c) && (/^(535|334)\b/.test(t) || /\b5\.7\.3\b/.test(t) || (e.code === 'EAUTH' && !e.responseCode && !/^[45]\d\d\b/.test(t))),
+    match: (t, e, c) => oauth(c) && (/^(535|334)\b/.test(t) || /\b5\.7\.3\b/.test(t) || (e.code === EAUTH && !e.responseCode && !/^[45]\d\d\b/.test(t))),
     hint: (c) =>
       (c.customFrom ? 'If Custom From differs from the mailbox, leave it empty. ' : '') +
       `The server refused the OAuth2 token: grant SMTP.SendAsApp with admin consent, register the app's service principal in Exchange Online and give it access to this mailbox, use scope ${M365_SCOPE}, and make User the mailbox itself.`,
   },
   // Any other temporary answer: never taken for a credentials problem.
   { match: (t, e) => isTemporary(t, e), hint: (c) => `The server answered with a temporary error (4xx)${retried(c, "mails are retried with backoff for as long as the connection's Retry for (s) allows")}.` },
-  { match: (t, e) => e.code === 'EAUTH' || /^535/.test(t), hint: 'Authentication failed: check the user and password, and that SMTP AUTH is enabled for the mailbox (Microsoft 365 requires OAuth2 for most tenants).' },
+  { match: (t, e) => e.code === EAUTH || /^535/.test(t), hint: 'Authentication failed: check the user and password, and that SMTP AUTH is enabled for the mailbox (Microsoft 365 requires OAuth2 for most tenants).' },
   { match: (t) => /^552|5\.3\.4|size exceeds/i.test(t), hint: 'The message is larger than the server accepts (attachments grow by a third in base64): send smaller attachments or a link.' },
-  { match: (t, e) => e.code === 'EENVELOPE', hint: 'The server refused the sender or all recipients: check the addresses and that the mailbox may send as this From address.' },
+  { match: (_t, e) => e.code === EENVELOPE, hint: 'The server refused the sender or all recipients: check the addresses and that the mailbox may send as this From address.' },
   // Transport
   { match: (t) => /wrong version number|ssl3_get_record|packet length too long/i.test(t), hint: 'TLS does not match the port: use Security TLS for port 465 and STARTTLS for port 587.' },
   { match: (t) => /self[- ]signed|unable to verify|certificate/i.test(t), hint: 'The server certificate could not be verified: install a trusted certificate, check the host name, or (only for a server you trust) turn off Verify server certificate.' },
   { match: (t) => /Greeting never received/i.test(t), hint: 'The server sent no SMTP greeting: on port 465 the server expects TLS from the start, so choose Security TLS; otherwise check host and port.' },
   { match: (t) => /ECONNREFUSED/.test(t), hint: 'Nothing accepts connections at this host and port: check host, port and any firewall.' },
-  { match: (t, e) => /ENOTFOUND|EAI_AGAIN/.test(t) || e.code === 'EDNS', hint: 'The host name cannot be resolved: check the host (or the token URL) for typos and the DNS of this machine.' },
-  { match: (t, e) => /ETIMEDOUT|timed? ?out/i.test(t) || e.code === 'ETIMEDOUT', hint: 'The server did not answer in time: check host, port and firewall (many networks block outgoing port 25).' },
+  { match: (t, e) => /ENOTFOUND|EAI_AGAIN/.test(t) || e.code === EDNS, hint: 'The host name cannot be resolved: check the host (or the token URL) for typos and the DNS of this machine.' },
+  { match: (t, e) => /ETIMEDOUT|timed? ?out/i.test(t) || e.code === ETIMEDOUT, hint: 'The server did not answer in time: check host, port and firewall (many networks block outgoing port 25).' },
   { match: (t) => /STARTTLS/i.test(t), hint: 'The server does not offer STARTTLS: choose Security TLS for port 465, or Auto/None only for a trusted local server.' },
-  { match: (t, e) => e.code === 'ECONNECTION' || e.code === 'ESOCKET', hint: 'The connection to the SMTP server failed or was closed: check host, port and security, and try again.' },
+  { match: (_t, e) => e.code === ECONNECTION || e.code === ESOCKET, hint: 'The connection to the SMTP server failed or was closed: check host, port and security, and try again.' },
 ];
 
 /** Returns the hint for an error, or undefined when nothing specific is known. */

@@ -7,5 +7,6 @@ let loaded: AxiosStatic | undefined;
  * to Node-RED's start, and a flow needs it only to fetch a token or download an attachment.
  */
 export function httpClient(): AxiosStatic {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- a lazy require, for the start time above
   return (loaded ??= require('axios') as AxiosStatic);
 }

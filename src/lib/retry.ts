@@ -1,4 +1,5 @@
-import type { MailError } from './errors';
+import { ECONNECTION, EDNS, ESOCKET, ETIMEDOUT, ETLS } from 'nodemailer/lib/errors';
+import { ErrorCodes, type MailError } from './errors';
 import type { Timers } from './rate-limiter';
 
 /** An error as the retry sees it: the token cache marks the token endpoint's temporary answers. */
@@ -42,17 +43,17 @@ const MISMATCH = /wrong version number|ssl3_get_record|packet length too long|ce
  * accepted the message is transient too, and so are the token endpoint's 429, 5xx and time-outs.
  */
 export function isTransient(err: RetryableError): boolean {
-  if (err.code === 'EOAUTH2') return err.transient === true;
+  if (err.code === ErrorCodes.EOAUTH2) return err.transient === true;
   const text = `${err.response ?? ''} ${err.message ?? ''}`;
   if (typeof err.responseCode === 'number' && err.responseCode > 0) return err.responseCode >= 400 && err.responseCode < 500;
   if (MISMATCH.test(text)) return false;
   switch (err.code) {
-    case 'ECONNECTION':
-    case 'ETIMEDOUT':
+    case ECONNECTION:
+    case ETIMEDOUT:
       return true;
-    case 'ESOCKET':
-    case 'ETLS':
-    case 'EDNS':
+    case ESOCKET:
+    case ETLS:
+    case EDNS:
       return NETWORK_FAULTS.has(err.originalCode || '') || /socket disconnected|closed unexpectedly|socket hang up/i.test(text);
     default:
       return false;

@@ -8,12 +8,12 @@ import { buildMessage, failureResult, previewResult, successResult, withWarnings
 import { resultKeyError } from '../../lib/result-key';
 import { renderTemplate, type TemplateScopes } from '../../lib/templates';
 import { defaultValueType as defaultType, SEND_DEFAULTS, TYPED_PROPERTIES as TYPED, typeKey, type DeliverMode, type StoreTarget, type TypedProperty as TypedName } from '../../shared/constants';
-import type { SmtpOauthConfigNode } from '../smtp-oauth-config/smtp-oauth-config';
+import type { SmtpOauthConfigNode } from '../smtp-oauth-config/types';
 
 /** Typed properties whose `str` value is a mustache template. */
 const TEMPLATES: Partial<Record<TypedName, 'html' | 'plain'>> = { subject: 'plain', html: 'html', text: 'plain' };
 
-export interface SendSmtpEmailDef extends NodeDef {
+interface SendSmtpEmailDef extends NodeDef {
   connection: string;
   priority?: string;
   attachmentType?: string;

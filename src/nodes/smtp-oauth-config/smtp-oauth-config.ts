@@ -1,4 +1,4 @@
-import type { Node, NodeAPI, NodeDef } from 'node-red';
+import type { NodeAPI, NodeDef } from 'node-red';
 import services from 'nodemailer/lib/well-known/services.json';
 import { checkConnectionConfig } from '../../lib/connection-config';
 import { Connection } from '../../lib/connection';
@@ -7,15 +7,9 @@ import type { RetryTiming } from '../../lib/retry';
 import { planTest } from '../../lib/test-connection';
 import type { ConnectionConfig, ConnectionCredentials } from '../../lib/transport-options';
 import { CONNECTION_DEFAULTS, CREDENTIALS } from '../../shared/constants';
+import type { SmtpOauthConfigNode } from './types';
 
-export interface SmtpOauthConfigDef extends NodeDef, ConnectionConfig {}
-
-export interface SmtpOauthConfigNode extends Node<ConnectionCredentials> {
-  /** The deployed settings, checked; undefined when they are invalid. */
-  settings?: ConnectionConfig;
-  /** The connection, created on first use so that deploying opens no socket; throws ECONFIG for invalid settings. */
-  connection(): Connection;
-}
+interface SmtpOauthConfigDef extends NodeDef, ConnectionConfig {}
 
 const errorJson = (err: MailError) => ({ message: err.message, code: err.code, responseCode: err.responseCode, hint: err.hint });
 
