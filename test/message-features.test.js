@@ -97,6 +97,14 @@ describe('message features: threading, headers, inline images, preview', functio
     assert.match(m.parsed.html, /src="data:image\/png;base64,/);
   });
 
+  it('refuses a Content-ID beside a pregenerated MIME part (nodemailer would drop it), and sends nothing', async function () {
+    const { kind, msg } = await sendOne({ attachmentType: 'mime', attachment: 'Content-Type: text/plain\r\n\r\nhi', attachmentCid: 'logo' });
+    assert.equal(kind, 'caught');
+    assert.equal(msg.error.code, 'EINPUT');
+    assert.match(msg.error.message, /Content-ID header into the MIME part/);
+    assert.equal(smtp.messages.length, 0);
+  });
+
   it('warns, in the result and the log, about a cid: the mail has no image for', async function () {
     const { kind, msg } = await sendOne({ html: '<img src="cid:chart">' });
     assert.equal(kind, 'sent');

@@ -161,7 +161,7 @@ describe('editor in a real browser (Chromium)', function () {
       text: { value: 'Text', rows: ['value', 'filename', 'mime', 'cid'], hint: /text\/plain/ },
       base64: { value: 'Base64', rows: ['value', 'filename', 'mime', 'cid'], hint: /invalid Base64/ },
       custom: { value: 'Content', rows: ['value', 'filename', 'mime', 'cid'], hint: /MIME type below/ },
-      mime: { value: 'MIME part', rows: ['value', 'cid'], hint: /complete MIME part/ },
+      mime: { value: 'MIME part', rows: ['value'], hint: /complete MIME part/ },
     };
     const options = await page.locator('#node-input-attachmentType option').evaluateAll((os) => os.map((o) => [o.value, o.textContent]));
     assert.deepEqual(options, [

@@ -44,7 +44,8 @@ const ATTACHMENT_ROWS: Record<AttachmentType, readonly string[]> = {
   text: ['value', 'filename', 'mime', 'cid'],
   base64: ['value', 'filename', 'mime', 'cid'],
   custom: ['value', 'filename', 'mime', 'cid'],
-  mime: ['value', 'cid'],
+  // A pregenerated part is sent as written: its Content-ID header goes in the part itself.
+  mime: ['value'],
 };
 /** The typed properties under Advanced: any value opens the section (their empty value is the default). */
 const ADVANCED_TYPED = ['from', 'replyTo', 'inReplyTo', 'references', 'text', 'headers'] as const satisfies readonly TypedProperty[];

@@ -116,6 +116,11 @@ export = function (RED: NodeAPI) {
         closeStreams(attachments);
         throw err;
       });
+      // nodemailer sends a pregenerated MIME part as written and ignores a cid beside it.
+      if (cid && own?.raw !== undefined) {
+        closeStreams(attachments);
+        throw mailError(ErrorCodes.EINPUT, 'A pregenerated MIME part cannot take the Content-ID field', 'Write the Content-ID header into the MIME part itself, or leave Content-ID empty.');
+      }
       if (own) attachments.unshift(cid ? { ...own, cid } : own);
       message.attachments = attachments.length ? attachments : undefined;
       const missing = missingCids(message.html as string | undefined, attachments);
