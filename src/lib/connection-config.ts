@@ -1,9 +1,12 @@
 import wellKnown from 'nodemailer/lib/well-known';
 import { ErrorCodes, mailError } from './errors';
-import type { AuthType, ConnectionConfig, ConnectionCredentials, Security } from './transport-options';
+import type { AuthType, ConnectionConfig, ConnectionCredentials, OutboxMode, Security } from './transport-options';
 
 export const SECURITY: readonly Security[] = ['starttls', 'tls', 'auto', 'none'];
 export const AUTH_TYPES: readonly AuthType[] = ['basic', 'oauth2-client-credentials', 'oauth2', 'none'];
+export const OUTBOX_MODES: readonly OutboxMode[] = ['disk', 'memory'];
+/** The outbox cap when the connection sets none, in MB. */
+export const DEFAULT_OUTBOX_MB = 200;
 export const CREDENTIAL_NAMES = ['user', 'password', 'clientId', 'clientSecret', 'refreshToken', 'accessToken'] as const;
 /** The credentials that are secret: the editor never gets them back, and Test connection guards them. */
 export const SECRET_NAMES = ['password', 'clientSecret', 'refreshToken', 'accessToken'] as const;
@@ -78,6 +81,8 @@ export function checkConnectionConfig(raw: unknown): ConnectionConfig {
     timeout: number(c.timeout, 'time-out', 30, 0, 86400) || 30,
     maxAttachmentMB: c.maxAttachmentMB === undefined || c.maxAttachmentMB === '' ? undefined : number(c.maxAttachmentMB, 'max attachment size', 25, 0, 100000, false),
     retryForSeconds: optionalNumber(c.retryForSeconds, 'retry time', 0, 7 * 86400),
+    outbox: oneOf(c.outbox, 'outbox', OUTBOX_MODES, 'disk'),
+    outboxMaxMB: number(c.outboxMaxMB, 'outbox cap', DEFAULT_OUTBOX_MB, 0.01, 1000000, false),
   };
 }
 

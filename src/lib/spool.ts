@@ -16,9 +16,13 @@ export interface SpoolRecord {
   /** Bytes of the built message. */
   size: number;
   attempts: number;
+  /** Epoch ms of the first attempt: the retry time counts from it, also across restarts. */
+  firstAttemptAt?: number;
   /** Epoch ms of the next attempt, while the mail waits for a retry. */
   nextAttemptAt?: number;
   lastError?: { message: string; code?: string; responseCode?: number; hint?: string };
+  /** Whether the mail has a From other than the connection's user (for the hints of a failure). */
+  customFrom?: boolean;
   /** The send node that accepted the mail, to report the outcome of a mail resumed after a restart. */
   node?: string;
   /** The msg the outcome is reported with (JSON-safe, see storableMsg). */
@@ -35,19 +39,27 @@ export interface SpoolContents {
   pending: SpoolRecord[];
   /** Records that could not be read (a crash mid-write), moved to damaged/. */
   damaged: string[];
-  /** Temporary files of interrupted writes, deleted. */
+  /**
+   * Leftovers that were never an accepted mail, deleted: temporary files of interrupted writes, and
+   * messages without a record (a crash before the record was written, or after it was deleted once
+   * the server had accepted the mail).
+   */
   removedTemps: number;
 }
 
 const FILE_MODE = 0o600;
 const DIR_MODE = 0o700;
-/** Record ids sort in the order mails were accepted: time, then a counter within the same ms. */
+/**
+ * Record ids sort in the order mails were accepted: time, then a counter within the same ms. A
+ * clock set back (NTP) does not reorder them: the time never goes below the last one used.
+ */
 let lastStamp = 0;
 let counter = 0;
-function nextId(now: number): string {
-  counter = now === lastStamp ? counter + 1 : 0;
-  lastStamp = now;
-  return `${String(now).padStart(15, '0')}-${String(counter).padStart(6, '0')}-${randomBytes(4).toString('hex')}`;
+export function nextId(now = Date.now()): string {
+  const stamp = Math.max(now, lastStamp);
+  counter = stamp === lastStamp ? counter + 1 : 0;
+  lastStamp = stamp;
+  return `${String(stamp).padStart(15, '0')}-${String(counter).padStart(6, '0')}-${randomBytes(4).toString('hex')}`;
 }
 
 const outboxError = (message: string, hint: string, cause?: NodeJS.ErrnoException): MailError => {
@@ -55,7 +67,8 @@ const outboxError = (message: string, hint: string, cause?: NodeJS.ErrnoExceptio
   return err;
 };
 
-function writeFailed(e: unknown): MailError {
+/** An error of the outbox's disk (full, read-only, not ours) as EOUTBOX, with what to do about it. */
+export function writeFailed(e: unknown): MailError {
   const cause = e as NodeJS.ErrnoException;
   if ((e as MailError).code === ErrorCodes.EOUTBOX) return e as MailError;
   const full = cause.code === 'ENOSPC' || cause.code === 'EDQUOT';
@@ -103,8 +116,9 @@ function isRecord(value: unknown, id: string): value is SpoolRecord {
 /**
  * A connection's outbox on disk, one folder per connection. A mail counts as accepted once its
  * record is renamed into place: the built message is written first, so a crash before that leaves
- * only a temporary or orphaned file, which the next start sets aside instead of sending half a
- * mail. Files are 0600 in a 0700 folder, and hold no credentials.
+ * only a temporary or orphaned file, which the next start deletes (it was never accepted); a record
+ * that cannot be read, or whose message is missing or cut short, is set aside in damaged/ instead
+ * of sending half a mail. Files are 0600 in a 0700 folder, and hold no credentials.
  */
 export class Spool {
   private readonly records = new Map<string, SpoolRecord>();
@@ -126,8 +140,12 @@ export class Spool {
       removedTemps++;
     }
     const damaged: string[] = [];
-    const ids = new Set(names.filter((n) => n.endsWith('.json') || n.endsWith('.eml')).map((n) => n.replace(/\.(json|eml)$/, '')));
-    for (const id of [...ids].sort()) {
+    const records = new Set(names.filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -'.json'.length)));
+    for (const name of names.filter((n) => n.endsWith('.eml') && !records.has(n.slice(0, -'.eml'.length)))) {
+      await fsp.rm(path.join(dir, name), { force: true });
+      removedTemps++;
+    }
+    for (const id of [...records].sort()) {
       const record = await spool.read(id);
       if (record) {
         spool.records.set(id, record);
@@ -180,20 +198,38 @@ export class Spool {
    * Stores a built message and its record; resolves once both are on disk. Refuses with EOUTBOX
    * when the outbox is full or the disk cannot take it, leaving nothing half-written.
    */
-  async add(fields: Omit<SpoolRecord, 'id' | 'size' | 'created'>, message: Readable | Buffer, now = Date.now()): Promise<SpoolRecord> {
+  async add(fields: Omit<SpoolRecord, 'id' | 'size' | 'created'>, message: Readable | Buffer, now = Date.now(), id?: string): Promise<SpoolRecord> {
     const { maxBytes, maxCount } = this.limits;
     const full = () =>
       outboxError(
         `The outbox is full (${this.records.size} mails, ${Math.round(this.bytes / 1024 / 1024)} MB; the cap is ${maxCount} mails and ${Math.round(maxBytes / 1024 / 1024)} MB)`,
         'Mails wait because the server refuses or delays them: check the connection (its Outbox tab shows the last error), or raise Outbox cap (MB) in the connection.',
       );
-    if (this.records.size >= maxCount || this.bytes >= maxBytes) throw full();
-    const id = nextId(now);
+    // An error of the message before it is read (a download that failed at once) must not go
+    // unhandled: reading it below reports it.
+    if (!Buffer.isBuffer(message)) message.on('error', () => undefined);
+    if (this.records.size >= maxCount || this.bytes >= maxBytes) {
+      if (!Buffer.isBuffer(message)) message.destroy();
+      throw full();
+    }
+    // The caller may have taken the id earlier, when the mail arrived, to keep the order of arrival.
+    id ??= nextId(now);
     let size = 0;
+    /** An error of the message itself (a download that broke off), not of the disk: reported as it is. */
+    let sourceError: unknown;
     try {
       await writeAtomically(this.file(id, 'eml'), async (handle) => {
-        const chunks = Buffer.isBuffer(message) ? [message] : message;
-        for await (const chunk of chunks as AsyncIterable<Buffer>) {
+        const iterator: Iterator<Buffer> | AsyncIterator<Buffer> = Buffer.isBuffer(message) ? [message][Symbol.iterator]() : (message as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+        for (;;) {
+          let next: IteratorResult<Buffer>;
+          try {
+            next = await iterator.next();
+          } catch (e) {
+            sourceError = e;
+            throw e;
+          }
+          if (next.done) break;
+          const chunk = next.value;
           size += chunk.length;
           if (this.bytes + size > maxBytes) {
             if (!Buffer.isBuffer(message)) message.destroy();
@@ -208,8 +244,10 @@ export class Spool {
       this.bytes += size;
       return record;
     } catch (e) {
+      // A disk error leaves the message half read: end it, and the downloads it reads from.
+      if (!Buffer.isBuffer(message)) message.destroy();
       await fsp.rm(this.file(id, 'eml'), { force: true }).catch(() => undefined);
-      throw writeFailed(e);
+      throw e === sourceError ? e : writeFailed(e);
     }
   }
 
@@ -218,9 +256,11 @@ export class Spool {
     if (!this.records.has(record.id)) return;
     this.records.set(record.id, record);
     await writeAtomically(this.file(record.id, 'json'), (handle) => handle.writeFile(JSON.stringify(record))).catch(() => undefined);
+    // Removed while it was being written: the rename brought the record back without its message.
+    if (!this.records.has(record.id)) await fsp.rm(this.file(record.id, 'json'), { force: true });
   }
 
-  /** Deletes a mail: record first, so that a crash in between leaves an orphan that is set aside, never resent. */
+  /** Deletes a mail: record first, so that a crash in between leaves an orphaned message that the next start deletes, never resends. */
   async remove(id: string): Promise<void> {
     const record = this.records.get(id);
     if (!record) return;

@@ -24,7 +24,13 @@ export interface ConnectionConfig {
   maxAttachmentMB?: number | string;
   /** Seconds a send with a transient failure is retried (default 600; 0 = never). */
   retryForSeconds?: number | string;
+  /** Where accepted mails wait until the server accepted them: "disk" (default, survives restarts) or "memory". */
+  outbox?: OutboxMode | string;
+  /** The disk outbox's cap in MB (default 200). */
+  outboxMaxMB?: number | string;
 }
+
+export type OutboxMode = 'disk' | 'memory';
 
 export interface ConnectionCredentials {
   user?: string;
