@@ -139,4 +139,51 @@ describe('outbox across processes', function () {
     assert.deepEqual(filesUnder(spoolDir), [], 'the outbox is empty');
     assert.doesNotMatch(red.output.text, /\[error\]|damaged/);
   });
+
+  it('sets a record cut short by a crash aside with one warning, deletes an unfinished write, sends the rest, and never sends a deleted connection\'s mails', async function () {
+    // What a crash mid-write leaves, made with the outbox's own code: four good mails (one of a send
+    // node that is no longer in the flows), a record cut short, a temporary file.
+    const spoolDir = path.join(userDir, 'smtp-outbox', CONN);
+    const put = async (dir, n, node) => {
+      const { spool } = await Spool.open(dir, { maxBytes: 1e9, maxCount: 100 });
+      const built = await composeStream({ from: 'sender@example.com', to: 'to@example.com', subject: `seq ${String(n).padStart(3, '0')}`, text: `mail ${n}` });
+      return spool.add({ messageId: built.messageId, envelope: built.envelope, summary: { to: 'to@example.com', subject: `seq ${n}` }, attempts: 0, node, msg: storableMsg({ _msgid: `m${n}`, payload: n }) }, built.message);
+    };
+    const good = [await put(spoolDir, 1, SEND), await put(spoolDir, 2, SEND), await put(spoolDir, 3, 'gone0000000001')];
+    const cut = await put(spoolDir, 4, SEND);
+    good.push(await put(spoolDir, 5, SEND));
+    const json = path.join(spoolDir, `${cut.id}.json`);
+    fs.writeFileSync(json, fs.readFileSync(json, 'utf8').slice(0, 40));
+    fs.writeFileSync(path.join(spoolDir, `${cut.id}-next.eml.tmp`), 'From: sender@exa');
+    // The outbox of a connection deleted from the flows: two mails.
+    const deadDir = path.join(userDir, 'smtp-outbox', 'deadc0nn0000001');
+    await put(deadDir, 90, SEND);
+    await put(deadDir, 91, SEND);
+
+    // The flows as Node-RED finds them at start (credentials unencrypted: credentialSecret false).
+    const nodes = flow(smtp.port, { rate: 0 });
+    fs.writeFileSync(path.join(userDir, 'flows.json'), JSON.stringify(nodes.map(({ credentials, ...n }) => n)));
+    fs.writeFileSync(path.join(userDir, 'flows_cred.json'), JSON.stringify({ [CONN]: nodes.find((n) => n.id === CONN).credentials }));
+    red = await startNodeRed(userDir, settings(60000));
+    await smtp.waitForMessages(4);
+    await red.output.waitFor(/\[info\] \[smtp-oauth-config:[^\]]*\] Sent from the outbox: "seq 3"[^\n]*its send node is no longer deployed/);
+    await lines(red.output, /Sent from the outbox: "seq [125]"/, 3);
+
+    assert.deepEqual(smtp.messages.map((m) => m.parsed.subject), ['seq 001', 'seq 002', 'seq 003', 'seq 005'], 'the good mails, oldest first; none of the deleted connection');
+    assert.deepEqual(smtp.messages.map((m) => m.parsed.messageId), good.map((r) => r.messageId));
+    assert.deepEqual(fs.readdirSync(spoolDir), ['damaged'], 'sent mails deleted, the temporary file too');
+    assert.deepEqual(fs.readdirSync(path.join(spoolDir, 'damaged')).sort(), [`${cut.id}.eml`, `${cut.id}.json`]);
+    const warnings = red.output.text.split('\n').filter((l) => /\[warn\]/.test(l) && /outbox/i.test(l));
+    assert.equal(warnings.filter((l) => /damaged/.test(l)).length, 1, warnings.join('\n'));
+    assert.match(warnings.find((l) => /damaged/.test(l)), new RegExp(`1 damaged mail.*${path.join(spoolDir, 'damaged').replace(/[/.]/g, '\\$&')}`));
+    assert.equal(warnings.filter((l) => /deleted connection/.test(l)).length, 1, warnings.join('\n'));
+    assert.match(warnings.find((l) => /deleted connection/.test(l)), new RegExp(`2 unsent mails of a deleted connection in ${deadDir.replace(/[/.]/g, '\\$&')}`));
+
+    // Deployed again: the deleted connection's mails are still not sent, and not warned about twice.
+    const from = red.output.length;
+    await red.deploy(nodes);
+    assert.doesNotMatch(red.output.since(from), /deleted connection/);
+    assert.equal(fs.readdirSync(deadDir).filter((f) => f.endsWith('.json')).length, 2);
+    assert.equal(smtp.messages.length, 4);
+  });
 });
