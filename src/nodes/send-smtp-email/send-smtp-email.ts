@@ -8,7 +8,7 @@ import { buildMessage, failureResult, previewResult, successResult, withWarnings
 import { isDeferred, type Outcome } from '../../lib/outbox';
 import { resultKeyError } from '../../lib/result-key';
 import { renderTemplate, type TemplateScopes } from '../../lib/templates';
-import type { OutcomeReceiver, SmtpOauthConfigNode } from '../smtp-oauth-config/smtp-oauth-config';
+import type { OutcomeReceiver, SmtpOauthConfigNode } from '../smtp-oauth-config/types';
 
 /** The typed properties of SPEC.md: value in `x`, its type in `xType`. */
 const TYPED = ['to', 'cc', 'bcc', 'from', 'replyTo', 'subject', 'html', 'text', 'attachment', 'attachmentFilename', 'headers', 'inReplyTo', 'references'] as const;
@@ -20,7 +20,7 @@ const typeKey = (name: TypedName) => (name === 'attachment' ? 'attachmentValueTy
 /** The type of a typed property saved without one: custom headers are a JSON object. */
 const defaultType = (name: TypedName) => (name === 'headers' ? 'json' : 'str');
 
-export interface SendSmtpEmailDef extends NodeDef {
+interface SendSmtpEmailDef extends NodeDef {
   connection: string;
   priority?: string;
   attachmentType?: string;

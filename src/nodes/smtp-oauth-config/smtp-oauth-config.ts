@@ -4,34 +4,14 @@ import services from 'nodemailer/lib/well-known/services.json';
 import { checkConnectionConfig, DEFAULT_OUTBOX_MB } from '../../lib/connection-config';
 import { Connection } from '../../lib/connection';
 import type { MailError } from '../../lib/errors';
-import { outboxFolder, OUTBOX_ROOT, orphanedOutboxes, type OutboxControl, type Outcome } from '../../lib/outbox';
+import { outboxFolder, OUTBOX_ROOT, orphanedOutboxes, type Outcome } from '../../lib/outbox';
 import type { RetryTiming } from '../../lib/retry';
 import type { SpoolRecord } from '../../lib/spool';
 import { planTest } from '../../lib/test-connection';
+import type { OutcomeReceiver, SmtpOauthConfigNode } from './types';
 import type { ConnectionConfig, ConnectionCredentials } from '../../lib/transport-options';
 
-export interface SmtpOauthConfigDef extends NodeDef, ConnectionConfig {}
-
-export interface SmtpOauthConfigNode extends Node<ConnectionCredentials> {
-  /** The deployed settings, checked; undefined when they are invalid. */
-  settings?: ConnectionConfig;
-  /** The connection, created on first use so that deploying opens no socket; throws ECONFIG for invalid settings. */
-  connection(): Connection;
-  /** The disk outbox, for the editor's Outbox tab; undefined when mails wait in memory. */
-  outbox?: OutboxControl;
-  /**
-   * Follows how many mails of a send node wait in the outbox without their msg (resumed after a
-   * restart or redeploy): `fn` gets the count now and on every change. Returns the unsubscribe.
-   */
-  watchOutbox?(node: string, fn: (count: number) => void): () => void;
-  /** A send node closes: its msgs whose mails wait in the outbox end now (accepted). */
-  releaseOutbox?(node: string): void;
-}
-
-/** What the send node offers for the outcome of a mail whose msg no longer waits for it. */
-export interface OutcomeReceiver {
-  reportOutcome(msg: Record<string, unknown> | undefined, outcome: Outcome, record: SpoolRecord): void;
-}
+interface SmtpOauthConfigDef extends NodeDef, ConnectionConfig {}
 
 const CREDENTIALS = {
   user: { type: 'text' },
