@@ -92,11 +92,13 @@ describe('outbox on disk', function () {
     await helper.stopServer();
   });
 
-  it('writes the mail to the outbox before sending it, 0600 and without secrets, and deletes it once the server accepted it', async function () {
+  it('writes a mail that has to wait to the outbox (0600, without secrets) and deletes it once the server accepted it', async function () {
     const idp = await startTokenEndpoint({ clientId: 'app-1', clientSecret: 'client-secret-9c4e' });
-    const smtp = await holdingServer({ tokens: (user, token) => idp.state.issued.includes(token) });
+    let refusals = 1;
+    const smtp = await startSmtp({ tokens: (user, token) => idp.state.issued.includes(token), onMailFrom: () => (refusals-- > 0 ? smtpError('451 4.7.1 Greylisted, try again later') : undefined) });
     try {
-      smtp.hold = true;
+      const clock = fakeClock(); // never moves: the mail waits for its retry until Retry now
+      helper.settings({ smtpOauthConfigRetryTiming: { now: clock.now, timers: clock } });
       const nodes = await deploy({
         connection: { port: smtp.port, authType: 'oauth2-client-credentials', tokenUrl: idp.url, scope: 'x/.default' },
         credentials: { user: 'mailbox@example.com', clientId: 'app-1', clientSecret: 'client-secret-9c4e' },
@@ -104,8 +106,8 @@ describe('outbox on disk', function () {
       });
       const passed = next(nodes.out);
       nodes.send.receive({ payload: { order: 42 }, topic: 'orders' });
-      await smtp.waitForMessages(1);
-      // The server has the mail but has not answered: it is still in the outbox.
+      await whenStatus(nodes.send, () => nodes.config.connection().retrying === 1);
+      // Refused for now: it waits for its retry in the outbox.
       const onDisk = files();
       assert.equal(onDisk.length, 2);
       const [eml, json] = onDisk;
@@ -115,6 +117,7 @@ describe('outbox on disk', function () {
       const record = JSON.parse(fs.readFileSync(path.join(outboxDir(), json), 'utf8'));
       assert.deepEqual(record.envelope, { from: 'mailbox@example.com', to: ['to@example.com', 'hidden@example.com'] });
       assert.deepEqual(record.summary, { to: 'to@example.com', subject: 'Hello' });
+      assert.deepEqual([record.attempts, record.lastError.responseCode], [1, 451]);
       assert.equal(record.node, 'send');
       assert.deepEqual([record.msg.payload, record.msg.topic], [{ order: 42 }, 'orders']);
       const stored = onDisk.map((f) => fs.readFileSync(path.join(outboxDir(), f), 'utf8')).join('\n');
@@ -122,9 +125,10 @@ describe('outbox on disk', function () {
       for (const token of idp.state.issued) assert.ok(!stored.includes(token), 'no access token');
       assert.doesNotMatch(fs.readFileSync(path.join(outboxDir(), eml), 'utf8'), /hidden@example\.com/, 'Bcc only in the envelope');
 
-      smtp.release();
+      assert.equal(await nodes.config.outbox.retryNow(), 1);
       const { emailResult } = await passed;
       assert.deepEqual(files(), [], 'deleted before the msg was passed on');
+      assert.equal(emailResult.attempts, 2);
       assert.equal(emailResult.messageId, record.messageId);
       assert.equal(smtp.messages[0].parsed.messageId, record.messageId);
       assert.deepEqual(emailResult.envelope, record.envelope);
@@ -133,6 +137,26 @@ describe('outbox on disk', function () {
       await helper.unload();
       await smtp.close();
       await idp.close();
+    }
+  });
+
+  it('sends a mail that can go at once from memory, writing nothing (the unspooled window)', async function () {
+    const smtp = await holdingServer();
+    try {
+      smtp.hold = true;
+      const nodes = await deploy({ connection: { port: smtp.port }, credentials: basic, send: { storeResult: 'msg' } });
+      await nodes.config.connection().outbox.open();
+      const passed = next(nodes.out);
+      nodes.send.receive({});
+      await smtp.waitForMessages(1);
+      assert.deepEqual(files(), [], 'in flight, only in memory');
+      smtp.release();
+      const { emailResult } = await passed;
+      assert.equal(emailResult.messageId, smtp.messages[0].parsed.messageId);
+      assert.deepEqual(files(), []);
+    } finally {
+      await helper.unload();
+      await smtp.close();
     }
   });
 
@@ -293,31 +317,31 @@ describe('outbox on disk', function () {
 
   describe('an outbox that cannot take the mail', function () {
     it('fails a mail beyond the cap at once with EOUTBOX and its hint, keeping nothing of it', async function () {
-      const smtp = await holdingServer();
+      const smtp = await startSmtp({ users: { [basic.user]: basic.password } });
       try {
-        smtp.hold = true;
-        // A cap of 50 KB: one mail with a 30 KB attachment fits, a second does not.
+        // One a minute, so that every mail after the first waits in the outbox; a cap of 50 KB:
+        // one waiting mail with a 30 KB attachment fits, a second does not.
         const nodes = await deploy({
-          connection: { port: smtp.port, outboxMaxMB: '0.05' },
+          connection: { port: smtp.port, outboxMaxMB: '0.05', rateLimitPerMinute: '1' },
           credentials: basic,
-          send: { attachmentType: 'text', attachment: 'payload', attachmentValueType: 'msg', attachmentFilename: 'a.txt', storeResult: 'msg' },
+          send: { attachmentType: 'text', attachment: 'payload', attachmentValueType: 'msg', attachmentFilename: 'a.txt', subject: 'topic', subjectType: 'msg' },
         });
         const ended = watch(nodes.send);
-        nodes.send.receive({ payload: 'x'.repeat(30 * 1024) });
-        await smtp.waitForMessages(1);
+        nodes.send.receive({ payload: 'x'.repeat(30 * 1024), topic: 'sent at once' });
+        await ended.until(() => ended.outputs.length === 1);
+        nodes.send.receive({ payload: 'y'.repeat(30 * 1024), topic: 'waits' });
+        await whenStatus(nodes.send, () => nodes.config.connection().waiting === 1);
         const before = files();
-        nodes.send.receive({ payload: 'y'.repeat(30 * 1024), topic: 'too much' });
+        assert.equal(before.length, 2);
+        nodes.send.receive({ payload: 'z'.repeat(30 * 1024), topic: 'too much' });
         const caught = await next(nodes.caught);
         assert.equal(caught.topic, 'too much');
-        const [, refused] = await ended.until(() => ended.ends.length === 1).then(() => [null, ended.ends[0]]);
+        const refused = ended.ends.find((e) => e.msg.topic === 'too much');
         assert.equal(refused.err.code, 'EOUTBOX');
         assert.match(refused.err.message, /The outbox is full/);
         assert.match(refused.err.hint, /Outbox cap/);
         assert.deepEqual(files(), before, 'nothing of the refused mail, no temporary file');
-        smtp.release();
-        await ended.until(() => ended.outputs.length === 1);
-        assert.equal(smtp.messages.length, 1);
-        assert.deepEqual(files(), []);
+        assert.deepEqual(nodes.config.outbox.list().map((e) => e.subject), ['waits']);
       } finally {
         await helper.unload();
         await smtp.close();
@@ -329,7 +353,8 @@ describe('outbox on disk', function () {
       const root = process.getuid() === 0;
       let locked;
       try {
-        const nodes = await deploy({ connection: { port: smtp.port }, credentials: basic });
+        // One a minute: the second mail has to wait, in the outbox.
+        const nodes = await deploy({ connection: { port: smtp.port, rateLimitPerMinute: '1' }, credentials: basic });
         const ended = watch(nodes.send);
         nodes.send.receive({ payload: 'first' });
         await ended.until(() => ended.outputs.length === 1);

@@ -178,6 +178,15 @@ export class Connection implements Courier {
     return this.limiter?.acquire(onWait);
   }
 
+  /**
+   * Takes the next turn under the rate limit if it is free now (always, without a limit), unless
+   * a whole pool's worth of sends already waits for a pooled connection.
+   */
+  tryTurn(): boolean {
+    if (this.slots.waiting >= this.poolSize) return false;
+    return this.limiter ? this.limiter.tryAcquire() : true;
+  }
+
   /** The attempts of one message, until it is accepted, fails for good, or (durable) stays in the outbox. */
   async attempts(plan: AttemptPlan, customFrom: boolean, onRetry?: (waiting: boolean) => void): Promise<SentInfo> {
     const started = plan.started ?? this.backoff.now();

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { constants as fsc, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -27,6 +27,15 @@ export interface SpoolRecord {
   node?: string;
   /** The msg the outcome is reported with (JSON-safe, see storableMsg). */
   msg?: unknown;
+}
+
+export interface AddOptions {
+  /** Epoch ms of acceptance (default: now). */
+  now?: number;
+  /** An id taken with nextId() when the mail arrived (default: a new one). */
+  id?: string;
+  /** Sees each chunk of the message as it is written (a copy for an immediate send). */
+  onChunk?: (chunk: Buffer) => void;
 }
 
 export interface SpoolLimits {
@@ -59,7 +68,7 @@ export function nextId(now = Date.now()): string {
   const stamp = Math.max(now, lastStamp);
   counter = stamp === lastStamp ? counter + 1 : 0;
   lastStamp = stamp;
-  return `${String(stamp).padStart(15, '0')}-${String(counter).padStart(6, '0')}-${randomBytes(4).toString('hex')}`;
+  return `${String(stamp).padStart(15, '0')}-${String(counter).padStart(6, '0')}-${randomUUID().slice(0, 8)}`;
 }
 
 const outboxError = (message: string, hint: string, cause?: NodeJS.ErrnoException): MailError => {
@@ -91,13 +100,45 @@ async function syncDir(dir: string): Promise<void> {
   }
 }
 
+/**
+ * Group commit of a folder's fsync: one fsync makes every rename and unlink done before it started
+ * durable, so callers that arrive while one runs share the next one instead of queueing one each
+ * (ten mails in flight cost one or two folder fsyncs, not ten).
+ */
+class FolderSync {
+  private current?: Promise<void>;
+  private next?: Promise<void>;
+
+  constructor(private readonly dir: string) {}
+
+  /** Resolves once an fsync of the folder that started after this call has finished. */
+  sync(): Promise<void> {
+    if (!this.current) return this.start();
+    this.next ??= this.current
+      .catch(() => undefined)
+      .then(() => {
+        this.next = undefined;
+        return this.start();
+      });
+    return this.next;
+  }
+
+  private start(): Promise<void> {
+    const p: Promise<void> = syncDir(this.dir).finally(() => {
+      if (this.current === p) this.current = undefined;
+    });
+    this.current = p;
+    return p;
+  }
+}
+
 /** Writes a file as Postfix writes a queue file: to a temporary name, fsync, rename, fsync the folder. */
-async function writeAtomically(file: string, write: (handle: fsp.FileHandle) => Promise<void>): Promise<void> {
+async function writeAtomically(file: string, write: (handle: fsp.FileHandle) => Promise<void>, folder: FolderSync): Promise<void> {
   const temp = `${file}.tmp`;
   const handle = await fsp.open(temp, 'w', FILE_MODE);
   try {
     await write(handle);
-    await handle.sync();
+    await handle.datasync();
   } catch (e) {
     await handle.close().catch(() => undefined);
     await fsp.rm(temp, { force: true });
@@ -105,7 +146,14 @@ async function writeAtomically(file: string, write: (handle: fsp.FileHandle) => 
   }
   await handle.close();
   await fsp.rename(temp, file);
-  await syncDir(path.dirname(file));
+  await folder.sync();
+}
+
+/** Deletes a file that may not exist (unlink alone: rm would stat it first). */
+async function unlink(file: string): Promise<void> {
+  await fsp.unlink(file).catch((e: NodeJS.ErrnoException) => {
+    if (e.code !== 'ENOENT') throw e;
+  });
 }
 
 function isRecord(value: unknown, id: string): value is SpoolRecord {
@@ -123,11 +171,14 @@ function isRecord(value: unknown, id: string): value is SpoolRecord {
 export class Spool {
   private readonly records = new Map<string, SpoolRecord>();
   private bytes = 0;
+  private readonly folder: FolderSync;
 
   private constructor(
     readonly dir: string,
     private readonly limits: SpoolLimits,
-  ) {}
+  ) {
+    this.folder = new FolderSync(dir);
+  }
 
   /** Opens (creating it if needed) the spool in `dir`, and reads what an earlier run left in it. */
   static async open(dir: string, limits: SpoolLimits): Promise<{ spool: Spool } & SpoolContents> {
@@ -198,7 +249,8 @@ export class Spool {
    * Stores a built message and its record; resolves once both are on disk. Refuses with EOUTBOX
    * when the outbox is full or the disk cannot take it, leaving nothing half-written.
    */
-  async add(fields: Omit<SpoolRecord, 'id' | 'size' | 'created'>, message: Readable | Buffer, now = Date.now(), id?: string): Promise<SpoolRecord> {
+  async add(fields: Omit<SpoolRecord, 'id' | 'size' | 'created'>, message: Readable | Buffer, options: AddOptions = {}): Promise<SpoolRecord> {
+    const now = options.now ?? Date.now();
     const { maxBytes, maxCount } = this.limits;
     const full = () =>
       outboxError(
@@ -213,40 +265,56 @@ export class Spool {
       throw full();
     }
     // The caller may have taken the id earlier, when the mail arrived, to keep the order of arrival.
-    id ??= nextId(now);
+    const id = options.id ?? nextId(now);
     let size = 0;
     /** An error of the message itself (a download that broke off), not of the disk: reported as it is. */
     let sourceError: unknown;
+    const emlFile = this.file(id, 'eml');
+    const jsonFile = this.file(id, 'json');
+    let eml: fsp.FileHandle | undefined;
+    let json: fsp.FileHandle | undefined;
+    let placed = false;
     try {
-      await writeAtomically(this.file(id, 'eml'), async (handle) => {
-        const iterator: Iterator<Buffer> | AsyncIterator<Buffer> = Buffer.isBuffer(message) ? [message][Symbol.iterator]() : (message as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
-        for (;;) {
-          let next: IteratorResult<Buffer>;
-          try {
-            next = await iterator.next();
-          } catch (e) {
-            sourceError = e;
-            throw e;
-          }
-          if (next.done) break;
-          const chunk = next.value;
-          size += chunk.length;
-          if (this.bytes + size > maxBytes) {
-            if (!Buffer.isBuffer(message)) message.destroy();
-            throw full();
-          }
-          await handle.write(chunk);
+      // The message goes straight to its name: without its record it is never sent (open() deletes it).
+      eml = await fsp.open(emlFile, 'wx', FILE_MODE);
+      const iterator: Iterator<Buffer> | AsyncIterator<Buffer> = Buffer.isBuffer(message) ? [message][Symbol.iterator]() : (message as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+      for (;;) {
+        let next: IteratorResult<Buffer>;
+        try {
+          next = await iterator.next();
+        } catch (e) {
+          sourceError = e;
+          throw e;
         }
-      });
+        if (next.done) break;
+        const chunk = next.value;
+        size += chunk.length;
+        if (this.bytes + size > maxBytes) {
+          if (!Buffer.isBuffer(message)) message.destroy();
+          throw full();
+        }
+        options.onChunk?.(chunk);
+        await eml.write(chunk);
+      }
       const record: SpoolRecord = { id, created: now, size, ...fields };
-      await writeAtomically(this.file(id, 'json'), (handle) => handle.writeFile(JSON.stringify(record)));
+      json = await fsp.open(`${jsonFile}.tmp`, 'w', FILE_MODE);
+      await json.writeFile(JSON.stringify(record));
+      // Both files on disk (their fsyncs run side by side) before the record takes its name: that
+      // rename is what accepts the mail, and one folder fsync, shared with concurrent mails, keeps it.
+      await Promise.all([eml.datasync(), json.datasync()]);
+      await Promise.all([eml.close(), json.close()]);
+      eml = json = undefined;
+      await fsp.rename(`${jsonFile}.tmp`, jsonFile);
+      placed = true;
+      await this.folder.sync();
       this.records.set(id, record);
       this.bytes += size;
       return record;
     } catch (e) {
       // A disk error leaves the message half read: end it, and the downloads it reads from.
       if (!Buffer.isBuffer(message)) message.destroy();
-      await fsp.rm(this.file(id, 'eml'), { force: true }).catch(() => undefined);
+      await Promise.all([eml?.close(), json?.close()]).catch(() => undefined);
+      for (const file of [placed ? jsonFile : `${jsonFile}.tmp`, emlFile]) await unlink(file).catch(() => undefined);
       throw e === sourceError ? e : writeFailed(e);
     }
   }
@@ -255,9 +323,9 @@ export class Spool {
   async update(record: SpoolRecord): Promise<void> {
     if (!this.records.has(record.id)) return;
     this.records.set(record.id, record);
-    await writeAtomically(this.file(record.id, 'json'), (handle) => handle.writeFile(JSON.stringify(record))).catch(() => undefined);
+    await writeAtomically(this.file(record.id, 'json'), (handle) => handle.writeFile(JSON.stringify(record)), this.folder).catch(() => undefined);
     // Removed while it was being written: the rename brought the record back without its message.
-    if (!this.records.has(record.id)) await fsp.rm(this.file(record.id, 'json'), { force: true });
+    if (!this.records.has(record.id)) await unlink(this.file(record.id, 'json'));
   }
 
   /** Deletes a mail: record first, so that a crash in between leaves an orphaned message that the next start deletes, never resends. */
@@ -266,9 +334,9 @@ export class Spool {
     if (!record) return;
     this.records.delete(id);
     this.bytes -= record.size;
-    await fsp.rm(this.file(id, 'json'), { force: true });
-    await fsp.rm(this.file(id, 'eml'), { force: true });
-    await syncDir(this.dir).catch(() => undefined);
+    await unlink(this.file(id, 'json'));
+    await unlink(this.file(id, 'eml'));
+    await this.folder.sync().catch(() => undefined);
   }
 }
 
