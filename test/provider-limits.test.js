@@ -349,11 +349,12 @@ describe('provider limits', function () {
       assert.equal(emailResult.error.hint, "The server could not store the message (a disk, queue or processing error on its side); if it persists, the server's admin must check its logs.");
     });
 
-    it('finishes every msg exactly once when the flow is redeployed while mails wait for a retry', async function () {
+    it('finishes every msg exactly once when the flow is redeployed while mails wait for a retry (outbox in memory)', async function () {
       const clock = fakeClock(); // never moves: the waits would last for ever
       useBackoff({ now: clock.now, timers: clock });
       refuseData = (parsed) => (/^retry/.test(parsed.subject) ? smtpError(answer('451 4.3.0')) : undefined);
-      const nodes = await deploy({ connection: { port: smtp.port }, credentials: basic, send: { subject: 'topic', subjectType: 'msg' } });
+      // In memory the waiting mails cannot outlive the flow: they fail (outbox.test.js has the disk outbox keep them).
+      const nodes = await deploy({ connection: { port: smtp.port, outbox: 'memory' }, credentials: basic, send: { subject: 'topic', subjectType: 'msg' } });
       const ended = collect(nodes, 6);
       const waiting = statusMatching(nodes, (s) => /retrying/.test(s.text) && nodes.config.connection().retrying === 3);
       for (let i = 0; i < 6; i++) nodes.send.receive({ topic: i % 2 ? `retry ${i}` : `ok ${i}` });
@@ -427,18 +428,43 @@ describe('provider limits', function () {
       }
     });
 
-    it('does not send a half attachment again: a refusal after DATA ends the send, saying why', async function () {
+    it('outbox in memory: does not send a half attachment again: a refusal after DATA ends the send, saying why', async function () {
       const { timing } = instantBackoff();
       useBackoff(timing);
       smtp.messages.length = 0;
       refuse = (step) => (step === 'data' ? smtpError(answer('451 4.3.0')) : undefined);
-      const nodes = await deploy({ connection: { port: smtp.port }, credentials: basic, send: { attachmentType: 'url', attachment: `${base}/notes.txt`, stopOnError: false, storeResult: 'msg' } });
+      const nodes = await deploy({ connection: { port: smtp.port, outbox: 'memory' }, credentials: basic, send: { attachmentType: 'url', attachment: `${base}/notes.txt`, stopOnError: false, storeResult: 'msg' } });
       const passed = next(nodes.out);
       nodes.send.receive({});
       const { emailResult } = await passed;
       assert.equal(emailResult.attempts, 1);
       assert.equal(emailResult.error.responseCode, 451);
       assert.match(emailResult.error.message, /not retried: an attachment streamed from a URL was already sent once/);
+    });
+
+    it('outbox on disk: a refusal after DATA is retried with the whole attachment, downloaded once', async function () {
+      const { timing } = instantBackoff();
+      useBackoff(timing);
+      smtp.messages.length = 0;
+      let refused = 0;
+      refuse = (step) => (step === 'data' && refused++ < 2 ? smtpError(answer('451 4.3.0')) : undefined);
+      const downloads = [];
+      const count = (req) => downloads.push(req.url);
+      web.on('request', count);
+      try {
+        const nodes = await deploy({ connection: { port: smtp.port }, credentials: basic, send: { attachmentType: 'url', attachment: `${base}/notes.txt`, stopOnError: false, storeResult: 'msg' } });
+        const passed = next(nodes.out);
+        nodes.send.receive({});
+        const { emailResult } = await passed;
+        assert.equal(emailResult.success, true);
+        assert.equal(emailResult.attempts, 3);
+        const [m] = await smtp.waitForMessages(1);
+        assert.equal(m.parsed.attachments[0].content.toString(), 'attached text '.repeat(1000));
+        assert.equal(m.parsed.messageId, emailResult.messageId);
+        assert.deepEqual(downloads, ['/notes.txt'], 'downloaded once, into the outbox');
+      } finally {
+        web.off('request', count);
+      }
     });
   });
 });

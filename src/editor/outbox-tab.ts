@@ -69,7 +69,7 @@ export function addOutboxTab(_: (key: string, options?: Record<string, unknown>)
         button('fa-repeat', _('smtp-oauth-config.outbox.retryAll'), () => act(c.id, 'retry')).addClass('smtp-outbox-retry-all').appendTo(all);
         button('fa-trash', _('smtp-oauth-config.outbox.deleteAll'), () => act(c.id, 'delete')).addClass('smtp-outbox-delete-all').appendTo(all);
       }
-      if (c.outbox === 'memory') $('<div class="smtp-outbox-note"></div>').text(_('smtp-oauth-config.outbox.memory')).appendTo(section);
+      if (c.outbox === 'memory') $('<div class="smtp-outbox-note"></div>').text(_('smtp-oauth-config.outbox.memoryNote')).appendTo(section);
       for (const m of c.mails) {
         const row = $('<div class="smtp-outbox-mail"></div>').attr('data-mail', m.id).appendTo(section);
         $('<div class="smtp-outbox-subject"></div>').text(m.subject || _('smtp-oauth-config.outbox.noSubject')).appendTo(row);

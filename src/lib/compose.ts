@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import nodemailer from 'nodemailer';
 import type Mail from 'nodemailer/lib/mailer';
@@ -12,7 +13,28 @@ export interface Composed<T> {
 
 // nodemailer's own stream transport builds the message exactly as its SMTP transport does (the
 // same MailComposer, the same defaults), with local files and URLs shut off as on every transport.
-const streaming = nodemailer.createTransport({ streamTransport: true, newline: 'windows', disableFileAccess: true, disableUrlAccess: true });
+// Except for one thing: it keeps Bcc in the headers (sendmail needs them there). The outbox sends
+// what it stores to every recipient, so it builds through a transport of its own that, like the
+// SMTP transport, keeps the Bcc addresses in the envelope only.
+const streaming = nodemailer.createTransport(
+  {
+    name: 'outbox',
+    version: '1',
+    send(mail: { message: { keepBcc: boolean; getEnvelope(): unknown; messageId(): string; createReadStream(): Readable } }, done: (err: Error | null, info?: unknown) => void) {
+      mail.message.keepBcc = false;
+      let message: Readable;
+      try {
+        message = mail.message.createReadStream();
+      } catch (e) {
+        return done(e as Error);
+      }
+      // Until the outbox reads it, an error (a download that failed) is kept by the stream, not thrown.
+      message.on('error', () => undefined);
+      done(null, { envelope: mail.message.getEnvelope(), messageId: mail.message.messageId(), message });
+    },
+  } as unknown as Parameters<typeof nodemailer.createTransport>[0],
+  { disableFileAccess: true, disableUrlAccess: true },
+);
 const buffering = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'windows', disableFileAccess: true, disableUrlAccess: true });
 
 function composed<T>(info: StreamTransport.SentMessageInfo): Composed<T> {
@@ -20,12 +42,29 @@ function composed<T>(info: StreamTransport.SentMessageInfo): Composed<T> {
   return { messageId: info.messageId, envelope: { from: envelope.from || '', to: envelope.to }, message: info.message as unknown as T };
 }
 
-/** The built message as a stream (read it once): for the outbox, which writes it to disk. */
+/** The built message as a stream (read it once), Bcc in the envelope only: for the outbox, which writes it to disk. */
 export async function composeStream(message: Mail.Options): Promise<Composed<Readable>> {
-  return composed<Readable>(await streaming.sendMail(message));
+  return composed<Readable>((await streaming.sendMail(message)) as unknown as StreamTransport.SentMessageInfo);
 }
 
 /** The built message in memory: for a preview (.eml). */
 export async function composeBuffer(message: Mail.Options): Promise<Composed<Buffer>> {
   return composed<Buffer>(await buffering.sendMail(message));
+}
+
+/**
+ * Gives the message its Message-ID before the first attempt (nodemailer would make a new one per
+ * attempt), in nodemailer's own form: <random@sender's domain>.
+ */
+export function fixMessageId(message: Mail.Options): void {
+  if (message.messageId || hasHeader(message.headers, 'message-id')) return;
+  const from = typeof message.from === 'string' ? message.from : message.from && 'address' in message.from ? message.from.address : '';
+  const domain = (from || '').split('@').pop()?.replace(/[<>\s]/g, '') || 'localhost';
+  message.messageId = `<${randomUUID()}@${domain}>`;
+}
+
+function hasHeader(headers: Mail.Options['headers'], name: string): boolean {
+  if (!headers) return false;
+  const keys = Array.isArray(headers) ? headers.map((h) => h.key) : Object.keys(headers);
+  return keys.some((k) => k.toLowerCase() === name);
 }

@@ -1,7 +1,10 @@
 import wellKnown from 'nodemailer/lib/well-known';
 import { ErrorCodes, mailError } from './errors';
-import { AUTH_TYPES, CONNECTION_DEFAULTS as DEFAULTS, CREDENTIAL_NAMES, SECURITY } from '../shared/constants';
+import { AUTH_TYPES, CONNECTION_DEFAULTS as DEFAULTS, CREDENTIAL_NAMES, OUTBOX_MODES, SECURITY } from '../shared/constants';
 import type { ConnectionConfig, ConnectionCredentials } from './transport-options';
+
+/** The outbox cap when the connection sets none, in MB. */
+export const DEFAULT_OUTBOX_MB = DEFAULTS.outboxMaxMB;
 
 /** Longest credential accepted: an access token is a few KB; anything far larger is not a credential. */
 const MAX_CREDENTIAL = 64 * 1024;
@@ -74,6 +77,8 @@ export function checkConnectionConfig(raw: unknown): ConnectionConfig {
     timeout: number(c.timeout, 'time-out', DEFAULTS.timeout, 0, 86400) || DEFAULTS.timeout,
     maxAttachmentMB: c.maxAttachmentMB === undefined || c.maxAttachmentMB === '' ? undefined : number(c.maxAttachmentMB, 'max attachment size', DEFAULTS.maxAttachmentMB, 0, 100000, false),
     retryForSeconds: optionalNumber(c.retryForSeconds, 'retry time', 0, 7 * 86400),
+    outbox: oneOf(c.outbox, 'outbox', OUTBOX_MODES, 'disk'),
+    outboxMaxMB: number(c.outboxMaxMB, 'outbox cap', DEFAULT_OUTBOX_MB, 0.01, 1000000, false),
   };
 }
 

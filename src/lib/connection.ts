@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import nodemailer from 'nodemailer';
 import { EAUTH, ECONNECTION, ETIMEDOUT } from 'nodemailer/lib/errors';
@@ -14,6 +13,8 @@ import { downloadLimits, type DownloadLimits } from './attachments';
 import { poolSize } from './pool-limits';
 import { Slots } from './slots';
 import { CONNECTION_DEFAULTS } from '../shared/constants';
+import { fixMessageId } from './compose';
+import { deferred, Outbox, type AttemptPlan, type Courier, type LastError, type Origin, type OutboxOptions } from './outbox';
 
 export interface ConnectionOptions {
   /** Where problems that belong to no send go (a failed callback); never given a secret. */
@@ -30,6 +31,8 @@ export interface ConnectionOptions {
   maxAttachmentMB?: unknown;
   /** The backoff between attempts: its clock, timers and delays (tests and the benchmark shorten them). */
   retry?: RetryTiming;
+  /** A disk outbox for the connection's mails; without one, mails wait in memory. */
+  outbox?: OutboxOptions;
 }
 
 type Transporter = Mail<SMTPPool.SentMessageInfo, SMTPPool.Options>;
@@ -48,12 +51,14 @@ export const DEFAULT_RETRY_SECONDS = CONNECTION_DEFAULTS.retryForSeconds;
  * OAuth2 token cache shared by all pooled connections, and the sends in flight so that closing
  * waits for them instead of cutting them off.
  */
-export class Connection {
+export class Connection implements Courier {
   readonly tokens?: TokenCache;
+  /** Where accepted mails wait, when on disk. */
+  readonly outbox?: Outbox;
   private readonly limiter?: RateLimiter;
   private transporter?: Transporter;
   private readonly inFlight = new Set<Promise<unknown>>();
-  private readonly backoff: Backoff;
+  readonly backoff: Backoff;
   /** How long a send is retried, in ms; 0: never. */
   private readonly retryMs: number;
   private closing = false;
@@ -77,6 +82,7 @@ export class Connection {
     // Fractions allowed (tests); "" or anything unreadable is the default.
     const retryFor = parseFloat(String(config.retryForSeconds ?? ''));
     this.retryMs = (Number.isFinite(retryFor) && retryFor >= 0 ? retryFor : DEFAULT_RETRY_SECONDS) * 1000;
+    if (options.outbox) this.outbox = new Outbox(options.outbox, this);
   }
 
   /** The connection's user: the default sender and, for OAuth2, the mailbox. */
@@ -91,7 +97,7 @@ export class Connection {
 
   /** Number of sends waiting for their turn under the rate limit. */
   get waiting(): number {
-    return this.limiter?.waiting ?? 0;
+    return this.outbox ? this.outbox.waiting : (this.limiter?.waiting ?? 0);
   }
 
   /** Number of sends waiting for their next attempt after a transient failure. */
@@ -142,14 +148,16 @@ export class Connection {
    * Sends one message, retrying transient failures (4xx answers, a connection that broke before the
    * server accepted the message, a busy token endpoint) with backoff until retryForSeconds have
    * passed. Every attempt carries the same Message-ID, so a mail whose acceptance was lost with the
-   * connection can be recognised as a duplicate by the receiving side.
+   * connection can be recognised as a duplicate by the receiving side. With a disk outbox the mail
+   * is written there first (outbox.ts); `origin` is what its outcome is reported with after a restart.
    */
-  send(message: Mail.Options, customFrom = false, onQueue?: (waiting: boolean) => void, onRetry?: (waiting: boolean) => void): Promise<SentInfo> {
-    const p = this.deliver(message, customFrom, onQueue, onRetry);
+  send(message: Mail.Options, customFrom = false, onQueue?: (waiting: boolean) => void, onRetry?: (waiting: boolean) => void, origin?: Origin): Promise<SentInfo> {
+    const p = this.outbox ? this.outbox.accept(message, customFrom, { onQueue, onRetry }, origin) : this.deliver(message, customFrom, onQueue, onRetry);
     this.track(p);
     return p;
   }
 
+  /** Without a disk outbox: the message waits in memory for its turn, its attachment streams lent to each attempt. */
   private async deliver(message: Mail.Options, customFrom: boolean, onQueue?: (waiting: boolean) => void, onRetry?: (waiting: boolean) => void): Promise<SentInfo> {
     if (this.limiter) {
       let waited = false;
@@ -164,44 +172,92 @@ export class Connection {
     }
     fixMessageId(message);
     const streams = new LentStreams(message);
-    const started = this.backoff.now();
-    for (let attempts = 1; ; attempts++) {
+    return this.attempts({ lend: () => streams.lend(), reusable: () => streams.reusable() }, customFrom, onRetry);
+  }
+
+  /** The next turn under the rate limit, for the outbox; undefined when there is no limit. */
+  turn(onWait: () => void): Promise<void> | undefined {
+    return this.limiter?.acquire(onWait);
+  }
+
+  /**
+   * Takes the next turn under the rate limit if it is free now (always, without a limit), unless
+   * a whole pool's worth of sends already waits for a pooled connection.
+   */
+  tryTurn(): boolean {
+    if (this.slots.waiting >= this.poolSize) return false;
+    return this.limiter ? this.limiter.tryAcquire() : true;
+  }
+
+  /** The attempts of one message, until it is accepted, fails for good, or (durable) stays in the outbox. */
+  async attempts(plan: AttemptPlan, customFrom: boolean, onRetry?: (waiting: boolean) => void): Promise<SentInfo> {
+    const started = plan.started ?? this.backoff.now();
+    for (let attempts = (plan.attempts ?? 0) + 1; ; attempts++) {
+      let err: RetryableError;
       try {
-        const info = (await this.attempt(() => streams.lend())) as SentInfo;
+        const info = (await this.attempt(() => plan.lend())) as SentInfo;
         info.attempts = attempts;
         return info;
       } catch (e) {
-        const err = ownCode(e as RetryableError);
-        const why = this.whyNotRetry(err, attempts, started, streams);
-        if (why !== undefined) throw this.failed(err, attempts, customFrom, why);
-        // After "too many connections" the pool opens fewer; when this send can go over one of the
-        // connections the server accepted, it goes at once, with no backoff.
-        if (!(isTooManyConnections(err) && this.followServerLimit(err))) {
-          const delay = backoffDelay(attempts, this.backoff.timing, err.retryAfterMs);
-          const left = started + this.retryMs - this.backoff.now();
-          if ((err.retryAfterMs ?? 0) > left) throw this.failed(err, attempts, customFrom, `gave up after ${attempts} ${plural(attempts)} in ${seconds(this.backoff.now() - started)} s: the server asked to wait longer`);
-          onRetry?.(true);
-          try {
-            // The last attempt comes at the deadline, not after it.
-            await this.backoff.wait(Math.min(delay, left));
-          } catch {
+        err = ownCode(e as RetryableError);
+      } finally {
+        plan.settled?.();
+      }
+      if (plan.durable && this.closing && this.retryMs && isTransient(err)) {
+        // Redeploy or stop: a mail in the outbox is not failed for that, the next start sends it.
+        await plan.onWait?.(this.describe(err, customFrom), attempts, started);
+        throw deferred();
+      }
+      const why = this.whyNotRetry(err, attempts, started, plan.reusable);
+      if (why !== undefined) throw this.failed(err, attempts, customFrom, why);
+      // After "too many connections" the pool opens fewer; when this send can go over one of the
+      // connections the server accepted, it goes at once, with no backoff.
+      if (isTooManyConnections(err) && this.followServerLimit(err)) continue;
+      const delay = backoffDelay(attempts, this.backoff.timing, err.retryAfterMs);
+      const left = started + this.retryMs - this.backoff.now();
+      if ((err.retryAfterMs ?? 0) > left) throw this.failed(err, attempts, customFrom, `gave up after ${attempts} ${plural(attempts)} in ${seconds(this.backoff.now() - started)} s: the server asked to wait longer`);
+      // The last attempt comes at the deadline, not after it.
+      const wait = Math.min(delay, left);
+      // Recorded first (the outbox writes it to disk), so that a crash during the wait keeps it.
+      if (plan.onWait) await plan.onWait(this.describe(err, customFrom), attempts, started, this.backoff.now() + wait);
+      onRetry?.(true);
+      try {
+        // The outbox's wait ends with its own errors (deferred on close, or deleted).
+        if (plan.wait) await plan.wait(wait);
+        else {
+          await this.backoff.wait(wait).catch(() => {
             throw this.failed(err, attempts, customFrom, `not retried: the connection was closed (redeploy or stop) after ${attempts} ${plural(attempts)}`);
-          } finally {
-            onRetry?.(false);
-          }
+          });
         }
+      } finally {
+        onRetry?.(false);
       }
     }
   }
 
   /** Why a failed attempt is the last one, or undefined when the send goes on. */
-  private whyNotRetry(err: RetryableError, attempts: number, started: number, streams: LentStreams): string | undefined {
+  private whyNotRetry(err: RetryableError, attempts: number, started: number, reusable: () => boolean): string | undefined {
     if (!this.retryMs || !isTransient(err)) return '';
     if (this.closing) return `not retried: the connection was closed (redeploy or stop) after ${attempts} ${plural(attempts)}`;
-    if (!streams.reusable()) return 'not retried: an attachment streamed from a URL was already sent once and cannot be read again';
+    if (!reusable()) return 'not retried: an attachment streamed from a URL was already sent once and cannot be read again';
     const elapsed = this.backoff.now() - started;
     if (elapsed >= this.retryMs || attempts >= MAX_ATTEMPTS) return `gave up after ${attempts} ${plural(attempts)} in ${seconds(elapsed)} s`;
     return undefined;
+  }
+
+  /** A transient failure as the outbox records it, with the hint the user would get. */
+  private describe(err: RetryableError, customFrom: boolean): LastError {
+    const out: LastError = { message: err.message };
+    if (err.code) out.code = err.code;
+    if (err.responseCode) out.responseCode = err.responseCode;
+    const hint = hintFor(err, { authType: this.config.authType, customFrom }) ?? err.hint;
+    if (hint) out.hint = hint;
+    return out;
+  }
+
+  /** The error of a send that failed before its first attempt (the message could not be built). */
+  rejected(err: MailError, customFrom: boolean): SendError {
+    return this.failed(ownCode(err as RetryableError), 0, customFrom, '');
   }
 
   /** The error a send ends with: diagnosed, with the attempts, and why it ended when retries were possible. */
@@ -297,16 +353,20 @@ export class Connection {
     }
   }
 
-  private track(p: Promise<unknown>) {
+  track(p: Promise<unknown>): void {
     this.inFlight.add(p);
     const forget = () => this.inFlight.delete(p);
     p.then(forget, forget);
   }
 
-  /** Waits (at most `graceMs`) for the sends in flight, then closes the pool. */
+  /**
+   * Waits (at most `graceMs`) for the sends in flight, then closes the pool. Mails in a disk outbox
+   * that wait (for their turn or a retry) stay there for the next start; in memory they fail.
+   */
   async close(graceMs = 10000): Promise<void> {
-    // Sends waiting for their next attempt end now, with their last error: nothing waits minutes.
     this.closing = true;
+    this.outbox?.close();
+    // Sends waiting for their next attempt end now (in memory with their last error): nothing waits minutes.
     this.backoff.close(new Error('closed'));
     if (this.inFlight.size) {
       let timer: NodeJS.Timeout | undefined;
@@ -317,6 +377,7 @@ export class Connection {
     this.limiter?.close(Object.assign(new Error('The connection was closed (redeploy or stop) before this message got its turn under the rate limit'), { code: ECONNECTION, hint: 'Send the message again; lower the number of messages per burst or raise the rate limit so that none waits this long.' }));
     this.transporter?.close();
     this.transporter = undefined;
+    this.outbox?.finish();
   }
 }
 
@@ -340,23 +401,6 @@ export function isTokenRefusal(err: MailError & { originalCode?: string }): bool
   if (err.code !== EAUTH || err.originalCode === ErrorCodes.EOAUTH2) return false;
   const text = `${err.response ?? ''}`;
   return (err.responseCode === 535 && !/5\.7\.139/.test(text)) || /^334\b/.test(text);
-}
-
-/**
- * Gives the message its Message-ID before the first attempt (nodemailer would make a new one per
- * attempt), in nodemailer's own form: <random@sender's domain>.
- */
-function fixMessageId(message: Mail.Options): void {
-  if (message.messageId || hasHeader(message.headers, 'message-id')) return;
-  const from = typeof message.from === 'string' ? message.from : message.from && 'address' in message.from ? message.from.address : '';
-  const domain = (from || '').split('@').pop()?.replace(/[<>\s]/g, '') || 'localhost';
-  message.messageId = `<${randomUUID()}@${domain}>`;
-}
-
-function hasHeader(headers: Mail.Options['headers'], name: string): boolean {
-  if (!headers) return false;
-  const keys = Array.isArray(headers) ? headers.map((h) => h.key) : Object.keys(headers);
-  return keys.some((k) => k.toLowerCase() === name);
 }
 
 /**

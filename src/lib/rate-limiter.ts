@@ -56,6 +56,13 @@ export class RateLimiter {
     });
   }
 
+  /** Takes the next turn if it is free now (nobody waits, the interval has passed); false otherwise. */
+  tryAcquire(): boolean {
+    if (this.queue.length || this.now() < this.nextAt) return false;
+    this.take();
+    return true;
+  }
+
   /** Fails every waiting caller with `err` (the connection is closing). */
   close(err: Error): void {
     if (this.timer !== undefined) this.timers.clear(this.timer);

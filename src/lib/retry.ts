@@ -109,18 +109,27 @@ export class Backoff {
     return this.pending.size;
   }
 
-  /** Resolves after `ms`; rejects with the error given to close() if that comes first. */
-  wait(ms: number): Promise<void> {
+  /**
+   * Resolves after `ms`; rejects with the error given to close() if that comes first. `bind` gets a
+   * function that ends this wait at once (the outbox's Retry now).
+   */
+  wait(ms: number, bind?: (wake: () => void) => void): Promise<void> {
     return new Promise((resolve, reject) => {
       const entry = {
         handle: undefined as unknown,
         reject,
+      };
+      const end = () => {
+        if (!this.pending.delete(entry)) return;
+        this.timers.clear(entry.handle);
+        resolve();
       };
       entry.handle = this.timers.set(() => {
         this.pending.delete(entry);
         resolve();
       }, ms);
       this.pending.add(entry);
+      bind?.(end);
     });
   }
 

@@ -8,6 +8,11 @@ export class Slots {
 
   constructor(private readonly size: () => number) {}
 
+  /** Callers waiting for a slot. */
+  get waiting(): number {
+    return this.waiters.length;
+  }
+
   /** Resolves when a slot is free; call release() exactly once afterwards. */
   acquire(): Promise<void> {
     if (this.used < this.size() && !this.waiters.length) {

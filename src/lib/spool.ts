@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { constants as fsc, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -16,13 +16,26 @@ export interface SpoolRecord {
   /** Bytes of the built message. */
   size: number;
   attempts: number;
+  /** Epoch ms of the first attempt: the retry time counts from it, also across restarts. */
+  firstAttemptAt?: number;
   /** Epoch ms of the next attempt, while the mail waits for a retry. */
   nextAttemptAt?: number;
   lastError?: { message: string; code?: string; responseCode?: number; hint?: string };
+  /** Whether the mail has a From other than the connection's user (for the hints of a failure). */
+  customFrom?: boolean;
   /** The send node that accepted the mail, to report the outcome of a mail resumed after a restart. */
   node?: string;
   /** The msg the outcome is reported with (JSON-safe, see storableMsg). */
   msg?: unknown;
+}
+
+export interface AddOptions {
+  /** Epoch ms of acceptance (default: now). */
+  now?: number;
+  /** An id taken with nextId() when the mail arrived (default: a new one). */
+  id?: string;
+  /** Sees each chunk of the message as it is written (a copy for an immediate send). */
+  onChunk?: (chunk: Buffer) => void;
 }
 
 export interface SpoolLimits {
@@ -35,19 +48,27 @@ export interface SpoolContents {
   pending: SpoolRecord[];
   /** Records that could not be read (a crash mid-write), moved to damaged/. */
   damaged: string[];
-  /** Temporary files of interrupted writes, deleted. */
+  /**
+   * Leftovers that were never an accepted mail, deleted: temporary files of interrupted writes, and
+   * messages without a record (a crash before the record was written, or after it was deleted once
+   * the server had accepted the mail).
+   */
   removedTemps: number;
 }
 
 const FILE_MODE = 0o600;
 const DIR_MODE = 0o700;
-/** Record ids sort in the order mails were accepted: time, then a counter within the same ms. */
+/**
+ * Record ids sort in the order mails were accepted: time, then a counter within the same ms. A
+ * clock set back (NTP) does not reorder them: the time never goes below the last one used.
+ */
 let lastStamp = 0;
 let counter = 0;
-function nextId(now: number): string {
-  counter = now === lastStamp ? counter + 1 : 0;
-  lastStamp = now;
-  return `${String(now).padStart(15, '0')}-${String(counter).padStart(6, '0')}-${randomBytes(4).toString('hex')}`;
+export function nextId(now = Date.now()): string {
+  const stamp = Math.max(now, lastStamp);
+  counter = stamp === lastStamp ? counter + 1 : 0;
+  lastStamp = stamp;
+  return `${String(stamp).padStart(15, '0')}-${String(counter).padStart(6, '0')}-${randomUUID().slice(0, 8)}`;
 }
 
 const outboxError = (message: string, hint: string, cause?: NodeJS.ErrnoException): MailError => {
@@ -55,7 +76,8 @@ const outboxError = (message: string, hint: string, cause?: NodeJS.ErrnoExceptio
   return err;
 };
 
-function writeFailed(e: unknown): MailError {
+/** An error of the outbox's disk (full, read-only, not ours) as EOUTBOX, with what to do about it. */
+export function writeFailed(e: unknown): MailError {
   const cause = e as NodeJS.ErrnoException;
   if ((e as MailError).code === ErrorCodes.EOUTBOX) return e as MailError;
   const full = cause.code === 'ENOSPC' || cause.code === 'EDQUOT';
@@ -78,13 +100,45 @@ async function syncDir(dir: string): Promise<void> {
   }
 }
 
+/**
+ * Group commit of a folder's fsync: one fsync makes every rename and unlink done before it started
+ * durable, so callers that arrive while one runs share the next one instead of queueing one each
+ * (ten mails in flight cost one or two folder fsyncs, not ten).
+ */
+class FolderSync {
+  private current?: Promise<void>;
+  private next?: Promise<void>;
+
+  constructor(private readonly dir: string) {}
+
+  /** Resolves once an fsync of the folder that started after this call has finished. */
+  sync(): Promise<void> {
+    if (!this.current) return this.start();
+    this.next ??= this.current
+      .catch(() => undefined)
+      .then(() => {
+        this.next = undefined;
+        return this.start();
+      });
+    return this.next;
+  }
+
+  private start(): Promise<void> {
+    const p: Promise<void> = syncDir(this.dir).finally(() => {
+      if (this.current === p) this.current = undefined;
+    });
+    this.current = p;
+    return p;
+  }
+}
+
 /** Writes a file as Postfix writes a queue file: to a temporary name, fsync, rename, fsync the folder. */
-async function writeAtomically(file: string, write: (handle: fsp.FileHandle) => Promise<void>): Promise<void> {
+async function writeAtomically(file: string, write: (handle: fsp.FileHandle) => Promise<void>, folder: FolderSync): Promise<void> {
   const temp = `${file}.tmp`;
   const handle = await fsp.open(temp, 'w', FILE_MODE);
   try {
     await write(handle);
-    await handle.sync();
+    await handle.datasync();
   } catch (e) {
     await handle.close().catch(() => undefined);
     await fsp.rm(temp, { force: true });
@@ -92,7 +146,14 @@ async function writeAtomically(file: string, write: (handle: fsp.FileHandle) => 
   }
   await handle.close();
   await fsp.rename(temp, file);
-  await syncDir(path.dirname(file));
+  await folder.sync();
+}
+
+/** Deletes a file that may not exist (unlink alone: rm would stat it first). */
+async function unlink(file: string): Promise<void> {
+  await fsp.unlink(file).catch((e: NodeJS.ErrnoException) => {
+    if (e.code !== 'ENOENT') throw e;
+  });
 }
 
 function isRecord(value: unknown, id: string): value is SpoolRecord {
@@ -103,17 +164,21 @@ function isRecord(value: unknown, id: string): value is SpoolRecord {
 /**
  * A connection's outbox on disk, one folder per connection. A mail counts as accepted once its
  * record is renamed into place: the built message is written first, so a crash before that leaves
- * only a temporary or orphaned file, which the next start sets aside instead of sending half a
- * mail. Files are 0600 in a 0700 folder, and hold no credentials.
+ * only a temporary or orphaned file, which the next start deletes (it was never accepted); a record
+ * that cannot be read, or whose message is missing or cut short, is set aside in damaged/ instead
+ * of sending half a mail. Files are 0600 in a 0700 folder, and hold no credentials.
  */
 export class Spool {
   private readonly records = new Map<string, SpoolRecord>();
   private bytes = 0;
+  private readonly folder: FolderSync;
 
   private constructor(
     readonly dir: string,
     private readonly limits: SpoolLimits,
-  ) {}
+  ) {
+    this.folder = new FolderSync(dir);
+  }
 
   /** Opens (creating it if needed) the spool in `dir`, and reads what an earlier run left in it. */
   static async open(dir: string, limits: SpoolLimits): Promise<{ spool: Spool } & SpoolContents> {
@@ -126,8 +191,12 @@ export class Spool {
       removedTemps++;
     }
     const damaged: string[] = [];
-    const ids = new Set(names.filter((n) => n.endsWith('.json') || n.endsWith('.eml')).map((n) => n.replace(/\.(json|eml)$/, '')));
-    for (const id of [...ids].sort()) {
+    const records = new Set(names.filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -'.json'.length)));
+    for (const name of names.filter((n) => n.endsWith('.eml') && !records.has(n.slice(0, -'.eml'.length)))) {
+      await fsp.rm(path.join(dir, name), { force: true });
+      removedTemps++;
+    }
+    for (const id of [...records].sort()) {
       const record = await spool.read(id);
       if (record) {
         spool.records.set(id, record);
@@ -180,36 +249,73 @@ export class Spool {
    * Stores a built message and its record; resolves once both are on disk. Refuses with EOUTBOX
    * when the outbox is full or the disk cannot take it, leaving nothing half-written.
    */
-  async add(fields: Omit<SpoolRecord, 'id' | 'size' | 'created'>, message: Readable | Buffer, now = Date.now()): Promise<SpoolRecord> {
+  async add(fields: Omit<SpoolRecord, 'id' | 'size' | 'created'>, message: Readable | Buffer, options: AddOptions = {}): Promise<SpoolRecord> {
+    const now = options.now ?? Date.now();
     const { maxBytes, maxCount } = this.limits;
     const full = () =>
       outboxError(
         `The outbox is full (${this.records.size} mails, ${Math.round(this.bytes / 1024 / 1024)} MB; the cap is ${maxCount} mails and ${Math.round(maxBytes / 1024 / 1024)} MB)`,
         'Mails wait because the server refuses or delays them: check the connection (its Outbox tab shows the last error), or raise Outbox cap (MB) in the connection.',
       );
-    if (this.records.size >= maxCount || this.bytes >= maxBytes) throw full();
-    const id = nextId(now);
+    // An error of the message before it is read (a download that failed at once) must not go
+    // unhandled: reading it below reports it.
+    if (!Buffer.isBuffer(message)) message.on('error', () => undefined);
+    if (this.records.size >= maxCount || this.bytes >= maxBytes) {
+      if (!Buffer.isBuffer(message)) message.destroy();
+      throw full();
+    }
+    // The caller may have taken the id earlier, when the mail arrived, to keep the order of arrival.
+    const id = options.id ?? nextId(now);
     let size = 0;
+    /** An error of the message itself (a download that broke off), not of the disk: reported as it is. */
+    let sourceError: unknown;
+    const emlFile = this.file(id, 'eml');
+    const jsonFile = this.file(id, 'json');
+    let eml: fsp.FileHandle | undefined;
+    let json: fsp.FileHandle | undefined;
+    let placed = false;
     try {
-      await writeAtomically(this.file(id, 'eml'), async (handle) => {
-        const chunks = Buffer.isBuffer(message) ? [message] : message;
-        for await (const chunk of chunks as AsyncIterable<Buffer>) {
-          size += chunk.length;
-          if (this.bytes + size > maxBytes) {
-            if (!Buffer.isBuffer(message)) message.destroy();
-            throw full();
-          }
-          await handle.write(chunk);
+      // The message goes straight to its name: without its record it is never sent (open() deletes it).
+      eml = await fsp.open(emlFile, 'wx', FILE_MODE);
+      const iterator: Iterator<Buffer> | AsyncIterator<Buffer> = Buffer.isBuffer(message) ? [message][Symbol.iterator]() : (message as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+      for (;;) {
+        let next: IteratorResult<Buffer>;
+        try {
+          next = await iterator.next();
+        } catch (e) {
+          sourceError = e;
+          throw e;
         }
-      });
+        if (next.done) break;
+        const chunk = next.value;
+        size += chunk.length;
+        if (this.bytes + size > maxBytes) {
+          if (!Buffer.isBuffer(message)) message.destroy();
+          throw full();
+        }
+        options.onChunk?.(chunk);
+        await eml.write(chunk);
+      }
       const record: SpoolRecord = { id, created: now, size, ...fields };
-      await writeAtomically(this.file(id, 'json'), (handle) => handle.writeFile(JSON.stringify(record)));
+      json = await fsp.open(`${jsonFile}.tmp`, 'w', FILE_MODE);
+      await json.writeFile(JSON.stringify(record));
+      // Both files on disk (their fsyncs run side by side) before the record takes its name: that
+      // rename is what accepts the mail, and one folder fsync, shared with concurrent mails, keeps it.
+      await Promise.all([eml.datasync(), json.datasync()]);
+      await Promise.all([eml.close(), json.close()]);
+      eml = json = undefined;
+      await fsp.rename(`${jsonFile}.tmp`, jsonFile);
+      placed = true;
+      await this.folder.sync();
       this.records.set(id, record);
       this.bytes += size;
       return record;
     } catch (e) {
-      await fsp.rm(this.file(id, 'eml'), { force: true }).catch(() => undefined);
-      throw writeFailed(e);
+      // A disk error leaves the message half read: end it, and the downloads it reads from.
+      if (!Buffer.isBuffer(message)) message.destroy();
+      await Promise.all([eml?.close(), json?.close()]).catch(() => undefined);
+      for (const file of [placed ? jsonFile : `${jsonFile}.tmp`, emlFile]) await unlink(file).catch(() => undefined);
+      throw e === sourceError ? e : writeFailed(e);
     }
   }
 
@@ -217,18 +323,20 @@ export class Spool {
   async update(record: SpoolRecord): Promise<void> {
     if (!this.records.has(record.id)) return;
     this.records.set(record.id, record);
-    await writeAtomically(this.file(record.id, 'json'), (handle) => handle.writeFile(JSON.stringify(record))).catch(() => undefined);
+    await writeAtomically(this.file(record.id, 'json'), (handle) => handle.writeFile(JSON.stringify(record)), this.folder).catch(() => undefined);
+    // Removed while it was being written: the rename brought the record back without its message.
+    if (!this.records.has(record.id)) await unlink(this.file(record.id, 'json'));
   }
 
-  /** Deletes a mail: record first, so that a crash in between leaves an orphan that is set aside, never resent. */
+  /** Deletes a mail: record first, so that a crash in between leaves an orphaned message that the next start deletes, never resends. */
   async remove(id: string): Promise<void> {
     const record = this.records.get(id);
     if (!record) return;
     this.records.delete(id);
     this.bytes -= record.size;
-    await fsp.rm(this.file(id, 'json'), { force: true });
-    await fsp.rm(this.file(id, 'eml'), { force: true });
-    await syncDir(this.dir).catch(() => undefined);
+    await unlink(this.file(id, 'json'));
+    await unlink(this.file(id, 'eml'));
+    await this.folder.sync().catch(() => undefined);
   }
 }
 

@@ -1,6 +1,6 @@
 import wellKnown, { type WellKnownService } from 'nodemailer/lib/well-known';
 import type SMTPPool from 'nodemailer/lib/smtp-pool';
-import { CONNECTION_DEFAULTS, type AuthType, type Security } from '../shared/constants';
+import { CONNECTION_DEFAULTS, type AuthType, type OutboxMode, type Security } from '../shared/constants';
 import { checkConnectionConfig } from './connection-config';
 import { poolSize } from './pool-limits';
 
@@ -24,7 +24,12 @@ export interface ConnectionConfig {
   maxAttachmentMB?: number | string;
   /** Seconds a send with a transient failure is retried (default 600; 0 = never). */
   retryForSeconds?: number | string;
+  /** Where accepted mails wait until the server accepted them: "disk" (default, survives restarts) or "memory". */
+  outbox?: OutboxMode | string;
+  /** The disk outbox's cap in MB (default 200). */
+  outboxMaxMB?: number | string;
 }
+
 
 export interface ConnectionCredentials {
   user?: string;

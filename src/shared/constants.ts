@@ -53,6 +53,9 @@ export const SEND_DEFAULTS = {
 export const SECURITY = ['starttls', 'tls', 'auto', 'none'] as const;
 export type Security = (typeof SECURITY)[number];
 export const AUTH_TYPES = ['basic', 'oauth2-client-credentials', 'oauth2', 'none'] as const;
+/** Where accepted mails wait until the server took them: disk survives restarts and crashes. */
+export const OUTBOX_MODES = ['disk', 'memory'] as const;
+export type OutboxMode = (typeof OUTBOX_MODES)[number];
 export type AuthType = (typeof AUTH_TYPES)[number];
 
 /** The config node's Node-RED credentials: never in the flow file, secrets never sent back to the browser. */
@@ -97,6 +100,9 @@ export const CONNECTION_DEFAULTS = {
   maxAttachmentMB: 25,
   /** 0 = no retry */
   retryForSeconds: 600,
+  outbox: 'disk',
+  /** the outbox's cap; beyond it new mails fail with EOUTBOX */
+  outboxMaxMB: 200,
 } as const satisfies { security: Security; authType: AuthType; [key: string]: unknown };
 
 /**

@@ -1,11 +1,32 @@
 'use strict';
 // Loads the two nodes into a real Node-RED runtime (node-red-node-test-helper).
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
 const helper = require('node-red-node-test-helper');
 const configNode = require('../../dist/nodes/smtp-oauth-config/smtp-oauth-config.js');
 const sendNode = require('../../dist/nodes/send-smtp-email/send-smtp-email.js');
 const catchNode = require('@node-red/nodes/core/common/25-catch.js');
 
 helper.init(require.resolve('node-red'));
+
+// Node-RED gives nodes a user directory (the connections' outboxes live there); the test helper
+// gives none. Each test gets a fresh one, kept through the test's own helper.settings() calls, so
+// that mails one test leaves in an outbox are never sent by the next.
+let userDir;
+const mergeSettings = helper.settings.bind(helper);
+helper.settings = (settings) => mergeSettings(settings ? { userDir, ...settings } : undefined);
+const created = [];
+beforeEach(function () {
+  userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nr-helper-'));
+  created.push(userDir);
+  mergeSettings({ userDir });
+});
+after(function () {
+  for (const dir of created.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+});
+/** The user directory of the current test. */
+const currentUserDir = () => userDir;
 
 /**
  * Deploys tab -> send-smtp-email -> helper node, with one connection.
@@ -54,4 +75,4 @@ function outcome(nodes) {
   });
 }
 
-module.exports = { helper, deploy, next, outcome };
+module.exports = { helper, deploy, next, outcome, currentUserDir };

@@ -41,6 +41,16 @@ describe('compose', function () {
     assert.deepEqual(b.attachments.map((x) => x.content.toString()), a.attachments.map((x) => x.content.toString()));
   });
 
+  it('keeps Bcc in the envelope of the streamed message, never in its headers (as the SMTP transport does)', async function () {
+    const built = await composeStream({ from: 'a@x.example', to: 'b@y.example', bcc: 'hidden@z.example', subject: 'Hi', text: 'x' });
+    const chunks = [];
+    for await (const c of built.message) chunks.push(c);
+    const parsed = await simpleParser(Buffer.concat(chunks));
+    assert.deepEqual(built.envelope, { from: 'a@x.example', to: ['b@y.example', 'hidden@z.example'] });
+    assert.equal(parsed.bcc, undefined);
+    assert.doesNotMatch(Buffer.concat(chunks).toString(), /hidden@z\.example/);
+  });
+
   it('never reads a local file, even if asked to', async function () {
     await assert.rejects(composeBuffer({ from: 'a@x', to: 'b@y', text: { path: '/etc/hostname' } }), (e) => e.code === 'ESTREAM' || /EFILEACCESS|denied/i.test(`${e.code} ${e.message}`));
   });

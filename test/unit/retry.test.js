@@ -139,4 +139,20 @@ describe('retry: backoff', function () {
     assert.equal(backoff.waiting, 0);
     assert.equal(clock.pending(), 0);
   });
+
+  it('ends one wait at once when woken (Retry now), leaving the others and no timer behind', async function () {
+    const clock = fakeClock();
+    const backoff = new Backoff({ now: clock.now, timers: clock });
+    let wake;
+    const woken = backoff.wait(60000, (w) => (wake = w));
+    const other = backoff.wait(60000);
+    wake();
+    await woken;
+    assert.equal(clock.now(), clock.start, 'no time passed');
+    assert.equal(backoff.waiting, 1);
+    assert.equal(clock.pending(), 1);
+    wake(); // a second wake is harmless
+    backoff.close(new Error('closed'));
+    await assert.rejects(other, /closed/);
+  });
 });

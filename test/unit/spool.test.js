@@ -44,7 +44,7 @@ describe('spool', function () {
     assert.deepEqual(fs.readdirSync(dir).sort(), [`${b.id}.eml`, `${b.id}.json`]);
   });
 
-  it('sets aside a truncated record and an orphaned message, deletes temporary files, and keeps the rest', async function () {
+  it('sets aside a truncated record, deletes temporary files and a message without record, and keeps the rest', async function () {
     const { spool } = await Spool.open(dir, LIMITS);
     const good = await spool.add(fields(1), Buffer.from('good'));
     const cut = await spool.add(fields(2), Buffer.from('cut'));
@@ -56,10 +56,11 @@ describe('spool', function () {
     fs.writeFileSync(path.join(dir, 'x.eml.tmp'), 'half');
     const again = await Spool.open(dir, LIMITS);
     assert.deepEqual(again.pending.map((r) => r.id), [good.id]);
-    assert.deepEqual(again.damaged, [cut.id, orphan.id]);
-    assert.equal(again.removedTemps, 1);
-    assert.deepEqual(fs.readdirSync(path.join(dir, 'damaged')).sort(), [`${cut.id}.eml`, `${cut.id}.json`, `${orphan.id}.eml`].sort());
-    assert.ok(!fs.existsSync(path.join(dir, 'x.eml.tmp')));
+    // A message without its record was never accepted, or was already sent (the record goes first).
+    assert.deepEqual(again.damaged, [cut.id]);
+    assert.equal(again.removedTemps, 2);
+    assert.deepEqual(fs.readdirSync(path.join(dir, 'damaged')).sort(), [`${cut.id}.eml`, `${cut.id}.json`]);
+    assert.deepEqual(fs.readdirSync(dir).sort(), [`${good.id}.eml`, `${good.id}.json`, 'damaged']);
   });
 
   it('refuses a mail with EOUTBOX when full by count or by size, leaving nothing half-written', async function () {
@@ -70,6 +71,24 @@ describe('spool', function () {
     await assert.rejects(spool.add(fields(4), Buffer.alloc(1)), (e) => e.code === 'EOUTBOX');
     assert.equal(spool.count, 2);
     assert.equal(fs.readdirSync(dir).length, 4, 'two mails, no temporary or partial file');
+  });
+
+  it('reports an error of the message itself (a download that broke off) as it is, and keeps nothing of it', async function () {
+    const { spool } = await Spool.open(dir, LIMITS);
+    const broken = new Readable({ read() {} });
+    broken.push(Buffer.from('Subject: x\r\n\r\npart'));
+    setImmediate(() => broken.destroy(Object.assign(new Error('The attachment download broke off'), { code: 'EATTACHMENT' })));
+    await assert.rejects(spool.add(fields(1), broken), (e) => e.code === 'EATTACHMENT' && /broke off/.test(e.message));
+    assert.equal(spool.count, 0);
+    assert.deepEqual(fs.readdirSync(dir), []);
+  });
+
+  it('orders ids by arrival even when the clock is set back', function () {
+    const { nextId } = require('../../dist/lib/spool');
+    const a = nextId(5000);
+    const b = nextId(4000);
+    const c = nextId(4000);
+    assert.deepEqual([c, a, b].sort(), [a, b, c]);
   });
 
   it('reports an outbox folder that cannot be written as EOUTBOX, and keeps what it held', async function () {

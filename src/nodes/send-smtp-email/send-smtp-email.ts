@@ -5,10 +5,11 @@ import { composeBuffer } from '../../lib/compose';
 import { contentId, customHeaders, messageIds, missingCids } from '../../lib/headers';
 import { ErrorCodes, mailError, type MailError } from '../../lib/errors';
 import { buildMessage, failureResult, previewResult, successResult, withWarnings, type FailureResult, type PreviewResult, type SuccessResult } from '../../lib/message';
+import { isDeferred, type Outcome } from '../../lib/outbox';
 import { resultKeyError } from '../../lib/result-key';
 import { renderTemplate, type TemplateScopes } from '../../lib/templates';
 import { defaultValueType as defaultType, SEND_DEFAULTS, TYPED_PROPERTIES as TYPED, typeKey, type DeliverMode, type StoreTarget, type TypedProperty as TypedName } from '../../shared/constants';
-import type { SmtpOauthConfigNode } from '../smtp-oauth-config/types';
+import type { OutcomeReceiver, SmtpOauthConfigNode } from '../smtp-oauth-config/types';
 
 /** Typed properties whose `str` value is a mustache template. */
 const TEMPLATES: Partial<Record<TypedName, 'html' | 'plain'>> = { subject: 'plain', html: 'html', text: 'plain' };
@@ -147,6 +148,7 @@ export = function (RED: NodeAPI) {
             retrying += waits ? 1 : -1;
             showStatus();
           },
+          { node: node.id, msg: msg as unknown as Record<string, unknown> },
         );
         return withWarnings(successResult(sent), warnings);
       } finally {
@@ -163,7 +165,7 @@ export = function (RED: NodeAPI) {
     // Status texts by count: translating on every send (i18next resolves plural rules each time)
     // took a sixth of the node's CPU time at 1000 messages per second.
     const labels = new Map<string, string>();
-    const label = (key: 'sending' | 'queued' | 'retrying', count: number) => {
+    const label = (key: 'sending' | 'queued' | 'retrying' | 'outbox', count: number) => {
       const id = `${key}:${count}`;
       let text = labels.get(id);
       if (text === undefined) {
@@ -176,6 +178,8 @@ export = function (RED: NodeAPI) {
 
     /** The error of the last send, while no later send succeeded. */
     let lastError: MailError | undefined;
+    /** This node's mails in the connection's outbox whose msg no longer waits (after a restart or redeploy). */
+    let inOutbox = 0;
     let statusTimer: NodeJS.Timeout | undefined;
     let statusStale = false;
 
@@ -184,6 +188,8 @@ export = function (RED: NodeAPI) {
       if (retrying > 0) node.status({ fill: 'yellow', shape: 'ring', text: label('retrying', retrying) });
       else if (waiting > 0) node.status({ fill: 'blue', shape: 'ring', text: label('queued', waiting) });
       else if (sending > 0) node.status({ fill: 'blue', shape: 'dot', text: label('sending', sending) });
+      // Mails of this node that wait in the outbox since a restart or redeploy.
+      else if (inOutbox > 0) node.status({ fill: 'blue', shape: 'ring', text: label('outbox', inOutbox) });
       else if (lastError) node.status({ fill: 'red', shape: 'ring', text: String(lastError.code || 'error').slice(0, 19) });
       else node.status({ fill: 'green', shape: 'dot', text: RED._('send-smtp-email.status.sent', { time: new Date().toLocaleTimeString() }) });
     }
@@ -218,10 +224,10 @@ export = function (RED: NodeAPI) {
         },
         (e) => {
           sending--;
-          const err = asMailError(e);
-          lastError = err;
+          // The mail stays in the outbox (redeploy, stop): no failure, its outcome comes later.
+          if (!isDeferred(e)) lastError = asMailError(e);
           showStatus();
-          throw err;
+          throw e;
         },
       );
     }
@@ -260,6 +266,7 @@ export = function (RED: NodeAPI) {
           run(msg).then(
             (result) => store(msg, result),
             (err: MailError) => {
+              if (isDeferred(err)) return;
               if (storeResult === 'flow' || storeResult === 'global') store(msg, failureResult(err));
               node.error(reportable(err), msg);
             },
@@ -276,6 +283,8 @@ export = function (RED: NodeAPI) {
           done();
         },
         (err: MailError) => {
+          // Accepted into the outbox: the msg ends here, its outcome is reported as in async mode.
+          if (isDeferred(err)) return done();
           if (stopOnError) return done(reportable(err));
           store(msg, failureResult(err));
           send(msg);
@@ -285,8 +294,41 @@ export = function (RED: NodeAPI) {
       track(handled, msg, done);
     });
 
+    /**
+     * The outcome of a mail of this node whose msg no longer waits for it (sent from the outbox after
+     * a restart or redeploy), reported as in async mode: stored in flow or global context, a failure
+     * to Catch nodes with the msg the mail came with, a success in the log.
+     */
+    const receiver: OutcomeReceiver = {
+      reportOutcome(stored, outcome: Outcome, record) {
+        const msg = (stored ?? { _msgid: RED.util.generateId() }) as NodeMessage;
+        const context = storeResult === 'flow' || storeResult === 'global';
+        if ('info' in outcome) {
+          const result = successResult(outcome.info);
+          if (context) store(msg, result);
+          lastError = undefined;
+          node.log(RED._('send-smtp-email.log.sentFromOutbox', { subject: record.summary.subject, to: record.summary.to, messageId: result.messageId }));
+        } else {
+          const err = asMailError(outcome.error);
+          if (context) store(msg, failureResult(err));
+          lastError = err;
+          node.error(reportable(err), msg);
+        }
+        showStatus();
+      },
+    };
+    Object.assign(node, receiver);
+    const unwatch = configNode?.watchOutbox?.(node.id, (count) => {
+      if (count === inOutbox) return;
+      inOutbox = count;
+      showStatus();
+    });
+
     // Node-RED waits for this (up to its close time-out) before it stops the flow.
     node.on('close', (_removed: boolean, done: () => void) => {
+      unwatch?.();
+      // Msgs whose mails wait in the outbox end now, accepted; the mails are sent all the same.
+      configNode?.releaseOutbox?.(node.id);
       const finished = () => {
         clearTimeout(statusTimer);
         node.status({});

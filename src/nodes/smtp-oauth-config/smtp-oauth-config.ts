@@ -1,15 +1,22 @@
-import type { NodeAPI, NodeDef } from 'node-red';
+import path from 'node:path';
+import type { Node, NodeAPI, NodeDef } from 'node-red';
 import services from 'nodemailer/lib/well-known/services.json';
-import { checkConnectionConfig } from '../../lib/connection-config';
+import { checkConnectionConfig, DEFAULT_OUTBOX_MB } from '../../lib/connection-config';
 import { Connection } from '../../lib/connection';
 import type { MailError } from '../../lib/errors';
+import { outboxFolder, OUTBOX_ROOT, orphanedOutboxes, type Outcome } from '../../lib/outbox';
 import type { RetryTiming } from '../../lib/retry';
+import type { SpoolRecord } from '../../lib/spool';
 import { planTest } from '../../lib/test-connection';
 import type { ConnectionConfig, ConnectionCredentials } from '../../lib/transport-options';
 import { CONNECTION_DEFAULTS, CREDENTIALS } from '../../shared/constants';
-import type { SmtpOauthConfigNode } from './types';
+import { registerOutboxAdmin } from './outbox-admin';
+import type { OutcomeReceiver, SmtpOauthConfigNode } from './types';
 
 interface SmtpOauthConfigDef extends NodeDef, ConnectionConfig {}
+
+/** The listener of the module loaded last (the test helper loads it again for every flow). */
+let orphanScan: (() => void) | undefined;
 
 const errorJson = (err: MailError) => ({ message: err.message, code: err.code, responseCode: err.responseCode, hint: err.hint });
 
@@ -25,17 +32,81 @@ export = function (RED: NodeAPI) {
       node.error(`${invalid.message}. ${invalid.hint}`);
     }
     let connection: Connection | undefined;
+    const settings = RED.settings as {
+      smtpOauthConfigMaxAttachmentMB?: unknown;
+      smtpOauthConfigRetryTiming?: RetryTiming;
+      smtpOauthConfigRateWindowMs?: number;
+      userDir?: string;
+    };
+    const disk = !invalid && node.settings!.outbox === 'disk';
+    if (disk && !settings.userDir) node.warn(RED._('smtp-oauth-config.log.noUserDir'));
+    const outboxDir = disk && settings.userDir ? path.join(settings.userDir, OUTBOX_ROOT, outboxFolder(node.id)) : undefined;
+    /** Send nodes following their count of mails in the outbox. */
+    const watchers = new Map<(count: number) => void, string>();
+
     node.connection = () => {
       if (invalid) throw invalid;
       return (connection ??= new Connection(node.settings!, node.credentials || {}, {
         onError: (err) => node.warn(err.message),
-        maxAttachmentMB: (RED.settings as { smtpOauthConfigMaxAttachmentMB?: unknown }).smtpOauthConfigMaxAttachmentMB,
-        // Not for users: tests and the benchmark shorten the backoff or drive its clock.
-        retry: (RED.settings as { smtpOauthConfigRetryTiming?: RetryTiming }).smtpOauthConfigRetryTiming,
+        maxAttachmentMB: settings.smtpOauthConfigMaxAttachmentMB,
+        // Not for users: tests and the benchmark shorten the backoff or drive its clock, and shorten the rate limit's minute.
+        retry: settings.smtpOauthConfigRetryTiming,
+        rateWindowMs: settings.smtpOauthConfigRateWindowMs,
+        outbox: outboxDir
+          ? {
+              dir: outboxDir,
+              maxBytes: Number(node.settings!.outboxMaxMB ?? DEFAULT_OUTBOX_MB) * 1024 * 1024,
+              report,
+              onChange: () => {
+                for (const [fn, id] of watchers) fn(connection?.outbox?.countFor(id) ?? 0);
+              },
+            }
+          : undefined,
       }));
     };
+
+    /** The outcome of a mail whose msg no longer waits: to its send node if it is still deployed, else to the log. */
+    function report(record: SpoolRecord, outcome: Outcome) {
+      const sender = record.node ? (RED.nodes.getNode(record.node) as (Node & Partial<OutcomeReceiver>) | null) : null;
+      if (sender && typeof sender.reportOutcome === 'function') return sender.reportOutcome(record.msg as Record<string, unknown> | undefined, outcome, record);
+      const about = { subject: record.summary.subject, to: record.summary.to, messageId: record.messageId };
+      if ('info' in outcome) node.log(RED._('smtp-oauth-config.log.sent', about));
+      else node.warn(RED._('smtp-oauth-config.log.failed', { ...about, error: `${outcome.error.message}${outcome.error.hint ? `. ${outcome.error.hint}` : ''}` }));
+    }
+
+    let onStarted: (() => void) | undefined;
+    if (outboxDir) {
+      const outbox = node.connection().outbox!;
+      // Opened now, so that a crash's leftovers are found (and reported) at start, not at the first send.
+      outbox.open().then(
+        () => {
+          const found = outbox.found!;
+          // Unfinished writes alone are mails that were never accepted (their msg got no answer): nothing to warn about.
+          if (found.damaged.length) {
+            node.warn(RED._('smtp-oauth-config.log.damaged', { damaged: found.damaged.length, temps: found.removedTemps, dir: path.join(outboxDir, 'damaged') }));
+          }
+        },
+        (err: MailError) => node.error(`${err.message}. ${err.hint}`),
+      );
+      // Only once the flows run are the send nodes there to report to, and Catch nodes to see it.
+      onStarted = () => outbox.resume();
+      RED.events.on('flows:started', onStarted);
+      node.outbox = {
+        list: () => outbox.list(),
+        retryNow: (id) => outbox.retryNow(id),
+        remove: (id) => outbox.remove(id),
+      };
+      node.watchOutbox = (id, fn) => {
+        watchers.set(fn, id);
+        fn(outbox.countFor(id));
+        return () => watchers.delete(fn);
+      };
+      node.releaseOutbox = (id) => connection?.outbox?.release(id);
+    }
     if (def.authType === 'oauth2') node.warn(RED._('smtp-oauth-config.warn.deprecatedOauth2'));
     node.on('close', (_removed: boolean, done: () => void) => {
+      if (onStarted) RED.events.removeListener('flows:started', onStarted);
+      watchers.clear();
       const closing = connection?.close() ?? Promise.resolve();
       connection = undefined;
       closing.then(done, done);
@@ -46,6 +117,32 @@ export = function (RED: NodeAPI) {
     credentials: CREDENTIALS,
     settings: { smtpOauthConfigMaxAttachmentMB: { value: CONNECTION_DEFAULTS.maxAttachmentMB, exportable: true } },
   });
+
+  // The outbox of a connection that was deleted from the flows: its mails are never sent with
+  // another connection's credentials; the user is told once where they are.
+  if (orphanScan) RED.events.removeListener('flows:started', orphanScan);
+  const warned = new Set<string>();
+  orphanScan = () => {
+    const userDir = (RED.settings as { userDir?: string }).userDir;
+    if (!userDir) return;
+    const connections = new Set<string>();
+    RED.nodes.eachNode((n: { id: string; type: string }) => {
+      if (n.type === 'smtp-oauth-config') connections.add(n.id);
+    });
+    orphanedOutboxes(path.join(userDir, OUTBOX_ROOT), connections).then(
+      (found) => {
+        for (const { dir, count } of found) {
+          if (warned.has(dir)) continue;
+          warned.add(dir);
+          RED.log.warn(RED._('smtp-oauth-config.log.orphaned', { count, dir }));
+        }
+      },
+      () => undefined,
+    );
+  };
+  RED.events.on('flows:started', orphanScan);
+
+  registerOutboxAdmin(RED);
 
   // The editor's service list comes from the installed nodemailer, never from a copy.
   RED.httpAdmin.get('/smtp-oauth-config/services', RED.auth.needsPermission('smtp-oauth-config.read'), (_req, res) => {

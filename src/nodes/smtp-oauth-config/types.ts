@@ -2,6 +2,8 @@
 // module with `export =` may export nothing else, not even a type (TypeScript 6 error TS2309).
 import type { Node } from 'node-red';
 import type { Connection } from '../../lib/connection';
+import type { OutboxControl, Outcome } from '../../lib/outbox';
+import type { SpoolRecord } from '../../lib/spool';
 import type { ConnectionConfig, ConnectionCredentials } from '../../lib/transport-options';
 
 export interface SmtpOauthConfigNode extends Node<ConnectionCredentials> {
@@ -9,4 +11,18 @@ export interface SmtpOauthConfigNode extends Node<ConnectionCredentials> {
   settings?: ConnectionConfig;
   /** The connection, created on first use so that deploying opens no socket; throws ECONFIG for invalid settings. */
   connection(): Connection;
+  /** The disk outbox, for the editor's Outbox tab; undefined when mails wait in memory. */
+  outbox?: OutboxControl;
+  /**
+   * Follows how many mails of a send node wait in the outbox without their msg (resumed after a
+   * restart or redeploy): `fn` gets the count now and on every change. Returns the unsubscribe.
+   */
+  watchOutbox?(node: string, fn: (count: number) => void): () => void;
+  /** A send node closes: its msgs whose mails wait in the outbox end now (accepted). */
+  releaseOutbox?(node: string): void;
+}
+
+/** What the send node offers for the outcome of a mail whose msg no longer waits for it. */
+export interface OutcomeReceiver {
+  reportOutcome(msg: Record<string, unknown> | undefined, outcome: Outcome, record: SpoolRecord): void;
 }

@@ -1,0 +1,47 @@
+import type { NodeAPI } from 'node-red';
+import type { SmtpOauthConfigNode } from './types';
+
+/**
+ * The admin endpoints of the editor's Outbox tab: list the waiting mails of every connection
+ * (read permission), retry or delete one or all (write permission). Answers never hold a body,
+ * an attachment, a msg or a credential: only what the tab shows.
+ */
+export function registerOutboxAdmin(RED: NodeAPI): void {
+  const connections = (): SmtpOauthConfigNode[] => {
+    const found: SmtpOauthConfigNode[] = [];
+    RED.nodes.eachNode((def: { id: string; type: string }) => {
+      if (def.type !== 'smtp-oauth-config') return;
+      const node = RED.nodes.getNode(def.id) as SmtpOauthConfigNode | null;
+      if (node) found.push(node);
+    });
+    return found;
+  };
+
+  RED.httpAdmin.get('/smtp-oauth-config/outbox', RED.auth.needsPermission('smtp-oauth-config.read'), (_req, res) => {
+    res.json(
+      connections().map((node) => ({
+        id: node.id,
+        name: node.name || '',
+        outbox: node.outbox ? 'disk' : 'memory',
+        mails: node.outbox?.list() ?? [],
+      })),
+    );
+  });
+
+  // JSON only, as Test connection: a cross-site form cannot send it without a CORS preflight.
+  for (const action of ['retry', 'delete'] as const) {
+    RED.httpAdmin.post(`/smtp-oauth-config/outbox/:id/${action}`, RED.auth.needsPermission('smtp-oauth-config.write'), async (req, res) => {
+      if (!req.is('application/json')) return void res.status(415).json({ error: 'JSON only' });
+      const node = RED.nodes.getNode(String(req.params.id)) as SmtpOauthConfigNode | null;
+      if (!node || node.type !== 'smtp-oauth-config' || !node.outbox) return void res.status(404).json({ error: 'No connection with an outbox has this id' });
+      const mail = (req.body as { mail?: unknown } | undefined)?.mail;
+      if (mail !== undefined && typeof mail !== 'string') return void res.status(400).json({ error: 'mail must be the id of a waiting mail' });
+      try {
+        const count = action === 'retry' ? await node.outbox.retryNow(mail) : await node.outbox.remove(mail);
+        res.json({ count });
+      } catch (e) {
+        res.status(500).json({ error: (e as Error).message });
+      }
+    });
+  }
+}

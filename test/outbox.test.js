@@ -1,0 +1,380 @@
+'use strict';
+// The disk outbox in a running Node-RED (the test helper): what lands on disk and when it goes,
+// a redeploy while mails wait, the outcome of mails sent after a redeploy, the Outbox tab's
+// operations, and an outbox that is full or cannot be written.
+const assert = require('node:assert/strict');
+const { execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+const { startSmtp, smtpError } = require('./support/smtp');
+const { startTokenEndpoint } = require('./support/token-endpoint');
+const { fakeClock } = require('./support/clock');
+const { helper, deploy, next, currentUserDir } = require('./support/flow');
+
+const basic = { user: 'sender@example.com', password: 'outbox-pw-1' };
+const outboxDir = () => path.join(currentUserDir(), 'smtp-outbox', 'conn');
+const files = (dir = outboxDir()) => (fs.existsSync(dir) ? fs.readdirSync(dir).sort() : []);
+
+/**
+ * Follows how each msg ends at a send node: done() (with or without an error) and the msgs it
+ * passes on. Works on the node itself, as the helper's spies are removed by a redeploy.
+ */
+function watch(node) {
+  const ends = [];
+  const outputs = [];
+  const waiters = [];
+  const settle = () => {
+    for (const w of [...waiters]) if (w.test()) waiters.splice(waiters.indexOf(w), 1) && w.resolve();
+  };
+  const complete = node._complete;
+  node._complete = function (msg, err) {
+    ends.push({ id: msg._msgid, msg, err });
+    settle();
+    return complete.apply(this, arguments);
+  };
+  const send = node.send;
+  node.send = function (msg) {
+    outputs.push(msg);
+    settle();
+    return send.apply(this, arguments);
+  };
+  return {
+    ends,
+    outputs,
+    until(test) {
+      if (test()) return Promise.resolve();
+      return new Promise((resolve) => waiters.push({ test, resolve }));
+    },
+  };
+}
+
+/** Collects the outcomes a send node is given for mails whose msg no longer waits (after a redeploy). */
+function reports(node) {
+  const got = [];
+  const waiters = [];
+  const report = node.reportOutcome;
+  node.reportOutcome = function (msg, outcome, record) {
+    got.push({ msg, outcome, record });
+    for (const w of [...waiters]) if (got.length >= w.n) waiters.splice(waiters.indexOf(w), 1) && w.resolve(got);
+    return report.apply(this, arguments);
+  };
+  return { got, until: (n) => (got.length >= n ? Promise.resolve(got) : new Promise((resolve) => waiters.push({ n, resolve }))) };
+}
+
+/** Resolves once the send node's status shows that `test()` holds. */
+function whenStatus(node, test) {
+  if (test()) return Promise.resolve();
+  return new Promise((resolve) => node.on('call:status', () => test() && resolve()));
+}
+
+/** An SMTP server whose answers can be held back (switch `hold`), as a slow server's. */
+async function holdingServer(options = {}) {
+  const held = [];
+  const server = await startSmtp({
+    users: { [basic.user]: basic.password },
+    ...options,
+    holdAnswer: (answer) => (server.hold ? held.push(answer) : answer()),
+  });
+  server.hold = false;
+  server.held = held;
+  server.release = () => {
+    server.hold = false;
+    while (held.length) held.shift()();
+  };
+  return server;
+}
+
+describe('outbox on disk', function () {
+  beforeEach(() => helper.startServer());
+  afterEach(async function () {
+    helper.settings({});
+    await helper.unload();
+    await helper.stopServer();
+  });
+
+  it('writes a mail that has to wait to the outbox (0600, without secrets) and deletes it once the server accepted it', async function () {
+    const idp = await startTokenEndpoint({ clientId: 'app-1', clientSecret: 'client-secret-9c4e' });
+    let refusals = 1;
+    const smtp = await startSmtp({ tokens: (user, token) => idp.state.issued.includes(token), onMailFrom: () => (refusals-- > 0 ? smtpError('451 4.7.1 Greylisted, try again later') : undefined) });
+    try {
+      const clock = fakeClock(); // never moves: the mail waits for its retry until Retry now
+      helper.settings({ smtpOauthConfigRetryTiming: { now: clock.now, timers: clock } });
+      const nodes = await deploy({
+        connection: { port: smtp.port, authType: 'oauth2-client-credentials', tokenUrl: idp.url, scope: 'x/.default' },
+        credentials: { user: 'mailbox@example.com', clientId: 'app-1', clientSecret: 'client-secret-9c4e' },
+        send: { bcc: 'hidden@example.com', storeResult: 'msg' },
+      });
+      const passed = next(nodes.out);
+      nodes.send.receive({ payload: { order: 42 }, topic: 'orders' });
+      await whenStatus(nodes.send, () => nodes.config.connection().retrying === 1);
+      // Refused for now: it waits for its retry in the outbox.
+      const onDisk = files();
+      assert.equal(onDisk.length, 2);
+      const [eml, json] = onDisk;
+      assert.match(eml, /\.eml$/);
+      assert.equal(fs.statSync(outboxDir()).mode & 0o777, 0o700);
+      for (const f of onDisk) assert.equal(fs.statSync(path.join(outboxDir(), f)).mode & 0o777, 0o600, f);
+      const record = JSON.parse(fs.readFileSync(path.join(outboxDir(), json), 'utf8'));
+      assert.deepEqual(record.envelope, { from: 'mailbox@example.com', to: ['to@example.com', 'hidden@example.com'] });
+      assert.deepEqual(record.summary, { to: 'to@example.com', subject: 'Hello' });
+      assert.deepEqual([record.attempts, record.lastError.responseCode], [1, 451]);
+      assert.equal(record.node, 'send');
+      assert.deepEqual([record.msg.payload, record.msg.topic], [{ order: 42 }, 'orders']);
+      const stored = onDisk.map((f) => fs.readFileSync(path.join(outboxDir(), f), 'utf8')).join('\n');
+      assert.ok(!stored.includes('client-secret-9c4e'), 'no client secret');
+      for (const token of idp.state.issued) assert.ok(!stored.includes(token), 'no access token');
+      assert.doesNotMatch(fs.readFileSync(path.join(outboxDir(), eml), 'utf8'), /hidden@example\.com/, 'Bcc only in the envelope');
+
+      assert.equal(await nodes.config.outbox.retryNow(), 1);
+      const { emailResult } = await passed;
+      assert.deepEqual(files(), [], 'deleted before the msg was passed on');
+      assert.equal(emailResult.attempts, 2);
+      assert.equal(emailResult.messageId, record.messageId);
+      assert.equal(smtp.messages[0].parsed.messageId, record.messageId);
+      assert.deepEqual(emailResult.envelope, record.envelope);
+      assert.deepEqual(emailResult.accepted, ['to@example.com', 'hidden@example.com']);
+    } finally {
+      await helper.unload();
+      await smtp.close();
+      await idp.close();
+    }
+  });
+
+  it('sends a mail that can go at once from memory, writing nothing (the unspooled window)', async function () {
+    const smtp = await holdingServer();
+    try {
+      smtp.hold = true;
+      const nodes = await deploy({ connection: { port: smtp.port }, credentials: basic, send: { storeResult: 'msg' } });
+      await nodes.config.connection().outbox.open();
+      const passed = next(nodes.out);
+      nodes.send.receive({});
+      await smtp.waitForMessages(1);
+      assert.deepEqual(files(), [], 'in flight, only in memory');
+      smtp.release();
+      const { emailResult } = await passed;
+      assert.equal(emailResult.messageId, smtp.messages[0].parsed.messageId);
+      assert.deepEqual(files(), []);
+    } finally {
+      await helper.unload();
+      await smtp.close();
+    }
+  });
+
+  it('keeps nothing on disk with outbox: memory', async function () {
+    const smtp = await startSmtp({ users: { [basic.user]: basic.password } });
+    try {
+      const nodes = await deploy({ connection: { port: smtp.port, outbox: 'memory' }, credentials: basic, send: { storeResult: 'msg' } });
+      const passed = next(nodes.out);
+      nodes.send.receive({});
+      const { emailResult } = await passed;
+      assert.equal(emailResult.success, true);
+      assert.equal(smtp.messages[0].parsed.messageId, emailResult.messageId);
+      assert.ok(!fs.existsSync(path.join(currentUserDir(), 'smtp-outbox')));
+    } finally {
+      await helper.unload();
+      await smtp.close();
+    }
+  });
+
+  it('redeployed while 20 mails wait under the rate limit: every msg ends once, none fails, the new flow sends all 20 in order', async function () {
+    const smtp = await holdingServer();
+    try {
+      // One a minute: after the first, every other mail waits.
+      const connection = { port: smtp.port, rateLimitPerMinute: '1', maxConnections: '1' };
+      const send = { subject: 'topic', subjectType: 'msg', storeResult: 'flow', resultKey: 'lastMail' };
+      let nodes = await deploy({ connection, credentials: basic, send });
+      const first = watch(nodes.send);
+      for (let i = 0; i <= 20; i++) nodes.send.receive({ topic: `seq ${String(i).padStart(2, '0')}`, payload: i });
+      await first.until(() => first.outputs.length === 1);
+      await whenStatus(nodes.send, () => nodes.config.connection().waiting === 20);
+      assert.equal(files().length, 40, '20 mails in the outbox');
+
+      // The new flow's minute is 20 ms: the 20 go out in 0.4 s. Its server answers wait until we listen.
+      helper.settings({ smtpOauthConfigRateWindowMs: 20 });
+      smtp.hold = true;
+      await helper.unload();
+      assert.equal(first.ends.length, 21, 'every msg ended with the redeploy');
+      assert.deepEqual(first.ends.filter((e) => e.err), [], 'none failed');
+      assert.equal(first.outputs.length, 1, 'only the sent one was passed on');
+      const waited = first.ends.map((e) => e.id).filter((id) => id !== first.outputs[0]._msgid);
+
+      nodes = await deploy({ connection, credentials: basic, send });
+      const later = reports(nodes.send);
+      const statuses = () => nodes.send.status.getCalls().filter((c) => c.thisValue === nodes.send).map((c) => c.args[0]);
+      await whenStatus(nodes.send, () => statuses().some((s) => s.text === 'send-smtp-email.status.outbox'));
+      smtp.release();
+      const got = await later.until(20);
+      assert.deepEqual(got.map((r) => 'info' in r.outcome), Array(20).fill(true), 'all sent');
+      assert.deepEqual(got.map((r) => r.msg._msgid).sort(), waited.sort(), 'each waiting msg reported once, with its own msg');
+      assert.deepEqual(smtp.messages.map((m) => m.parsed.subject), Array.from({ length: 21 }, (_, i) => `seq ${String(i).padStart(2, '0')}`));
+      assert.equal(new Set(smtp.messages.map((m) => m.parsed.messageId)).size, 21);
+      assert.equal(nodes.send.context().flow.get('lastMail').messageId, got[19].outcome.info.messageId, 'stored in flow context as in async mode');
+      assert.deepEqual(files(), []);
+      assert.deepEqual(nodes.send.error.getCalls().filter((c) => c.thisValue === nodes.send), [], 'nothing reported to Catch');
+      const outboxStatus = statuses().find((s) => s.text === 'send-smtp-email.status.outbox');
+      assert.deepEqual([outboxStatus.fill, outboxStatus.shape], ['blue', 'ring']);
+    } finally {
+      await helper.unload();
+      await smtp.close();
+    }
+  });
+
+  it('reports a mail that fails after a redeploy to Catch nodes with the msg it came with, and stores the failure', async function () {
+    let answer = '451 4.3.0 Mail server temporarily rejected message';
+    const smtp = await startSmtp({ users: { [basic.user]: basic.password }, onRcpt: () => smtpError(answer) });
+    try {
+      const clock = fakeClock(); // never moves: the retry waits until the redeploy
+      helper.settings({ smtpOauthConfigRetryTiming: { now: clock.now, timers: clock, random: () => 0.5 } });
+      const send = { storeResult: 'flow', resultKey: 'mail' };
+      let nodes = await deploy({ connection: { port: smtp.port }, credentials: basic, send });
+      const first = watch(nodes.send);
+      nodes.send.receive({ payload: 'invoice 7', topic: 'billing' });
+      await whenStatus(nodes.send, () => nodes.config.connection().retrying === 1);
+      const [waiting] = nodes.config.outbox.list();
+      assert.equal(waiting.attempts, 1);
+      assert.equal(waiting.lastError.responseCode, 451);
+      assert.ok(waiting.lastError.hint, 'the hint the user would get');
+      assert.equal(waiting.nextAttemptAt, clock.now() + 1000);
+      await helper.unload();
+      assert.deepEqual(first.ends.map((e) => e.err), [undefined], 'the msg ended, accepted');
+
+      answer = '550 5.1.1 User unknown';
+      const auto = fakeClock({ auto: true });
+      helper.settings({ smtpOauthConfigRetryTiming: { now: auto.now, timers: auto } });
+      nodes = await deploy({ connection: { port: smtp.port }, credentials: basic, send });
+      const caught = await next(nodes.caught);
+      assert.equal(caught.payload, 'invoice 7');
+      assert.equal(caught.topic, 'billing');
+      assert.equal(caught.error.source.id, 'send');
+      assert.match(caught.error.message, /550 5\.1\.1 User unknown/);
+      const result = nodes.send.context().flow.get('mail');
+      assert.equal(result.success, false);
+      assert.equal(result.error.responseCode, 550);
+      assert.equal(result.attempts, 2, 'the attempt before the redeploy counts');
+      assert.deepEqual(files(), []);
+    } finally {
+      await helper.unload();
+      await smtp.close();
+    }
+  });
+
+  describe('the Outbox tab', function () {
+    it('lists the waiting mails without their content, and deletes one or all: each msg ends as a failure', async function () {
+      const smtp = await startSmtp({ users: { [basic.user]: basic.password } });
+      try {
+        const nodes = await deploy({ connection: { port: smtp.port, rateLimitPerMinute: '1' }, credentials: basic, send: { subject: 'topic', subjectType: 'msg' } });
+        const ended = watch(nodes.send);
+        for (const topic of ['first', 'second', 'third']) nodes.send.receive({ topic, payload: 'secret body text' });
+        await ended.until(() => ended.outputs.length === 1);
+        await whenStatus(nodes.send, () => nodes.config.connection().waiting === 2);
+        const list = nodes.config.outbox.list();
+        assert.deepEqual(list.map((e) => e.subject), ['second', 'third'], 'oldest first');
+        for (const e of list) {
+          assert.deepEqual(Object.keys(e).sort(), ['attempts', 'created', 'id', 'size', 'subject', 'to']);
+          assert.equal(e.to, 'to@example.com');
+          assert.ok(e.size > 0);
+        }
+        assert.doesNotMatch(JSON.stringify(list), /secret body text/);
+
+        assert.equal(await nodes.config.outbox.remove(list[0].id), 1);
+        assert.equal(await nodes.config.outbox.remove('no-such-id'), 0);
+        const caught = await next(nodes.caught);
+        assert.equal(caught.topic, 'second');
+        assert.match(caught.error.message, /The mail was deleted from the outbox before the server accepted it/);
+        assert.deepEqual(nodes.config.outbox.list().map((e) => e.subject), ['third']);
+        assert.equal(await nodes.config.outbox.remove(), 1);
+        await ended.until(() => ended.ends.length === 3);
+        assert.deepEqual(ended.ends.map((e) => e.err && e.err.code), [undefined, 'EOUTBOX', 'EOUTBOX']);
+        assert.deepEqual(files(), []);
+        assert.equal(smtp.messages.length, 1);
+      } finally {
+        await helper.unload();
+        await smtp.close();
+      }
+    });
+
+    it('Retry now ends the backoff wait of a mail at once', async function () {
+      let refusals = 1;
+      const smtp = await startSmtp({ users: { [basic.user]: basic.password }, onRcpt: () => (refusals-- > 0 ? smtpError('451 4.7.1 Greylisted, try again later') : undefined) });
+      try {
+        const clock = fakeClock(); // never moves: only Retry now ends the wait
+        helper.settings({ smtpOauthConfigRetryTiming: { now: clock.now, timers: clock } });
+        const nodes = await deploy({ connection: { port: smtp.port }, credentials: basic, send: { storeResult: 'msg' } });
+        const passed = next(nodes.out);
+        nodes.send.receive({});
+        await whenStatus(nodes.send, () => nodes.config.connection().retrying === 1);
+        assert.equal(await nodes.config.outbox.retryNow(), 1);
+        const { emailResult } = await passed;
+        assert.equal(emailResult.attempts, 2);
+        assert.equal(smtp.messages.length, 1);
+        assert.equal(await nodes.config.outbox.retryNow(), 0, 'nothing waits any more');
+      } finally {
+        await helper.unload();
+        await smtp.close();
+      }
+    });
+  });
+
+  describe('an outbox that cannot take the mail', function () {
+    it('fails a mail beyond the cap at once with EOUTBOX and its hint, keeping nothing of it', async function () {
+      const smtp = await startSmtp({ users: { [basic.user]: basic.password } });
+      try {
+        // One a minute, so that every mail after the first waits in the outbox; a cap of 50 KB:
+        // one waiting mail with a 30 KB attachment fits, a second does not.
+        const nodes = await deploy({
+          connection: { port: smtp.port, outboxMaxMB: '0.05', rateLimitPerMinute: '1' },
+          credentials: basic,
+          send: { attachmentType: 'text', attachment: 'payload', attachmentValueType: 'msg', attachmentFilename: 'a.txt', subject: 'topic', subjectType: 'msg' },
+        });
+        const ended = watch(nodes.send);
+        nodes.send.receive({ payload: 'x'.repeat(30 * 1024), topic: 'sent at once' });
+        await ended.until(() => ended.outputs.length === 1);
+        nodes.send.receive({ payload: 'y'.repeat(30 * 1024), topic: 'waits' });
+        await whenStatus(nodes.send, () => nodes.config.connection().waiting === 1);
+        const before = files();
+        assert.equal(before.length, 2);
+        nodes.send.receive({ payload: 'z'.repeat(30 * 1024), topic: 'too much' });
+        const caught = await next(nodes.caught);
+        assert.equal(caught.topic, 'too much');
+        const refused = ended.ends.find((e) => e.msg.topic === 'too much');
+        assert.equal(refused.err.code, 'EOUTBOX');
+        assert.match(refused.err.message, /The outbox is full/);
+        assert.match(refused.err.hint, /Outbox cap/);
+        assert.deepEqual(files(), before, 'nothing of the refused mail, no temporary file');
+        assert.deepEqual(nodes.config.outbox.list().map((e) => e.subject), ['waits']);
+      } finally {
+        await helper.unload();
+        await smtp.close();
+      }
+    });
+
+    it('fails a mail with EOUTBOX when the outbox folder cannot be written: the msg is not taken as accepted', async function () {
+      const smtp = await startSmtp({ users: { [basic.user]: basic.password } });
+      const root = process.getuid() === 0;
+      let locked;
+      try {
+        // One a minute: the second mail has to wait, in the outbox.
+        const nodes = await deploy({ connection: { port: smtp.port, rateLimitPerMinute: '1' }, credentials: basic });
+        const ended = watch(nodes.send);
+        nodes.send.receive({ payload: 'first' });
+        await ended.until(() => ended.outputs.length === 1);
+        locked = outboxDir();
+        // Root writes through permission bits; the immutable attribute stops root too.
+        if (root) execFileSync('chattr', ['+i', locked]);
+        else fs.chmodSync(locked, 0o500);
+        nodes.send.receive({ payload: 'second' });
+        await ended.until(() => ended.ends.length === 2);
+        const { err } = ended.ends[1];
+        assert.equal(err.code, 'EOUTBOX');
+        assert.match(err.message, /could not be written to the outbox/);
+        assert.match(err.hint, /writable/);
+        assert.equal(smtp.messages.length, 1, 'the refused mail was not sent');
+      } finally {
+        if (locked && root) execFileSync('chattr', ['-i', locked]);
+        else if (locked) fs.chmodSync(locked, 0o700);
+        await helper.unload();
+        await smtp.close();
+      }
+    });
+  });
+});
