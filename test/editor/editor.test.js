@@ -396,6 +396,13 @@ describe('editor in a real browser (Chromium)', function () {
     await page.locator('#node-config-input-user').fill(USER);
     await page.locator('#node-config-input-password').fill(WRONG_PASSWORD);
     await page.locator('#node-config-input-rateLimitPerMinute').fill('30');
+    // The outbox cap is for the disk outbox only.
+    const outbox = page.locator('#node-config-input-outbox');
+    assert.equal(await outbox.inputValue(), 'disk');
+    await outbox.selectOption('memory');
+    assert.equal(await page.locator('#node-config-input-outboxMaxMB').isVisible(), false);
+    await outbox.selectOption('disk');
+    await page.locator('#node-config-input-outboxMaxMB').fill('150');
 
     const test = async () => {
       const answered = page.waitForResponse((r) => r.url().endsWith('/smtp-oauth-config/test'));
@@ -497,8 +504,10 @@ describe('editor in a real browser (Chromium)', function () {
         rateLimitPerMinute: String(config.rateLimitPerMinute),
         maxAttachmentMB: String(config.maxAttachmentMB),
         retryForSeconds: String(config.retryForSeconds),
+        outbox: config.outbox,
+        outboxMaxMB: String(config.outboxMaxMB),
       },
-      { name: 'Loopback inbox', service: '', host: '127.0.0.1', port: String(smtp.port), security: 'none', authType: 'basic', rejectUnauthorized: true, maxConnections: '5', rateLimitPerMinute: '30', maxAttachmentMB: String(MAX_ATTACHMENT_SETTING), retryForSeconds: '600' },
+      { name: 'Loopback inbox', service: '', host: '127.0.0.1', port: String(smtp.port), security: 'none', authType: 'basic', rejectUnauthorized: true, maxConnections: '5', rateLimitPerMinute: '30', maxAttachmentMB: String(MAX_ATTACHMENT_SETTING), retryForSeconds: '600', outbox: 'disk', outboxMaxMB: '150' },
     );
     assert.equal(config.credentials, undefined);
     const credFile = fs.readFileSync(path.join(nr.userDir, 'flows_cred.json'), 'utf8');

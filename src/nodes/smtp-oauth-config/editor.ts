@@ -13,8 +13,10 @@ import {
   M365_TOKEN_URL,
   m365Tenant,
   m365TokenUrl,
+  OUTBOX_MODES,
   SECURITY,
   type AuthType,
+  type OutboxMode,
   type CredentialName,
   type Security,
 } from '../../shared/constants';
@@ -33,6 +35,8 @@ interface ConnectionProps extends EditorNodeProperties {
   timeout: number | string;
   maxAttachmentMB: number | string;
   retryForSeconds: number | string;
+  outbox: OutboxMode;
+  outboxMaxMB: number | string;
 }
 type ConnectionCredentials = Record<CredentialName, string>;
 
@@ -106,6 +110,8 @@ RED.nodes.registerType<ConnectionProps, ConnectionCredentials>('smtp-oauth-confi
     timeout: { value: DEFAULTS.timeout, validate: wholeNumber(1) },
     retryForSeconds: { value: DEFAULTS.retryForSeconds, validate: wholeNumber(0, true) },
     maxAttachmentMB: { value: defaultMaxAttachmentMB, validate: wholeNumber(1) },
+    outbox: { value: DEFAULTS.outbox },
+    outboxMaxMB: { value: DEFAULTS.outboxMaxMB, validate: wholeNumber(1) },
   },
   credentials: {
     user: CREDENTIALS.user,
@@ -142,6 +148,12 @@ RED.nodes.registerType<ConnectionProps, ConnectionCredentials>('smtp-oauth-confi
 
     fillSelect('node-config-input-security', SECURITY, (s) => t(`security.${s}`), node.security);
     fillSelect('node-config-input-authType', AUTH_TYPES, (a) => t(AUTH_LABELS[a as AuthType]), node.authType);
+    fillSelect('node-config-input-outbox', OUTBOX_MODES, (o) => t(`outbox.${o}`), node.outbox || DEFAULTS.outbox);
+    // The cap applies to the disk outbox only.
+    const $outbox = $('#node-config-input-outbox');
+    const showOutboxCap = () => $('.smtp-outbox-disk').toggle($outbox.val() === 'disk');
+    $outbox.on('change', showOutboxCap);
+    showOutboxCap();
     $port.attr('placeholder', DEFAULTS.port);
     $tokenUrl.attr('placeholder', M365_TOKEN_URL);
     $scope.attr('placeholder', M365_SCOPE);
@@ -207,7 +219,9 @@ RED.nodes.registerType<ConnectionProps, ConnectionCredentials>('smtp-oauth-confi
         changed('node-config-input-rateLimitPerMinute', DEFAULTS.rateLimitPerMinute) ||
         changed('node-config-input-timeout', DEFAULTS.timeout) ||
         changed('node-config-input-retryForSeconds', DEFAULTS.retryForSeconds) ||
-        changed('node-config-input-maxAttachmentMB', defaultMaxAttachmentMB),
+        changed('node-config-input-maxAttachmentMB', defaultMaxAttachmentMB) ||
+        changed('node-config-input-outbox', DEFAULTS.outbox) ||
+        changed('node-config-input-outboxMaxMB', DEFAULTS.outboxMaxMB),
     );
 
     // Until the list arrives, only "Other SMTP Service" and the saved service are offered.
