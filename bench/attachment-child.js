@@ -2,11 +2,12 @@
 // Runs in a child process of the benchmark so that its RSS is this send alone: a started Node-RED
 // with one send node sends one 50 MB attachment, taken from an http URL (streamed), a data: URL
 // or a base64 string; reports the peak RSS growth over the RSS before the content existed.
-// argv: mode (url | data | base64), sink port, url of the 50 MB file, url of a small file.
+// argv: mode (url | data | base64), sink port, url of the 50 MB file, url of a small file, and the
+// connection's outbox (disk, the default, or memory).
 const { startRuntime } = require('./runtime');
 const { deployWithProbes, sendNodeFlow } = require('./throughput');
 
-const [mode, port, bigUrl, smallUrl] = process.argv.slice(2);
+const [mode, port, bigUrl, smallUrl, outbox = 'disk'] = process.argv.slice(2);
 const SIZE = 50 * 1024 * 1024;
 
 (async () => {
@@ -15,7 +16,7 @@ const SIZE = 50 * 1024 * 1024;
   const send = mode === 'base64'
     ? { attachmentType: 'base64', attachment: 'payload', attachmentValueType: 'msg', attachmentFilename: 'big.bin', attachmentFilenameType: 'str' }
     : { attachmentType: 'url', attachment: 'payload', attachmentValueType: 'msg', attachmentFilename: 'big.bin', attachmentFilenameType: 'str' };
-  const driver = await deployWithProbes(rt, sendNodeFlow(sink, { connection: { maxAttachmentMB: '100', timeout: '120' }, send }), { input: 'send', caughtScope: ['send'] });
+  const driver = await deployWithProbes(rt, sendNodeFlow(sink, { connection: { maxAttachmentMB: '100', timeout: '120', outbox }, send }), { input: 'send', caughtScope: ['send'] });
 
   // Warm up the same code path with a small file, so that loading code is not counted.
   const small = mode === 'url' ? smallUrl : mode === 'data' ? 'data:application/octet-stream;base64,' + Buffer.alloc(1024, 7).toString('base64') : Buffer.alloc(1024, 7).toString('base64');
@@ -43,7 +44,10 @@ const SIZE = 50 * 1024 * 1024;
   const maxRssAfter = process.resourceUsage().maxRSS * 1024;
   // maxRSS is the peak of the whole process: it tells about this send only if it rose during it.
   if (maxRssAfter > maxRssBefore) peak = Math.max(peak, maxRssAfter);
-  process.send({ mode, growth: peak - before, ms });
+  // What stays after a full GC: the peak above is mostly garbage not yet collected.
+  global.gc?.();
+  global.gc?.();
+  process.send({ mode, outbox, growth: peak - before, retained: process.memoryUsage.rss() - before, heapAfter: process.memoryUsage().heapUsed, ms });
   await rt.stop();
   process.exit(0);
 })().catch((err) => {

@@ -2,7 +2,7 @@
 // `npm run bench`: measures the targets of issue 5 and prints one table, each figure next to its
 // reference measured in the same run (same process, same SMTP sink). Loopback only; every child
 // process and server is closed at the end. Not part of `npm test`: it takes about three minutes.
-// Sections can be picked: node --expose-gc bench/run.js throughput oauth2 attachment rate memory startup html limits
+// Sections can be picked: node --expose-gc bench/run.js throughput oauth2 attachment rate memory startup html limits outbox
 const { fork } = require('node:child_process');
 const http = require('node:http');
 const os = require('node:os');
@@ -14,9 +14,12 @@ const { emailNodeModule, VERSION: EMAIL_NODE_VERSION } = require('./reference');
 const { rawNodemailer, nodemailerInNodeRed, sendNode, emailNode, deployWithProbes, sendNodeFlow } = require('./throughput');
 const { startTokenEndpoint } = require('../test/support/token-endpoint');
 const { Connection } = require('../dist/lib/connection');
+const { Spool, storableMsg } = require('../dist/lib/spool');
+const { composeStream } = require('../dist/lib/compose');
+const fs = require('node:fs');
 const { htmlToText } = require('../dist/lib/plain-text');
 
-const ALL = ['throughput', 'oauth2', 'attachment', 'rate', 'memory', 'startup', 'html', 'limits'];
+const ALL = ['throughput', 'oauth2', 'attachment', 'rate', 'memory', 'startup', 'html', 'limits', 'outbox'];
 const picked = process.argv.slice(2).filter((a) => ALL.includes(a));
 const sections = picked.length ? picked : ALL;
 const rows = [];
@@ -126,7 +129,8 @@ async function oauth2(rt, sink) {
   }
 }
 
-async function attachment(sink) {
+/** An http server of a 50 MB file (/big.bin) and a 1 KB one (/small.bin) on loopback; resolves with { base, close }. */
+async function fileServer() {
   const SIZE = 50 * 1024 * 1024;
   const chunk = Buffer.alloc(64 * 1024, 'benchmark-attachment-');
   const server = http.createServer((req, res) => {
@@ -144,21 +148,29 @@ async function attachment(sink) {
     write();
   });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  const base = `http://127.0.0.1:${server.address().port}`;
+  return { base: `http://127.0.0.1:${server.address().port}`, close: () => server.close() };
+}
+
+/** Peak RSS growth of a child process sending one 50 MB attachment (see attachment-child.js). */
+function attachmentChild(sink, base, mode, outbox) {
+  return new Promise((resolve, reject) => {
+    const child = fork(path.join(__dirname, 'attachment-child.js'), [mode, String(sink.port), `${base}/big.bin`, `${base}/small.bin`, outbox], { execArgv: ['--expose-gc'] });
+    let result;
+    child.on('message', (m) => (result = m));
+    child.on('exit', () => (result && !result.error ? resolve(result) : reject(new Error(`attachment child (${mode}, ${outbox}): ${result ? result.error : 'no result'}`))));
+  });
+}
+
+async function attachment(sink) {
+  const files = await fileServer();
   try {
     const results = {};
-    for (const mode of ['url', 'data', 'base64']) {
-      results[mode] = await new Promise((resolve, reject) => {
-        const child = fork(path.join(__dirname, 'attachment-child.js'), [mode, String(sink.port), `${base}/big.bin`, `${base}/small.bin`], { execArgv: ['--expose-gc'] });
-        let result;
-        child.on('message', (m) => (result = m));
-        child.on('exit', () => (result && !result.error ? resolve(result) : reject(new Error(`attachment child (${mode}): ${result ? result.error : 'no result'}`))));
-      });
-    }
+    // The connection's defaults (outbox on disk); the outbox section compares it with memory.
+    for (const mode of ['url', 'data', 'base64']) results[mode] = await attachmentChild(sink, files.base, mode, 'disk');
     const u = results.url.growth;
     row('50 MB attachment from an http URL, streamed (peak RSS growth of a child process)', `+${mb(u)} MB in ${(results.url.ms / 1000).toFixed(1)} s`, `data: URL +${mb(results.data.growth)} MB; base64 +${mb(results.base64.growth)} MB (both include the 67 MB string in the msg)`, ok(u < 30 * 1024 * 1024, 'target < 30 MB'));
   } finally {
-    server.close();
+    files.close();
   }
 }
 
@@ -246,6 +258,96 @@ async function limits(rt) {
     await endpoint.close();
     await exchange.close();
   }
+}
+
+async function outbox(rt, sink) {
+  // 1. Throughput, outbox on disk (the default) vs in memory, rounds alternating; the ratio is the
+  // median of the rounds' ratios. A mail that can go at once is written only if it has to wait.
+  const o = { total: 2000, inFlight: 10, pool: 5 };
+  const disk = (opts) => sendNode(rt, sink, opts);
+  const memory = (opts) => sendNode(rt, sink, { ...opts, flow: { connection: { outbox: 'memory' } } });
+  await disk({ ...o, total: 300 });
+  await memory({ ...o, total: 300 });
+  const got = { disk: [], memory: [] };
+  const ratios = [];
+  for (let round = 0; round < 7; round++) {
+    const now = {};
+    for (const which of round % 2 ? ['memory', 'disk'] : ['disk', 'memory']) got[which].push((now[which] = rate(o.total, await (which === 'disk' ? disk : memory)(o))));
+    ratios.push(now.disk / now.memory);
+  }
+  const ratio = median(ratios);
+  row(
+    'Outbox: throughput with outbox on disk (2000 small mails, 10 in flight, pool 5; median of 7 rounds)',
+    `${median(got.disk).toFixed(0)} msg/s`,
+    `outbox in memory: ${median(got.memory).toFixed(0)} msg/s`,
+    ok(ratio >= 0.8, `${ratio.toFixed(2)}× (rounds ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}; target ≥ 0.8×)`),
+  );
+  // The same mails when every one of them is written: a burst of 2000 at once (all but a pool's worth wait).
+  const burst = { total: 2000, inFlight: 2000, pool: 5 };
+  const b = { disk: [], memory: [] };
+  for (let round = 0; round < 3; round++) {
+    b.disk.push(rate(burst.total, await disk(burst)));
+    b.memory.push(rate(burst.total, await memory(burst)));
+  }
+  row(
+    '  … a burst of 2000 at once: all but a pool’s worth wait, and are written to the outbox (median of 3)',
+    `${median(b.disk).toFixed(0)} msg/s`,
+    `outbox in memory: ${median(b.memory).toFixed(0)} msg/s`,
+    `${(median(b.disk) / median(b.memory)).toFixed(2)}× (the cost of writing each mail: two fdatasyncs, a shared folder fsync)`,
+  );
+
+  // 2. A 50 MB attachment from a URL through the outbox on disk: downloaded into the outbox, sent from there.
+  const files = await fileServer();
+  try {
+    const viaDisk = await attachmentChild(sink, files.base, 'url', 'disk');
+    const viaMemory = await attachmentChild(sink, files.base, 'url', 'memory');
+    row(
+      'Outbox: 50 MB attachment from an http URL through the outbox on disk (peak RSS growth of a child process)',
+      `+${mb(viaDisk.growth)} MB in ${(viaDisk.ms / 1000).toFixed(1)} s; +${mb(viaDisk.retained)} MB after a full GC`,
+      `outbox in memory (streamed to the server once): +${mb(viaMemory.growth)} MB in ${(viaMemory.ms / 1000).toFixed(1)} s; +${mb(viaMemory.retained)} MB after a full GC`,
+      ok(viaDisk.growth < 30 * 1024 * 1024, 'target < 30 MB'),
+    );
+  } finally {
+    files.close();
+  }
+
+  // 3. Resume: 1,000 mails left in a connection's outbox (written by the outbox's own code), sent
+  // when the connection starts, as after a restart.
+  const COUNT = 1000;
+  const dir = path.join(rt.userDir, 'smtp-outbox', 'conn');
+  fs.rmSync(dir, { recursive: true, force: true });
+  const { spool } = await Spool.open(dir, { maxBytes: 1e10, maxCount: 1e6 });
+  for (let i = 0; i < COUNT; i++) {
+    const built = await composeStream({ from: 'bench@example.com', to: 'to@example.com', subject: `resumed ${i}`, html: '<p>Hi</p>', text: 'Hi' });
+    await spool.add({ messageId: built.messageId, envelope: built.envelope, summary: { to: 'to@example.com', subject: `resumed ${i}` }, attempts: 0, node: 'send', msg: storableMsg({ _msgid: `r${i}`, payload: {} }) }, built.message);
+  }
+  await sink.reset();
+  let reported = 0;
+  let allSent;
+  const done = new Promise((resolve) => (allSent = resolve));
+  const t0 = performance.now();
+  // The send node reports each resumed mail's outcome (its msg is gone); count them as they come.
+  const deployed = rt.deploy([{ id: 'tab', type: 'tab', label: 'bench' }, ...sendNodeFlow(sink)]).then(() => {
+    const node = rt.node('send');
+    const report = node.reportOutcome;
+    node.reportOutcome = function (...args) {
+      if (!('info' in args[1])) throw new Error(`a resumed mail failed: ${args[1].error.message}`);
+      if (++reported === COUNT) allSent();
+      return report.apply(this, args);
+    };
+  });
+  await deployed;
+  const started = performance.now() - t0;
+  await done;
+  const ms = performance.now() - t0;
+  const s = await sink.stats();
+  const left = fs.readdirSync(dir).length;
+  row(
+    `Outbox: resume ${COUNT} mails left in the outbox (deploy of the connection to the last one sent; pool 5)`,
+    `${(ms / 1000).toFixed(2)} s (${rate(COUNT, ms).toFixed(0)} msg/s), ${s.messages} delivered, ${left} files left`,
+    `deploy until flows started (opening the outbox): ${started.toFixed(0)} ms`,
+    ok(s.messages === COUNT && left === 0, 'all sent, outbox empty'),
+  );
 }
 
 async function startup() {
@@ -341,6 +443,7 @@ function html() {
     if (sections.includes('rate')) await rateLimit(rt, sink);
     if (sections.includes('memory')) await memory(rt, sink);
     if (sections.includes('limits')) await limits(rt);
+    if (sections.includes('outbox')) await outbox(rt, sink);
     await rt.stop();
     rt = undefined;
     if (sections.includes('startup')) await startup();

@@ -144,6 +144,17 @@ interface Job {
 /** Largest message whose copy is kept in memory for its first attempt. */
 const COPY_LIMIT = 256 * 1024;
 
+/** Largest content (before encoding) of a mail sent at once from memory; a larger one goes through the disk. */
+const EXPRESS_LIMIT = 1024 * 1024;
+
+/** The size of a message's content before encoding: texts and attachments given as Buffers or strings. */
+function estimatedSize(message: Mail.Options): number {
+  const length = (v: unknown) => (typeof v === 'string' || Buffer.isBuffer(v) ? v.length : 0);
+  let n = length(message.html) + length(message.text);
+  for (const a of message.attachments || []) n += length(a.content) + length(a.raw);
+  return n;
+}
+
 /** Collects a small message as it is written to disk, so that a mail sent at once needs no read back. */
 class Copy {
   private chunks: Buffer[] = [];
@@ -284,7 +295,7 @@ export class Outbox implements OutboxControl {
     // turn free, at most a pool's worth of sends wait for a pooled connection) goes from memory,
     // and is written to the outbox only when it has to wait for a retry: writing every mail cost
     // two thirds of the throughput (the README's Outbox section names the window this leaves).
-    if (holds && this.spool && !this.closing && !this.ready.length && !this.writingHolds() && this.courier.tryTurn()) {
+    if (holds && estimatedSize(message) <= EXPRESS_LIMIT && this.spool && !this.closing && !this.ready.length && !this.writingHolds() && this.courier.tryTurn()) {
       return this.sendAtOnce(id, message, customFrom, live, origin);
     }
     let written!: () => void;

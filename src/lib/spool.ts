@@ -211,7 +211,7 @@ export class Spool {
 
   private async read(id: string): Promise<SpoolRecord | undefined> {
     try {
-      const record = JSON.parse(await fsp.readFile(this.file(id, 'json'), 'utf8'));
+      const record = parseRecord(await fsp.readFile(this.file(id, 'json'), 'utf8')) as SpoolRecord;
       const stat = await fsp.stat(this.file(id, 'eml'));
       return isRecord(record, id) && stat.size === record.size ? record : undefined;
     } catch {
@@ -345,23 +345,50 @@ const LIVE_KEYS = new Set(['req', 'res', 'socket', '_session']);
 
 /**
  * The msg as the outbox stores it, to report the outcome of a mail after a restart: JSON only,
- * Buffers kept as base64, functions, live sockets and cycles dropped, and at most `maxBytes`; a
- * larger msg keeps only its id and topic.
+ * Buffers kept, functions, live sockets and cycles dropped, and at most about `maxBytes` of JSON; a
+ * larger msg keeps only its id and topic. Copied by a walk that stops as soon as the msg is too
+ * large: a msg with a 50 MB payload must not be turned into JSON to find that out.
  */
 export function storableMsg(msg: Record<string, unknown>, maxBytes = 256 * 1024): Record<string, unknown> {
+  let budget = maxBytes;
+  const tooLarge = new Error('too large');
   const seen = new WeakSet<object>();
-  const text = JSON.stringify(msg, function (this: unknown, key: string, value: unknown) {
-    if (this === msg && LIVE_KEYS.has(key)) return undefined;
-    if (typeof value === 'function' || typeof value === 'symbol' || typeof value === 'bigint') return undefined;
-    if (value && typeof value === 'object') {
-      if ((value as { type?: unknown }).type === 'Buffer' && Array.isArray((value as { data?: unknown }).data)) {
-        return { __buffer: Buffer.from((value as { data: number[] }).data).toString('base64') };
-      }
-      if (seen.has(value)) return undefined;
-      seen.add(value);
+  const copy = (value: unknown): unknown => {
+    if (value === null || typeof value === 'boolean') return value;
+    if (typeof value === 'number') return Number.isFinite(value) ? value : null;
+    if (typeof value === 'string') {
+      if ((budget -= value.length + 2) < 0) throw tooLarge;
+      return value;
     }
-    return value;
-  });
-  if (text.length > maxBytes) return { _msgid: msg._msgid, topic: msg.topic, truncated: `the msg was larger than ${Math.round(maxBytes / 1024)} KB and was not kept` };
-  return JSON.parse(text, (_key, value) => (value && typeof value === 'object' && typeof value.__buffer === 'string' && Object.keys(value).length === 1 ? Buffer.from(value.__buffer, 'base64') : value));
+    if (typeof value !== 'object') return undefined; // functions, symbols, bigints, undefined
+    if (Buffer.isBuffer(value)) {
+      // Stored as Node-RED writes a Buffer in JSON: {type: 'Buffer', data: [bytes]}, up to 4 characters a byte.
+      if ((budget -= value.length * 4 + 30) < 0) throw tooLarge;
+      return Buffer.from(value);
+    }
+    if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value.toISOString();
+    if (seen.has(value)) return undefined;
+    seen.add(value);
+    if (Array.isArray(value)) return value.map((v) => copy(v) ?? null);
+    const out: Record<string, unknown> = {};
+    for (const [key, v] of Object.entries(value)) {
+      if (value === msg && LIVE_KEYS.has(key)) continue;
+      const c = copy(v);
+      if (c === undefined) continue;
+      if ((budget -= key.length + 4) < 0) throw tooLarge;
+      out[key] = c;
+    }
+    return out;
+  };
+  try {
+    return copy(msg) as Record<string, unknown>;
+  } catch (e) {
+    if (e !== tooLarge) throw e;
+    return { _msgid: msg._msgid, topic: msg.topic, truncated: `the msg was larger than ${Math.round(maxBytes / 1024)} KB and was not kept` };
+  }
+}
+
+/** JSON.parse that gives Buffers back, from the form JSON.stringify gives them ({type: 'Buffer', data}). */
+function parseRecord(text: string): unknown {
+  return JSON.parse(text, (_key, value) => (value && value.type === 'Buffer' && Array.isArray(value.data) && Object.keys(value).length === 2 ? Buffer.from(value.data) : value));
 }

@@ -117,6 +117,24 @@ describe('storableMsg', function () {
     const stored = storableMsg(msg);
     assert.deepEqual(stored, { _msgid: 'm1', topic: 't', payload: { n: 1, b: Buffer.from('hi') } });
   });
+  it('gives a stored msg back with its Buffers after a reopen', async function () {
+    const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'spool-')), 'c');
+    try {
+      const { spool } = await Spool.open(dir, LIMITS);
+      await spool.add({ ...fields(1), msg: storableMsg({ _msgid: 'm1', payload: Buffer.from('pdf bytes'), when: new Date(0) }) }, Buffer.from('x'));
+      const [record] = (await Spool.open(dir, LIMITS)).pending;
+      assert.deepEqual(record.msg, { _msgid: 'm1', payload: Buffer.from('pdf bytes'), when: '1970-01-01T00:00:00.000Z' });
+    } finally {
+      fs.rmSync(path.dirname(dir), { recursive: true, force: true });
+    }
+  });
+
+  it('stops copying a msg as soon as it is above the cap (a 50 MB payload is never turned into JSON)', function () {
+    const big = { _msgid: 'm3', topic: 't', payload: Buffer.alloc(50 * 1024 * 1024), more: 'x'.repeat(10) };
+    const stored = storableMsg(big);
+    assert.deepEqual(Object.keys(stored), ['_msgid', 'topic', 'truncated']);
+  });
+
   it('keeps only the id and topic of a msg above the cap', function () {
     const stored = storableMsg({ _msgid: 'm2', topic: 't', payload: 'x'.repeat(2000) }, 1000);
     assert.equal(stored._msgid, 'm2');
