@@ -3,7 +3,7 @@
 // the waiting mails but neither retry nor delete them, an admin may; only JSON is taken; and what
 // the list answers holds no credential, no body, no attachment and no msg.
 const assert = require('node:assert/strict');
-const { startAuthNodeRed, startRefusingSmtp, until, outboxFlow } = require('./support/outbox-admin');
+const { startAuthNodeRed, startRefusingSmtp, outboxFlow } = require('./support/outbox-admin');
 
 /** Recognisable strings: none of them may appear in the list. */
 const MARKS = {
@@ -22,6 +22,8 @@ describe('Outbox admin endpoints with adminAuth on', function () {
   this.timeout(60000);
   let red;
   let smtp;
+  /** The node statuses; `retrying (n)` tells that n mails wait for a retry and Retry now can reach them. */
+  let status;
   const list = async (user = 'admin') => {
     const res = await red.api('/smtp-oauth-config/outbox', {}, user);
     assert.equal(res.status, 200);
@@ -35,13 +37,11 @@ describe('Outbox admin endpoints with adminAuth on', function () {
     smtp = await startRefusingSmtp({ [MARKS.user]: MARKS.password });
     red = await startAuthNodeRed();
     await red.deploy(outboxFlow(smtp.port, MARKS));
+    status = await red.watchStatus();
     for (const id of ['inject1', 'inject2']) await red.inject(id);
     for (const s of MARKS.subjects) await smtp.untilAttempts(s, 1);
-    // The server's 451 was counted before the outbox wrote the mail's record: wait for both records.
-    await until(async () => {
-      const mails = await mailsOf();
-      return mails.length === 2 && mails.every((m) => m.lastError);
-    }, 'both mails in the outbox with their error');
+    await status.until('send1', 'retrying (2)');
+    assert.equal((await mailsOf()).length, 2);
   });
   after(async function () {
     if (red) await red.close();
@@ -116,15 +116,14 @@ describe('Outbox admin endpoints with adminAuth on', function () {
 
   it('lets an admin retry one mail (the server sees another attempt) and delete the other (its msg fails, the server never had it)', async function () {
     const [first, second] = await mailsOf();
+    let mark = status.mark();
     const retried = await post('retry', { mail: first.id });
     assert.equal(retried.status, 200);
     assert.deepEqual(await retried.json(), { count: 1 });
     await smtp.untilAttempts(first.subject, 2);
-    const after = await until(async () => {
-      const mails = await mailsOf();
-      return mails.find((m) => m.id === first.id)?.attempts === 2 && mails;
-    }, 'the retried mail recorded with 2 attempts');
-    assert.equal(after.find((m) => m.id === second.id).attempts, 1, 'only the one mail was retried');
+    await status.until('send1', 'retrying (2)', mark);
+    const after = await mailsOf();
+    assert.deepEqual(after.map((m) => [m.id, m.attempts]), [[first.id, 2], [second.id, 1]], 'only the one mail was retried');
 
     const from = red.output.length;
     const deleted = await post('delete', { mail: second.id });
@@ -135,5 +134,20 @@ describe('Outbox admin endpoints with adminAuth on', function () {
     assert.deepEqual((await mailsOf()).map((m) => m.id), [first.id]);
     assert.equal(smtp.attempts(second.subject), 1);
     assert.equal(smtp.messages.length, 0, 'the server accepted nothing');
+
+    // Without a mail id: every waiting mail (here the one left).
+    await status.until('send1', 'retrying (1)', mark);
+    mark = status.mark();
+    const all = await post('retry', {});
+    assert.deepEqual(await all.json(), { count: 1 });
+    await smtp.untilAttempts(first.subject, 3);
+    await status.until('send1', 'retrying (1)', mark);
+    assert.equal((await mailsOf())[0].attempts, 3);
+    const fromAll = red.output.length;
+    const gone = await post('delete', {});
+    assert.deepEqual(await gone.json(), { count: 1 });
+    await red.output.waitFor(/FAILED Invoice 1001: [^\n]*deleted from the outbox/, fromAll);
+    assert.deepEqual(await mailsOf(), []);
+    assert.equal(smtp.messages.length, 0);
   });
 });

@@ -11,21 +11,24 @@ const bcrypt = require('bcryptjs'); // Node-RED's own dependency, used here to h
 const { installIntoUserDir } = require('../../scripts/install-package');
 const { freePort, waitForHttp, outputWatcher, stopChild } = require('./node-red-process');
 const { startSmtp, smtpError } = require('./smtp');
+// The websocket client Node-RED's editor API itself depends on (Node 20 has no WebSocket global).
+const WebSocket = require(require.resolve('ws', { paths: [path.dirname(require.resolve('@node-red/editor-api/package.json'))] }));
 
 const USERS = { admin: { password: 'admin-pw-4e1c', permissions: '*' }, viewer: { password: 'viewer-pw-93b7', permissions: 'read' } };
 
 /**
- * Starts Node-RED on 127.0.0.1 with adminAuth on. `packed`: the package packed and installed as the
- * palette does (else the build in dist/ via nodesDir). A failed attempt waits an hour before the
+ * Starts Node-RED on 127.0.0.1 with adminAuth on and the package packed and installed as the
+ * palette does (loaded from dist/ through nodesDir, its runtime messages would not be translated:
+ * status texts would read "send-smtp-email.status.retrying", without the count). A failed attempt waits an hour before the
  * next (smtpOauthConfigRetryTiming, a test hook): every attempt the server sees after the first
  * one comes from Retry now. Returns { url, userDir, output, token(user), api(path, init, user),
  * deploy(nodes), inject(id), close() }.
  */
-async function startAuthNodeRed({ packed = false } = {}) {
+async function startAuthNodeRed() {
   const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nr-outbox-admin-'));
   let child;
   try {
-    if (packed) installIntoUserDir(userDir);
+    installIntoUserDir(userDir);
     const port = await freePort();
     const users = Object.entries(USERS).map(([username, u]) => ({ username, password: bcrypt.hashSync(u.password, 8), permissions: u.permissions }));
     const settings = {
@@ -39,7 +42,6 @@ async function startAuthNodeRed({ packed = false } = {}) {
       externalModules: { palette: { allowInstall: false } },
       adminAuth: { type: 'credentials', users },
       smtpOauthConfigRetryTiming: { baseMs: 3600000, maxMs: 3600000 },
-      ...(packed ? {} : { nodesDir: path.join(__dirname, '..', '..', 'dist') }),
     };
     fs.writeFileSync(path.join(userDir, 'settings.js'), `module.exports = ${JSON.stringify(settings, null, 2)};\n`);
     child = spawn(process.execPath, [require.resolve('node-red/red.js'), '--userDir', userDir, '--settings', path.join(userDir, 'settings.js')], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -48,6 +50,7 @@ async function startAuthNodeRed({ packed = false } = {}) {
     await waitForHttp(`${url}/auth/login`, child);
     await output.waitFor(/\[info\] (Started flows|Starting flows)/);
 
+    const sockets = [];
     const tokens = {};
     const token = async (username) => {
       if (tokens[username]) return tokens[username];
@@ -84,7 +87,53 @@ async function startAuthNodeRed({ packed = false } = {}) {
         const res = await api(`/inject/${id}`, { method: 'POST' });
         if (!res.ok) throw new Error(`POST /inject/${id} answered ${res.status}: ${await res.text()}`);
       },
+      /**
+       * The node statuses the editor shows, over the editor's websocket as the admin. A mail is
+       * ready for Retry now only once its send node counts it as retrying: the outbox lists the
+       * mail with its new attempt (spool.update puts the record in memory, then writes it) while
+       * the send is still in its failed attempt, and Retry now or Delete then answers count 0.
+       */
+      async watchStatus() {
+        const ws = new WebSocket(`ws://127.0.0.1:${port}/comms`);
+        sockets.push(ws);
+        await new Promise((resolve, reject) => {
+          ws.once('open', resolve);
+          ws.once('error', reject);
+        });
+        const statuses = [];
+        const waiters = [];
+        let authorised;
+        const ok = new Promise((resolve) => (authorised = resolve));
+        ws.on('message', (data) => {
+          const parsed = JSON.parse(data.toString());
+          if (!Array.isArray(parsed)) return parsed.auth === 'ok' && authorised();
+          for (const { topic, data: d } of parsed) {
+            if (!topic.startsWith('status/')) continue;
+            statuses.push({ id: topic.slice('status/'.length), text: (d && d.text) || '' });
+            for (const w of [...waiters]) if (w.check()) waiters.splice(waiters.indexOf(w), 1);
+          }
+        });
+        ws.send(JSON.stringify({ auth: await token('admin') }));
+        await ok;
+        ws.send(JSON.stringify({ subscribe: 'status/#' }));
+        return {
+          /** A mark: until() looks only at statuses that came after it. */
+          mark: () => statuses.length,
+          /** Resolves once node `id` showed a status text that is `text`, after `from`. */
+          until(id, text, from = 0) {
+            return new Promise((resolve) => {
+              const check = () => {
+                const hit = statuses.slice(from).some((st) => st.id === id && st.text === text);
+                if (hit) resolve();
+                return hit;
+              };
+              if (!check()) waiters.push({ check });
+            });
+          },
+        };
+      },
       async close() {
+        for (const ws of sockets) ws.terminate();
         await stopChild(child);
         fs.rmSync(userDir, { recursive: true, force: true });
       },
@@ -130,20 +179,6 @@ async function startRefusingSmtp(users) {
 }
 
 /**
- * Polls `test` (async) until it returns a truthy value, which it resolves with. For state that
- * only the runtime knows and no event tells (a record written after the server's answer).
- */
-async function until(test, what, timeoutMs = 10000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await test();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-/**
  * The flow of these tests: a connection with its outbox on disk (user, password and a client
  * secret stored), two inject nodes (subjects in msg.topic, `payload` into the HTML body), a send
  * node with an HTML body, a text body and a text attachment, and a Catch node whose msgs are
@@ -170,7 +205,7 @@ function outboxFlow(port, marks) {
       type: 'inject',
       z: 'tab1',
       name: subject,
-      x: 120,
+      x: 200,
       y: 80 + 60 * i,
       props: [{ p: 'payload' }, { p: 'topic', vt: 'str' }],
       payload: marks.payload,
@@ -184,7 +219,7 @@ function outboxFlow(port, marks) {
       id: 'send1',
       type: 'send-smtp-email',
       z: 'tab1',
-      x: 340,
+      x: 480,
       y: 110,
       connection: 'conn1',
       to: 'accounts@example.com',
@@ -203,10 +238,10 @@ function outboxFlow(port, marks) {
       storeResult: 'none',
       wires: [['sent1']],
     },
-    { id: 'sent1', type: 'function', z: 'tab1', x: 540, y: 80, func: "node.log('SENT ' + msg.topic);\nreturn null;", outputs: 1, wires: [[]] },
-    { id: 'catch1', type: 'catch', z: 'tab1', x: 340, y: 200, scope: ['send1'], uncaught: false, wires: [['failed1']] },
-    { id: 'failed1', type: 'function', z: 'tab1', x: 540, y: 200, func: "node.log('FAILED ' + msg.topic + ': ' + msg.error.message);\nreturn null;", outputs: 1, wires: [[]] },
+    { id: 'sent1', type: 'function', z: 'tab1', name: 'log sent', x: 680, y: 110, func: "node.log('SENT ' + msg.topic);\nreturn null;", outputs: 1, wires: [[]] },
+    { id: 'catch1', type: 'catch', z: 'tab1', name: 'send failed', x: 480, y: 200, scope: ['send1'], uncaught: false, wires: [['failed1']] },
+    { id: 'failed1', type: 'function', z: 'tab1', name: 'log failure', x: 680, y: 200, func: "node.log('FAILED ' + msg.topic + ': ' + msg.error.message);\nreturn null;", outputs: 1, wires: [[]] },
   ];
 }
 
-module.exports = { USERS, startAuthNodeRed, startRefusingSmtp, until, outboxFlow };
+module.exports = { USERS, startAuthNodeRed, startRefusingSmtp, outboxFlow };
