@@ -31,7 +31,11 @@ describe('Outbox admin endpoints with adminAuth on', function () {
   };
   const mailsOf = async (user) => (await list(user)).find((c) => c.id === 'conn1').mails;
   const post = (action, body, user = 'admin', type = 'application/json') =>
-    red.api(`/smtp-oauth-config/outbox/conn1/${action}`, { method: 'POST', headers: { 'Content-Type': type }, body: type === 'application/json' ? JSON.stringify(body) : body }, user);
+    red.api(
+      `/smtp-oauth-config/outbox/conn1/${action}`,
+      { method: 'POST', headers: { 'Content-Type': type }, body: type === 'application/json' ? JSON.stringify(body) : body },
+      user,
+    );
 
   before(async function () {
     smtp = await startRefusingSmtp({ [MARKS.user]: MARKS.password });
@@ -51,12 +55,18 @@ describe('Outbox admin endpoints with adminAuth on', function () {
   it('lists the waiting mails for a read-only user, and for nobody without a token', async function () {
     assert.equal((await red.api('/smtp-oauth-config/outbox', {}, null)).status, 401);
     const connections = await list('viewer');
-    assert.deepEqual(connections.map((c) => [c.id, c.name, c.outbox]), [['conn1', 'Greylisting server', 'disk']]);
+    assert.deepEqual(
+      connections.map((c) => [c.id, c.name, c.outbox]),
+      [['conn1', 'Greylisting server', 'disk']],
+    );
     const mails = connections[0].mails;
-    assert.deepEqual(mails.map((m) => [m.subject, m.to, m.attempts]), [
-      ['Invoice 1001', 'accounts@example.com', 1],
-      ['Invoice 1002', 'accounts@example.com', 1],
-    ]);
+    assert.deepEqual(
+      mails.map((m) => [m.subject, m.to, m.attempts]),
+      [
+        ['Invoice 1001', 'accounts@example.com', 1],
+        ['Invoice 1002', 'accounts@example.com', 1],
+      ],
+    );
     for (const m of mails) {
       assert.deepEqual(Object.keys(m).sort(), ['attempts', 'created', 'id', 'lastError', 'nextAttemptAt', 'size', 'subject', 'to']);
       assert.equal(m.lastError.responseCode, 451);
@@ -78,7 +88,10 @@ describe('Outbox admin endpoints with adminAuth on', function () {
     const offered = smtp.offered[0];
     assert.ok(offered.html.includes(MARKS.html) && offered.html.includes(MARKS.payload));
     assert.ok(offered.text.includes(MARKS.text));
-    assert.deepEqual(offered.attachments.map((a) => [a.filename, a.content.toString()]), [[MARKS.filename, MARKS.attachment]]);
+    assert.deepEqual(
+      offered.attachments.map((a) => [a.filename, a.content.toString()]),
+      [[MARKS.filename, MARKS.attachment]],
+    );
   });
 
   it('refuses Retry now and Delete to a read-only user and to nobody', async function () {
@@ -90,8 +103,14 @@ describe('Outbox admin endpoints with adminAuth on', function () {
       }
     }
     // Nothing happened: both still wait, each tried once.
-    assert.deepEqual((await mailsOf()).map((m) => m.attempts), [1, 1]);
-    assert.deepEqual(MARKS.subjects.map((s) => smtp.attempts(s)), [1, 1]);
+    assert.deepEqual(
+      (await mailsOf()).map((m) => m.attempts),
+      [1, 1],
+    );
+    assert.deepEqual(
+      MARKS.subjects.map((s) => smtp.attempts(s)),
+      [1, 1],
+    );
   });
 
   it('takes JSON only: a form or plain text is refused with 415, even from an admin', async function () {
@@ -101,11 +120,18 @@ describe('Outbox admin endpoints with adminAuth on', function () {
       assert.equal(form.status, 415, `${action} form-encoded`);
       assert.equal((await post(action, JSON.stringify({ mail: first.id }), 'admin', 'text/plain')).status, 415, `${action} text/plain`);
     }
-    assert.deepEqual((await mailsOf()).map((m) => m.attempts), [1, 1]);
+    assert.deepEqual(
+      (await mailsOf()).map((m) => m.attempts),
+      [1, 1],
+    );
   });
 
   it('answers 404 for an unknown connection, 400 for a mail id that is not text, count 0 for an unknown mail', async function () {
-    const res = await red.api('/smtp-oauth-config/outbox/nope/retry', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
+    const res = await red.api('/smtp-oauth-config/outbox/nope/retry', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: '{}',
+    });
     assert.equal(res.status, 404);
     assert.equal((await post('retry', { mail: 42 })).status, 400);
     const unknown = await post('delete', { mail: 'no-such-mail' });
@@ -123,7 +149,14 @@ describe('Outbox admin endpoints with adminAuth on', function () {
     await smtp.untilAttempts(first.subject, 2);
     await status.until('send1', 'retrying (2)', mark);
     const after = await mailsOf();
-    assert.deepEqual(after.map((m) => [m.id, m.attempts]), [[first.id, 2], [second.id, 1]], 'only the one mail was retried');
+    assert.deepEqual(
+      after.map((m) => [m.id, m.attempts]),
+      [
+        [first.id, 2],
+        [second.id, 1],
+      ],
+      'only the one mail was retried',
+    );
 
     const from = red.output.length;
     const deleted = await post('delete', { mail: second.id });
@@ -131,7 +164,10 @@ describe('Outbox admin endpoints with adminAuth on', function () {
     assert.deepEqual(await deleted.json(), { count: 1 });
     const [line] = await red.output.waitFor(/FAILED Invoice 1002: [^\n]*/, from);
     assert.match(line, /deleted from the outbox/);
-    assert.deepEqual((await mailsOf()).map((m) => m.id), [first.id]);
+    assert.deepEqual(
+      (await mailsOf()).map((m) => m.id),
+      [first.id],
+    );
     assert.equal(smtp.attempts(second.subject), 1);
     assert.equal(smtp.messages.length, 0, 'the server accepted nothing');
 

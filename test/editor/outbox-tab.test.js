@@ -13,7 +13,9 @@ const { launch, CHROMIUM } = require('../support/browser');
 const { USERS, startAuthNodeRed, startRefusingSmtp, outboxFlow } = require('../support/outbox-admin');
 
 const ROOT = path.join(__dirname, '..', '..');
-const SHOT_DIRS = [path.join(ROOT, 'test-artifacts', 'screenshots')].concat(process.env.UPDATE_SCREENSHOTS ? [path.join(ROOT, 'docs', 'screenshots')] : []);
+const SHOT_DIRS = [path.join(ROOT, 'test-artifacts', 'screenshots')].concat(
+  process.env.UPDATE_SCREENSHOTS ? [path.join(ROOT, 'docs', 'screenshots')] : [],
+);
 const MARKS = {
   user: 'sender@example.com',
   password: 'smtp-password-2d84aa',
@@ -54,7 +56,10 @@ async function openOutboxTab(page) {
 
 /** Clicks a button of the tab and resolves with the answer to the POST it makes. */
 async function press(page, button, action) {
-  const [res] = await Promise.all([page.waitForResponse((r) => r.url().endsWith(`/smtp-oauth-config/outbox/conn1/${action}`)), button.click()]);
+  const [res] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith(`/smtp-oauth-config/outbox/conn1/${action}`)),
+    button.click(),
+  ]);
   return res;
 }
 
@@ -101,12 +106,22 @@ describe('Outbox tab in a real browser (Chromium)', function () {
   afterEach(async function () {
     if (this.currentTest.state === 'failed') {
       fs.mkdirSync(SHOT_DIRS[0], { recursive: true });
-      for (const [who, b] of [['admin', admin], ['viewer', viewer]]) {
-        if (b) await b.page.screenshot({ path: path.join(SHOT_DIRS[0], `failed-outbox-${who}-${this.currentTest.title.replace(/\W+/g, '-').slice(0, 50)}.png`) });
+      for (const [who, b] of [
+        ['admin', admin],
+        ['viewer', viewer],
+      ]) {
+        if (b)
+          await b.page.screenshot({
+            path: path.join(SHOT_DIRS[0], `failed-outbox-${who}-${this.currentTest.title.replace(/\W+/g, '-').slice(0, 50)}.png`),
+          });
       }
     }
     const found = pageErrors.splice(0);
-    assert.deepEqual(found.map((e) => e.message), [], 'the editor page threw');
+    assert.deepEqual(
+      found.map((e) => e.message),
+      [],
+      'the editor page threw',
+    );
   });
 
   it('lists both waiting mails with subject, recipient, attempts, next try and the 451 (screenshot)', async function () {
@@ -123,11 +138,13 @@ describe('Outbox tab in a real browser (Chromium)', function () {
       assert.equal(await row(subject).locator('.smtp-outbox-subject').getAttribute('title'), subject, 'a cut subject can be read in full');
       assert.equal(await row(subject).locator('.smtp-outbox-error code').innerText(), 'EMESSAGE');
       assert.match(await row(subject).locator('.smtp-outbox-error').innerText(), /^EMESSAGE Message failed: 451 4\.3\.0 Try again later$/);
-      for (const button of ['.smtp-outbox-retry', '.smtp-outbox-delete']) assert.ok(await row(subject).locator(button).isEnabled(), `${button} enabled for the admin`);
+      for (const button of ['.smtp-outbox-retry', '.smtp-outbox-delete'])
+        assert.ok(await row(subject).locator(button).isEnabled(), `${button} enabled for the admin`);
     }
     // Nothing of the body, the attachment or the credentials reached the page.
     const html = await page.locator('#smtp-outbox-list').innerHTML();
-    for (const mark of [MARKS.password, MARKS.clientSecret, MARKS.html, MARKS.text, MARKS.attachment, MARKS.payload]) assert.ok(!html.includes(mark), mark);
+    for (const mark of [MARKS.password, MARKS.clientSecret, MARKS.html, MARKS.text, MARKS.attachment, MARKS.payload])
+      assert.ok(!html.includes(mark), mark);
     await shoot(page, 'outbox-tab.png');
     // The sidebar alone at full size, for a reviewer (test-artifacts only).
     await page.locator('#red-ui-sidebar').screenshot({ path: path.join(SHOT_DIRS[0], 'outbox-tab-sidebar.png') });
@@ -188,7 +205,11 @@ describe('Outbox tab in a real browser (Chromium)', function () {
     assert.equal(await page.locator('.smtp-outbox-mail').count(), 0);
     assert.equal(await page.locator('.smtp-outbox-count').innerText(), '0 waiting');
     assert.equal(smtp.attempts(second), 1, 'no attempt after the first');
-    assert.deepEqual(smtp.messages.map((m) => m.parsed.subject), [first], 'the server accepted only the retried mail');
+    assert.deepEqual(
+      smtp.messages.map((m) => m.parsed.subject),
+      [first],
+      'the server accepted only the retried mail',
+    );
     assert.equal((await (await red.api('/smtp-oauth-config/outbox')).json())[0].mails.length, 0);
   });
 });

@@ -30,7 +30,11 @@ async function startAuthNodeRed() {
   try {
     installIntoUserDir(userDir);
     const port = await freePort();
-    const users = Object.entries(USERS).map(([username, u]) => ({ username, password: bcrypt.hashSync(u.password, 8), permissions: u.permissions }));
+    const users = Object.entries(USERS).map(([username, u]) => ({
+      username,
+      password: bcrypt.hashSync(u.password, 8),
+      permissions: u.permissions,
+    }));
     const settings = {
       uiHost: '127.0.0.1',
       uiPort: port,
@@ -44,7 +48,11 @@ async function startAuthNodeRed() {
       smtpOauthConfigRetryTiming: { baseMs: 3600000, maxMs: 3600000 },
     };
     fs.writeFileSync(path.join(userDir, 'settings.js'), `module.exports = ${JSON.stringify(settings, null, 2)};\n`);
-    child = spawn(process.execPath, [require.resolve('node-red/red.js'), '--userDir', userDir, '--settings', path.join(userDir, 'settings.js')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child = spawn(
+      process.execPath,
+      [require.resolve('node-red/red.js'), '--userDir', userDir, '--settings', path.join(userDir, 'settings.js')],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     const output = outputWatcher(child);
     const url = `http://127.0.0.1:${port}`;
     await waitForHttp(`${url}/auth/login`, child);
@@ -57,7 +65,13 @@ async function startAuthNodeRed() {
       const res = await fetch(`${url}/auth/token`, {
         method: 'POST',
         headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ client_id: 'node-red-admin', grant_type: 'password', scope: USERS[username].permissions, username, password: USERS[username].password }),
+        body: JSON.stringify({
+          client_id: 'node-red-admin',
+          grant_type: 'password',
+          scope: USERS[username].permissions,
+          username,
+          password: USERS[username].password,
+        }),
       });
       if (res.status !== 200) throw new Error(`token for ${username}: HTTP ${res.status}`);
       tokens[username] = (await res.json()).access_token;
@@ -79,7 +93,11 @@ async function startAuthNodeRed() {
       /** Full deploy as the admin; resolves once the runtime has started the flows. */
       async deploy(nodes) {
         const from = output.length;
-        const res = await api('/flows', { method: 'POST', headers: { 'Content-Type': 'application/json', 'Node-RED-Deployment-Type': 'full' }, body: JSON.stringify(nodes) });
+        const res = await api('/flows', {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json', 'Node-RED-Deployment-Type': 'full' },
+          body: JSON.stringify(nodes),
+        });
         if (!res.ok) throw new Error(`POST /flows answered ${res.status}: ${await res.text()}`);
         await output.waitFor(/\[info\] Started flows/, from);
       },
@@ -238,9 +256,39 @@ function outboxFlow(port, marks) {
       storeResult: 'none',
       wires: [['sent1']],
     },
-    { id: 'sent1', type: 'function', z: 'tab1', name: 'log sent', x: 680, y: 110, func: "node.log('SENT ' + msg.topic);\nreturn null;", outputs: 1, wires: [[]] },
-    { id: 'catch1', type: 'catch', z: 'tab1', name: 'send failed', x: 480, y: 200, scope: ['send1'], uncaught: false, wires: [['failed1']] },
-    { id: 'failed1', type: 'function', z: 'tab1', name: 'log failure', x: 680, y: 200, func: "node.log('FAILED ' + msg.topic + ': ' + msg.error.message);\nreturn null;", outputs: 1, wires: [[]] },
+    {
+      id: 'sent1',
+      type: 'function',
+      z: 'tab1',
+      name: 'log sent',
+      x: 680,
+      y: 110,
+      func: "node.log('SENT ' + msg.topic);\nreturn null;",
+      outputs: 1,
+      wires: [[]],
+    },
+    {
+      id: 'catch1',
+      type: 'catch',
+      z: 'tab1',
+      name: 'send failed',
+      x: 480,
+      y: 200,
+      scope: ['send1'],
+      uncaught: false,
+      wires: [['failed1']],
+    },
+    {
+      id: 'failed1',
+      type: 'function',
+      z: 'tab1',
+      name: 'log failure',
+      x: 680,
+      y: 200,
+      func: "node.log('FAILED ' + msg.topic + ': ' + msg.error.message);\nreturn null;",
+      outputs: 1,
+      wires: [[]],
+    },
   ];
 }
 
