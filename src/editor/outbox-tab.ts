@@ -72,7 +72,9 @@ export function addOutboxTab(_: (key: string, options?: Record<string, unknown>)
       if (c.outbox === 'memory') $('<div class="smtp-outbox-note"></div>').text(_('smtp-oauth-config.outbox.memoryNote')).appendTo(section);
       for (const m of c.mails) {
         const row = $('<div class="smtp-outbox-mail"></div>').attr('data-mail', m.id).appendTo(section);
-        $('<div class="smtp-outbox-subject"></div>').text(m.subject || _('smtp-oauth-config.outbox.noSubject')).appendTo(row);
+        // One line, cut with an ellipsis: the whole subject is its tooltip.
+        const subject = m.subject || _('smtp-oauth-config.outbox.noSubject');
+        $('<div class="smtp-outbox-subject"></div>').text(subject).attr('title', subject).appendTo(row);
         const facts = [m.to, size(m.size), _('smtp-oauth-config.outbox.attempts', { count: m.attempts })];
         if (m.nextAttemptAt) facts.push(_('smtp-oauth-config.outbox.nextTry', { time: time(m.nextAttemptAt) }));
         $('<div class="smtp-outbox-facts"></div>').text(facts.join(' · ')).appendTo(row);

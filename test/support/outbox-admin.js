@@ -1,0 +1,295 @@
+'use strict';
+// What the Outbox tab's tests share: a Node-RED with adminAuth (an admin and a read-only user),
+// driven over its admin HTTP API with each user's token, and an SMTP server on loopback that
+// answers every message `451 4.3.0 Try again later` until told to accept, counting each attempt.
+const { spawn } = require('node:child_process');
+const { EventEmitter } = require('node:events');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const bcrypt = require('bcryptjs'); // Node-RED's own dependency, used here to hash the test users' passwords
+const { installIntoUserDir } = require('../../scripts/install-package');
+const { freePort, waitForHttp, outputWatcher, stopChild } = require('./node-red-process');
+const { startSmtp, smtpError } = require('./smtp');
+// The websocket client Node-RED's editor API itself depends on (Node 20 has no WebSocket global).
+const WebSocket = require(require.resolve('ws', { paths: [path.dirname(require.resolve('@node-red/editor-api/package.json'))] }));
+
+const USERS = { admin: { password: 'admin-pw-4e1c', permissions: '*' }, viewer: { password: 'viewer-pw-93b7', permissions: 'read' } };
+
+/**
+ * Starts Node-RED on 127.0.0.1 with adminAuth on and the package packed and installed as the
+ * palette does (loaded from dist/ through nodesDir, its runtime messages would not be translated:
+ * status texts would read "send-smtp-email.status.retrying", without the count). A failed attempt waits an hour before the
+ * next (smtpOauthConfigRetryTiming, a test hook): every attempt the server sees after the first
+ * one comes from Retry now. Returns { url, userDir, output, token(user), api(path, init, user),
+ * deploy(nodes), inject(id), close() }.
+ */
+async function startAuthNodeRed() {
+  const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nr-outbox-admin-'));
+  let child;
+  try {
+    installIntoUserDir(userDir);
+    const port = await freePort();
+    const users = Object.entries(USERS).map(([username, u]) => ({
+      username,
+      password: bcrypt.hashSync(u.password, 8),
+      permissions: u.permissions,
+    }));
+    const settings = {
+      uiHost: '127.0.0.1',
+      uiPort: port,
+      flowFile: 'flows.json',
+      credentialSecret: 'outbox-admin-test-only',
+      telemetry: { enabled: false },
+      editorTheme: { tours: false, palette: { catalogues: [] }, projects: { enabled: false } },
+      logging: { console: { level: 'info', metrics: false, audit: false } },
+      externalModules: { palette: { allowInstall: false } },
+      adminAuth: { type: 'credentials', users },
+      smtpOauthConfigRetryTiming: { baseMs: 3600000, maxMs: 3600000 },
+    };
+    fs.writeFileSync(path.join(userDir, 'settings.js'), `module.exports = ${JSON.stringify(settings, null, 2)};\n`);
+    child = spawn(
+      process.execPath,
+      [require.resolve('node-red/red.js'), '--userDir', userDir, '--settings', path.join(userDir, 'settings.js')],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    const output = outputWatcher(child);
+    const url = `http://127.0.0.1:${port}`;
+    await waitForHttp(`${url}/auth/login`, child);
+    await output.waitFor(/\[info\] (Started flows|Starting flows)/);
+
+    const sockets = [];
+    const tokens = {};
+    const token = async (username) => {
+      if (tokens[username]) return tokens[username];
+      const res = await fetch(`${url}/auth/token`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({
+          client_id: 'node-red-admin',
+          grant_type: 'password',
+          scope: USERS[username].permissions,
+          username,
+          password: USERS[username].password,
+        }),
+      });
+      if (res.status !== 200) throw new Error(`token for ${username}: HTTP ${res.status}`);
+      tokens[username] = (await res.json()).access_token;
+      return tokens[username];
+    };
+    /** fetch() on the admin API as `user` (none: without a token). */
+    const api = async (p, init = {}, user = 'admin') => {
+      const headers = { ...(init.headers || {}) };
+      if (user) headers.Authorization = `Bearer ${await token(user)}`;
+      return fetch(url + p, { ...init, headers });
+    };
+    return {
+      url,
+      port,
+      userDir,
+      output,
+      token,
+      api,
+      /** Full deploy as the admin; resolves once the runtime has started the flows. */
+      async deploy(nodes) {
+        const from = output.length;
+        const res = await api('/flows', {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json', 'Node-RED-Deployment-Type': 'full' },
+          body: JSON.stringify(nodes),
+        });
+        if (!res.ok) throw new Error(`POST /flows answered ${res.status}: ${await res.text()}`);
+        await output.waitFor(/\[info\] Started flows/, from);
+      },
+      async inject(id) {
+        const res = await api(`/inject/${id}`, { method: 'POST' });
+        if (!res.ok) throw new Error(`POST /inject/${id} answered ${res.status}: ${await res.text()}`);
+      },
+      /**
+       * The node statuses the editor shows, over the editor's websocket as the admin. A mail is
+       * ready for Retry now only once its send node counts it as retrying: the outbox lists the
+       * mail with its new attempt (spool.update puts the record in memory, then writes it) while
+       * the send is still in its failed attempt, and Retry now or Delete then answers count 0.
+       */
+      async watchStatus() {
+        const ws = new WebSocket(`ws://127.0.0.1:${port}/comms`);
+        sockets.push(ws);
+        await new Promise((resolve, reject) => {
+          ws.once('open', resolve);
+          ws.once('error', reject);
+        });
+        const statuses = [];
+        const waiters = [];
+        let authorised;
+        const ok = new Promise((resolve) => (authorised = resolve));
+        ws.on('message', (data) => {
+          const parsed = JSON.parse(data.toString());
+          if (!Array.isArray(parsed)) return parsed.auth === 'ok' && authorised();
+          for (const { topic, data: d } of parsed) {
+            if (!topic.startsWith('status/')) continue;
+            statuses.push({ id: topic.slice('status/'.length), text: (d && d.text) || '' });
+            for (const w of [...waiters]) if (w.check()) waiters.splice(waiters.indexOf(w), 1);
+          }
+        });
+        ws.send(JSON.stringify({ auth: await token('admin') }));
+        await ok;
+        ws.send(JSON.stringify({ subscribe: 'status/#' }));
+        return {
+          /** A mark: until() looks only at statuses that came after it. */
+          mark: () => statuses.length,
+          /** Resolves once node `id` showed a status text that is `text`, after `from`. */
+          until(id, text, from = 0) {
+            return new Promise((resolve) => {
+              const check = () => {
+                const hit = statuses.slice(from).some((st) => st.id === id && st.text === text);
+                if (hit) resolve();
+                return hit;
+              };
+              if (!check()) waiters.push({ check });
+            });
+          },
+        };
+      },
+      async close() {
+        for (const ws of sockets) ws.terminate();
+        await stopChild(child);
+        fs.rmSync(userDir, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    await stopChild(child);
+    fs.rmSync(userDir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/**
+ * An SMTP server that answers every message with `451 4.3.0 Try again later` while `refuse` is
+ * true. `offered` holds every message it was offered, parsed; `attempts(subject)` counts the messages with that subject it was offered (refused or not);
+ * `untilAttempts(subject, n)` resolves once there were n.
+ */
+async function startRefusingSmtp(users) {
+  const seen = [];
+  const events = new EventEmitter();
+  const smtp = await startSmtp({
+    users,
+    onData: (parsed) => {
+      seen.push(parsed);
+      events.emit('attempt');
+      return smtp.refuse ? smtpError('451 4.3.0 Try again later') : undefined;
+    },
+  });
+  smtp.refuse = true;
+  /** Every message offered, parsed (smtp.messages holds only the accepted ones). */
+  smtp.offered = seen;
+  smtp.attempts = (subject) => seen.filter((p) => p.subject === subject).length;
+  smtp.untilAttempts = (subject, n) =>
+    new Promise((resolve) => {
+      const check = () => {
+        if (smtp.attempts(subject) < n) return;
+        events.off('attempt', check);
+        resolve();
+      };
+      events.on('attempt', check);
+      check();
+    });
+  return smtp;
+}
+
+/**
+ * The flow of these tests: a connection with its outbox on disk (user, password and a client
+ * secret stored), two inject nodes (subjects in msg.topic, `payload` into the HTML body), a send
+ * node with an HTML body, a text body and a text attachment, and a Catch node whose msgs are
+ * logged as "FAILED <topic>: <error message>", sent msgs as "SENT <topic>".
+ */
+function outboxFlow(port, marks) {
+  return [
+    { id: 'tab1', type: 'tab', label: 'outbox' },
+    {
+      id: 'conn1',
+      type: 'smtp-oauth-config',
+      name: 'Greylisting server',
+      host: '127.0.0.1',
+      port: String(port),
+      security: 'none',
+      authType: 'basic',
+      outbox: 'disk',
+      retryForSeconds: '86400',
+      maxConnections: '1',
+      credentials: { user: marks.user, password: marks.password, clientSecret: marks.clientSecret },
+    },
+    ...marks.subjects.map((subject, i) => ({
+      id: `inject${i + 1}`,
+      type: 'inject',
+      z: 'tab1',
+      name: subject,
+      x: 200,
+      y: 80 + 60 * i,
+      props: [{ p: 'payload' }, { p: 'topic', vt: 'str' }],
+      payload: marks.payload,
+      payloadType: 'str',
+      topic: subject,
+      repeat: '',
+      once: false,
+      wires: [['send1']],
+    })),
+    {
+      id: 'send1',
+      type: 'send-smtp-email',
+      z: 'tab1',
+      x: 480,
+      y: 110,
+      connection: 'conn1',
+      to: 'accounts@example.com',
+      toType: 'str',
+      subject: 'topic',
+      subjectType: 'msg',
+      html: `<p>${marks.html} {{payload}}</p>`,
+      htmlType: 'str',
+      text: marks.text,
+      textType: 'str',
+      attachmentType: 'text',
+      attachment: marks.attachment,
+      attachmentValueType: 'str',
+      attachmentFilename: marks.filename,
+      attachmentFilenameType: 'str',
+      storeResult: 'none',
+      wires: [['sent1']],
+    },
+    {
+      id: 'sent1',
+      type: 'function',
+      z: 'tab1',
+      name: 'log sent',
+      x: 680,
+      y: 110,
+      func: "node.log('SENT ' + msg.topic);\nreturn null;",
+      outputs: 1,
+      wires: [[]],
+    },
+    {
+      id: 'catch1',
+      type: 'catch',
+      z: 'tab1',
+      name: 'send failed',
+      x: 480,
+      y: 200,
+      scope: ['send1'],
+      uncaught: false,
+      wires: [['failed1']],
+    },
+    {
+      id: 'failed1',
+      type: 'function',
+      z: 'tab1',
+      name: 'log failure',
+      x: 680,
+      y: 200,
+      func: "node.log('FAILED ' + msg.topic + ': ' + msg.error.message);\nreturn null;",
+      outputs: 1,
+      wires: [[]],
+    },
+  ];
+}
+
+module.exports = { USERS, startAuthNodeRed, startRefusingSmtp, outboxFlow };
