@@ -132,6 +132,8 @@ interface Job {
   queued?: boolean;
   /** Ends its backoff wait at once. */
   wake?: () => void;
+  /** Retry now came while an attempt was under way: its next wait is skipped. */
+  retrySoon?: boolean;
   removed?: boolean;
   /** The message file open for the current attempt. */
   stream?: ReadStream;
@@ -496,7 +498,9 @@ export class Outbox implements OutboxControl {
       },
       wait: (ms) => {
         if (job.removed) return Promise.reject(deletedError(job.record));
-        return this.courier.backoff.wait(ms, (wake) => (job.wake = wake)).then(
+        const soon = job.retrySoon;
+        job.retrySoon = false;
+        return this.courier.backoff.wait(soon ? 0 : ms, (wake) => (job.wake = wake)).then(
           () => {
             job.wake = undefined;
             if (job.removed) throw deletedError(job.record);
@@ -617,6 +621,10 @@ export class Outbox implements OutboxControl {
     for (const job of this.select(id)) {
       if ((job.state === 'waiting' || job.state === 'due') && job.wake) {
         job.wake();
+        n++;
+      } else if (job.state === 'sending') {
+        // Between a failed attempt and its wait (the record being written): skip that wait.
+        job.retrySoon = true;
         n++;
       }
     }
