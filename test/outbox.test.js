@@ -10,6 +10,8 @@ const { startSmtp, smtpError } = require('./support/smtp');
 const { startTokenEndpoint } = require('./support/token-endpoint');
 const { fakeClock } = require('./support/clock');
 const { helper, deploy, next, currentUserDir } = require('./support/flow');
+const { Spool, storableMsg } = require('../dist/lib/spool');
+const { composeStream } = require('../dist/lib/compose');
 
 const basic = { user: 'sender@example.com', password: 'outbox-pw-1' };
 const outboxDir = () => path.join(currentUserDir(), 'smtp-outbox', 'conn');
@@ -251,6 +253,38 @@ describe('outbox on disk', function () {
       assert.equal(result.success, false);
       assert.equal(result.error.responseCode, 550);
       assert.equal(result.attempts, 2, 'the attempt before the redeploy counts');
+      assert.deepEqual(files(), []);
+    } finally {
+      await helper.unload();
+      await smtp.close();
+    }
+  });
+
+  it('resumes 200 mails oldest first, opening a mail\'s file only when a connection is free for it', async function () {
+    // What an earlier run left: 200 mails of the send node, written by the outbox's own code.
+    const { spool } = await Spool.open(outboxDir(), { maxBytes: 1e9, maxCount: 1000 });
+    for (let i = 0; i < 200; i++) {
+      const built = await composeStream({ from: basic.user, to: 'to@example.com', subject: `left ${i}`, text: 'x' });
+      await spool.add({ messageId: built.messageId, envelope: built.envelope, summary: { to: 'to@example.com', subject: `left ${i}` }, attempts: 0, node: 'send', msg: storableMsg({ _msgid: `m${i}` }) }, built.message);
+    }
+    const smtp = await holdingServer();
+    try {
+      smtp.hold = true;
+      const nodes = await deploy({ connection: { port: smtp.port, maxConnections: '1' }, credentials: basic });
+      await smtp.waitForMessages(1);
+      // One mail is with the server; 199 wait for the pooled connection, none with an open file.
+      const open = fs.readdirSync('/proc/self/fd').filter((fd) => {
+        try {
+          return fs.readlinkSync(`/proc/self/fd/${fd}`).startsWith(outboxDir());
+        } catch {
+          return false;
+        }
+      });
+      assert.ok(open.length <= 1, `${open.length} outbox files open`);
+      const later = reports(nodes.send);
+      smtp.release();
+      await later.until(200);
+      assert.deepEqual(smtp.messages.map((m) => m.parsed.subject), Array.from({ length: 200 }, (_, i) => `left ${i}`));
       assert.deepEqual(files(), []);
     } finally {
       await helper.unload();
