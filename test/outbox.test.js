@@ -327,6 +327,38 @@ describe('outbox on disk', function () {
       }
     });
 
+    it('serves the tab: GET lists every connection with its waiting mails, POST retries or deletes (JSON only)', async function () {
+      const smtp = await startSmtp({ users: { [basic.user]: basic.password } });
+      try {
+        const nodes = await deploy({
+          connection: { port: smtp.port, rateLimitPerMinute: '1', name: 'Office' },
+          credentials: basic,
+          send: { subject: 'topic', subjectType: 'msg' },
+          extra: [{ id: 'mem', type: 'smtp-oauth-config', host: '127.0.0.1', security: 'none', authType: 'none', outbox: 'memory' }],
+        });
+        const ended = watch(nodes.send);
+        for (const topic of ['first', 'second', 'third']) nodes.send.receive({ topic });
+        await ended.until(() => ended.outputs.length === 1);
+        await whenStatus(nodes.send, () => nodes.config.connection().waiting === 2);
+        const listed = (await helper.request().get('/smtp-oauth-config/outbox').expect(200)).body;
+        assert.deepEqual(listed.map((c) => [c.id, c.name, c.outbox, c.mails.map((m) => m.subject)]), [
+          ['conn', 'Office', 'disk', ['second', 'third']],
+          ['mem', '', 'memory', []],
+        ]);
+        await helper.request().post('/smtp-oauth-config/outbox/conn/delete').type('form').send({ mail: listed[0].mails[0].id }).expect(415);
+        const one = await helper.request().post('/smtp-oauth-config/outbox/conn/delete').send({ mail: listed[0].mails[0].id }).expect(200);
+        assert.deepEqual(one.body, { count: 1 });
+        assert.deepEqual((await helper.request().post('/smtp-oauth-config/outbox/conn/retry').send({}).expect(200)).body, { count: 0 }, 'nothing waits for a retry');
+        await helper.request().post('/smtp-oauth-config/outbox/mem/delete').send({}).expect(404);
+        assert.deepEqual((await helper.request().post('/smtp-oauth-config/outbox/conn/delete').send({}).expect(200)).body, { count: 1 });
+        await ended.until(() => ended.ends.length === 3);
+        assert.deepEqual(ended.ends.map((e) => e.err && e.err.code), [undefined, 'EOUTBOX', 'EOUTBOX']);
+      } finally {
+        await helper.unload();
+        await smtp.close();
+      }
+    });
+
     it('Retry now ends the backoff wait of a mail at once', async function () {
       let refusals = 1;
       const smtp = await startSmtp({ users: { [basic.user]: basic.password }, onRcpt: () => (refusals-- > 0 ? smtpError('451 4.7.1 Greylisted, try again later') : undefined) });
