@@ -292,6 +292,53 @@ describe('outbox on disk', function () {
     }
   });
 
+  it('a send node redeployed alone: its msgs whose mails wait end at once, and the new node gets their outcomes', async function () {
+    let refusals = 2;
+    const smtp = await startSmtp({ users: { [basic.user]: basic.password }, onMailFrom: () => (refusals-- > 0 ? smtpError('451 4.7.1 Greylisted, try again later') : undefined) });
+    try {
+      const clock = fakeClock(); // never moves: the mails wait for their retry until Retry now
+      helper.settings({ smtpOauthConfigRetryTiming: { now: clock.now, timers: clock } });
+      const nodes = await deploy({ connection: { port: smtp.port }, credentials: basic, send: { subject: 'topic', subjectType: 'msg' } });
+      const first = watch(nodes.send);
+      nodes.send.receive({ topic: 'one' });
+      nodes.send.receive({ topic: 'two' });
+      await whenStatus(nodes.send, () => nodes.config.connection().retrying === 2);
+      const connection = nodes.config.connection();
+      // A "modified nodes" deploy of the send node only: the connection keeps running.
+      const flow = helper._redNodes.getFlows().flows.map((n) => (n.id === 'send' ? { ...n, name: 'renamed' } : n));
+      await helper.setFlows(flow, 'nodes', { conn: basic });
+      assert.equal(helper.getNode('conn').connection(), connection, 'the same connection');
+      assert.deepEqual(first.ends.map((e) => [e.msg.topic, e.err]).sort(), [['one', undefined], ['two', undefined]], 'both msgs ended, accepted');
+      const renamed = helper.getNode('send');
+      assert.notEqual(renamed, nodes.send);
+      const later = reports(renamed);
+      assert.equal(await helper.getNode('conn').outbox.retryNow(), 2);
+      const got = await later.until(2);
+      assert.deepEqual(got.map((r) => r.msg.topic).sort(), ['one', 'two']);
+      assert.ok(got.every((r) => 'info' in r.outcome));
+      assert.equal(smtp.messages.length, 2);
+    } finally {
+      await helper.unload();
+      await smtp.close();
+    }
+  });
+
+  it('keeps the outbox in memory, with a warning, when Node-RED has no user directory', async function () {
+    const smtp = await startSmtp({ users: { [basic.user]: basic.password } });
+    try {
+      helper.settings({ userDir: undefined });
+      const nodes = await deploy({ connection: { port: smtp.port }, credentials: basic, send: { storeResult: 'msg' } });
+      assert.ok(nodes.config.warn.getCalls().some((c) => c.thisValue === nodes.config && c.args[0] === 'smtp-oauth-config.log.noUserDir'));
+      assert.equal(nodes.config.outbox, undefined);
+      const passed = next(nodes.out);
+      nodes.send.receive({});
+      assert.equal((await passed).emailResult.success, true);
+    } finally {
+      await helper.unload();
+      await smtp.close();
+    }
+  });
+
   describe('the Outbox tab', function () {
     it('lists the waiting mails without their content, and deletes one or all: each msg ends as a failure', async function () {
       const smtp = await startSmtp({ users: { [basic.user]: basic.password } });
