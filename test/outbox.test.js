@@ -10,6 +10,8 @@ const { startSmtp, smtpError } = require('./support/smtp');
 const { startTokenEndpoint } = require('./support/token-endpoint');
 const { fakeClock } = require('./support/clock');
 const { helper, deploy, next, currentUserDir } = require('./support/flow');
+const { Spool, storableMsg } = require('../dist/lib/spool');
+const { composeStream } = require('../dist/lib/compose');
 
 const basic = { user: 'sender@example.com', password: 'outbox-pw-1' };
 const outboxDir = () => path.join(currentUserDir(), 'smtp-outbox', 'conn');
@@ -258,6 +260,85 @@ describe('outbox on disk', function () {
     }
   });
 
+  it('resumes 200 mails oldest first, opening a mail\'s file only when a connection is free for it', async function () {
+    // What an earlier run left: 200 mails of the send node, written by the outbox's own code.
+    const { spool } = await Spool.open(outboxDir(), { maxBytes: 1e9, maxCount: 1000 });
+    for (let i = 0; i < 200; i++) {
+      const built = await composeStream({ from: basic.user, to: 'to@example.com', subject: `left ${i}`, text: 'x' });
+      await spool.add({ messageId: built.messageId, envelope: built.envelope, summary: { to: 'to@example.com', subject: `left ${i}` }, attempts: 0, node: 'send', msg: storableMsg({ _msgid: `m${i}` }) }, built.message);
+    }
+    const smtp = await holdingServer();
+    try {
+      smtp.hold = true;
+      const nodes = await deploy({ connection: { port: smtp.port, maxConnections: '1' }, credentials: basic });
+      await smtp.waitForMessages(1);
+      // One mail is with the server; 199 wait for the pooled connection, none with an open file.
+      const open = fs.readdirSync('/proc/self/fd').filter((fd) => {
+        try {
+          return fs.readlinkSync(`/proc/self/fd/${fd}`).startsWith(outboxDir());
+        } catch {
+          return false;
+        }
+      });
+      assert.ok(open.length <= 1, `${open.length} outbox files open`);
+      const later = reports(nodes.send);
+      smtp.release();
+      await later.until(200);
+      assert.deepEqual(smtp.messages.map((m) => m.parsed.subject), Array.from({ length: 200 }, (_, i) => `left ${i}`));
+      assert.deepEqual(files(), []);
+    } finally {
+      await helper.unload();
+      await smtp.close();
+    }
+  });
+
+  it('a send node redeployed alone: its msgs whose mails wait end at once, and the new node gets their outcomes', async function () {
+    let refusals = 2;
+    const smtp = await startSmtp({ users: { [basic.user]: basic.password }, onMailFrom: () => (refusals-- > 0 ? smtpError('451 4.7.1 Greylisted, try again later') : undefined) });
+    try {
+      const clock = fakeClock(); // never moves: the mails wait for their retry until Retry now
+      helper.settings({ smtpOauthConfigRetryTiming: { now: clock.now, timers: clock } });
+      const nodes = await deploy({ connection: { port: smtp.port }, credentials: basic, send: { subject: 'topic', subjectType: 'msg' } });
+      const first = watch(nodes.send);
+      nodes.send.receive({ topic: 'one' });
+      nodes.send.receive({ topic: 'two' });
+      await whenStatus(nodes.send, () => nodes.config.connection().retrying === 2);
+      const connection = nodes.config.connection();
+      // A "modified nodes" deploy of the send node only: the connection keeps running.
+      const flow = helper._redNodes.getFlows().flows.map((n) => (n.id === 'send' ? { ...n, name: 'renamed' } : n));
+      await helper.setFlows(flow, 'nodes', { conn: basic });
+      assert.equal(helper.getNode('conn').connection(), connection, 'the same connection');
+      assert.deepEqual(first.ends.map((e) => [e.msg.topic, e.err]).sort(), [['one', undefined], ['two', undefined]], 'both msgs ended, accepted');
+      const renamed = helper.getNode('send');
+      assert.notEqual(renamed, nodes.send);
+      const later = reports(renamed);
+      assert.equal(await helper.getNode('conn').outbox.retryNow(), 2);
+      const got = await later.until(2);
+      assert.deepEqual(got.map((r) => r.msg.topic).sort(), ['one', 'two']);
+      assert.ok(got.every((r) => 'info' in r.outcome));
+      assert.equal(smtp.messages.length, 2);
+    } finally {
+      await helper.unload();
+      await smtp.close();
+    }
+  });
+
+  it('keeps the outbox in memory, with a warning, when Node-RED has no user directory', async function () {
+    const smtp = await startSmtp({ users: { [basic.user]: basic.password } });
+    try {
+      helper.settings({ userDir: undefined });
+      const nodes = await deploy({ connection: { port: smtp.port }, credentials: basic, send: { storeResult: 'msg' } });
+      assert.ok(nodes.config.warn.getCalls().some((c) => c.thisValue === nodes.config && c.args[0] === 'smtp-oauth-config.log.noUserDir'));
+      assert.equal(nodes.config.outbox, undefined);
+      const passed = next(nodes.out);
+      nodes.send.receive({});
+      assert.equal((await passed).emailResult.success, true);
+    } finally {
+      await helper.unload();
+      await smtp.close();
+    }
+  });
+
   describe('the Outbox tab', function () {
     it('lists the waiting mails without their content, and deletes one or all: each msg ends as a failure', async function () {
       const smtp = await startSmtp({ users: { [basic.user]: basic.password } });
@@ -287,6 +368,38 @@ describe('outbox on disk', function () {
         assert.deepEqual(ended.ends.map((e) => e.err && e.err.code), [undefined, 'EOUTBOX', 'EOUTBOX']);
         assert.deepEqual(files(), []);
         assert.equal(smtp.messages.length, 1);
+      } finally {
+        await helper.unload();
+        await smtp.close();
+      }
+    });
+
+    it('serves the tab: GET lists every connection with its waiting mails, POST retries or deletes (JSON only)', async function () {
+      const smtp = await startSmtp({ users: { [basic.user]: basic.password } });
+      try {
+        const nodes = await deploy({
+          connection: { port: smtp.port, rateLimitPerMinute: '1', name: 'Office' },
+          credentials: basic,
+          send: { subject: 'topic', subjectType: 'msg' },
+          extra: [{ id: 'mem', type: 'smtp-oauth-config', host: '127.0.0.1', security: 'none', authType: 'none', outbox: 'memory' }],
+        });
+        const ended = watch(nodes.send);
+        for (const topic of ['first', 'second', 'third']) nodes.send.receive({ topic });
+        await ended.until(() => ended.outputs.length === 1);
+        await whenStatus(nodes.send, () => nodes.config.connection().waiting === 2);
+        const listed = (await helper.request().get('/smtp-oauth-config/outbox').expect(200)).body;
+        assert.deepEqual(listed.map((c) => [c.id, c.name, c.outbox, c.mails.map((m) => m.subject)]), [
+          ['conn', 'Office', 'disk', ['second', 'third']],
+          ['mem', '', 'memory', []],
+        ]);
+        await helper.request().post('/smtp-oauth-config/outbox/conn/delete').type('form').send({ mail: listed[0].mails[0].id }).expect(415);
+        const one = await helper.request().post('/smtp-oauth-config/outbox/conn/delete').send({ mail: listed[0].mails[0].id }).expect(200);
+        assert.deepEqual(one.body, { count: 1 });
+        assert.deepEqual((await helper.request().post('/smtp-oauth-config/outbox/conn/retry').send({}).expect(200)).body, { count: 0 }, 'nothing waits for a retry');
+        await helper.request().post('/smtp-oauth-config/outbox/mem/delete').send({}).expect(404);
+        assert.deepEqual((await helper.request().post('/smtp-oauth-config/outbox/conn/delete').send({}).expect(200)).body, { count: 1 });
+        await ended.until(() => ended.ends.length === 3);
+        assert.deepEqual(ended.ends.map((e) => e.err && e.err.code), [undefined, 'EOUTBOX', 'EOUTBOX']);
       } finally {
         await helper.unload();
         await smtp.close();

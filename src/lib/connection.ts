@@ -298,12 +298,12 @@ export class Connection implements Courier {
     const tokens = this.tokens;
     const rejectionsBefore = tokens?.rejections;
     try {
-      return await this.sendWithinDeadline(message());
+      return await this.sendWithinDeadline(message);
     } catch (e) {
       // Unless nodemailer already renewed the token after a 334 during this send.
       if (!tokens || !isTokenRefusal(e as MailError) || tokens.rejections !== rejectionsBefore) throw e;
       tokens.invalidate();
-      return await this.sendWithinDeadline(message());
+      return await this.sendWithinDeadline(message);
     }
   }
 
@@ -315,13 +315,15 @@ export class Connection implements Courier {
    * greeting, token request) still ends with its own, more precise error first. It starts once a
    * pooled connection is free for the message (the slots), not while it waits behind others.
    */
-  private async sendWithinDeadline(message: Mail.Options): Promise<SMTPPool.SentMessageInfo> {
+  private async sendWithinDeadline(message: () => Mail.Options): Promise<SMTPPool.SentMessageInfo> {
     await this.slots.acquire();
     const ms = timeoutMs(this.config) * (this.tokens ? 3 : 2);
     const deadline = new AbortController();
     const timer = setTimeout(() => deadline.abort(), ms);
     try {
-      return await this.transport().sendMail({ ...message, signal: deadline.signal });
+      // The message is taken only now that a connection is free: a mail from the outbox opens its
+      // file here, so that a thousand mails waiting for the pool hold no thousand open files.
+      return await this.transport().sendMail({ ...message(), signal: deadline.signal });
     } catch (e) {
       if (!deadline.signal.aborted) throw e;
       const err: MailError = new Error(`The SMTP exchange for this message did not finish within the time-out (${ms / 1000} s)`);
