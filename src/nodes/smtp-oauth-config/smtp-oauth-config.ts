@@ -152,30 +152,6 @@ export = function (RED: NodeAPI) {
     res.json(list);
   });
 
-  // The editor's Outbox tab: every deployed connection's waiting mails (never their content), and
-  // Retry now / Delete for one mail ({mail: id}) or all of a connection.
-  RED.httpAdmin.get('/smtp-oauth-config/outbox', RED.auth.needsPermission('smtp-oauth-config.read'), (_req, res) => {
-    const connections: { id: string; name: string; outbox: string; mails: unknown[] }[] = [];
-    RED.nodes.eachNode((n: { id: string; type: string; name?: string }) => {
-      if (n.type !== 'smtp-oauth-config') return;
-      const deployed = RED.nodes.getNode(n.id) as SmtpOauthConfigNode | null;
-      connections.push({ id: n.id, name: n.name || '', outbox: deployed?.outbox ? 'disk' : 'memory', mails: deployed?.outbox?.list() ?? [] });
-    });
-    res.json(connections);
-  });
-  RED.httpAdmin.post('/smtp-oauth-config/outbox/:id/:action', RED.auth.needsPermission('smtp-oauth-config.write'), async (req, res) => {
-    // JSON only, as Test connection: no cross-site form can post it.
-    if (!req.is('application/json')) return void res.status(415).json({ error: 'The outbox accepts only application/json' });
-    const action = String(req.params.action);
-    const deployed = RED.nodes.getNode(String(req.params.id)) as SmtpOauthConfigNode | null;
-    if (deployed?.type !== 'smtp-oauth-config' || !deployed.outbox) return void res.status(404).json({ error: 'No outbox on disk for this connection' });
-    if (action !== 'retry' && action !== 'delete') return void res.status(404).json({ error: `Unknown action ${action}` });
-    const mail = (req.body as { mail?: unknown } | undefined)?.mail;
-    if (mail !== undefined && typeof mail !== 'string') return void res.status(400).json({ error: 'mail must be the id of a mail' });
-    const count = action === 'retry' ? await deployed.outbox.retryNow(mail) : await deployed.outbox.remove(mail);
-    res.json({ count });
-  });
-
   // Test connection: the values in the dialog, with stored secrets only where they belong (test-connection.ts).
   RED.httpAdmin.post('/smtp-oauth-config/test', RED.auth.needsPermission('smtp-oauth-config.write'), async (req, res) => {
     // JSON only: a browser cannot send it cross-site without a CORS preflight, which Node-RED does
