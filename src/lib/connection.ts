@@ -149,7 +149,7 @@ export class Connection implements Courier {
    * server accepted the message, a busy token endpoint) with backoff until retryForSeconds have
    * passed. Every attempt carries the same Message-ID, so a mail whose acceptance was lost with the
    * connection can be recognised as a duplicate by the receiving side. With a disk outbox the mail
-   * is written there first (outbox.ts); `origin` is what its outcome is reported with after a restart.
+   * goes through it (outbox.ts); `origin` is what its outcome is reported with after a restart.
    */
   send(message: Mail.Options, customFrom = false, onQueue?: (waiting: boolean) => void, onRetry?: (waiting: boolean) => void, origin?: Origin): Promise<SentInfo> {
     const p = this.outbox ? this.outbox.accept(message, customFrom, { onQueue, onRetry }, origin) : this.deliver(message, customFrom, onQueue, onRetry);

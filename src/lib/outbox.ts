@@ -1,13 +1,13 @@
 import { createReadStream, promises as fsp, type ReadStream } from 'node:fs';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import type Mail from 'nodemailer/lib/mailer';
 import { composeStream, fixMessageId } from './compose';
 import type { SendError, SentInfo } from './connection';
 import { ErrorCodes, mailError, type MailError } from './errors';
 import type { Backoff } from './retry';
 import { nextId, Spool, storableMsg, writeFailed, type SpoolContents, type SpoolRecord } from './spool';
-import { Readable } from 'node:stream';
 
 /** One waiting mail as the Outbox tab shows it: never its body, attachments or msg. */
 export interface OutboxEntry {
@@ -188,12 +188,14 @@ const deletedError = (record: SpoolRecord): SendError => {
 };
 
 /**
- * A connection's outbox on disk. Every accepted mail is built and written to the spool before
- * anything else happens to it, then sent oldest first (the rate limit lets the oldest waiting mail
- * go), each attempt reading the built message from disk. The server's 250 deletes it before the
- * send is reported, so a restart never sends again what the server accepted; a crash in between
- * sends it again with the same Message-ID (at least once). Closing the connection leaves the mails
- * that wait where they are: the next start sends them and reports their outcome.
+ * A connection's outbox on disk. A mail that has to wait (for its turn under the rate limit, behind
+ * older mails, for a retry) is built once and written to the spool before it waits, and mails go
+ * oldest first, each attempt reading the built message from disk; a mail that can go at once is
+ * sent from memory and written only when it has to wait for a retry (writing every mail cost two
+ * thirds of the throughput). The server's 250 deletes a mail before its send is reported, so a
+ * restart never sends again what the server accepted; a crash in between sends it again with the
+ * same Message-ID (at least once). Closing the connection leaves the mails that wait where they
+ * are: the next start sends them and reports their outcome.
  */
 export class Outbox implements OutboxControl {
   private spool?: Spool;

@@ -75,21 +75,27 @@ export = function (RED: NodeAPI) {
     }
 
     let onStarted: (() => void) | undefined;
+    let started = false;
     if (outboxDir) {
       const outbox = node.connection().outbox!;
-      // Opened now, so that a crash's leftovers are found (and reported) at start, not at the first send.
-      outbox.open().then(
-        () => {
-          const found = outbox.found!;
-          // Unfinished writes alone are mails that were never accepted (their msg got no answer): nothing to warn about.
-          if (found.damaged.length) {
-            node.warn(RED._('smtp-oauth-config.log.damaged', { damaged: found.damaged.length, temps: found.removedTemps, dir: path.join(outboxDir, 'damaged') }));
-          }
-        },
-        (err: MailError) => node.error(`${err.message}. ${err.hint}`),
-      );
-      // Only once the flows run are the send nodes there to report to, and Catch nodes to see it.
-      onStarted = () => outbox.resume();
+      // Opened once the flows run (a send before that opens it itself): the start of Node-RED does not
+      // wait for it, a crash's leftovers are still found and reported at start, and only then are
+      // the send nodes there to report to, and Catch nodes to see it.
+      onStarted = () => {
+        if (started) return;
+        started = true;
+        outbox.open().then(
+          () => {
+            const found = outbox.found!;
+            // Unfinished writes alone are mails that were never accepted (their msg got no answer): nothing to warn about.
+            if (found.damaged.length) {
+              node.warn(RED._('smtp-oauth-config.log.damaged', { damaged: found.damaged.length, temps: found.removedTemps, dir: path.join(outboxDir, 'damaged') }));
+            }
+          },
+          (err: MailError) => node.error(`${err.message}. ${err.hint}`),
+        );
+        outbox.resume();
+      };
       RED.events.on('flows:started', onStarted);
       node.outbox = {
         list: () => outbox.list(),
