@@ -191,8 +191,8 @@ const deletedError = (record: SpoolRecord): SendError => {
  * A connection's outbox on disk. A mail that has to wait (for its turn under the rate limit, behind
  * older mails, for a retry) is built once and written to the spool before it waits, and mails go
  * oldest first, each attempt reading the built message from disk; a mail that can go at once is
- * sent from memory and written only when it has to wait for a retry (writing every mail cost two
- * thirds of the throughput). The server's 250 deletes a mail before its send is reported, so a
+ * sent from memory and written only when it has to wait for a retry (writing every mail cost half to
+ * two thirds of the throughput). The server's 250 deletes a mail before its send is reported, so a
  * restart never sends again what the server accepted; a crash in between sends it again with the
  * same Message-ID (at least once). Closing the connection leaves the mails that wait where they
  * are: the next start sends them and reports their outcome.
@@ -298,7 +298,7 @@ export class Outbox implements OutboxControl {
     // A mail that can go at once (nothing older waits or is being written, the rate limit has a
     // turn free, at most a pool's worth of sends wait for a pooled connection) goes from memory,
     // and is written to the outbox only when it has to wait for a retry: writing every mail cost
-    // two thirds of the throughput (the README's Outbox section names the window this leaves).
+    // half to two thirds of the throughput (the README's Outbox section names the window this leaves).
     if (holds && estimatedSize(message) <= EXPRESS_LIMIT && this.spool && !this.closing && !this.ready.length && !this.writingHolds() && this.courier.tryTurn()) {
       return this.sendAtOnce(id, message, customFrom, live, origin);
     }
