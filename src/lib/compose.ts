@@ -35,7 +35,6 @@ const streaming = nodemailer.createTransport(
   } as unknown as Parameters<typeof nodemailer.createTransport>[0],
   { disableFileAccess: true, disableUrlAccess: true },
 );
-const buffering = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'windows', disableFileAccess: true, disableUrlAccess: true });
 
 function composed<T>(info: StreamTransport.SentMessageInfo): Composed<T> {
   const envelope = info.envelope as { from: string | false; to: string[] };
@@ -47,9 +46,12 @@ export async function composeStream(message: Mail.Options): Promise<Composed<Rea
   return composed<Readable>((await streaming.sendMail(message)) as unknown as StreamTransport.SentMessageInfo);
 }
 
-/** The built message in memory: for a preview (.eml). */
+/** The built message in memory, exactly as the outbox and the server get it: for a preview (.eml). */
 export async function composeBuffer(message: Mail.Options): Promise<Composed<Buffer>> {
-  return composed<Buffer>(await buffering.sendMail(message));
+  const built = await composeStream(message);
+  const chunks: Buffer[] = [];
+  for await (const chunk of built.message) chunks.push(chunk as Buffer);
+  return { ...built, message: Buffer.concat(chunks) };
 }
 
 /**

@@ -51,6 +51,13 @@ describe('compose', function () {
     assert.doesNotMatch(Buffer.concat(chunks).toString(), /hidden@z\.example/);
   });
 
+  it('keeps Bcc in the envelope only, as the SMTP transport does', async function () {
+    const { envelope, message: eml } = await composeBuffer({ ...message(), bcc: 'hidden@z.example' });
+    assert.deepEqual(envelope.to, ['b@y.example', 'hidden@z.example']);
+    assert.doesNotMatch(eml.toString(), /^Bcc:/im);
+    assert.doesNotMatch(eml.toString(), /hidden@z\.example/);
+  });
+
   it('never reads a local file, even if asked to', async function () {
     await assert.rejects(composeBuffer({ from: 'a@x', to: 'b@y', text: { path: '/etc/hostname' } }), (e) => e.code === 'ESTREAM' || /EFILEACCESS|denied/i.test(`${e.code} ${e.message}`));
   });
