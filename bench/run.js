@@ -223,6 +223,8 @@ async function limits(rt) {
   try {
     // One burst: a fresh deploy (a new pool that knows nothing of the limit), all 300 at once.
     const burst = async (maxConnections) => {
+      // Replace the previous deploy first: its pool keeps its sessions open until it is closed.
+      await rt.deploy([{ id: 'tab', type: 'tab', label: 'bench' }]);
       await exchange.call({ cmd: 'idle' }); // the previous deploy's sessions have ended
       await exchange.reset();
       const before = endpoint.state.requests.length;
