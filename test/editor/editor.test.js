@@ -6,15 +6,12 @@
 // UPDATE_SCREENSHOTS=1 they also replace the ones in docs/screenshots/ that the README shows.
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
-const os = require('node:os');
 const path = require('node:path');
-const { chromium } = require('playwright-core');
+const { CHROMIUM, launch: launchBrowser, openEditor } = require('../support/browser');
 const { startEditorNodeRed } = require('../support/editor-node-red');
 const { startSmtp } = require('../support/smtp');
 const { preferDarkTheme, applyDarkTheme, toolbarContrast } = require('../support/dark-theme');
 
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const ROOT = path.join(__dirname, '..', '..');
 const SHOT_DIRS = [path.join(ROOT, 'test-artifacts', 'screenshots')].concat(process.env.UPDATE_SCREENSHOTS ? [path.join(ROOT, 'docs', 'screenshots')] : []);
 const USER = 'alice@example.com';
@@ -24,20 +21,7 @@ const CLIENT_SECRET = 'client-secret-never-in-flows';
 /** The send node's attachment: a 1×1 PNG, sent inline with the Content-ID "logo". */
 const LOGO = 'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==';
 
-async function launch(locale) {
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'smtp-editor-chromium-'));
-  const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: ARGS, viewport: { width: 1400, height: 1000 }, locale });
-  context.setDefaultTimeout(10000);
-  const page = context.pages()[0] || (await context.newPage());
-  return {
-    context,
-    page,
-    close: async () => {
-      await context.close();
-      fs.rmSync(profile, { recursive: true, force: true });
-    },
-  };
-}
+const launch = (locale) => launchBrowser({ locale });
 
 async function shoot(page, name) {
   const file = path.join(SHOT_DIRS[0], name);
@@ -50,12 +34,6 @@ async function shoot(page, name) {
 async function shootArtifact(page, name) {
   fs.mkdirSync(SHOT_DIRS[0], { recursive: true });
   await page.screenshot({ path: path.join(SHOT_DIRS[0], name) });
-}
-
-/** Opens the editor and waits until the palette shows the package's node. */
-async function openEditor(page, url) {
-  await page.goto(url);
-  await page.locator('.red-ui-palette-node[data-palette-type="send-smtp-email"]').waitFor();
 }
 
 /** The settings.js value of smtpOauthConfigMaxAttachmentMB in test/support/editor-node-red.js. */

@@ -1,6 +1,6 @@
 'use strict';
-// Headless Chromium (Debian's /usr/bin/chromium) driven by playwright-core, with the launch
-// arguments of test/editor/editor.test.js: no network of its own, no first-run screens.
+// Headless Chromium (Debian's /usr/bin/chromium) driven by playwright-core, as every browser test
+// launches it: no network of its own, no first-run screens.
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
