@@ -47,6 +47,17 @@ module.exports = defineConfig([
       'no-unused-vars': ['error', unusedVars],
     },
   },
+  // Tests: TypeScript run by tsx, type-checked by tsconfig.test.json.
+  {
+    files: ['test/**/*.ts'],
+    extends: [js.configs.recommended, tseslint.configs.recommended],
+    languageOptions: { globals: { ...globals.node, ...globals.mocha } },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', unusedVars],
+      // mocha's `this` (this.timeout, this.skip) is why tests use `function`, and hooks alias nothing else.
+      '@typescript-eslint/no-this-alias': 'error',
+    },
+  },
   {
     files: ['test/**/*.js'],
     languageOptions: { globals: globals.mocha },
@@ -54,7 +65,7 @@ module.exports = defineConfig([
   {
     // The browser tests hand functions to page.evaluate / addInitScript, which run them in
     // Node-RED's editor page: there RED, $, document and window are globals.
-    files: ['test/editor/**/*.js', 'test/newcomer/**/*.js', 'test/support/**/*.js'],
+    files: ['test/editor/**', 'test/newcomer/**', 'test/support/**'],
     languageOptions: { globals: { ...globals.browser, ...globals.jquery, RED: 'readonly' } },
   },
 

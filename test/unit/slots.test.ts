@@ -1,12 +1,11 @@
-'use strict';
-const assert = require('node:assert/strict');
-const { Slots } = require('../../dist/lib/slots');
+import assert from 'node:assert/strict';
+import { Slots } from '../../src/lib/slots';
 
 describe('slots', function () {
   it('lets at most size() through, first come first served, and follows a size that shrinks', async function () {
     let size = 2;
     const slots = new Slots(() => size);
-    const order = [];
+    const order: number[] = [];
     await slots.acquire();
     await slots.acquire();
     const waiting = [1, 2, 3].map((n) => slots.acquire().then(() => order.push(n)));
