@@ -8,7 +8,7 @@ import { ErrorCodes, type MailError } from './errors';
 import { RateLimiter, type Timers } from './rate-limiter';
 import { Backoff, backoffDelay, isTooManyConnections, isTransient, MAX_ATTEMPTS, type RetryableError, type RetryTiming } from './retry';
 import { TokenCache } from './token-cache';
-import { timeoutMs, toNumber, transportOptions, type ConnectionConfig, type ConnectionCredentials } from './transport-options';
+import { timeoutMs, transportOptions, type ConnectionConfig, type ConnectionCredentials } from './transport-options';
 import { downloadLimits, type DownloadLimits } from './attachments';
 import { poolSize } from './pool-limits';
 import { Slots } from './slots';
@@ -76,7 +76,7 @@ export class Connection implements Courier {
         { timeout: options.tokenTimeout ?? timeoutMs(config), now: options.now },
       );
     }
-    const rate = toNumber(config.rateLimitPerMinute, 0);
+    const rate = config.rateLimitPerMinute ?? 0;
     if (rate > 0) this.limiter = new RateLimiter(rate, { windowMs: options.rateWindowMs, now: options.now, timers: options.timers });
     this.backoff = new Backoff({ now: options.now, timers: options.timers, ...options.retry });
     // Fractions allowed (tests); "" or anything unreadable is the default.

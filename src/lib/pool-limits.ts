@@ -10,9 +10,7 @@ export const DEFAULT_POOL_SIZE = CONNECTION_DEFAULTS.maxConnections;
  * The pool size of a connection: the value the user set, else the service's documented limit,
  * else 5. A value the user set is never raised.
  */
-export function poolSize(config: { service?: string; maxConnections?: number | string }): number {
-  // Numbers edited in the dialog arrive as strings; "" and 0 mean unset.
-  const set = parseInt(String(config.maxConnections ?? ''), 10);
-  if (set > 0) return set;
-  return defaultPoolSize(config.service);
+export function poolSize(config: { service?: string; maxConnections?: number }): number {
+  // 0 (or unset) means: the service's limit.
+  return config.maxConnections || defaultPoolSize(config.service);
 }

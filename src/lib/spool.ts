@@ -222,13 +222,13 @@ export class Spool {
   private async setAside(id: string): Promise<void> {
     const damaged = path.join(this.dir, 'damaged');
     await fsp.mkdir(damaged, { recursive: true, mode: DIR_MODE });
-    for (const ext of ['json', 'eml']) {
+    for (const ext of ['json', 'eml'] as const) {
       await fsp.rename(this.file(id, ext), path.join(damaged, `${id}.${ext}`)).catch(() => undefined);
     }
   }
 
   /** Path of a mail's built message or record. */
-  file(id: string, ext: 'json' | 'eml' | string): string {
+  file(id: string, ext: 'json' | 'eml'): string {
     return path.join(this.dir, `${id}.${ext}`);
   }
 

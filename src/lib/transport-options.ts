@@ -10,26 +10,25 @@ export type { AuthType, Security };
 export interface ConnectionConfig {
   service?: string;
   host?: string;
-  port?: number | string;
-  security?: Security | string;
-  rejectUnauthorized?: boolean | string;
-  authType?: AuthType | string;
+  port?: number;
+  security?: Security;
+  rejectUnauthorized?: boolean;
+  authType?: AuthType;
   tokenUrl?: string;
   scope?: string;
-  maxConnections?: number | string;
-  rateLimitPerMinute?: number | string;
+  maxConnections?: number;
+  rateLimitPerMinute?: number;
   /** Seconds to wait for the server to connect, greet and answer (default 30). */
-  timeout?: number | string;
+  timeout?: number;
   /** Largest URL attachment to download, in MB (default 25). */
-  maxAttachmentMB?: number | string;
+  maxAttachmentMB?: number;
   /** Seconds a send with a transient failure is retried (default 600; 0 = never). */
-  retryForSeconds?: number | string;
+  retryForSeconds?: number;
   /** Where accepted mails wait until the server accepted them: "disk" (default, survives restarts) or "memory". */
-  outbox?: OutboxMode | string;
+  outbox?: OutboxMode;
   /** The disk outbox's cap in MB (default 200). */
-  outboxMaxMB?: number | string;
+  outboxMaxMB?: number;
 }
-
 
 export interface ConnectionCredentials {
   user?: string;
@@ -40,29 +39,26 @@ export interface ConnectionCredentials {
   accessToken?: string;
 }
 
-/** Parses a number that the editor may have saved as a string. */
-export function toNumber(value: unknown, fallback: number): number {
-  const n = typeof value === 'number' ? value : parseInt(String(value ?? ''), 10);
-  return Number.isFinite(n) && n >= 0 ? n : fallback;
-}
-
 /** How long to wait for the server (and for attachment downloads), in ms. */
 export function timeoutMs(config: ConnectionConfig): number {
-  return (toNumber(config.timeout, 0) || CONNECTION_DEFAULTS.timeout) * 1000;
+  return (config.timeout || CONNECTION_DEFAULTS.timeout) * 1000;
 }
 
-/** Where to connect: a well-known service's host and port, or the ones typed by hand. Checks the whole config first. */
-export function resolveServer(raw: ConnectionConfig): { host: string; port: number; secure: boolean; security: Security } {
+/**
+ * Where to connect: a well-known service's host and port, or the ones typed by hand. Takes the
+ * settings as deployed (numbers saved as strings, say) and checks them all first.
+ */
+export function resolveServer(raw: unknown): { host: string; port: number; secure: boolean; security: Security } {
   const config = checkConnectionConfig(raw);
-  let security = config.security as Security;
+  let security = config.security ?? CONNECTION_DEFAULTS.security;
   if (config.service) {
     const known = wellKnown(config.service) as WellKnownService;
     // A service on an implicit-TLS port dictates TLS; on a submission port keep the chosen upgrade policy.
     if (known.secure) security = 'tls';
     else if (security === 'tls') security = 'starttls';
-    return { host: known.host!, port: toNumber(known.port, 587), secure: security === 'tls', security };
+    return { host: known.host!, port: Number(known.port ?? 587), secure: security === 'tls', security };
   }
-  const port = toNumber(config.port, security === 'tls' ? 465 : 587);
+  const port = config.port || (security === 'tls' ? 465 : 587);
   return { host: config.host!, port, secure: security === 'tls', security };
 }
 
@@ -71,9 +67,10 @@ export function resolveServer(raw: ConnectionConfig): { host: string; port: numb
  * token comes from the config node's provision callback; file and URL access are always off so
  * a msg can never make the transport read a local file or fetch a URL by itself.
  */
-export function transportOptions(config: ConnectionConfig, creds: ConnectionCredentials): SMTPPool.Options {
+export function transportOptions(raw: unknown, creds: ConnectionCredentials): SMTPPool.Options {
+  const config = checkConnectionConfig(raw);
   const { host, port, secure, security } = resolveServer(config);
-  const authType = (config.authType || CONNECTION_DEFAULTS.authType) as AuthType;
+  const authType = config.authType || CONNECTION_DEFAULTS.authType;
   const options: SMTPPool.Options = {
     pool: true,
     host,
@@ -81,7 +78,7 @@ export function transportOptions(config: ConnectionConfig, creds: ConnectionCred
     secure,
     requireTLS: security === 'starttls',
     ignoreTLS: security === 'none',
-    tls: { rejectUnauthorized: config.rejectUnauthorized !== false && config.rejectUnauthorized !== 'false' },
+    tls: { rejectUnauthorized: config.rejectUnauthorized !== false },
     maxConnections: poolSize(config),
     disableFileAccess: true,
     disableUrlAccess: true,

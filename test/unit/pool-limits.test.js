@@ -10,7 +10,7 @@ describe('pool size', function () {
   });
 
   it('never changes a value the user set, and keeps 5 for services without a documented limit', function () {
-    assert.equal(poolSize({ service: 'Outlook365', maxConnections: '5' }), 5);
+    assert.equal(poolSize({ service: 'Outlook365', maxConnections: 5 }), 5);
     assert.equal(poolSize({ service: 'Outlook365', maxConnections: 2 }), 2);
     assert.equal(poolSize({ service: 'Gmail' }), 5);
     assert.equal(poolSize({ host: 'smtp.example.com' }), 5);
