@@ -1,20 +1,61 @@
-'use strict';
 // What the Outbox tab's tests share: a Node-RED with adminAuth (an admin and a read-only user),
 // driven over its admin HTTP API with each user's token, and an SMTP server on loopback that
 // answers every message `451 4.3.0 Try again later` until told to accept, counting each attempt.
-const { spawn } = require('node:child_process');
-const { EventEmitter } = require('node:events');
-const fs = require('node:fs');
-const os = require('node:os');
-const path = require('node:path');
-const bcrypt = require('bcryptjs'); // Node-RED's own dependency, used here to hash the test users' passwords
-const { installIntoUserDir } = require('../../scripts/install-package');
-const { freePort, waitForHttp, outputWatcher, stopChild } = require('./node-red-process');
-const { startSmtp, smtpError } = require('./smtp');
-// The websocket client Node-RED's editor API itself depends on (Node 20 has no WebSocket global).
-const WebSocket = require(require.resolve('ws', { paths: [path.dirname(require.resolve('@node-red/editor-api/package.json'))] }));
+import { spawn, type ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import bcrypt from 'bcryptjs'; // Node-RED's own dependency, used here to hash the test users' passwords
+import type { ParsedMail } from 'mailparser';
+import type WS from 'ws';
+import { installIntoUserDir } from '../../scripts/install-package';
+import { builtDist } from './build';
+import { freePort, waitForHttp, outputWatcher, stopChild, type FlowNode, type OutputWatcher } from './node-red-process';
+import { startSmtp, smtpError } from './smtp';
 
-const USERS = { admin: { password: 'admin-pw-4e1c', permissions: '*' }, viewer: { password: 'viewer-pw-93b7', permissions: 'read' } };
+// The websocket client Node-RED's editor API itself depends on (Node 20 has no WebSocket global).
+const WebSocket = createRequire(require.resolve('@node-red/editor-api/package.json'))('ws') as typeof WS;
+
+/** A user of the test Node-RED: the password to log in with, the permissions adminAuth grants. */
+export interface TestUser {
+  password: string;
+  permissions: string;
+}
+export type UserName = 'admin' | 'viewer';
+
+export const USERS: Record<UserName, TestUser> = {
+  admin: { password: 'admin-pw-4e1c', permissions: '*' },
+  viewer: { password: 'viewer-pw-93b7', permissions: 'read' },
+};
+
+/** The node statuses the editor shows, as watchStatus() follows them. */
+export interface StatusWatcher {
+  /** A mark: until() looks only at statuses that came after it. */
+  mark(): number;
+  /** Resolves once node `id` showed a status text that is `text`, after `from`. */
+  until(id: string, text: string, from?: number): Promise<void>;
+}
+
+/** What startAuthNodeRed() returns. */
+export interface AuthNodeRed {
+  url: string;
+  port: number;
+  userDir: string;
+  output: OutputWatcher;
+  /** The access token of a user (asked for once, then kept). */
+  token(username: UserName): Promise<string>;
+  /** fetch() on the admin API as `user` (null: without a token). */
+  api(p: string, init?: RequestInit, user?: UserName | null): Promise<Response>;
+  deploy(nodes: FlowNode[]): Promise<void>;
+  inject(id: string): Promise<void>;
+  watchStatus(): Promise<StatusWatcher>;
+  close(): Promise<void>;
+}
+
+/** A message of the editor's websocket: an answer to the auth message, or a list of topics with their data. */
+type CommsMessage = { auth: string } | { topic: string; data?: { text?: string } | null }[];
 
 /**
  * Starts Node-RED on 127.0.0.1 with adminAuth on and the package packed and installed as the
@@ -24,10 +65,11 @@ const USERS = { admin: { password: 'admin-pw-4e1c', permissions: '*' }, viewer: 
  * one comes from Retry now. Returns { url, userDir, output, token(user), api(path, init, user),
  * deploy(nodes), inject(id), close() }.
  */
-async function startAuthNodeRed() {
+export async function startAuthNodeRed(): Promise<AuthNodeRed> {
   const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nr-outbox-admin-'));
-  let child;
+  let child: ChildProcess | undefined;
   try {
+    builtDist(); // the tarball is packed from dist/: built from the sources of this run
     installIntoUserDir(userDir);
     const port = await freePort();
     const users = Object.entries(USERS).map(([username, u]) => ({
@@ -48,20 +90,22 @@ async function startAuthNodeRed() {
       smtpOauthConfigRetryTiming: { baseMs: 3600000, maxMs: 3600000 },
     };
     fs.writeFileSync(path.join(userDir, 'settings.js'), `module.exports = ${JSON.stringify(settings, null, 2)};\n`);
-    child = spawn(
+    const started = spawn(
       process.execPath,
       [require.resolve('node-red/red.js'), '--userDir', userDir, '--settings', path.join(userDir, 'settings.js')],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
-    const output = outputWatcher(child);
+    child = started;
+    const output = outputWatcher(started);
     const url = `http://127.0.0.1:${port}`;
-    await waitForHttp(`${url}/auth/login`, child);
+    await waitForHttp(`${url}/auth/login`, started);
     await output.waitFor(/\[info\] (Started flows|Starting flows)/);
 
-    const sockets = [];
-    const tokens = {};
-    const token = async (username) => {
-      if (tokens[username]) return tokens[username];
+    const sockets: WS[] = [];
+    const tokens: Partial<Record<UserName, string>> = {};
+    const token = async (username: UserName): Promise<string> => {
+      const kept = tokens[username];
+      if (kept) return kept;
       const res = await fetch(`${url}/auth/token`, {
         method: 'POST',
         headers: { 'Content-Type': 'application/json' },
@@ -74,13 +118,14 @@ async function startAuthNodeRed() {
         }),
       });
       if (res.status !== 200) throw new Error(`token for ${username}: HTTP ${res.status}`);
-      tokens[username] = (await res.json()).access_token;
-      return tokens[username];
+      const { access_token } = (await res.json()) as { access_token: string };
+      tokens[username] = access_token;
+      return access_token;
     };
     /** fetch() on the admin API as `user` (none: without a token). */
-    const api = async (p, init = {}, user = 'admin') => {
-      const headers = { ...(init.headers || {}) };
-      if (user) headers.Authorization = `Bearer ${await token(user)}`;
+    const api = async (p: string, init: RequestInit = {}, user: UserName | null = 'admin') => {
+      const headers = new Headers(init.headers);
+      if (user) headers.set('Authorization', `Bearer ${await token(user)}`);
       return fetch(url + p, { ...init, headers });
     };
     return {
@@ -118,12 +163,12 @@ async function startAuthNodeRed() {
           ws.once('open', resolve);
           ws.once('error', reject);
         });
-        const statuses = [];
-        const waiters = [];
-        let authorised;
-        const ok = new Promise((resolve) => (authorised = resolve));
+        const statuses: { id: string; text: string }[] = [];
+        const waiters: { check(): boolean }[] = [];
+        let authorised: () => void = () => {};
+        const ok = new Promise<void>((resolve) => (authorised = resolve));
         ws.on('message', (data) => {
-          const parsed = JSON.parse(data.toString());
+          const parsed = JSON.parse(data.toString()) as CommsMessage;
           if (!Array.isArray(parsed)) return parsed.auth === 'ok' && authorised();
           for (const { topic, data: d } of parsed) {
             if (!topic.startsWith('status/')) continue;
@@ -139,7 +184,7 @@ async function startAuthNodeRed() {
           mark: () => statuses.length,
           /** Resolves once node `id` showed a status text that is `text`, after `from`. */
           until(id, text, from = 0) {
-            return new Promise((resolve) => {
+            return new Promise<void>((resolve) => {
               const check = () => {
                 const hit = statuses.slice(from).some((st) => st.id === id && st.text === text);
                 if (hit) resolve();
@@ -152,7 +197,7 @@ async function startAuthNodeRed() {
       },
       async close() {
         for (const ws of sockets) ws.terminate();
-        await stopChild(child);
+        await stopChild(started);
         fs.rmSync(userDir, { recursive: true, force: true });
       },
     };
@@ -163,37 +208,65 @@ async function startAuthNodeRed() {
   }
 }
 
+/** The SMTP server of startSmtp(), with what startRefusingSmtp() adds. */
+export type RefusingSmtp = Awaited<ReturnType<typeof startSmtp>> & {
+  /** While true, every message is answered `451 4.3.0 Try again later`. */
+  refuse: boolean;
+  /** Every message offered, parsed (smtp.messages holds only the accepted ones). */
+  offered: ParsedMail[];
+  /** How many messages with this subject the server was offered (refused or not). */
+  attempts(subject: string): number;
+  /** Resolves once the server was offered n messages with this subject. */
+  untilAttempts(subject: string, n: number): Promise<void>;
+};
+
 /**
  * An SMTP server that answers every message with `451 4.3.0 Try again later` while `refuse` is
  * true. `offered` holds every message it was offered, parsed; `attempts(subject)` counts the messages with that subject it was offered (refused or not);
  * `untilAttempts(subject, n)` resolves once there were n.
  */
-async function startRefusingSmtp(users) {
-  const seen = [];
+export async function startRefusingSmtp(users: Record<string, string>): Promise<RefusingSmtp> {
+  const seen: ParsedMail[] = [];
   const events = new EventEmitter();
-  const smtp = await startSmtp({
+  const server = await startSmtp({
     users,
-    onData: (parsed) => {
+    onData: (parsed: ParsedMail) => {
       seen.push(parsed);
       events.emit('attempt');
       return smtp.refuse ? smtpError('451 4.3.0 Try again later') : undefined;
     },
   });
-  smtp.refuse = true;
-  /** Every message offered, parsed (smtp.messages holds only the accepted ones). */
-  smtp.offered = seen;
-  smtp.attempts = (subject) => seen.filter((p) => p.subject === subject).length;
-  smtp.untilAttempts = (subject, n) =>
-    new Promise((resolve) => {
-      const check = () => {
-        if (smtp.attempts(subject) < n) return;
-        events.off('attempt', check);
-        resolve();
-      };
-      events.on('attempt', check);
-      check();
-    });
+  const attempts = (subject: string) => seen.filter((p) => p.subject === subject).length;
+  const smtp: RefusingSmtp = Object.assign(server, {
+    refuse: true,
+    /** Every message offered, parsed (smtp.messages holds only the accepted ones). */
+    offered: seen,
+    attempts,
+    untilAttempts: (subject: string, n: number) =>
+      new Promise<void>((resolve) => {
+        const check = () => {
+          if (attempts(subject) < n) return;
+          events.off('attempt', check);
+          resolve();
+        };
+        events.on('attempt', check);
+        check();
+      }),
+  });
   return smtp;
+}
+
+/** The recognisable strings of outboxFlow(): the credentials, the bodies and attachment, the payload, the subjects. */
+export interface OutboxMarks {
+  user: string;
+  password: string;
+  clientSecret: string;
+  html: string;
+  text: string;
+  attachment: string;
+  filename: string;
+  payload: string;
+  subjects: string[];
 }
 
 /**
@@ -202,7 +275,7 @@ async function startRefusingSmtp(users) {
  * node with an HTML body, a text body and a text attachment, and a Catch node whose msgs are
  * logged as "FAILED <topic>: <error message>", sent msgs as "SENT <topic>".
  */
-function outboxFlow(port, marks) {
+export function outboxFlow(port: number, marks: OutboxMarks): FlowNode[] {
   return [
     { id: 'tab1', type: 'tab', label: 'outbox' },
     {
@@ -291,5 +364,3 @@ function outboxFlow(port, marks) {
     },
   ];
 }
-
-module.exports = { USERS, startAuthNodeRed, startRefusingSmtp, outboxFlow };

@@ -1,16 +1,18 @@
-'use strict';
 // The disk outbox across real processes: Node-RED runs as a child process (this build installed as
 // a linked module) against an SMTP server on loopback in this process. It is killed with
 // SIGKILL mid-run and started again on the same user directory; a crash mid-write and a deleted
 // connection's outbox are set up on disk before a start.
-const assert = require('node:assert/strict');
-const fs = require('node:fs');
-const os = require('node:os');
-const path = require('node:path');
-const { startSmtp } = require('./support/smtp');
-const { startNodeRed } = require('./support/node-red-process');
-const { Spool, storableMsg } = require('../dist/lib/spool');
-const { composeStream } = require('../dist/lib/compose');
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { builtDist } from './support/build';
+import { startSmtp } from './support/smtp';
+import { startNodeRed, type FlowNode, type NodeRedProcess, type OutputWatcher } from './support/node-red-process';
+import { Spool, storableMsg } from '../src/lib/spool';
+import { composeStream } from '../src/lib/compose';
+
+type Smtp = Awaited<ReturnType<typeof startSmtp>>;
 
 const ROOT = path.join(__dirname, '..');
 const PASSWORD = 'outbox-pw-5d2e91';
@@ -18,13 +20,13 @@ const CONN = 'c0nn0utb0x00001';
 const SEND = 'send0utb0x00001';
 
 /** settings.js lines: the rate limit's minute shortened (a test hook, not for users). */
-const settings = (windowMs) => `smtpOauthConfigRateWindowMs: ${windowMs},`;
+const settings = (windowMs: number) => `smtpOauthConfigRateWindowMs: ${windowMs},`;
 
 /**
  * A user directory with this package installed as a link (as `npm link` does), so that Node-RED
  * loads it as a module with its message catalogs: the log lines read as users read them.
  */
-function makeUserDir() {
+function makeUserDir(): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nr-outbox-'));
   fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'outbox-test', private: true, dependencies: {} }));
   fs.mkdirSync(path.join(dir, 'node_modules', '@mailwire'), { recursive: true });
@@ -37,7 +39,12 @@ function makeUserDir() {
  * several, a mail handed over later can arrive first (a new connection waits for its greeting), and
  * the order the server sees would no longer be the order the outbox sent them in.
  */
-function flow(port, { count = 50, rate = 60, connection = {} } = {}) {
+interface FlowOptions {
+  count?: number;
+  rate?: number;
+  connection?: Record<string, unknown>;
+}
+function flow(port: number, { count = 50, rate = 60, connection = {} }: FlowOptions = {}): FlowNode[] {
   return [
     { id: 'tab1', type: 'tab', label: 'outbox' },
     { id: CONN, type: 'smtp-oauth-config', host: '127.0.0.1', port: String(port), security: 'none', authType: 'basic', rateLimitPerMinute: String(rate), maxConnections: '1', credentials: { user: 'sender@example.com', password: PASSWORD }, ...connection },
@@ -57,11 +64,11 @@ function flow(port, { count = 50, rate = 60, connection = {} } = {}) {
 }
 
 /** The sequence number in each delivered subject, in the order the server received them. */
-const sequence = (smtp) => smtp.messages.map((m) => Number(/seq (\d+)/.exec(m.parsed.subject)[1]));
+const sequence = (smtp: Smtp) => smtp.messages.map((m) => Number(/seq (\d+)/.exec(m.parsed.subject ?? '')![1]));
 
 /** Resolves with the first `count` lines of the child's output that match `re`, as they come. */
-async function lines(output, re, count) {
-  const found = [];
+async function lines(output: OutputWatcher, re: RegExp, count: number): Promise<string[]> {
+  const found: string[] = [];
   let from = 0;
   while (found.length < count) {
     const m = await output.waitFor(re, from);
@@ -72,16 +79,20 @@ async function lines(output, re, count) {
 }
 
 /** Every file under a folder, recursively. */
-function filesUnder(dir) {
+function filesUnder(dir: string): string[] {
   if (!fs.existsSync(dir)) return [];
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? filesUnder(path.join(dir, e.name)) : [path.join(dir, e.name)]));
 }
 
 describe('outbox across processes', function () {
   this.timeout(120000);
-  let smtp;
-  let userDir;
-  let red;
+  let smtp: Smtp;
+  let userDir: string;
+  let red: NodeRedProcess | undefined;
+  // Node-RED loads this package through the link: its dist/, built from the sources of this run.
+  before(function () {
+    builtDist();
+  });
   beforeEach(async function () {
     smtp = await startSmtp({ users: { 'sender@example.com': PASSWORD } });
     userDir = makeUserDir();
@@ -99,13 +110,18 @@ describe('outbox across processes', function () {
     await red.deploy(flow(smtp.port));
     await red.inject('go');
     await smtp.waitForMessages(10);
-    red.child.kill('SIGKILL');
-    await new Promise((resolve) => (red.child.exitCode !== null || red.child.signalCode !== null ? resolve() : red.child.once('exit', resolve)));
+    const { child } = red;
+    child.kill('SIGKILL');
+    await new Promise<void>((resolve) =>
+      child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve()),
+    );
     const spoolDir = path.join(userDir, 'smtp-outbox', CONN);
 
     // What the crash left: the mails the server had not accepted, in 0600 files in a 0700 folder, no password.
     const left = filesUnder(spoolDir);
-    const leftIds = left.filter((f) => f.endsWith('.json')).map((f) => JSON.parse(fs.readFileSync(f, 'utf8')).messageId);
+    const leftIds = left
+      .filter((f) => f.endsWith('.json'))
+      .map((f) => (JSON.parse(fs.readFileSync(f, 'utf8')) as { messageId: string }).messageId);
     assert.equal(fs.statSync(spoolDir).mode & 0o777, 0o700);
     for (const file of left) {
       assert.equal(fs.statSync(file).mode & 0o777, 0o600, file);
@@ -144,7 +160,7 @@ describe('outbox across processes', function () {
     // What a crash mid-write leaves, made with the outbox's own code: four good mails (one of a send
     // node that is no longer in the flows), a record cut short, a temporary file.
     const spoolDir = path.join(userDir, 'smtp-outbox', CONN);
-    const put = async (dir, n, node) => {
+    const put = async (dir: string, n: number, node: string) => {
       const { spool } = await Spool.open(dir, { maxBytes: 1e9, maxCount: 100 });
       const built = await composeStream({ from: 'sender@example.com', to: 'to@example.com', subject: `seq ${String(n).padStart(3, '0')}`, text: `mail ${n}` });
       return spool.add({ messageId: built.messageId, envelope: built.envelope, summary: { to: 'to@example.com', subject: `seq ${n}` }, attempts: 0, node, msg: storableMsg({ _msgid: `m${n}`, payload: n }) }, built.message);
@@ -163,7 +179,7 @@ describe('outbox across processes', function () {
     // The flows as Node-RED finds them at start (credentials unencrypted: credentialSecret false).
     const nodes = flow(smtp.port, { rate: 0 });
     fs.writeFileSync(path.join(userDir, 'flows.json'), JSON.stringify(nodes.map(({ credentials, ...n }) => n)));
-    fs.writeFileSync(path.join(userDir, 'flows_cred.json'), JSON.stringify({ [CONN]: nodes.find((n) => n.id === CONN).credentials }));
+    fs.writeFileSync(path.join(userDir, 'flows_cred.json'), JSON.stringify({ [CONN]: nodes.find((n) => n.id === CONN)!.credentials }));
     red = await startNodeRed(userDir, settings(60000));
     await smtp.waitForMessages(4);
     await red.output.waitFor(/\[info\] \[smtp-oauth-config:[^\]]*\] Sent from the outbox: "seq 3"[^\n]*its send node is no longer deployed/);
@@ -175,9 +191,15 @@ describe('outbox across processes', function () {
     assert.deepEqual(fs.readdirSync(path.join(spoolDir, 'damaged')).sort(), [`${cut.id}.eml`, `${cut.id}.json`]);
     const warnings = red.output.text.split('\n').filter((l) => /\[warn\]/.test(l) && /outbox/i.test(l));
     assert.equal(warnings.filter((l) => /damaged/.test(l)).length, 1, warnings.join('\n'));
-    assert.match(warnings.find((l) => /damaged/.test(l)), new RegExp(`1 damaged mail.*${path.join(spoolDir, 'damaged').replace(/[/.]/g, '\\$&')}`));
+    assert.match(
+      warnings.find((l) => /damaged/.test(l)) ?? '',
+      new RegExp(`1 damaged mail.*${path.join(spoolDir, 'damaged').replace(/[/.]/g, '\\$&')}`),
+    );
     assert.equal(warnings.filter((l) => /deleted connection/.test(l)).length, 1, warnings.join('\n'));
-    assert.match(warnings.find((l) => /deleted connection/.test(l)), new RegExp(`2 unsent mails of a deleted connection in ${deadDir.replace(/[/.]/g, '\\$&')}`));
+    assert.match(
+      warnings.find((l) => /deleted connection/.test(l)) ?? '',
+      new RegExp(`2 unsent mails of a deleted connection in ${deadDir.replace(/[/.]/g, '\\$&')}`),
+    );
 
     // Deployed again: the deleted connection's mails are still not sent, and not warned about twice.
     const from = red.output.length;

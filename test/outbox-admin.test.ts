@@ -1,12 +1,40 @@
-'use strict';
 // The Outbox tab's admin endpoints in a real Node-RED with adminAuth on: a read-only user may list
 // the waiting mails but neither retry nor delete them, an admin may; only JSON is taken; and what
 // the list answers holds no credential, no body, no attachment and no msg.
-const assert = require('node:assert/strict');
-const { startAuthNodeRed, startRefusingSmtp, outboxFlow } = require('./support/outbox-admin');
+import assert from 'node:assert/strict';
+import { builtDist } from './support/build';
+import {
+  startAuthNodeRed,
+  startRefusingSmtp,
+  outboxFlow,
+  type AuthNodeRed,
+  type OutboxMarks,
+  type RefusingSmtp,
+  type StatusWatcher,
+  type UserName,
+} from './support/outbox-admin';
+
+/** A mail of GET /smtp-oauth-config/outbox: what the Outbox tab shows of it. */
+interface OutboxMail {
+  id: string;
+  subject: string;
+  to: string;
+  attempts: number;
+  created: number;
+  nextAttemptAt: number;
+  size: number;
+  lastError: { responseCode: number; message: string };
+}
+/** A connection of GET /smtp-oauth-config/outbox, with its waiting mails. */
+interface OutboxConnection {
+  id: string;
+  name: string;
+  outbox: string;
+  mails: OutboxMail[];
+}
 
 /** Recognisable strings: none of them may appear in the list. */
-const MARKS = {
+const MARKS: OutboxMarks = {
   user: 'sender@example.com',
   password: 'smtp-password-6b1f0d',
   clientSecret: 'client-secret-a93c2e',
@@ -20,23 +48,27 @@ const MARKS = {
 
 describe('Outbox admin endpoints with adminAuth on', function () {
   this.timeout(60000);
-  let red;
-  let smtp;
+  let red: AuthNodeRed;
+  let smtp: RefusingSmtp;
   /** The node statuses; `retrying (n)` tells that n mails wait for a retry and Retry now can reach them. */
-  let status;
-  const list = async (user = 'admin') => {
+  let status: StatusWatcher;
+  const list = async (user: UserName = 'admin'): Promise<OutboxConnection[]> => {
     const res = await red.api('/smtp-oauth-config/outbox', {}, user);
     assert.equal(res.status, 200);
-    return res.json();
+    return res.json() as Promise<OutboxConnection[]>;
   };
-  const mailsOf = async (user) => (await list(user)).find((c) => c.id === 'conn1').mails;
-  const post = (action, body, user = 'admin', type = 'application/json') =>
+  const mailsOf = async (user?: UserName) => (await list(user)).find((c) => c.id === 'conn1')!.mails;
+  const post = (action: string, body: object | string, user: UserName | null = 'admin', type = 'application/json') =>
     red.api(
       `/smtp-oauth-config/outbox/conn1/${action}`,
-      { method: 'POST', headers: { 'Content-Type': type }, body: type === 'application/json' ? JSON.stringify(body) : body },
+      { method: 'POST', headers: { 'Content-Type': type }, body: type === 'application/json' ? JSON.stringify(body) : (body as string) },
       user,
     );
 
+  // startAuthNodeRed() installs the package packed from dist/: built from the sources of this run, in a hook of its own.
+  before(function () {
+    builtDist();
+  });
   before(async function () {
     smtp = await startRefusingSmtp({ [MARKS.user]: MARKS.password });
     red = await startAuthNodeRed();
@@ -86,8 +118,9 @@ describe('Outbox admin endpoints with adminAuth on', function () {
     assert.doesNotMatch(text, /base64|Content-Type|<p>/i, 'no MIME source');
     // The marks were in the mails the server was offered: their absence above means something.
     const offered = smtp.offered[0];
-    assert.ok(offered.html.includes(MARKS.html) && offered.html.includes(MARKS.payload));
-    assert.ok(offered.text.includes(MARKS.text));
+    const html = offered.html || ''; // false: no HTML part
+    assert.ok(html.includes(MARKS.html) && html.includes(MARKS.payload));
+    assert.ok(offered.text?.includes(MARKS.text));
     assert.deepEqual(
       offered.attachments.map((a) => [a.filename, a.content.toString()]),
       [[MARKS.filename, MARKS.attachment]],

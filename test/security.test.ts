@@ -1,34 +1,46 @@
-'use strict';
 // The red-team findings against 0.1.0, one test each: Test connection cannot crash Node-RED or
 // hand a stored secret to another host; unknown settings fail closed; token answers are capped;
 // a hostile server cannot hold a send forever.
-const assert = require('node:assert/strict');
-const fs = require('node:fs');
-const http = require('node:http');
-const net = require('node:net');
-const os = require('node:os');
-const path = require('node:path');
-const zlib = require('node:zlib');
-const { startSmtp } = require('./support/smtp');
-const { startTokenEndpoint } = require('./support/token-endpoint');
-const { startNodeRed } = require('./support/node-red-process');
-const { helper, deploy, outcome } = require('./support/flow');
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import { builtDist } from './support/build';
+import { startSmtp } from './support/smtp';
+import { startTokenEndpoint } from './support/token-endpoint';
+import { startNodeRed, type NodeRedProcess } from './support/node-red-process';
+import { helper, deploy, outcome } from './support/flow';
 
-const listen = (server) => new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server.address().port)));
-const close = (server) => new Promise((resolve) => server.close(resolve));
+type Smtp = Awaited<ReturnType<typeof startSmtp>>;
+
+/** The answer of POST /smtp-oauth-config/test. */
+interface TestAnswer {
+  ok: boolean;
+  /** The secret the dialog has to ask for, when the request may not use the stored one. */
+  needSecret?: string;
+  error: { code: string; message: string; hint?: string };
+}
+
+const listen = (server: net.Server) =>
+  new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port)));
+const close = (server: net.Server) => new Promise((resolve) => server.close(resolve));
 
 describe('security: Test connection in a started Node-RED', function () {
   this.timeout(60000);
   const SECRETS = { connection: 'smtp-pw-3f9a', http: 'http-pw-81c2', mqtt: 'mqtt-pw-77d0', client: 'client-secret-5e1b' };
-  let red;
-  let userDir;
-  let legit;
-  let attacker;
-  let idp;
-  let attackerIdp;
-  let attackerTokenUrl;
+  let red: NodeRedProcess;
+  let userDir: string;
+  let legit: Smtp;
+  let attacker: Smtp;
+  /** The real token endpoint: what this test reads of it. */
+  let idp: { url: string; state: { requests: Record<string, string>[] }; close(): Promise<void> };
+  let attackerIdp: { requests: string[]; server: http.Server };
+  let attackerTokenUrl: string;
 
-  const post = (body, type = 'application/json') =>
+  const post = (body: object | string, type = 'application/json') =>
     red.api('/smtp-oauth-config/test', { method: 'POST', headers: { 'Content-Type': type }, body: typeof body === 'string' ? body : JSON.stringify(body) });
   const alive = async () => {
     assert.equal(red.child.exitCode, null, `Node-RED exited:\n${red.output.text.slice(-2000)}`);
@@ -45,19 +57,22 @@ describe('security: Test connection in a started Node-RED', function () {
     attacker = await startSmtp({ users: {} });
     idp = await startTokenEndpoint({ clientId: 'app-1', clientSecret: SECRETS.client });
     // The attacker's token URL: records every request body it is sent.
-    attackerIdp = { requests: [], server: null };
-    attackerIdp.server = http.createServer((req, res) => {
-      let body = '';
-      req.on('data', (c) => (body += c));
-      req.on('end', () => {
-        attackerIdp.requests.push(body);
-        res.writeHead(400, { 'Content-Type': 'application/json' }).end('{"error":"invalid_client"}');
-      });
-    });
+    const requests: string[] = [];
+    attackerIdp = {
+      requests,
+      server: http.createServer((req, res) => {
+        let body = '';
+        req.on('data', (c) => (body += c));
+        req.on('end', () => {
+          requests.push(body);
+          res.writeHead(400, { 'Content-Type': 'application/json' }).end('{"error":"invalid_client"}');
+        });
+      }),
+    };
     attackerTokenUrl = `http://127.0.0.1:${await listen(attackerIdp.server)}/token`;
 
     userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nr-security-'));
-    red = await startNodeRed(userDir, `nodesDir: ${JSON.stringify(path.join(__dirname, '..', 'dist'))},`);
+    red = await startNodeRed(userDir, `nodesDir: ${JSON.stringify(builtDist())},`);
     await red.deploy([
       { id: 'tab', type: 'tab', label: 'secrets' },
       { id: 'conn', type: 'smtp-oauth-config', host: '127.0.0.1', port: legit.port, security: 'none', authType: 'basic', credentials: { user: 'alice@example.com', password: SECRETS.connection } },
@@ -72,7 +87,7 @@ describe('security: Test connection in a started Node-RED', function () {
     await Promise.all([legit.close(), attacker.close(), idp.close(), close(attackerIdp.server)]);
   });
 
-  const malformed = [
+  const malformed: [name: string, body: object | string, type: string, status: number][] = [
     ['a JSON list as host', { host: ['127.0.0.1'], port: 9, security: 'none', authType: 'none' }, 'application/json', 400],
     ['a JSON number as host', { host: 123, port: 9, security: 'none', authType: 'none' }, 'application/json', 400],
     ['a JSON boolean as host', { host: true, port: 9, security: 'none', authType: 'none' }, 'application/json', 400],
@@ -84,7 +99,7 @@ describe('security: Test connection in a started Node-RED', function () {
     it(`refuses ${name} with HTTP ${status}, and Node-RED stays up`, async function () {
       const res = await post(body, type);
       assert.equal(res.status, status);
-      const answer = await res.json();
+      const answer = (await res.json()) as TestAnswer;
       assert.equal(answer.ok, false);
       if (status === 400) {
         assert.equal(answer.error.code, 'ECONFIG');
@@ -97,12 +112,21 @@ describe('security: Test connection in a started Node-RED', function () {
   it('refuses an unknown security value (fail closed) and lists the four', async function () {
     const res = await post({ host: '127.0.0.1', port: legit.port, security: 'ssl', authType: 'basic', credentials: { user: 'alice@example.com', password: 'x' } });
     assert.equal(res.status, 400);
-    const { error } = await res.json();
+    const { error } = (await res.json()) as TestAnswer;
     assert.equal(error.code, 'ECONFIG');
-    assert.match(error.hint, /starttls, tls, auto, none/);
+    assert.match(error.hint ?? '', /starttls, tls, auto, none/);
   });
 
-  const redirected = [
+  /** A Test connection request; port and token URL are read when the test runs (the servers start in before()). */
+  interface Redirected {
+    id: string;
+    port: () => number;
+    authType: string;
+    tokenUrl?: () => string;
+    scope?: string;
+    credentials: Record<string, string>;
+  }
+  const redirected: [name: string, request: Redirected, secret: string][] = [
     ['this connection, pointed at another SMTP server', { id: 'conn', port: () => attacker.port, authType: 'basic', credentials: { user: 'alice@example.com', password: '__PWRD__' } }, 'password'],
     ['this connection, the secret left out altogether', { id: 'conn', port: () => attacker.port, authType: 'basic', credentials: { user: 'alice@example.com' } }, 'password'],
     ['an http request node', { id: 'web', port: () => attacker.port, authType: 'basic', credentials: { user: 'bob', password: '__PWRD__' } }, 'password'],
@@ -114,7 +138,7 @@ describe('security: Test connection in a started Node-RED', function () {
       const body = { host: '127.0.0.1', security: 'none', ...request, port: request.port(), tokenUrl: request.tokenUrl ? request.tokenUrl() : '' };
       const res = await post(body);
       assert.equal(res.status, 200);
-      const answer = await res.json();
+      const answer = (await res.json()) as TestAnswer;
       assert.equal(answer.ok, false);
       assert.equal(answer.needSecret, secret);
       assert.equal(answer.error.code, 'ECONFIG');
@@ -127,17 +151,17 @@ describe('security: Test connection in a started Node-RED', function () {
     const basic = await post({ id: 'conn', host: '127.0.0.1', port: legit.port, security: 'none', authType: 'basic', credentials: { user: 'alice@example.com', password: '__PWRD__' } });
     assert.deepEqual(await basic.json(), { ok: true });
     const cc = await post({ id: 'cc', host: '127.0.0.1', port: legit.port, security: 'none', authType: 'oauth2-client-credentials', tokenUrl: idp.url, scope: 'mail', credentials: { user: 'alice@example.com', clientId: 'app-1', clientSecret: '__PWRD__' } });
-    const answer = await cc.json();
+    const answer = (await cc.json()) as TestAnswer;
     // The loopback server knows no tokens: what matters is that the stored secret reached the real token endpoint.
     assert.equal(answer.ok, false);
-    assert.equal(idp.state.requests.at(-1).client_secret, SECRETS.client);
+    assert.equal(idp.state.requests.at(-1)?.client_secret, SECRETS.client);
     assert.deepEqual(offeredSecrets(), []);
   });
 });
 
 describe('security: deployed connections and sends', function () {
   this.timeout(20000);
-  let smtp;
+  let smtp: Smtp;
   const basic = { user: 'sender@example.com', password: 'pw-1' };
   before(async function () {
     smtp = await startSmtp({ users: { 'sender@example.com': 'pw-1' } });
@@ -173,14 +197,17 @@ describe('security: deployed connections and sends', function () {
   });
 
   describe('token endpoint answers that are too large', function () {
-    let server;
-    let url;
+    let server: http.Server;
+    let url: string;
     before(async function () {
       const huge = Buffer.alloc(20 * 1024 * 1024, 'a');
       const gzip = zlib.gzipSync(Buffer.concat([Buffer.from('{"access_token":"'), huge, Buffer.from('"}')]));
       server = http.createServer((req, res) => {
         req.resume();
-        if (req.url === '/gzip') return res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Encoding': 'gzip' }).end(gzip);
+        if (req.url === '/gzip') {
+          res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Encoding': 'gzip' }).end(gzip);
+          return;
+        }
         res.writeHead(200, { 'Content-Type': 'application/json' });
         res.write('{"access_token":"');
         res.end(huge);
@@ -213,11 +240,11 @@ describe('security: deployed connections and sends', function () {
 
   it('ends a send by its deadline when the server answers 334 to every line', async function () {
     let lines = 0;
-    let closed;
-    const connectionClosed = new Promise((resolve) => (closed = resolve));
+    let closed: () => void = () => {};
+    const connectionClosed = new Promise<void>((resolve) => (closed = resolve));
     const hostile = net.createServer((socket) => {
       socket.on('error', () => {});
-      socket.on('close', closed);
+      socket.on('close', () => closed());
       socket.write('220 hostile ESMTP\r\n');
       let buffer = '';
       socket.on('data', (chunk) => {

@@ -1,28 +1,78 @@
-'use strict';
 // A real Node-RED (the devDependency) in a child process, driven over its admin HTTP API and its
 // editor websocket, as a user's browser would: GET /nodes, POST /flows, POST /inject/<id>, and the
 // debug sidebar's messages.
-const { spawn } = require('node:child_process');
-const fs = require('node:fs');
-const net = require('node:net');
-const path = require('node:path');
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import net from 'node:net';
+import path from 'node:path';
+import type WS from 'ws';
+
 // The websocket client Node-RED's editor API itself depends on (Node 20 has no WebSocket global).
-const WebSocket = require(require.resolve('ws', { paths: [path.dirname(require.resolve('@node-red/editor-api/package.json'))] }));
+const WebSocket = createRequire(require.resolve('@node-red/editor-api/package.json'))('ws') as typeof WS;
+
+/** A node of a flow as POST /flows takes it. */
+export interface FlowNode {
+  id: string;
+  type: string;
+  [property: string]: unknown;
+}
+
+/** What outputWatcher() returns: a child's output so far, and a way to wait for a line in it. */
+export interface OutputWatcher {
+  readonly text: string;
+  readonly length: number;
+  /** The output after `offset` (a length read earlier). */
+  since(offset: number): string;
+  /** Resolves with the first match of `re` in the output after `from`; rejects if the child exits first. */
+  waitFor(re: RegExp, from?: number): Promise<RegExpExecArray>;
+}
+
+/** A message of the debug sidebar. */
+export interface DebugMessage {
+  name: string;
+  id: string;
+  property: string;
+  /** The msg (or the msg property) the debug node shows, parsed: whatever the flow put there. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a msg from Node-RED, open by nature
+  value: any;
+}
+
+/** Another Node-RED than the devDependency (see node-red-5). */
+export interface Runtime {
+  node?: string;
+  redJs?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** What startNodeRed() returns. */
+export interface NodeRedProcess {
+  url: string;
+  port: number;
+  child: ChildProcess;
+  output: OutputWatcher;
+  api(p: string, init?: RequestInit): Promise<Response>;
+  debug: DebugMessage[];
+  waitForDebug(match: (m: DebugMessage) => boolean, count?: number): Promise<DebugMessage[]>;
+  deploy(nodes: FlowNode[]): Promise<string>;
+  inject(id: string): Promise<void>;
+  close(): Promise<void>;
+}
 
 /** A port that was free a moment ago (the OS hands out a fresh one for port 0). */
-function freePort() {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
+      const { port } = server.address() as net.AddressInfo;
       server.close(() => resolve(port));
     });
   });
 }
 
 /** Polls `url` until it answers 2xx (bounded), or the child exits. */
-async function waitForHttp(url, child, timeoutMs = 60000) {
+export async function waitForHttp(url: string, child?: ChildProcess, timeoutMs = 60000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child && (child.exitCode !== null || child.signalCode !== null)) throw new Error(`process exited (${child.exitCode ?? child.signalCode}) before ${url} answered`);
@@ -37,11 +87,18 @@ async function waitForHttp(url, child, timeoutMs = 60000) {
   throw new Error(`${url} did not answer within ${timeoutMs} ms`);
 }
 
+interface OutputWaiter {
+  re: RegExp;
+  from: number;
+  resolve(m: RegExpExecArray): void;
+  reject(err: Error): void;
+}
+
 /** Collects a child's output and resolves when a pattern shows up after a given offset. */
-function outputWatcher(child) {
+export function outputWatcher(child: ChildProcess): OutputWatcher {
   let text = '';
-  const waiters = [];
-  const onData = (chunk) => {
+  const waiters: OutputWaiter[] = [];
+  const onData = (chunk: Buffer) => {
     text += chunk.toString();
     for (const w of [...waiters]) {
       const m = w.re.exec(text.slice(w.from));
@@ -51,8 +108,8 @@ function outputWatcher(child) {
       }
     }
   };
-  child.stdout.on('data', onData);
-  child.stderr.on('data', onData);
+  child.stdout?.on('data', onData);
+  child.stderr?.on('data', onData);
   child.once('exit', (code, signal) => {
     for (const w of waiters.splice(0)) w.reject(new Error(`process exited (${signal || code}) while waiting for ${w.re}\n${text.slice(-3000)}`));
   });
@@ -73,12 +130,24 @@ function outputWatcher(child) {
 }
 
 /** Kills a child (SIGINT, as Ctrl-C) and resolves when it has exited. */
-function stopChild(child, signal = 'SIGINT') {
+export function stopChild(child: ChildProcess | undefined, signal: NodeJS.Signals = 'SIGINT'): Promise<void> {
   if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
-    child.once('exit', resolve);
+    child.once('exit', () => resolve());
     child.kill(signal);
   });
+}
+
+/** One message of the editor's websocket: a topic and its data. */
+interface CommsMessage {
+  topic: string;
+  data: { name: string; id: string; property: string; msg: unknown; format?: string };
+}
+
+interface DebugWaiter {
+  match(m: DebugMessage): boolean;
+  count: number;
+  resolve(found: DebugMessage[]): void;
 }
 
 /**
@@ -87,7 +156,7 @@ function stopChild(child, signal = 'SIGINT') {
  * `runtime` picks another Node-RED than the devDependency: { node, redJs, env } (see node-red-5.js).
  * Returns { url, port, output, child, api(path, init), deploy(nodes), inject(id), debug, close() }.
  */
-async function startNodeRed(userDir, settings = '', runtime = {}) {
+export async function startNodeRed(userDir: string, settings = '', runtime: Runtime = {}): Promise<NodeRedProcess> {
   const port = await freePort();
   const settingsFile = path.join(userDir, 'settings.js');
   fs.writeFileSync(
@@ -114,21 +183,21 @@ async function startNodeRed(userDir, settings = '', runtime = {}) {
     await waitForHttp(`${url}/settings`, child);
   } catch (err) {
     await stopChild(child);
-    err.message += `\n${output.text}`;
+    if (err instanceof Error) err.message += `\n${output.text}`;
     throw err;
   }
 
   // The debug sidebar: the editor's websocket, as the browser opens it.
-  const debug = [];
+  const debug: DebugMessage[] = [];
   const ws = new WebSocket(`ws://127.0.0.1:${port}/comms`);
   await new Promise((resolve, reject) => {
     ws.once('open', resolve);
     ws.once('error', reject);
   });
   ws.send(JSON.stringify({ subscribe: 'debug' }));
-  const debugWaiters = [];
+  const debugWaiters: DebugWaiter[] = [];
   ws.on('message', (data) => {
-    for (const { topic, data: d } of JSON.parse(data.toString())) {
+    for (const { topic, data: d } of JSON.parse(data.toString()) as CommsMessage[]) {
       if (topic !== 'debug') continue;
       let value = d.msg;
       if (typeof value === 'string' && /^(Object|object|array)/.test(d.format || '')) {
@@ -148,7 +217,7 @@ async function startNodeRed(userDir, settings = '', runtime = {}) {
     }
   });
 
-  const api = (p, init = {}) => fetch(url + p, init);
+  const api = (p: string, init: RequestInit = {}) => fetch(url + p, init);
   return {
     url,
     port,
@@ -184,5 +253,3 @@ async function startNodeRed(userDir, settings = '', runtime = {}) {
     },
   };
 }
-
-module.exports = { freePort, waitForHttp, outputWatcher, stopChild, startNodeRed };

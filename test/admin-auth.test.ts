@@ -1,30 +1,45 @@
-'use strict';
 // The admin endpoints of the connection node sit behind Node-RED's own permissions: with adminAuth
 // on, a caller without a token (or with read-only rights, for Test connection) is refused.
-const assert = require('node:assert/strict');
-const { spawn } = require('node:child_process');
-const fs = require('node:fs');
-const os = require('node:os');
-const path = require('node:path');
-const bcrypt = require('bcryptjs'); // Node-RED's own dependency, used here to hash the test users' passwords
-const { freePort, waitForHttp, stopChild } = require('./support/node-red-process');
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import bcrypt from 'bcryptjs'; // Node-RED's own dependency, used here to hash the test users' passwords
+import { builtDist } from './support/build';
+import { freePort, waitForHttp, stopChild } from './support/node-red-process';
+
+/** An entry of GET /smtp-oauth-config/services. */
+interface Service {
+  key: string;
+}
+/** The answer of POST /smtp-oauth-config/test. */
+interface TestAnswer {
+  ok: boolean;
+  error: { message: string };
+}
 
 describe('admin endpoints with adminAuth on', function () {
   this.timeout(60000);
-  let child;
-  let url;
-  let userDir;
-  const token = async (username) => {
+  let child: ChildProcess;
+  let url: string;
+  let userDir: string;
+  let dist: string;
+  const token = async (username: string): Promise<string> => {
     const res = await fetch(`${url}/auth/token`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({ client_id: 'node-red-admin', grant_type: 'password', scope: username === 'admin' ? '*' : 'read', username, password: 'pw' }),
     });
     assert.equal(res.status, 200);
-    return (await res.json()).access_token;
+    return ((await res.json()) as { access_token: string }).access_token;
   };
   const testBody = JSON.stringify({ host: '127.0.0.1', port: 1, security: 'none', authType: 'none' });
 
+  // Node-RED loads the nodes from dist/ (nodesDir): built from the sources of this run, in a hook of its own.
+  before(function () {
+    dist = builtDist();
+  });
   before(async function () {
     userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nr-auth-'));
     const port = await freePort();
@@ -33,7 +48,7 @@ describe('admin endpoints with adminAuth on', function () {
       path.join(userDir, 'settings.js'),
       `module.exports = {
   uiHost: '127.0.0.1', uiPort: ${port}, flowFile: 'flows.json', credentialSecret: false,
-  nodesDir: ${JSON.stringify(path.join(__dirname, '..', 'dist'))},
+  nodesDir: ${JSON.stringify(dist)},
   telemetry: { enabled: false }, editorTheme: { tours: false, palette: { catalogues: [] } },
   adminAuth: { type: 'credentials', users: [
     { username: 'admin', password: ${JSON.stringify(hash)}, permissions: '*' },
@@ -61,7 +76,7 @@ describe('admin endpoints with adminAuth on', function () {
     const auth = { Authorization: `Bearer ${await token('viewer')}` };
     const list = await fetch(`${url}/smtp-oauth-config/services`, { headers: auth });
     assert.equal(list.status, 200);
-    assert.ok((await list.json()).some((s) => s.key === 'Outlook365'));
+    assert.ok(((await list.json()) as Service[]).some((s) => s.key === 'Outlook365'));
     const res = await fetch(`${url}/smtp-oauth-config/test`, { method: 'POST', headers: { ...auth, 'Content-Type': 'application/json' }, body: testBody });
     assert.equal(res.status, 401);
   });
@@ -70,7 +85,7 @@ describe('admin endpoints with adminAuth on', function () {
     const auth = { Authorization: `Bearer ${await token('admin')}` };
     const res = await fetch(`${url}/smtp-oauth-config/test`, { method: 'POST', headers: { ...auth, 'Content-Type': 'application/json' }, body: testBody });
     assert.equal(res.status, 200);
-    const body = await res.json();
+    const body = (await res.json()) as TestAnswer;
     assert.equal(body.ok, false);
     assert.match(body.error.message, /ECONNREFUSED/);
   });
