@@ -29,7 +29,11 @@ export interface OutboxControl {
   list(): OutboxEntry[];
   /** Ends the backoff wait of one waiting mail (or of all): they try at once. Resolves with how many did. */
   retryNow(id?: string): Promise<number>;
-  /** Deletes one waiting mail (or all); each one's msg ends as a failure. Resolves with how many were deleted. */
+  /**
+   * Deletes one waiting mail (or all); each one's msg ends as a failure. A mail whose attempt is
+   * under way is sent if the server accepts it, else deleted instead of waiting again. Resolves
+   * with how many were deleted or marked so.
+   */
   remove(id?: string): Promise<number>;
 }
 
@@ -526,7 +530,7 @@ export class Outbox implements OutboxControl {
     } catch (e) {
       close();
       if (isDeferred(e)) return this.defer(job);
-      if (!job.removed && !job.unspooled) await this.forget(job);
+      if (!job.unspooled) await this.forget(job);
       outcome = { error: e as SendError };
     }
     this.end(job, outcome);
@@ -636,9 +640,11 @@ export class Outbox implements OutboxControl {
   async remove(id?: string): Promise<number> {
     let n = 0;
     for (const job of this.select(id)) {
-      if (job.state === 'sending' || job.state === 'ended' || job.removed) continue;
+      if (job.state === 'ended' || job.removed) continue;
       job.removed = true;
       n++;
+      // An attempt under way ends it: sent if the server accepts it, else deleted instead of waiting again.
+      if (job.state === 'sending') continue;
       await this.forget(job);
       if (job.state === 'waiting') {
         // It waits for a retry inside its send: waking it ends that send with the deletion.
