@@ -1,24 +1,36 @@
-'use strict';
 // The package as users get it: packed, installed into a fresh Node-RED user directory the way the
 // palette manager installs it, and served by a real Node-RED on 127.0.0.1 for the browser tests.
-const { spawn } = require('node:child_process');
-const fs = require('node:fs');
-const os = require('node:os');
-const path = require('node:path');
-const { installIntoUserDir } = require('../../scripts/install-package');
-const { freePort } = require('./node-red-process');
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { installIntoUserDir } from '../../scripts/install-package';
+import { freePort } from './node-red-process';
+
+export { freePort };
+
+/** A started Node-RED: its editor's URL and port, its user dir, what it printed so far, and stop(). */
+export interface EditorNodeRed {
+  url: string;
+  port: number;
+  userDir: string;
+  output(): string;
+  /** Stops Node-RED (SIGTERM, waiting for its exit) and removes the user dir. */
+  stop(): Promise<void>;
+}
 
 /**
  * Starts Node-RED (the devDependency) on 127.0.0.1 with the packed package installed.
  * Resolves with { url, port, userDir, output(), stop() }.
  */
-async function startEditorNodeRed() {
+export async function startEditorNodeRed(): Promise<EditorNodeRed> {
   const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'smtp-editor-user-'));
-  let child;
-  const stop = async () => {
-    if (child && child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
+  let child: ChildProcess | undefined;
+  const stop = async (): Promise<void> => {
+    const running = child;
+    if (running && running.exitCode === null && running.signalCode === null) {
+      const exited = new Promise((resolve) => running.once('exit', resolve));
+      running.kill('SIGTERM');
       await exited;
     }
     fs.rmSync(userDir, { recursive: true, force: true });
@@ -47,16 +59,17 @@ async function startEditorNodeRed() {
       )};\n`,
     );
     const redJs = path.join(path.dirname(require.resolve('node-red/package.json')), 'red.js');
-    child = spawn(process.execPath, [redJs, '--userDir', userDir, '--settings', settings], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const started = spawn(process.execPath, [redJs, '--userDir', userDir, '--settings', settings], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child = started;
     let output = '';
-    const ready = new Promise((resolve, reject) => {
-      const onData = (chunk) => {
+    const ready = new Promise<void>((resolve, reject) => {
+      const onData = (chunk: Buffer) => {
         output += chunk.toString();
         if (/Started flows/.test(output)) resolve();
       };
-      child.stdout.on('data', onData);
-      child.stderr.on('data', onData);
-      child.once('exit', (code, signal) => reject(new Error(`Node-RED exited (${signal || code}) before it started:\n${output.slice(-3000)}`)));
+      started.stdout.on('data', onData);
+      started.stderr.on('data', onData);
+      started.once('exit', (code, signal) => reject(new Error(`Node-RED exited (${signal || code}) before it started:\n${output.slice(-3000)}`)));
     });
     await ready;
     return { url: `http://127.0.0.1:${port}/`, port, userDir, output: () => output, stop };
@@ -65,5 +78,3 @@ async function startEditorNodeRed() {
     throw err;
   }
 }
-
-module.exports = { startEditorNodeRed, freePort };
