@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { installIntoUserDir } from '../../scripts/install-package';
+import { buildIfNeeded, installIntoUserDir } from '../../scripts/install-package';
 import { freePort } from './node-red-process';
 
 export { freePort };
@@ -20,7 +20,7 @@ export interface EditorNodeRed {
 }
 
 /**
- * Starts Node-RED (the devDependency) on 127.0.0.1 with the packed package installed.
+ * Starts Node-RED (the devDependency) on 127.0.0.1 with the package built, packed and installed.
  * Resolves with { url, port, userDir, output(), stop() }.
  */
 export async function startEditorNodeRed(): Promise<EditorNodeRed> {
@@ -36,6 +36,9 @@ export async function startEditorNodeRed(): Promise<EditorNodeRed> {
     fs.rmSync(userDir, { recursive: true, force: true });
   };
   try {
+    // The tarball holds dist/: compiled from the sources first when they are newer (npm pack runs
+    // with --ignore-scripts, so its prepack build does not run).
+    buildIfNeeded();
     installIntoUserDir(userDir); // npm pack, then the palette manager's npm install arguments
     const port = await freePort();
     const settings = path.join(userDir, 'settings.js');
