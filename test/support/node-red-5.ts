@@ -1,4 +1,3 @@
-'use strict';
 // Node-RED 5 refuses Node 20 ("Node-RED requires Node.js v22.9 or later"), and the project itself
 // runs on Node 20. So Node 22 and Node-RED 5 both come from the npm registry, into
 // .cache/node-red-5/ (git-ignored): the registry's `node` package pulls the platform's binary as a
@@ -11,20 +10,40 @@
 // reuse the cache. The install happens in a temporary folder that is renamed into place only when
 // both parts work, so an interrupted install is never mistaken for a finished one. Delete
 // .cache/node-red-5/ to get the newest Node 22 and Node-RED 5.
-const { execFileSync } = require('node:child_process');
-const fs = require('node:fs');
-const path = require('node:path');
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 
 const root = path.join(__dirname, '..', '..');
-const CACHE = path.join(root, '.cache', 'node-red-5');
+export const CACHE = path.join(root, '.cache', 'node-red-5');
 const NODE_SPEC = 'node@22';
 const NODE_RED_SPEC = 'node-red@5';
 const INSTALL_TIMEOUT_MS = 5 * 60 * 1000;
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 const NPM_QUIET = ['--no-audit', '--no-fund', '--no-update-notifier'];
 
+/** Where the parts of a Node-RED 5 installation are, and the versions it holds. */
+export interface NodeRed5Layout {
+  /** Node 22's executable. */
+  node: string;
+  /** Its folder, to put first in PATH. */
+  nodeBin: string;
+  /** Node-RED 5's red.js. */
+  redJs: string;
+  /** The npm that Node-RED's palette manager runs (@node-red/registry requires 'npm'). */
+  npmCli: string;
+  nodeRedVersion(): string;
+  nodeVersion(): string;
+}
+
+/** A usable Node-RED 5 in .cache/node-red-5/, with its versions, and whether this call installed it. */
+export interface NodeRed5 extends NodeRed5Layout {
+  versions: { node: string; nodeRed: string };
+  installed: boolean;
+}
+
 /** The paths of a Node-RED 5 installation in `dir`. */
-function layout(dir) {
+function layout(dir: string): NodeRed5Layout {
   const nodeBin = path.join(dir, 'node', 'node_modules', 'node', 'bin');
   const node = path.join(nodeBin, process.platform === 'win32' ? 'node.exe' : 'node');
   const nodeRedDir = path.join(dir, 'node-red', 'node_modules', 'node-red');
@@ -34,16 +53,16 @@ function layout(dir) {
     redJs: path.join(nodeRedDir, 'red.js'),
     // The npm that Node-RED's palette manager runs (@node-red/registry requires 'npm').
     npmCli: path.join(dir, 'node-red', 'node_modules', 'npm', 'bin', 'npm-cli.js'),
-    nodeRedVersion: () => JSON.parse(fs.readFileSync(path.join(nodeRedDir, 'package.json'), 'utf8')).version,
+    nodeRedVersion: () => (JSON.parse(fs.readFileSync(path.join(nodeRedDir, 'package.json'), 'utf8')) as { version: string }).version,
     nodeVersion: () => execFileSync(node, ['--version'], { encoding: 'utf8', timeout: 30000 }).trim().replace(/^v/, ''),
   };
 }
 
 /** Whether `dir` holds a finished install: Node 22 that runs, Node-RED 5, and its npm. */
-function usable(dir) {
+function usable(dir: string): boolean {
   const paths = layout(dir);
   try {
-    const ready = JSON.parse(fs.readFileSync(path.join(dir, 'ready.json'), 'utf8'));
+    const ready = JSON.parse(fs.readFileSync(path.join(dir, 'ready.json'), 'utf8')) as { node: string; nodeRed: string };
     return ready.node === paths.nodeVersion() && ready.nodeRed === paths.nodeRedVersion() && fs.existsSync(paths.npmCli) && fs.existsSync(paths.redJs);
   } catch {
     return false;
@@ -51,7 +70,11 @@ function usable(dir) {
 }
 
 /** `npm install` into `prefix`, with a private package.json that allows the listed install scripts. */
-function npmInstall(prefix, spec, { allowScripts = {}, env = process.env } = {}) {
+function npmInstall(
+  prefix: string,
+  spec: string,
+  { allowScripts = {}, env = process.env }: { allowScripts?: Record<string, boolean>; env?: NodeJS.ProcessEnv } = {},
+): void {
   fs.mkdirSync(prefix, { recursive: true });
   // npm 11 asks for install scripts to be allowed per package (a warning now, blocked later).
   fs.writeFileSync(path.join(prefix, 'package.json'), JSON.stringify({ private: true, allowScripts }, null, 2));
@@ -62,7 +85,7 @@ function npmInstall(prefix, spec, { allowScripts = {}, env = process.env } = {})
  * Makes sure .cache/node-red-5/ holds Node 22 and Node-RED 5, installing them on first use.
  * Returns { node, nodeBin, redJs, npmCli, versions: { node, nodeRed }, installed: boolean }.
  */
-function ensureNodeRed5({ log = () => {} } = {}) {
+export function ensureNodeRed5({ log = () => {} }: { log?: (line: string) => void } = {}): NodeRed5 {
   if (usable(CACHE)) {
     const paths = layout(CACHE);
     return { ...paths, versions: { node: paths.nodeVersion(), nodeRed: paths.nodeRedVersion() }, installed: false };
@@ -87,11 +110,11 @@ function ensureNodeRed5({ log = () => {} } = {}) {
     fs.renameSync(partial, CACHE);
   } catch (err) {
     fs.rmSync(partial, { recursive: true, force: true });
-    if (err.stderr) err.message += `\n${err.stderr}`;
+    // execFileSync's error carries what npm printed on stderr.
+    const failed = err as Error & { stderr?: Buffer | string };
+    if (failed.stderr) failed.message += `\n${failed.stderr}`;
     throw err;
   }
   const installed = layout(CACHE);
   return { ...installed, versions: { node: installed.nodeVersion(), nodeRed: installed.nodeRedVersion() }, installed: true };
 }
-
-module.exports = { ensureNodeRed5, CACHE };

@@ -1,4 +1,3 @@
-'use strict';
 // Every example flow and the `npm start` demo flow in the real editor: no two nodes are drawn on
 // top of each other, and no node carries the "not properly configured" triangle.
 //
@@ -7,35 +6,77 @@
 //   (its left edge stays at x - 50);
 // - loaded as a deployed flow, as `npm start` and every reload show it: centred on x.
 // Screenshots go to test-artifacts/screenshots/layout-*.png.
-const assert = require('node:assert/strict');
-const fs = require('node:fs');
-const path = require('node:path');
-const { startEditorNodeRed } = require('../support/editor-node-red');
-const { launch, openEditor } = require('../support/browser');
-const { demoFlow } = require('../../scripts/demo-flow');
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Page } from 'playwright-core';
+import { startEditorNodeRed, type EditorNodeRed } from '../support/editor-node-red';
+import { launch, openEditor, type LaunchedBrowser } from '../support/browser';
+import { demoFlow } from '../../scripts/demo-flow';
+
+/** A node of a flow file, as the editor imports it. */
+interface FlowNode {
+  id: string;
+  type: string;
+  name?: string;
+  x?: number;
+  y?: number;
+  z?: string;
+  [property: string]: unknown;
+}
+
+/** A flow to draw: an example, or the demo flow with the tab it comes with. */
+interface Flow {
+  name: string;
+  nodes: FlowNode[];
+  tab?: FlowNode;
+}
+
+/** What the test reads of a node in the editor page (RED.nodes). */
+interface EditorNode {
+  id: string;
+  type: string;
+  name?: string;
+  valid: boolean;
+  validationErrors?: string[];
+  _def: { defaults?: Record<string, { type?: string }> };
+  [property: string]: unknown;
+}
+
+/** A drawn node: its label, its place in the file and its box on the page (page pixels). */
+interface Box {
+  id: string;
+  label: string;
+  x?: number;
+  y?: number;
+  left: number;
+  top: number;
+  right: number;
+  bottom: number;
+}
 
 const ROOT = path.join(__dirname, '..', '..');
 const SHOTS = path.join(ROOT, 'test-artifacts', 'screenshots');
 const examplesDir = path.join(ROOT, 'examples');
-const FLOWS = fs
+const FLOWS: Flow[] = fs
   .readdirSync(examplesDir)
   .filter((f) => f.endsWith('.json'))
   .sort()
-  .map((f) => ({ name: f.replace(/\.json$/, ''), nodes: JSON.parse(fs.readFileSync(path.join(examplesDir, f), 'utf8')) }))
+  .map((f): Flow => ({ name: f.replace(/\.json$/, ''), nodes: JSON.parse(fs.readFileSync(path.join(examplesDir, f), 'utf8')) as FlowNode[] }))
   // The demo flow comes with its own tab, which an import into a new flow leaves out.
   .concat([{ name: 'npm start demo flow', nodes: demoFlow().filter((n) => n.type !== 'tab').map(({ z, ...n }) => n), tab: demoFlow().find((n) => n.type === 'tab') }]);
 
 /** The flow with every id prefixed (the examples share their connection's id), references included. */
-function withPrefix(nodes, prefix) {
+function withPrefix(nodes: FlowNode[], prefix: string): FlowNode[] {
   let text = JSON.stringify(nodes);
   for (const n of nodes) text = text.split(`"${n.id}"`).join(`"${prefix}${n.id}"`);
-  return JSON.parse(text);
+  return JSON.parse(text) as FlowNode[];
 }
 
 /** Pairs of drawn nodes that share any area ({label, x, y, left, top, right, bottom}, page pixels). */
-function overlaps(boxes) {
-  const found = [];
-  const describe = (n) => `"${n.label}" (x ${n.x}, y ${n.y} in the file; drawn from ${Math.round(n.left)} to ${Math.round(n.right)})`;
+function overlaps(boxes: Box[]): string[] {
+  const found: string[] = [];
+  const describe = (n: Box) => `"${n.label}" (x ${n.x}, y ${n.y} in the file; drawn from ${Math.round(n.left)} to ${Math.round(n.right)})`;
   for (let i = 0; i < boxes.length; i++) {
     for (let j = i + 1; j < boxes.length; j++) {
       const [a, b] = [boxes[i], boxes[j]];
@@ -47,10 +88,10 @@ function overlaps(boxes) {
 
 describe('example flows and the demo flow in the editor (Chromium)', function () {
   this.timeout(60000);
-  let nr;
-  let browser;
-  let page;
-  const pageErrors = [];
+  let nr: EditorNodeRed;
+  let browser: LaunchedBrowser;
+  let page: Page;
+  const pageErrors: Error[] = [];
 
   before(async function () {
     this.timeout(240000);
@@ -76,11 +117,16 @@ describe('example flows and the demo flow in the editor (Chromium)', function ()
    * Draws `nodes` on a new tab, the way `how` says ('import' or 'load'), and returns what the user
    * sees of each node (body, label, ports, button, badges) and the nodes that are not valid.
    */
-  async function draw(nodes, how, prefix, tab = { type: 'tab', label: prefix }) {
+  async function draw(
+    nodes: FlowNode[],
+    how: 'import' | 'load',
+    prefix: string,
+    tab: Omit<FlowNode, 'id'> = { type: 'tab', label: prefix },
+  ): Promise<{ boxes: Box[]; invalid: string[] }> {
     const inFile = new Map(nodes.map((n) => [prefix + n.id, n]));
     const result = await page.evaluate(
       ({ nodes, how, tab }) => {
-        let z;
+        let z: string;
         if (how === 'import') {
           // Import > Examples > (the example) > Import to "new flow"; touchImport drops the nodes
           // at once instead of attaching them to the mouse pointer.
@@ -93,8 +139,8 @@ describe('example flows and the demo flow in the editor (Chromium)', function ()
           z = tab.id;
         }
         RED.view.select('');
-        const onTab = RED.nodes.filterNodes({ z });
-        const configs = [...new Set(onTab.flatMap((n) => Object.keys(n._def.defaults || {}).filter((p) => n._def.defaults[p].type && RED.nodes.node(n[p])).map((p) => RED.nodes.node(n[p]))))];
+        const onTab: EditorNode[] = RED.nodes.filterNodes({ z });
+        const configs = [...new Set(onTab.flatMap((n) => Object.keys(n._def.defaults || {}).filter((p) => n._def.defaults![p].type && RED.nodes.node(n[p])).map((p): EditorNode => RED.nodes.node(n[p]))))];
         return {
           ids: onTab.map((n) => n.id),
           invalid: [...onTab, ...configs].filter((n) => !n.valid).map((n) => `${n.type} "${n.name || ''}": ${n.validationErrors}`),
@@ -113,10 +159,12 @@ describe('example flows and the demo flow in the editor (Chromium)', function ()
     const boxes = await page.locator('#red-ui-workspace-chart g.red-ui-flow-node-group').evaluateAll((groups) =>
       groups.map((g) => {
         const r = g.getBoundingClientRect();
-        return { id: g.id, label: g.querySelector('.red-ui-flow-node-label')?.textContent || g.__data__.type, left: r.left, top: r.top, right: r.right, bottom: r.bottom };
+        // __data__: the node d3 drew the group from.
+        const drawn = (g as SVGGElement & { __data__: { type: string } }).__data__;
+        return { id: g.id, label: g.querySelector('.red-ui-flow-node-label')?.textContent || drawn.type, left: r.left, top: r.top, right: r.right, bottom: r.bottom };
       }),
     );
-    return { boxes: boxes.map((b) => ({ ...b, x: inFile.get(b.id).x, y: inFile.get(b.id).y })), invalid: result.invalid };
+    return { boxes: boxes.map((b) => ({ ...b, x: inFile.get(b.id)!.x, y: inFile.get(b.id)!.y })), invalid: result.invalid };
   }
 
   it('covers the nine examples and the demo flow, each send node with a short name', function () {
@@ -131,8 +179,8 @@ describe('example flows and the demo flow in the editor (Chromium)', function ()
     it(`${flow.name}: no two nodes overlap, every node is properly configured`, async function () {
       const file = flow.name.replace(/\W+/g, '-');
       fs.mkdirSync(SHOTS, { recursive: true });
-      const problems = {};
-      for (const how of ['import', 'load']) {
+      const problems: Record<string, string[]> = {};
+      for (const how of ['import', 'load'] as const) {
         const { boxes, invalid } = await draw(flow.nodes, how, `${how}${i}-`, flow.tab);
         await page.locator('#red-ui-workspace-chart').screenshot({ path: path.join(SHOTS, `layout-${how}-${file}.png`) });
         const found = { 'drawn on top of each other': overlaps(boxes), 'with a warning triangle': invalid };

@@ -1,13 +1,13 @@
-'use strict';
 // Node-RED 5's dark theme for the editor tests, and the contrast they measure in it. Node-RED 5
 // turns it on from a user setting (localStorage 'view-dark-theme' = 'dark' before the page loads),
 // which adds the class nr-theme-dark to <html>; its stylesheet then redefines the --red-ui-* colour
-// variables for html.nr-theme-dark. test/editor/dark-theme.test.js runs the real one on Node-RED 5;
-// Node-RED 4.1 (test/editor/editor.test.js) has no dark theme, so there the same variables, with
+// variables for html.nr-theme-dark. test/editor/dark-theme.test.ts runs the real one on Node-RED 5;
+// Node-RED 4.1 (test/editor/editor.test.ts) has no dark theme, so there the same variables, with
 // Node-RED 5.0.7's values, are set the same way.
+import type { Page } from 'playwright-core';
 
 /** The colour variables of html.nr-theme-dark in Node-RED 5.0.7 that the edit tray, its forms and the workspace use. */
-const NODE_RED_5_DARK = {
+export const NODE_RED_5_DARK: Record<string, string> = {
   'primary-background': '#15151a',
   'secondary-background': '#1b1b23',
   'secondary-background-selected': '#22222c',
@@ -71,7 +71,7 @@ const NODE_RED_5_DARK = {
 };
 
 /** Asks for the dark theme as a Node-RED 5 user does; call before the editor page loads. */
-async function preferDarkTheme(page) {
+export async function preferDarkTheme(page: Page): Promise<void> {
   await page.addInitScript(() => window.localStorage.setItem('view-dark-theme', 'dark'));
 }
 
@@ -79,7 +79,7 @@ async function preferDarkTheme(page) {
  * After the editor loaded: on Node-RED 5 the theme is already on; on 4.1 adds Node-RED 5's dark
  * variables under the same selector. Resolves with 'native' or 'emulated'.
  */
-async function applyDarkTheme(page) {
+export async function applyDarkTheme(page: Page): Promise<'native' | 'emulated'> {
   return page.evaluate((vars) => {
     const html = document.documentElement;
     if (html.classList.contains('nr-theme-dark')) return 'native';
@@ -92,8 +92,20 @@ async function applyDarkTheme(page) {
   }, NODE_RED_5_DARK);
 }
 
+/** An opaque colour: sRGB channels, 0-255. */
+export interface Rgb {
+  r: number;
+  g: number;
+  b: number;
+}
+
+/** A colour with its alpha, 0-1. */
+export interface Rgba extends Rgb {
+  a: number;
+}
+
 /** sRGB channels (0-255) and alpha of a CSS rgb()/rgba() colour as getComputedStyle gives it. */
-function parseColor(css) {
+export function parseColor(css: string): Rgba {
   const m = /^rgba?\(([^)]+)\)$/.exec(String(css).trim());
   if (!m) throw new Error(`not an rgb() colour: ${css}`);
   const [r, g, b, a = 1] = m[1].split(/[\s,/]+/).filter(Boolean).map(Number);
@@ -101,8 +113,8 @@ function parseColor(css) {
 }
 
 /** A stack of background colours, innermost first, flattened into the colour the eye sees. */
-function effectiveBackground(stack) {
-  let out = { r: 255, g: 255, b: 255 };
+export function effectiveBackground(stack: string[]): Rgb {
+  let out: Rgb = { r: 255, g: 255, b: 255 };
   for (const css of [...stack].reverse()) {
     const c = parseColor(css);
     out = { r: c.r * c.a + out.r * (1 - c.a), g: c.g * c.a + out.g * (1 - c.a), b: c.b * c.a + out.b * (1 - c.a) };
@@ -111,8 +123,8 @@ function effectiveBackground(stack) {
 }
 
 /** WCAG 2.x relative luminance (https://www.w3.org/TR/WCAG21/#dfn-relative-luminance). */
-function luminance({ r, g, b }) {
-  const lin = (v) => {
+function luminance({ r, g, b }: Rgb): number {
+  const lin = (v: number) => {
     const s = v / 255;
     return s <= 0.04045 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
   };
@@ -120,9 +132,27 @@ function luminance({ r, g, b }) {
 }
 
 /** WCAG 2.x contrast ratio of two opaque colours, from 1 to 21. */
-function contrast(a, b) {
+export function contrast(a: Rgb, b: Rgb): number {
   const [hi, lo] = [luminance(a), luminance(b)].sort((x, y) => y - x);
   return (hi + 0.05) / (lo + 0.05);
+}
+
+/** A mark of the toolbar (an icon's stroke or fill, a label's text): what it is and its CSS colour. */
+export interface Mark {
+  what: string;
+  color: string;
+}
+
+/** What toolbarContrast measured; ratios are rounded to two decimals. */
+export interface ToolbarContrast {
+  /** The colour behind the toolbar. */
+  background: Rgb;
+  /** How many marks were measured. */
+  marks: number;
+  /** The mark with the lowest contrast. */
+  weakest: Mark & { ratio: number };
+  /** The editor area's text against its background. */
+  editorText: { color: string; background: Rgb; ratio: number };
 }
 
 /**
@@ -131,28 +161,34 @@ function contrast(a, b) {
  * toolbar: its background and its ancestors', composited by alpha. Resolves with
  * { background, marks, weakest: { what, color, ratio }, editorText: { color, background, ratio } }.
  */
-async function toolbarContrast(page) {
+export async function toolbarContrast(page: Page): Promise<ToolbarContrast> {
+  // This function runs in the page. It names no function inside: tsx (esbuild with keepNames)
+  // would wrap a named one in its __name() helper, which the page does not have.
   const seen = await page.locator('#smtp-html-toolbar').evaluate((bar) => {
-    const behind = (start) => {
-      const backgrounds = [];
-      for (let el = start; el; el = el.parentElement) {
+    const editor = document.querySelector('#smtp-html-rich .ql-editor')!;
+    // The background colours of the toolbar and of the editor area, each from the element outwards.
+    const [barBackgrounds, editorBackgrounds] = [bar, editor].map((start) => {
+      const backgrounds: string[] = [];
+      for (let el: Element | null = start; el; el = el.parentElement) {
         const bg = getComputedStyle(el).backgroundColor;
         backgrounds.push(bg);
         if (/^rgb\(/.test(bg)) break; // opaque: nothing behind it shows
       }
       return backgrounds;
-    };
-    const shown = (el) => el.getBoundingClientRect().width > 0;
-    const owner = (el) => el.closest('button, .ql-picker').className;
-    const editor = document.querySelector('#smtp-html-rich .ql-editor');
+    });
+    // Strokes and fills count where they are shown (width > 0), named after their button or picker.
     return {
-      backgrounds: behind(bar),
+      backgrounds: barBackgrounds,
       marks: [
-        ...[...bar.querySelectorAll('.ql-stroke, .ql-stroke-miter')].filter(shown).map((el) => ({ what: `stroke in ${owner(el)}`, color: getComputedStyle(el).stroke })),
-        ...[...bar.querySelectorAll('.ql-fill')].filter(shown).map((el) => ({ what: `fill in ${owner(el)}`, color: getComputedStyle(el).fill })),
+        ...[...bar.querySelectorAll('.ql-stroke, .ql-stroke-miter')]
+          .filter((el) => el.getBoundingClientRect().width > 0)
+          .map((el) => ({ what: `stroke in ${el.closest('button, .ql-picker')!.className}`, color: getComputedStyle(el).stroke })),
+        ...[...bar.querySelectorAll('.ql-fill')]
+          .filter((el) => el.getBoundingClientRect().width > 0)
+          .map((el) => ({ what: `fill in ${el.closest('button, .ql-picker')!.className}`, color: getComputedStyle(el).fill })),
         ...[...bar.querySelectorAll('.ql-picker-label, button.ql-source')].map((el) => ({ what: `text of ${el.className}`, color: getComputedStyle(el).color })),
       ],
-      editor: { color: getComputedStyle(editor).color, backgrounds: behind(editor) },
+      editor: { color: getComputedStyle(editor).color, backgrounds: editorBackgrounds },
     };
   });
   const background = effectiveBackground(seen.backgrounds);
@@ -166,5 +202,3 @@ async function toolbarContrast(page) {
     editorText: { color: seen.editor.color, background: editorBackground, ratio: Number(contrast(parseColor(seen.editor.color), editorBackground).toFixed(2)) },
   };
 }
-
-module.exports = { NODE_RED_5_DARK, preferDarkTheme, applyDarkTheme, parseColor, effectiveBackground, contrast, toolbarContrast };

@@ -1,17 +1,36 @@
-'use strict';
-// Node-RED 5 on Node 22, both from the npm registry (test/support/node-red-5.js caches them in
+// Node-RED 5 on Node 22, both from the npm registry (test/support/node-red-5.ts caches them in
 // .cache/node-red-5/): the packed package installed with Node-RED 5's own palette npm, both node
 // types loaded, a deployed flow delivering a mail to a loopback SMTP server, and the send node's
 // dialog edited in Chromium and deployed.
-const assert = require('node:assert/strict');
-const fs = require('node:fs');
-const os = require('node:os');
-const path = require('node:path');
-const { buildIfNeeded, installIntoUserDir, PALETTE_INSTALL_ARGS, pkg } = require('../../scripts/install-package');
-const { ensureNodeRed5 } = require('../support/node-red-5');
-const { startNodeRed } = require('../support/node-red-process');
-const { startSmtp } = require('../support/smtp');
-const { launch, openEditor } = require('../support/browser');
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { EmailAddress } from 'mailparser';
+import type { SMTPServerAddress } from 'smtp-server';
+import { buildIfNeeded, installIntoUserDir, PALETTE_INSTALL_ARGS, pkg } from '../../scripts/install-package';
+import { ensureNodeRed5, type NodeRed5 } from '../support/node-red-5';
+import { startNodeRed } from '../support/node-red-process';
+import { startSmtp } from '../support/smtp';
+import { launch, openEditor, type LaunchedBrowser } from '../support/browser';
+
+/** A node set of GET /nodes (Accept: application/json). */
+interface NodeSet {
+  id: string;
+  module: string;
+  types: string[];
+  enabled: boolean;
+  err?: string;
+  version: string;
+}
+
+/** What the editor test reads of a node in the editor page (RED.nodes). */
+interface EditorNode {
+  id: string;
+  type: string;
+  valid: boolean;
+  validationErrors?: string[];
+}
 
 const MODULE = pkg.name;
 const USER = 'nr5@example.com';
@@ -19,7 +38,7 @@ const PASSWORD = 'node-red-5-password';
 const IDS = { tab: 'f5a0000000000001', connection: 'f5a0000000000002', inject: 'f5a0000000000003', send: 'f5a0000000000004', debug: 'f5a0000000000005' };
 
 /** The test flow: inject -> send (templates, basic auth) -> debug showing msg.emailResult. */
-function flow(smtpPort) {
+function flow(smtpPort: number) {
   return [
     { id: IDS.tab, type: 'tab', label: 'Node-RED 5' },
     {
@@ -84,13 +103,13 @@ function flow(smtpPort) {
 
 describe('Node-RED 5 on Node 22: the packed package, a sent mail, the editor', function () {
   this.timeout(60000);
-  let nr5;
-  let env;
-  let userDir;
-  let red;
-  let smtp;
-  let browser;
-  const pageErrors = [];
+  let nr5: NodeRed5;
+  let env: NodeJS.ProcessEnv;
+  let userDir: string;
+  let red: Awaited<ReturnType<typeof startNodeRed>>;
+  let smtp: Awaited<ReturnType<typeof startSmtp>>;
+  let browser: LaunchedBrowser;
+  const pageErrors: Error[] = [];
 
   before(async function () {
     // First run: Node 22 and Node-RED 5 from the registry (each npm install bounded to 5 min).
@@ -138,7 +157,7 @@ describe('Node-RED 5 on Node 22: the packed package, a sent mail, the editor', f
   });
 
   it('loads both node types (GET /nodes)', async function () {
-    const sets = (await (await red.api('/nodes', { headers: { Accept: 'application/json' } })).json()).filter((s) => s.module === MODULE);
+    const sets = ((await (await red.api('/nodes', { headers: { Accept: 'application/json' } })).json()) as NodeSet[]).filter((s) => s.module === MODULE);
     assert.deepEqual(sets.map((s) => s.types).flat().sort(), ['send-smtp-email', 'smtp-oauth-config']);
     for (const set of sets) {
       assert.equal(set.enabled, true, `${set.id} is enabled`);
@@ -153,11 +172,11 @@ describe('Node-RED 5 on Node 22: the packed package, a sent mail, the editor', f
     await red.inject(IDS.inject);
     const [mail] = await smtp.waitForMessages(1);
     assert.equal(mail.parsed.subject, 'Hello Ada from Node-RED 5');
-    assert.deepEqual(mail.parsed.to.value.map((a) => [a.name, a.address]), [['Ada Lovelace', 'ada@example.com']]);
-    assert.deepEqual(mail.envelope.rcptTo.map((r) => r.address), ['ada@example.com']);
+    assert.deepEqual(mail.parsed.to.value.map((a: EmailAddress) => [a.name, a.address]), [['Ada Lovelace', 'ada@example.com']]);
+    assert.deepEqual(mail.envelope.rcptTo.map((r: SMTPServerAddress) => r.address), ['ada@example.com']);
     assert.equal(mail.parsed.html, '<p>Sent by <b>Node-RED 5</b> to Ada</p>');
     assert.equal(mail.user, USER, 'logged in with the deployed credentials');
-    const [sent] = await red.waitForDebug((m) => m.name === 'sent');
+    const [sent] = await red.waitForDebug((m: { name: string }) => m.name === 'sent');
     assert.equal(sent.value.success, true);
     assert.deepEqual(sent.value.accepted, ['ada@example.com']);
   });
@@ -168,7 +187,7 @@ describe('Node-RED 5 on Node 22: the packed package, a sent mail, the editor', f
     page.on('pageerror', (err) => pageErrors.push(err));
     await openEditor(page, red.url);
     // No node carries the "not properly configured" triangle (Deploy would ask for confirmation).
-    const invalid = await page.evaluate((ids) => [...RED.nodes.filterNodes({ z: ids.tab }), RED.nodes.node(ids.connection)].filter((n) => !n.valid).map((n) => `${n.type} ${n.id}: ${n.validationErrors}`), IDS);
+    const invalid = await page.evaluate((ids) => [...RED.nodes.filterNodes({ z: ids.tab }), RED.nodes.node(ids.connection)].filter((n: EditorNode) => !n.valid).map((n: EditorNode) => `${n.type} ${n.id}: ${n.validationErrors}`), IDS);
     assert.deepEqual(invalid, []);
     await page.locator(`g.red-ui-flow-node-group[id="${IDS.send}"] rect.red-ui-flow-node`).dblclick();
     const subject = page.locator('.form-row:has(#node-input-subject) input.red-ui-typedInput-input');
@@ -185,7 +204,7 @@ describe('Node-RED 5 on Node 22: the packed package, a sent mail, the editor', f
 
     const text = await (await red.api('/flows')).text();
     assert.ok(!text.includes(PASSWORD), 'no password in /flows');
-    const send = JSON.parse(text).find((n) => n.id === IDS.send);
+    const send = (JSON.parse(text) as Record<string, unknown>[]).find((n) => n.id === IDS.send)!;
     assert.equal(send.subject, 'Edited in Node-RED 5 for {{payload.name}}');
     assert.equal(send.to, 'Ada Lovelace <ada@example.com>', 'the other fields are kept');
     assert.equal(send.html, '<p>Sent by <b>Node-RED 5</b> to {{payload.name}}</p>');

@@ -1,16 +1,27 @@
-'use strict';
 // Headless Chromium (Debian's /usr/bin/chromium) driven by playwright-core, as every browser test
 // launches it: no network of its own, no first-run screens.
-const fs = require('node:fs');
-const os = require('node:os');
-const path = require('node:path');
-const { chromium } = require('playwright-core');
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
 
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+export const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+export const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+export interface LaunchOptions {
+  locale?: string;
+  viewport?: { width: number; height: number };
+}
+
+/** A Chromium with its own profile: its context, the page it opened, and close() that also removes the profile. */
+export interface LaunchedBrowser {
+  context: BrowserContext;
+  page: Page;
+  close(): Promise<void>;
+}
 
 /** Launches Chromium with a fresh profile. Resolves with { context, page, close() }. */
-async function launch({ locale = 'en-US', viewport = { width: 1400, height: 1000 } } = {}) {
+export async function launch({ locale = 'en-US', viewport = { width: 1400, height: 1000 } }: LaunchOptions = {}): Promise<LaunchedBrowser> {
   if (!fs.existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM} (apt-get install chromium)`);
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'smtp-chromium-'));
   const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: ARGS, viewport, locale });
@@ -27,9 +38,7 @@ async function launch({ locale = 'en-US', viewport = { width: 1400, height: 1000
 }
 
 /** Opens the Node-RED editor at `url` and waits until the palette shows the package's send node. */
-async function openEditor(page, url) {
+export async function openEditor(page: Page, url: string): Promise<void> {
   await page.goto(url);
   await page.locator('.red-ui-palette-node[data-palette-type="send-smtp-email"]').waitFor();
 }
-
-module.exports = { CHROMIUM, ARGS, launch, openEditor };

@@ -1,4 +1,3 @@
-'use strict';
 // The editor's Outbox sidebar tab in headless Chromium, against a real Node-RED (adminAuth on) with
 // the package installed from its packed tarball, and an SMTP server on loopback that answers every
 // mail `451 4.3.0 Try again later` until the test lets it accept. A failed attempt waits an hour
@@ -6,11 +5,12 @@
 //
 // The tab with two waiting mails is screenshot into test-artifacts/screenshots/outbox-tab.png on
 // every run; with UPDATE_SCREENSHOTS=1 also into docs/screenshots/.
-const assert = require('node:assert/strict');
-const fs = require('node:fs');
-const path = require('node:path');
-const { launch, CHROMIUM } = require('../support/browser');
-const { USERS, startAuthNodeRed, startRefusingSmtp, outboxFlow } = require('../support/outbox-admin');
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Locator, Page, Response } from 'playwright-core';
+import { launch, CHROMIUM, type LaunchedBrowser } from '../support/browser';
+import { USERS, startAuthNodeRed, startRefusingSmtp, outboxFlow } from '../support/outbox-admin';
 
 const ROOT = path.join(__dirname, '..', '..');
 const SHOT_DIRS = [path.join(ROOT, 'test-artifacts', 'screenshots')].concat(
@@ -28,7 +28,24 @@ const MARKS = {
   subjects: ['Invoice 1001 for ACME Ltd', 'Invoice 1002 for Globex Corporation'],
 };
 
-async function shoot(page, name) {
+/**
+ * The SMTP server of startRefusingSmtp, with what it adds to startSmtp's: the switch, and the
+ * attempts per subject. Spelled out while test/support/outbox-admin is JavaScript, whose inferred
+ * type leaves out the properties it adds to the server after creating it.
+ */
+type RefusingSmtp = Awaited<ReturnType<typeof startRefusingSmtp>> & {
+  refuse: boolean;
+  attempts(subject: string): number;
+  untilAttempts(subject: string, n: number): Promise<void>;
+};
+
+/** A connection in the answer of GET /smtp-oauth-config/outbox: what the tab lists. */
+interface OutboxConnection {
+  id: string;
+  mails: { id: string; subject: string }[];
+}
+
+async function shoot(page: Page, name: string): Promise<void> {
   const file = path.join(SHOT_DIRS[0], name);
   for (const dir of SHOT_DIRS) fs.mkdirSync(dir, { recursive: true });
   await page.screenshot({ path: file });
@@ -36,7 +53,7 @@ async function shoot(page, name) {
 }
 
 /** Opens the editor, logs in with the login form and waits until the palette shows the package's node. */
-async function logIn(page, url, username) {
+async function logIn(page: Page, url: string, username: keyof typeof USERS): Promise<void> {
   await page.goto(url);
   await page.locator('#node-dialog-login-username').fill(username);
   await page.locator('#node-dialog-login-password').fill(USERS[username].password);
@@ -48,14 +65,14 @@ async function logIn(page, url, username) {
  * Shows the Outbox tab as a user does: the sidebar shows the first tabs' icons only, the others are
  * in the menu of its caret button.
  */
-async function openOutboxTab(page) {
+async function openOutboxTab(page: Page): Promise<void> {
   await page.locator('#red-ui-sidebar .red-ui-tab-link-button-menu').click();
   await page.locator('#red-ui-tabs-menu-option-smtp-outbox').click();
   await page.locator('#smtp-outbox-list').waitFor();
 }
 
 /** Clicks a button of the tab and resolves with the answer to the POST it makes. */
-async function press(page, button, action) {
+async function press(page: Page, button: Locator, action: string): Promise<Response> {
   const [res] = await Promise.all([
     page.waitForResponse((r) => r.url().endsWith(`/smtp-oauth-config/outbox/conn1/${action}`)),
     button.click(),
@@ -65,29 +82,29 @@ async function press(page, button, action) {
 
 describe('Outbox tab in a real browser (Chromium)', function () {
   this.timeout(60000);
-  let red;
-  let smtp;
-  let admin;
-  let viewer;
+  let red: Awaited<ReturnType<typeof startAuthNodeRed>>;
+  let smtp: RefusingSmtp;
+  let admin: LaunchedBrowser;
+  let viewer: LaunchedBrowser | undefined;
   /** The node statuses; `retrying (n)` tells that n mails wait for a retry and Retry now can reach them. */
-  let status;
-  const pageErrors = [];
+  let status: Awaited<ReturnType<typeof red.watchStatus>>;
+  const pageErrors: Error[] = [];
   /** Ids of the two waiting mails, by subject. */
-  const ids = {};
-  const row = (subject) => admin.page.locator(`.smtp-outbox-mail[data-mail="${ids[subject]}"]`);
+  const ids: Record<string, string> = {};
+  const row = (subject: string) => admin.page.locator(`.smtp-outbox-mail[data-mail="${ids[subject]}"]`);
   const [first, second] = MARKS.subjects;
 
   before(async function () {
     this.timeout(240000);
     assert.ok(fs.existsSync(CHROMIUM), `Chromium not found at ${CHROMIUM} (apt-get install chromium)`);
-    smtp = await startRefusingSmtp({ [MARKS.user]: MARKS.password });
+    smtp = (await startRefusingSmtp({ [MARKS.user]: MARKS.password })) as RefusingSmtp;
     red = await startAuthNodeRed();
     await red.deploy(outboxFlow(smtp.port, MARKS));
     status = await red.watchStatus();
     for (const id of ['inject1', 'inject2']) await red.inject(id);
     for (const s of MARKS.subjects) await smtp.untilAttempts(s, 1);
     await status.until('send1', 'retrying (2)');
-    const mails = (await (await red.api('/smtp-oauth-config/outbox')).json()).find((c) => c.id === 'conn1').mails;
+    const mails = ((await (await red.api('/smtp-oauth-config/outbox')).json()) as OutboxConnection[]).find((c) => c.id === 'conn1')!.mails;
     assert.equal(mails.length, 2);
     for (const m of mails) ids[m.subject] = m.id;
     admin = await launch();
@@ -104,15 +121,15 @@ describe('Outbox tab in a real browser (Chromium)', function () {
   });
 
   afterEach(async function () {
-    if (this.currentTest.state === 'failed') {
+    if (this.currentTest!.state === 'failed') {
       fs.mkdirSync(SHOT_DIRS[0], { recursive: true });
       for (const [who, b] of [
         ['admin', admin],
         ['viewer', viewer],
-      ]) {
+      ] as const) {
         if (b)
           await b.page.screenshot({
-            path: path.join(SHOT_DIRS[0], `failed-outbox-${who}-${this.currentTest.title.replace(/\W+/g, '-').slice(0, 50)}.png`),
+            path: path.join(SHOT_DIRS[0], `failed-outbox-${who}-${this.currentTest!.title.replace(/\W+/g, '-').slice(0, 50)}.png`),
           });
       }
     }
@@ -159,7 +176,7 @@ describe('Outbox tab in a real browser (Chromium)', function () {
     assert.deepEqual(await viewer.page.locator('.smtp-outbox-subject').allInnerTexts(), MARKS.subjects);
     const buttons = viewer.page.locator('.smtp-outbox-retry, .smtp-outbox-delete, .smtp-outbox-retry-all, .smtp-outbox-delete-all');
     assert.equal(await buttons.count(), 6);
-    assert.deepEqual(await buttons.evaluateAll((bs) => bs.map((b) => b.disabled)), [true, true, true, true, true, true]);
+    assert.deepEqual(await buttons.evaluateAll((bs: HTMLButtonElement[]) => bs.map((b) => b.disabled)), [true, true, true, true, true, true]);
     // Refresh is reading: it stays usable.
     assert.ok(await viewer.page.locator('#smtp-outbox-refresh').isEnabled());
     await viewer.close();
@@ -171,7 +188,7 @@ describe('Outbox tab in a real browser (Chromium)', function () {
     const mark = status.mark();
     const res = await press(page, row(first).locator('.smtp-outbox-retry'), 'retry');
     assert.equal(res.status(), 200);
-    assert.deepEqual(JSON.parse(res.request().postData()), { mail: ids[first] });
+    assert.deepEqual(JSON.parse(res.request().postData()!), { mail: ids[first] });
     assert.deepEqual(await res.json(), { count: 1 });
     await smtp.untilAttempts(first, 2);
     await row(first).locator('.smtp-outbox-facts', { hasText: '2 attempts' }).waitFor();

@@ -1,16 +1,16 @@
-'use strict';
 // The real Node-RED editor in headless Chromium, with the package installed from its packed
 // tarball as the palette installs it. Everything a user does in the two dialogs, then Deploy.
 //
 // Screenshots of both dialogs go to test-artifacts/screenshots/ on every run; with
 // UPDATE_SCREENSHOTS=1 they also replace the ones in docs/screenshots/ that the README shows.
-const assert = require('node:assert/strict');
-const fs = require('node:fs');
-const path = require('node:path');
-const { CHROMIUM, launch: launchBrowser, openEditor } = require('../support/browser');
-const { startEditorNodeRed } = require('../support/editor-node-red');
-const { startSmtp } = require('../support/smtp');
-const { preferDarkTheme, applyDarkTheme, toolbarContrast } = require('../support/dark-theme');
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Locator, Page } from 'playwright-core';
+import { CHROMIUM, launch as launchBrowser, openEditor, type LaunchedBrowser } from '../support/browser';
+import { startEditorNodeRed, type EditorNodeRed } from '../support/editor-node-red';
+import { startSmtp } from '../support/smtp';
+import { preferDarkTheme, applyDarkTheme, toolbarContrast } from '../support/dark-theme';
 
 const ROOT = path.join(__dirname, '..', '..');
 const SHOT_DIRS = [path.join(ROOT, 'test-artifacts', 'screenshots')].concat(process.env.UPDATE_SCREENSHOTS ? [path.join(ROOT, 'docs', 'screenshots')] : []);
@@ -21,9 +21,12 @@ const CLIENT_SECRET = 'client-secret-never-in-flows';
 /** The send node's attachment: a 1×1 PNG, sent inline with the Content-ID "logo". */
 const LOGO = 'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==';
 
-const launch = (locale) => launchBrowser({ locale });
+/** A node of the deployed flows as GET /flows returns it. */
+type FlowNode = Record<string, unknown>;
 
-async function shoot(page, name) {
+const launch = (locale: string) => launchBrowser({ locale });
+
+async function shoot(page: Page, name: string): Promise<void> {
   const file = path.join(SHOT_DIRS[0], name);
   for (const dir of SHOT_DIRS) fs.mkdirSync(dir, { recursive: true });
   await page.screenshot({ path: file });
@@ -31,29 +34,29 @@ async function shoot(page, name) {
 }
 
 /** A screenshot for test-artifacts/ only: what a reviewer checks, not what the README shows. */
-async function shootArtifact(page, name) {
+async function shootArtifact(page: Page, name: string): Promise<void> {
   fs.mkdirSync(SHOT_DIRS[0], { recursive: true });
   await page.screenshot({ path: path.join(SHOT_DIRS[0], name) });
 }
 
-/** The settings.js value of smtpOauthConfigMaxAttachmentMB in test/support/editor-node-red.js. */
+/** The settings.js value of smtpOauthConfigMaxAttachmentMB in test/support/editor-node-red.ts. */
 const MAX_ATTACHMENT_SETTING = 40;
 
 /** Texts of the visible elements matching a selector, trimmed. */
-async function visibleTexts(locator) {
-  return locator.evaluateAll((els) => els.filter((e) => e.offsetParent !== null).map((e) => e.textContent.trim()));
+async function visibleTexts(locator: Locator): Promise<string[]> {
+  return locator.evaluateAll((els: HTMLElement[]) => els.filter((e) => e.offsetParent !== null).map((e) => e.textContent!.trim()));
 }
 
 describe('editor in a real browser (Chromium)', function () {
   this.timeout(60000);
-  let nr;
-  let smtp;
-  let browser;
-  let page;
-  const pageErrors = [];
+  let nr: EditorNodeRed;
+  let smtp: Awaited<ReturnType<typeof startSmtp>>;
+  let browser: LaunchedBrowser;
+  let page: Page;
+  const pageErrors: Error[] = [];
   /** The id of the send node the tests add: its label is "send email" in English, another text in German. */
-  let sendId;
-  const sendNode = (p) => p.locator(`g.red-ui-flow-node-group[id="${sendId}"]`);
+  let sendId: string | null;
+  const sendNode = (p: Page) => p.locator(`g.red-ui-flow-node-group[id="${sendId}"]`);
 
   before(async function () {
     this.timeout(240000);
@@ -74,9 +77,9 @@ describe('editor in a real browser (Chromium)', function () {
   });
 
   afterEach(async function () {
-    if (this.currentTest.state === 'failed' && page) {
+    if (this.currentTest!.state === 'failed' && page) {
       fs.mkdirSync(SHOT_DIRS[0], { recursive: true });
-      await page.screenshot({ path: path.join(SHOT_DIRS[0], `failed-${this.currentTest.title.replace(/\W+/g, '-').slice(0, 60)}.png`) });
+      await page.screenshot({ path: path.join(SHOT_DIRS[0], `failed-${this.currentTest!.title.replace(/\W+/g, '-').slice(0, 60)}.png`) });
     }
     const found = pageErrors.splice(0);
     assert.deepEqual(found.map((e) => e.message), [], 'the editor page threw');
@@ -133,7 +136,7 @@ describe('editor in a real browser (Chromium)', function () {
   });
 
   it('shows exactly the rows each attachment type needs, with a hint under each', async () => {
-    const expected = {
+    const expected: Record<string, { value: null; rows: string[] } | { value: string; rows: string[]; hint: RegExp }> = {
       none: { value: null, rows: [] },
       url: { value: 'URL', rows: ['value', 'filename', 'mime', 'cid'], hint: /data: URL/ },
       text: { value: 'Text', rows: ['value', 'filename', 'mime', 'cid'], hint: /text\/plain/ },
@@ -141,7 +144,7 @@ describe('editor in a real browser (Chromium)', function () {
       custom: { value: 'Content', rows: ['value', 'filename', 'mime', 'cid'], hint: /MIME type below/ },
       mime: { value: 'MIME part', rows: ['value'], hint: /complete MIME part/ },
     };
-    const options = await page.locator('#node-input-attachmentType option').evaluateAll((os) => os.map((o) => [o.value, o.textContent]));
+    const options = await page.locator('#node-input-attachmentType option').evaluateAll((os: HTMLOptionElement[]) => os.map((o) => [o.value, o.textContent]));
     assert.deepEqual(options, [
       ['none', 'No attachment'],
       ['url', 'From URL'],
@@ -225,7 +228,7 @@ describe('editor in a real browser (Chromium)', function () {
     assert.equal(await page.locator('.form-row:has(#node-input-headers) .red-ui-typedInput-container.input-error').count(), 0);
     assert.match(await page.locator('#smtp-headers-hint').innerText(), /JSON object .*msg\.headers is merged in/);
 
-    const options = await page.locator('#node-input-deliver option').evaluateAll((os) => os.map((o) => [o.value, o.textContent]));
+    const options = await page.locator('#node-input-deliver option').evaluateAll((os: HTMLOptionElement[]) => os.map((o) => [o.value, o.textContent]));
     assert.deepEqual(options, [
       ['send', 'Send'],
       ['preview', 'Preview: build the message as .eml without sending'],
@@ -307,8 +310,10 @@ describe('editor in a real browser (Chromium)', function () {
     const service = page.locator('#node-config-input-service');
     await page.locator('#node-config-input-service[data-loaded="true"]').waitFor();
     const nodemailerDir = path.join(nr.userDir, 'node_modules', 'nodemailer');
-    const known = Object.values(JSON.parse(fs.readFileSync(require.resolve('nodemailer/lib/well-known/services.json', { paths: [nodemailerDir] }), 'utf8'))).filter((s) => s.host);
-    const options = await service.locator('option').evaluateAll((os) => os.map((o) => [o.value, o.textContent]));
+    const servicesFile = require.resolve('nodemailer/lib/well-known/services.json', { paths: [nodemailerDir] });
+    const services = JSON.parse(fs.readFileSync(servicesFile, 'utf8')) as Record<string, { host?: string }>;
+    const known = Object.values(services).filter((s) => s.host);
+    const options = await service.locator('option').evaluateAll((os: HTMLOptionElement[]) => os.map((o) => [o.value, o.textContent]));
     assert.deepEqual(options[0], ['', 'Other SMTP Service']);
     assert.equal(options.length, known.length + 1);
     assert.ok(options.some(([key]) => key === 'Outlook365'));
@@ -393,7 +398,7 @@ describe('editor in a real browser (Chromium)', function () {
     };
 
     let result = await test();
-    assert.match(await result.getAttribute('class'), /smtp-fail/);
+    assert.match((await result.getAttribute('class')) ?? '', /smtp-fail/);
     const failure = await result.innerText();
     assert.match(failure, /EAUTH/);
     assert.match(failure, /check the user and password/);
@@ -403,7 +408,7 @@ describe('editor in a real browser (Chromium)', function () {
 
     await page.locator('#node-config-input-password').fill(PASSWORD);
     result = await test();
-    assert.match(await result.getAttribute('class'), /smtp-ok/);
+    assert.match((await result.getAttribute('class')) ?? '', /smtp-ok/);
     assert.match(await result.innerText(), /Connected and authenticated/);
     assert.deepEqual(smtp.authAttempts.map((a) => a.username), [USER, USER]);
 
@@ -429,11 +434,13 @@ describe('editor in a real browser (Chromium)', function () {
     await page.locator('#smtp-html-editor').waitFor({ state: 'detached' });
     // Labelled like the core nodes: the name, else what the node is; never the subject, which
     // would make the node as wide as the subject.
-    assert.equal((await sendNode(page).locator('.red-ui-flow-node-label').textContent()).trim(), 'send email');
+    assert.equal(((await sendNode(page).locator('.red-ui-flow-node-label').textContent()) ?? '').trim(), 'send email');
     const labels = await page.evaluate((id) => {
       const node = RED.nodes.node(id);
       const label = RED.nodes.getType('send-smtp-email').label;
-      const _ = (...args) => node._(...args);
+      // Bound rather than wrapped in an arrow: this function runs in the page, where tsx's __name()
+      // helper (esbuild's keepNames, which it would wrap a named arrow in) does not exist.
+      const _ = node._.bind(node);
       return { named: label.call({ _, name: 'Monthly report', subject: node.subject }), unnamed: label.call({ _, subject: node.subject }) };
     }, sendId);
     assert.deepEqual(labels, { named: 'Monthly report', unnamed: 'send email' });
@@ -445,15 +452,15 @@ describe('editor in a real browser (Chromium)', function () {
 
     const text = await (await fetch(`${nr.url}flows`, { headers: { 'Node-RED-API-Version': 'v2' } })).text();
     for (const secret of [PASSWORD, WRONG_PASSWORD, CLIENT_SECRET]) assert.ok(!text.includes(secret), 'no secret in /flows');
-    const flows = JSON.parse(text).flows;
-    const send = flows.find((n) => n.type === 'send-smtp-email');
-    const config = flows.find((n) => n.type === 'smtp-oauth-config');
+    const flows = (JSON.parse(text) as { flows: FlowNode[] }).flows;
+    const send = flows.find((n) => n.type === 'send-smtp-email')!;
+    const config = flows.find((n) => n.type === 'smtp-oauth-config')!;
     assert.equal(send.connection, config.id);
     assert.equal(send.to, 'Bob <bob@example.com>, carol@example.com');
     assert.equal(send.toType, 'str');
     assert.equal(send.subject, 'Report for {{payload.name}}');
     assert.equal(send.htmlType, 'str');
-    assert.match(send.html, /^<h2>Weekly report<\/h2><p>Hello \{\{payload\.name\}\}, this is <strong>important<\/strong><\/p><ul><li>first point<\/li><li>second point<\/li><\/ul>/);
+    assert.match(send.html as string, /^<h2>Weekly report<\/h2><p>Hello \{\{payload\.name\}\}, this is <strong>important<\/strong><\/p><ul><li>first point<\/li><li>second point<\/li><\/ul>/);
     assert.equal(send.attachmentType, 'url');
     assert.equal(send.attachment, LOGO);
     assert.equal(send.attachmentFilename, 'logo.png');
@@ -522,7 +529,7 @@ describe('editor in a real browser (Chromium)', function () {
     assert.match(text, /these differ: host/);
     assert.match(text, /Type the Password again/);
     assert.ok(!text.includes(PASSWORD));
-    assert.match(await page.locator('#node-config-input-password').getAttribute('class'), /input-error/);
+    assert.match((await page.locator('#node-config-input-password').getAttribute('class')) ?? '', /input-error/);
     assert.equal(await page.locator('#node-config-input-password').inputValue(), '');
     assert.equal(smtp.authAttempts.length, before, 'nothing was sent to any server');
     await page.locator('#node-config-dialog-cancel').click();
@@ -604,14 +611,14 @@ describe('editor in a real browser (Chromium)', function () {
       const p = german.page;
       // The palette wraps long labels at spaces and hyphens.
       const label = await p.locator('.red-ui-palette-node[data-palette-type="send-smtp-email"] .red-ui-palette-label').textContent();
-      assert.equal(label.replace(/\s+/g, ''), 'E-Mailsenden');
+      assert.equal((label ?? '').replace(/\s+/g, ''), 'E-Mailsenden');
       await sendNode(p).locator('rect.red-ui-flow-node').dblclick();
       await p.locator('#smtp-html-editor[data-editor="rich"]').waitFor();
       const sections = await visibleTexts(p.locator('.smtp-send-dialog .smtp-section'));
       assert.deepEqual(sections, ['Verbindung', 'Empfänger', 'Betreff', 'Inhalt', 'Anhang', 'Ergebnis & Fehler', 'Erweitert']);
       // Advanced is open: the saved node holds values there.
       assert.ok(await p.locator('#smtp-send-advanced').isVisible());
-      const labels = {};
+      const labels: Record<string, string> = {};
       for (const name of ['attachmentCid', 'inReplyTo', 'references', 'headers', 'deliver', 'previewFromMsg']) labels[name] = (await p.locator(`label[for="node-input-${name}"]`).innerText()).trim();
       assert.deepEqual(labels, { attachmentCid: 'Content-ID', inReplyTo: 'In-Reply-To', references: 'References', headers: 'Header', deliver: 'Zustellung', previewFromMsg: 'msg.preview erlauben' });
       assert.equal(await p.locator('#smtp-attachment-cid-hint').innerText(), 'Wird eingebettet gesendet; verweisen Sie im Inhalt mit <img src="cid:logo"> darauf.');
@@ -646,7 +653,7 @@ describe('editor in a real browser (Chromium)', function () {
       // Every labelled row fits: no input reaches past the dialog's edge.
       const overflow = await narrow.locator('.smtp-send-dialog').evaluate((dialog) => {
         const right = dialog.getBoundingClientRect().right;
-        return [...dialog.querySelectorAll('.form-row')].filter((row) => row.offsetParent && [...row.children].some((c) => c.offsetParent && c.getBoundingClientRect().right > right + 1)).map((row) => row.textContent.trim().slice(0, 40));
+        return [...dialog.querySelectorAll<HTMLElement>('.form-row')].filter((row) => row.offsetParent && ([...row.children] as HTMLElement[]).some((c) => c.offsetParent && c.getBoundingClientRect().right > right + 1)).map((row) => row.textContent!.trim().slice(0, 40));
       });
       assert.deepEqual(overflow, []);
       await shoot(narrow, 'send-dialog-narrow.png');
@@ -673,7 +680,7 @@ describe('editor in a real browser (Chromium)', function () {
       await dark.page.locator('#smtp-html-toolbar').scrollIntoViewIfNeeded();
       const report = await toolbarContrast(dark.page);
       fs.mkdirSync(SHOT_DIRS[0], { recursive: true });
-      // Only in test-artifacts: docs/screenshots/send-dialog-dark.png comes from Node-RED 5 (dark-theme.test.js).
+      // Only in test-artifacts: docs/screenshots/send-dialog-dark.png comes from Node-RED 5 (dark-theme.test.ts).
       await dark.page.screenshot({ path: path.join(SHOT_DIRS[0], 'send-dialog-dark-node-red-4.png') });
       assert.ok(report.marks >= 10, `toolbar marks found: ${report.marks}`);
       assert.ok(report.weakest.ratio >= 4.5, `WCAG AA needs 4.5:1 for the toolbar's icons: ${JSON.stringify(report)}`);

@@ -1,14 +1,53 @@
-'use strict';
 // What a user gets from the palette: the packed tarball installed into a fresh user dir with the
 // palette manager's npm arguments, loaded by a real Node-RED. Then every example flow, as Import >
 // Examples would bring it in, is deployed and clicked through.
-const assert = require('node:assert/strict');
-const fs = require('node:fs');
-const os = require('node:os');
-const path = require('node:path');
-const { buildIfNeeded, installIntoUserDir, PALETTE_INSTALL_ARGS, pkg, root } = require('../../scripts/install-package');
-const { startNodeRed } = require('../support/node-red-process');
-const { startSmtp } = require('../support/smtp');
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Attachment, EmailAddress } from 'mailparser';
+import type { SMTPServerAddress } from 'smtp-server';
+import { buildIfNeeded, installIntoUserDir, PALETTE_INSTALL_ARGS, pkg, root } from '../../scripts/install-package';
+import { startNodeRed } from '../support/node-red-process';
+import { startSmtp } from '../support/smtp';
+
+/** A node of an example flow. */
+interface FlowNode {
+  id: string;
+  type: string;
+  name?: string;
+  z?: string;
+  info?: string;
+  [property: string]: unknown;
+}
+
+/** A node set of GET /nodes (Accept: application/json). */
+interface NodeSet {
+  id: string;
+  module: string;
+  types: string[];
+  enabled: boolean;
+  err?: string;
+  version: string;
+}
+
+/** What these tests read of a mail the SMTP server accepted (test/support/smtp): its envelope and the parsed mail. */
+interface ReceivedMail {
+  envelope: { rcptTo: SMTPServerAddress[] };
+  parsed: {
+    subject: string;
+    html: string;
+    text: string;
+    to: { text: string };
+    replyTo: { value: EmailAddress[] };
+    attachments: Attachment[];
+  };
+}
+
+/** A debug node's message in the debug sidebar: the tests pick them by the debug node's name. */
+interface DebugMessage {
+  name: string;
+}
 
 const MODULE = pkg.name;
 const examplesDir = path.join(root, 'examples');
@@ -17,14 +56,14 @@ const exampleNames = fs
   .filter((f) => f.endsWith('.json'))
   .map((f) => f.replace(/\.json$/, ''))
   .sort();
-const readExample = (name) => JSON.parse(fs.readFileSync(path.join(examplesDir, `${name}.json`), 'utf8'));
+const readExample = (name: string) => JSON.parse(fs.readFileSync(path.join(examplesDir, `${name}.json`), 'utf8')) as FlowNode[];
 
 describe('palette install: the packed package in a fresh Node-RED user dir', function () {
   this.timeout(240000);
-  let userDir;
-  let red;
-  let smtp;
-  let installed;
+  let userDir: string;
+  let red: Awaited<ReturnType<typeof startNodeRed>>;
+  let smtp: Awaited<ReturnType<typeof startSmtp>>;
+  let installed: ReturnType<typeof installIntoUserDir>;
 
   before(async function () {
     buildIfNeeded();
@@ -46,7 +85,7 @@ describe('palette install: the packed package in a fresh Node-RED user dir', fun
     assert.match(project.dependencies[MODULE], /^file:.*\.tgz$/);
     const shipped = JSON.parse(fs.readFileSync(path.join(installed.moduleDir, 'package.json'), 'utf8'));
     assert.equal(shipped.version, pkg.version);
-    for (const file of Object.values(pkg['node-red'].nodes)) {
+    for (const file of Object.values(pkg['node-red'].nodes as Record<string, string>)) {
       assert.ok(fs.existsSync(path.join(installed.moduleDir, file)), `${file} is in the package`);
       assert.ok(fs.existsSync(path.join(installed.moduleDir, file.replace(/\.js$/, '.html'))), `the editor HTML of ${file} is in the package`);
     }
@@ -64,7 +103,7 @@ describe('palette install: the packed package in a fresh Node-RED user dir', fun
   it('loads both node types (GET /nodes)', async function () {
     const res = await red.api('/nodes', { headers: { Accept: 'application/json' } });
     assert.equal(res.status, 200);
-    const sets = (await res.json()).filter((s) => s.module === MODULE);
+    const sets = ((await res.json()) as NodeSet[]).filter((s) => s.module === MODULE);
     assert.deepEqual(sets.map((s) => s.types).flat().sort(), ['send-smtp-email', 'smtp-oauth-config']);
     for (const set of sets) {
       assert.equal(set.enabled, true, `${set.id} is enabled`);
@@ -89,7 +128,7 @@ describe('palette install: the packed package in a fresh Node-RED user dir', fun
   it('lists every example under Import > Examples (GET /library/examples/flows/…)', async function () {
     const res = await red.api(`/library/examples/flows/${MODULE}`);
     assert.equal(res.status, 200);
-    const listed = (await res.json()).map((e) => e.fn || e).sort();
+    const listed = ((await res.json()) as { fn?: string }[]).map((e) => e.fn || e).sort();
     assert.deepEqual(listed, exampleNames);
     assert.ok(exampleNames.length >= 7);
     for (const name of exampleNames) {
@@ -100,7 +139,7 @@ describe('palette install: the packed package in a fresh Node-RED user dir', fun
 
   describe('every example deploys without errors and works when clicked', function () {
     /** The example as Import brings it onto a new tab, its local connection pointed at the test server. */
-    function onTab(name) {
+    function onTab(name: string): FlowNode[] {
       const nodes = readExample(name);
       const tab = { id: 'tab' + nodes[0].id.slice(3), type: 'tab', label: name };
       for (const n of nodes) {
@@ -111,11 +150,11 @@ describe('palette install: the packed package in a fresh Node-RED user dir', fun
       return [tab, ...nodes];
     }
 
-    async function deployExample(name) {
+    async function deployExample(name: string): Promise<FlowNode[]> {
       const flow = onTab(name);
       const log = await red.deploy(flow);
       assert.doesNotMatch(log, /\[(error|warn)\]/, `deploying "${name}" logged:\n${log}`);
-      const state = await (await red.api('/flows')).json();
+      const state = (await (await red.api('/flows')).json()) as FlowNode[];
       const deployed = new Map(state.map((n) => [n.id, n.type]));
       for (const n of flow) assert.equal(deployed.get(n.id), n.type, `${n.type} ${n.id} is deployed`);
       red.debug.length = 0;
@@ -123,8 +162,8 @@ describe('palette install: the packed package in a fresh Node-RED user dir', fun
       return flow;
     }
 
-    const injects = (flow, name) => flow.filter((n) => n.type === 'inject' && (!name || n.name === name));
-    const sent = (msg) => msg.name === 'sent';
+    const injects = (flow: FlowNode[], name?: string) => flow.filter((n) => n.type === 'inject' && (!name || n.name === name));
+    const sent = (msg: DebugMessage) => msg.name === 'sent';
 
     it('every example has a comment node and uses only core nodes and ours', function () {
       const core = new Set(['tab', 'comment', 'inject', 'debug', 'catch', 'change', 'switch', 'template', 'split', 'send-smtp-email', 'smtp-oauth-config']);
@@ -139,7 +178,7 @@ describe('palette install: the packed package in a fresh Node-RED user dir', fun
     it('01 sends a basic HTML email', async function () {
       const flow = await deployExample(exampleNames[0]);
       await red.inject(injects(flow)[0].id);
-      const [mail] = await smtp.waitForMessages(1);
+      const [mail]: ReceivedMail[] = await smtp.waitForMessages(1);
       assert.equal(mail.parsed.subject, 'Hello from Node-RED');
       assert.match(mail.parsed.html, /<b>HTML<\/b>/);
       assert.match(mail.parsed.text, /Hello!/);
@@ -149,7 +188,7 @@ describe('palette install: the packed package in a fresh Node-RED user dir', fun
     it('02 takes recipients from msg and fills the templates', async function () {
       const flow = await deployExample(exampleNames[1]);
       for (const i of injects(flow)) await red.inject(i.id);
-      const mails = await smtp.waitForMessages(2);
+      const mails: ReceivedMail[] = await smtp.waitForMessages(2);
       const bySubject = Object.fromEntries(mails.map((m) => [m.parsed.subject, m]));
       const grace = bySubject['Order A-1002 for Grace'];
       assert.ok(grace, `subjects: ${Object.keys(bySubject)}`);
@@ -162,7 +201,7 @@ describe('palette install: the packed package in a fresh Node-RED user dir', fun
     it('03 sends every attachment type', async function () {
       const flow = await deployExample(exampleNames[2]);
       for (const i of injects(flow)) await red.inject(i.id);
-      const mails = await smtp.waitForMessages(6);
+      const mails: ReceivedMail[] = await smtp.waitForMessages(6);
       const files = Object.fromEntries(mails.map((m) => [m.parsed.subject, m.parsed.attachments.map((a) => `${a.filename}|${a.contentType}`)]));
       assert.deepEqual(files['Attachment from a URL'], ['orders.csv|text/csv']);
       assert.deepEqual(files['Attachment from text'], ['timestamp.txt|text/plain']);
@@ -170,20 +209,20 @@ describe('palette install: the packed package in a fresh Node-RED user dir', fun
       assert.deepEqual(files['Custom content with a MIME type'], ['reading.json|application/json']);
       assert.deepEqual(files['Pregenerated MIME part'], ['meeting.ics|text/calendar']);
       assert.deepEqual(files['Attachments from msg.attachments'], ['notes.md|text/markdown', 'pixel.png|image/png']);
-      const json = mails.find((m) => m.parsed.subject === 'Custom content with a MIME type').parsed.attachments[0].content.toString();
+      const json = mails.find((m) => m.parsed.subject === 'Custom content with a MIME type')!.parsed.attachments[0].content.toString();
       assert.deepEqual(JSON.parse(json), { sensor: 'kitchen', temperature: 21.5 });
     });
 
     it('04 stores the result in msg and in flow context', async function () {
       const flow = await deployExample(exampleNames[3]);
       await red.inject(injects(flow, 'result in msg')[0].id);
-      const [inMsg] = await red.waitForDebug((m) => m.name === 'msg.emailResult');
+      const [inMsg] = await red.waitForDebug((m: DebugMessage) => m.name === 'msg.emailResult');
       assert.equal(inMsg.value.success, true);
       assert.deepEqual(inMsg.value.accepted, ['recipient@example.com']);
       await red.inject(injects(flow, 'result in flow')[0].id);
       await smtp.waitForMessages(2);
       await red.inject(injects(flow, 'read flow.lastEmail')[0].id);
-      const [inFlow] = await red.waitForDebug((m) => m.name === 'flow.lastEmail');
+      const [inFlow] = await red.waitForDebug((m: DebugMessage) => m.name === 'flow.lastEmail');
       assert.equal(inFlow.value.success, true);
       assert.match(inFlow.value.messageId, /@/);
     });
@@ -191,34 +230,34 @@ describe('palette install: the packed package in a fresh Node-RED user dir', fun
     it('05 stops on error into the Catch node, or continues with the stored failure', async function () {
       const flow = await deployExample(exampleNames[4]);
       await red.inject(injects(flow, 'stop on error')[0].id);
-      const [caught] = await red.waitForDebug((m) => m.name === 'caught error');
+      const [caught] = await red.waitForDebug((m: DebugMessage) => m.name === 'caught error');
       assert.match(caught.value.message, /invalid address/i);
       await red.inject(injects(flow, 'continue')[0].id);
-      const [failed] = await red.waitForDebug((m) => m.name === 'failed');
+      const [failed] = await red.waitForDebug((m: DebugMessage) => m.name === 'failed');
       assert.equal(failed.value.code, 'EINPUT');
       assert.ok(failed.value.hint);
-      assert.equal(red.debug.filter((m) => m.name === 'not reached' || sent(m)).length, 0);
+      assert.equal(red.debug.filter((m: DebugMessage) => m.name === 'not reached' || sent(m)).length, 0);
       assert.equal(smtp.messages.length, 0);
     });
 
     it('06 passes the msgs on at once and stores the background result in flow context', async function () {
       const flow = await deployExample(exampleNames[5]);
       await red.inject(injects(flow, 'send 3 mails')[0].id);
-      await red.waitForDebug((m) => m.name === 'passed on at once', 3);
-      const mails = await smtp.waitForMessages(3);
+      await red.waitForDebug((m: DebugMessage) => m.name === 'passed on at once', 3);
+      const mails: ReceivedMail[] = await smtp.waitForMessages(3);
       assert.deepEqual(mails.map((m) => m.parsed.subject).sort(), ['Background mail 1', 'Background mail 2', 'Background mail 3']);
       await red.inject(injects(flow, 'read flow.asyncResult')[0].id);
-      const [last] = await red.waitForDebug((m) => m.name === 'last result');
+      const [last] = await red.waitForDebug((m: DebugMessage) => m.name === 'last result');
       assert.equal(last.value.success, true);
     });
 
     it('07 (Microsoft 365) deploys with placeholders and no secret in the flow', async function () {
       const flow = await deployExample(exampleNames[6]);
-      const conn = flow.find((n) => n.type === 'smtp-oauth-config');
+      const conn = flow.find((n) => n.type === 'smtp-oauth-config')!;
       assert.equal(conn.service, 'Outlook365');
       assert.equal(conn.authType, 'oauth2-client-credentials');
       assert.equal(conn.scope, 'https://outlook.office365.com/.default');
-      assert.match(conn.tokenUrl, /^https:\/\/login\.microsoftonline\.com\/YOUR-TENANT-ID\/oauth2\/v2\.0\/token$/);
+      assert.match(conn.tokenUrl as string, /^https:\/\/login\.microsoftonline\.com\/YOUR-TENANT-ID\/oauth2\/v2\.0\/token$/);
       assert.equal(conn.credentials, undefined);
       const text = JSON.stringify(readExample(exampleNames[6]));
       for (const step of ['SMTP.SendAsApp', 'admin consent', 'New-ServicePrincipal', 'Add-MailboxPermission', 'Authenticated SMTP']) assert.ok(text.includes(step), `the comment explains ${step}`);

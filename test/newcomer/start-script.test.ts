@@ -1,24 +1,50 @@
-'use strict';
 // `npm start` as a newcomer runs it: the same script, on free ports and a fresh user dir. One click
 // on the demo's inject node must put a mail into the development inbox, readable over HTTP.
-const assert = require('node:assert/strict');
-const { spawn } = require('node:child_process');
-const fs = require('node:fs');
-const os = require('node:os');
-const path = require('node:path');
-const { freePort, outputWatcher, stopChild } = require('../support/node-red-process');
-const { IDS } = require('../../scripts/demo-flow');
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { freePort, outputWatcher, stopChild } from '../support/node-red-process';
+import { IDS } from '../../scripts/demo-flow';
 
 const root = path.join(__dirname, '..', '..');
 
+/** A node set of Node-RED's GET /nodes (Accept: application/json). */
+interface NodeSet {
+  module: string;
+  types: string[];
+}
+
+/** A node of Node-RED's GET /flows. */
+interface FlowNode {
+  id: string;
+  type: string;
+  name?: string;
+  z?: string;
+  [property: string]: unknown;
+}
+
+/** A mail in the development inbox's GET /api/messages. */
+interface InboxMail {
+  id: string;
+  subject: string;
+  from: string[];
+  to: string[];
+  envelope: { from: string; to: string[] };
+  htmlUrl: string;
+  attachments: { filename: string; url: string }[];
+}
+
 describe('npm start: Node-RED with the package, a demo flow and a development inbox', function () {
   this.timeout(240000);
-  let child;
-  let output;
-  let userDir;
-  let ports;
-  let nodeRed;
-  let inbox;
+  let child: ChildProcessByStdio<null, Readable, Readable>;
+  let output: ReturnType<typeof outputWatcher>;
+  let userDir: string;
+  let ports: { nodeRed: number; inbox: number; smtp: number };
+  let nodeRed: string;
+  let inbox: string;
 
   before(async function () {
     userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'smtp-start-'));
@@ -60,7 +86,7 @@ describe('npm start: Node-RED with the package, a demo flow and a development in
   it('runs Node-RED with the package installed from its tarball into the user dir', async function () {
     const project = JSON.parse(fs.readFileSync(path.join(userDir, 'package.json'), 'utf8'));
     assert.match(project.dependencies['@mailwire/node-red-send-smtp-email'], /^file:.*\.tgz$/);
-    const sets = (await (await fetch(`${nodeRed}/nodes`, { headers: { Accept: 'application/json' } })).json()).filter((s) => s.module === '@mailwire/node-red-send-smtp-email');
+    const sets = ((await (await fetch(`${nodeRed}/nodes`, { headers: { Accept: 'application/json' } })).json()) as NodeSet[]).filter((s) => s.module === '@mailwire/node-red-send-smtp-email');
     assert.deepEqual(sets.map((s) => s.types).flat().sort(), ['send-smtp-email', 'smtp-oauth-config']);
     const settings = await (await fetch(`${nodeRed}/settings`)).json();
     assert.equal(settings.editorTheme.tours, false);
@@ -76,13 +102,13 @@ describe('npm start: Node-RED with the package, a demo flow and a development in
   });
 
   it('has the demo flow deployed with a connection to the inbox (no auth, no TLS)', async function () {
-    const flows = await (await fetch(`${nodeRed}/flows`)).json();
-    const conn = flows.find((n) => n.id === IDS.connection);
+    const flows = (await (await fetch(`${nodeRed}/flows`)).json()) as FlowNode[];
+    const conn = flows.find((n) => n.id === IDS.connection)!;
     assert.equal(conn.type, 'smtp-oauth-config');
     assert.equal(conn.authType, 'none');
     assert.equal(conn.security, 'none');
     assert.equal(conn.port, '${INBOX_SMTP_PORT}');
-    assert.equal(flows.find((n) => n.id === IDS.inject).name, 'Send demo mail');
+    assert.equal(flows.find((n) => n.id === IDS.inject)!.name, 'Send demo mail');
     assert.ok(flows.some((n) => n.type === 'comment' && n.z === IDS.tab));
   });
 
@@ -90,7 +116,7 @@ describe('npm start: Node-RED with the package, a demo flow and a development in
     const res = await fetch(`${nodeRed}/inject/${IDS.inject}`, { method: 'POST' });
     assert.equal(res.status, 200);
     // Long poll: answers as soon as the mail is there.
-    const [mail] = await (await fetch(`${inbox}/api/messages?since=0&wait=20000`)).json();
+    const [mail] = (await (await fetch(`${inbox}/api/messages?since=0&wait=20000`)).json()) as InboxMail[];
     assert.ok(mail, 'a mail arrived');
     assert.equal(mail.subject, 'Hello Ada, your order A-1001 from Node-RED');
     assert.deepEqual(mail.from, ['Node-RED demo <node-red@example.com>']);
@@ -98,7 +124,7 @@ describe('npm start: Node-RED with the package, a demo flow and a development in
     assert.deepEqual(mail.envelope, { from: 'node-red@example.com', to: ['ada@example.com'] });
 
     const html = await fetch(inbox + mail.htmlUrl);
-    assert.match(html.headers.get('content-security-policy'), /^sandbox;/);
+    assert.match(html.headers.get('content-security-policy') ?? '', /^sandbox;/);
     const body = await html.text();
     assert.match(body, /<h2>Hello Ada!<\/h2>/);
     assert.match(body, /<li>Node-RED<\/li><li>SMTP<\/li><li>OAuth2<\/li>/);
@@ -106,7 +132,7 @@ describe('npm start: Node-RED with the package, a demo flow and a development in
     assert.equal(mail.attachments.length, 1);
     assert.equal(mail.attachments[0].filename, 'hello.txt');
     const file = await fetch(inbox + mail.attachments[0].url);
-    assert.match(file.headers.get('content-disposition'), /^attachment; filename="hello.txt"/);
+    assert.match(file.headers.get('content-disposition') ?? '', /^attachment; filename="hello.txt"/);
     assert.equal(await file.text(), 'A text file attached by the send email node.');
 
     const detail = await (await fetch(`${inbox}/api/messages/${mail.id}`)).json();

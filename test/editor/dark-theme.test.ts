@@ -1,19 +1,19 @@
-'use strict';
 // The send dialog in Node-RED 5's dark theme, as a user turns it on (User Settings > View:
 // localStorage 'view-dark-theme' = 'dark'), on Node-RED 5 and Node 22 from the npm registry
-// (test/support/node-red-5.js). Quill's snow theme draws its toolbar icons #444 (1.8:1 on the dark
+// (test/support/node-red-5.ts). Quill's snow theme draws its toolbar icons #444 (1.8:1 on the dark
 // background): every mark of the toolbar must reach WCAG AA, 4.5:1, in the dark and in the light
 // theme. The dark screenshot goes to test-artifacts/screenshots/, and with UPDATE_SCREENSHOTS=1
 // to docs/screenshots/send-dialog-dark.png.
-const assert = require('node:assert/strict');
-const fs = require('node:fs');
-const os = require('node:os');
-const path = require('node:path');
-const { buildIfNeeded, installIntoUserDir } = require('../../scripts/install-package');
-const { ensureNodeRed5 } = require('../support/node-red-5');
-const { startNodeRed } = require('../support/node-red-process');
-const { launch, openEditor } = require('../support/browser');
-const { preferDarkTheme, toolbarContrast } = require('../support/dark-theme');
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Page } from 'playwright-core';
+import { buildIfNeeded, installIntoUserDir } from '../../scripts/install-package';
+import { ensureNodeRed5, type NodeRed5 } from '../support/node-red-5';
+import { startNodeRed } from '../support/node-red-process';
+import { launch, openEditor } from '../support/browser';
+import { preferDarkTheme, toolbarContrast } from '../support/dark-theme';
 
 const ROOT = path.join(__dirname, '..', '..');
 const SHOT_DIRS = [path.join(ROOT, 'test-artifacts', 'screenshots')].concat(process.env.UPDATE_SCREENSHOTS ? [path.join(ROOT, 'docs', 'screenshots')] : []);
@@ -57,14 +57,21 @@ const FLOW = [
   },
 ];
 
-async function shoot(page, name) {
+/** What the test reads of a node in the editor page (RED.nodes). */
+interface EditorNode {
+  type: string;
+  valid: boolean;
+  validationErrors?: string[];
+}
+
+async function shoot(page: Page, name: string): Promise<void> {
   for (const dir of SHOT_DIRS) fs.mkdirSync(dir, { recursive: true });
   await page.screenshot({ path: path.join(SHOT_DIRS[0], name) });
   for (const dir of SHOT_DIRS.slice(1)) fs.copyFileSync(path.join(SHOT_DIRS[0], name), path.join(dir, name));
 }
 
 /** Opens the editor (dark or not), then the send node's dialog with its rich-text editor. */
-async function openSendDialog(page, url, { dark }) {
+async function openSendDialog(page: Page, url: string, { dark }: { dark: boolean }): Promise<void> {
   if (dark) await preferDarkTheme(page);
   await openEditor(page, url);
   await page.locator(`g.red-ui-flow-node-group[id="${IDS.send}"] rect.red-ui-flow-node`).dblclick();
@@ -74,10 +81,10 @@ async function openSendDialog(page, url, { dark }) {
 
 describe("the send dialog in Node-RED 5's dark theme (Chromium)", function () {
   this.timeout(60000);
-  let nr5;
-  let userDir;
-  let red;
-  const pageErrors = [];
+  let nr5: NodeRed5;
+  let userDir: string;
+  let red: Awaited<ReturnType<typeof startNodeRed>>;
+  const pageErrors: Error[] = [];
 
   before(async function () {
     // First run: Node 22 and Node-RED 5 from the registry (each npm install bounded to 5 min).
@@ -106,7 +113,7 @@ describe("the send dialog in Node-RED 5's dark theme (Chromium)", function () {
     try {
       browser.page.on('pageerror', (err) => pageErrors.push(err));
       await openSendDialog(browser.page, red.url, { dark: true });
-      const invalid = await browser.page.evaluate(() => RED.nodes.filterNodes({}).concat(RED.nodes.node('da0000000000000b')).filter((n) => n && !n.valid).map((n) => `${n.type}: ${n.validationErrors}`));
+      const invalid = await browser.page.evaluate(() => RED.nodes.filterNodes({}).concat(RED.nodes.node('da0000000000000b')).filter((n: EditorNode | undefined) => n && !n.valid).map((n: EditorNode) => `${n.type}: ${n.validationErrors}`));
       assert.deepEqual(invalid, []);
       assert.ok(await browser.page.evaluate(() => document.documentElement.classList.contains('nr-theme-dark')), `Node-RED ${nr5.versions.nodeRed} turned its dark theme on`);
       // The cursor in the heading: the picker shows "Heading 2" in the active colour.
