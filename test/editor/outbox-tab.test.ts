@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Locator, Page, Response } from 'playwright-core';
 import { launch, CHROMIUM, type LaunchedBrowser } from '../support/browser';
-import { USERS, startAuthNodeRed, startRefusingSmtp, outboxFlow } from '../support/outbox-admin';
+import { USERS, startAuthNodeRed, startRefusingSmtp, outboxFlow, type RefusingSmtp } from '../support/outbox-admin';
 
 const ROOT = path.join(__dirname, '..', '..');
 const SHOT_DIRS = [path.join(ROOT, 'test-artifacts', 'screenshots')].concat(
@@ -26,17 +26,6 @@ const MARKS = {
   filename: 'report.txt',
   payload: 'PAYLOAD-MSG-e5c3',
   subjects: ['Invoice 1001 for ACME Ltd', 'Invoice 1002 for Globex Corporation'],
-};
-
-/**
- * The SMTP server of startRefusingSmtp, with what it adds to startSmtp's: the switch, and the
- * attempts per subject. Spelled out while test/support/outbox-admin is JavaScript, whose inferred
- * type leaves out the properties it adds to the server after creating it.
- */
-type RefusingSmtp = Awaited<ReturnType<typeof startRefusingSmtp>> & {
-  refuse: boolean;
-  attempts(subject: string): number;
-  untilAttempts(subject: string, n: number): Promise<void>;
 };
 
 /** A connection in the answer of GET /smtp-oauth-config/outbox: what the tab lists. */
@@ -97,7 +86,7 @@ describe('Outbox tab in a real browser (Chromium)', function () {
   before(async function () {
     this.timeout(240000);
     assert.ok(fs.existsSync(CHROMIUM), `Chromium not found at ${CHROMIUM} (apt-get install chromium)`);
-    smtp = (await startRefusingSmtp({ [MARKS.user]: MARKS.password })) as RefusingSmtp;
+    smtp = await startRefusingSmtp({ [MARKS.user]: MARKS.password });
     red = await startAuthNodeRed();
     await red.deploy(outboxFlow(smtp.port, MARKS));
     status = await red.watchStatus();
