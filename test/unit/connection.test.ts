@@ -13,7 +13,11 @@ import { startTokenEndpoint, type TokenEndpoint } from '../support/token-endpoin
 const mail = (subject: string): Mail.Options => ({ from: 'sender@example.com', to: 'to@example.com', subject, text: `body of ${subject}` });
 
 /** A promise's outcome, taken at once so that a rejection is never left unhandled while the test waits. */
-const settled = <T>(p: Promise<T>): Promise<{ value: T } | { error: SendError }> => p.then((value) => ({ value }), (error: SendError) => ({ error }));
+const settled = <T>(p: Promise<T>): Promise<{ value: T } | { error: SendError }> =>
+  p.then(
+    (value) => ({ value }),
+    (error: SendError) => ({ error }),
+  );
 
 describe('connection', function () {
   describe('without authentication', function () {
@@ -40,9 +44,15 @@ describe('connection', function () {
       seen = [];
     });
 
-    const config = (extra: ConnectionConfig = {}): ConnectionConfig => ({ host: '127.0.0.1', port: smtp.port, security: 'none', authType: 'none', ...extra });
+    const config = (extra: ConnectionConfig = {}): ConnectionConfig => ({
+      host: '127.0.0.1',
+      port: smtp.port,
+      security: 'none',
+      authType: 'none',
+      ...extra,
+    });
 
-    it('sends a message and resolves with the server\'s answer and one attempt', async function () {
+    it("sends a message and resolves with the server's answer and one attempt", async function () {
       const conn = new Connection(config(), { user: 'sender@example.com' });
       try {
         assert.equal(conn.user, 'sender@example.com');
@@ -53,7 +63,10 @@ describe('connection', function () {
         const [received] = await smtp.waitForMessages(1);
         assert.equal(received.parsed.subject, 'hello');
         assert.equal(received.parsed.messageId, info.messageId);
-        assert.deepEqual(received.envelope.rcptTo.map((r: { address: string }) => r.address), ['to@example.com']);
+        assert.deepEqual(
+          received.envelope.rcptTo.map((r: { address: string }) => r.address),
+          ['to@example.com'],
+        );
       } finally {
         await conn.close();
       }
@@ -61,7 +74,11 @@ describe('connection', function () {
 
     it('retries a 4xx with backoff, keeping the Message-ID, and reports the wait', async function () {
       const clock = fakeClock({ auto: true });
-      const conn = new Connection(config(), { user: 'sender@example.com' }, { retry: { now: clock.now, timers: clock, random: () => 0.5 } });
+      const conn = new Connection(
+        config(),
+        { user: 'sender@example.com' },
+        { retry: { now: clock.now, timers: clock, random: () => 0.5 } },
+      );
       refuse = ['451 4.3.0 Error: queue file write error'];
       const waits: boolean[] = [];
       try {
@@ -97,7 +114,11 @@ describe('connection', function () {
 
     it('does not retry when Retry for is 0', async function () {
       const clock = fakeClock({ auto: true });
-      const conn = new Connection(config({ retryForSeconds: 0 }), { user: 'sender@example.com' }, { retry: { now: clock.now, timers: clock } });
+      const conn = new Connection(
+        config({ retryForSeconds: 0 }),
+        { user: 'sender@example.com' },
+        { retry: { now: clock.now, timers: clock } },
+      );
       refuse = ['451 4.3.0 Error: queue file write error'];
       try {
         await assert.rejects(conn.send(mail('once')), (e: SendError) => e.responseCode === 451 && e.attempts === 1);
@@ -111,10 +132,17 @@ describe('connection', function () {
     it('gives up at the deadline of Retry for, the last attempt at the deadline itself', async function () {
       const clock = fakeClock({ auto: true });
       // 4 s: attempts at 0, 1 s, 3 s and 4 s (the third wait, of 4 s, is cut to the 1 s left).
-      const conn = new Connection(config({ retryForSeconds: '4' }), { user: 'sender@example.com' }, { retry: { now: clock.now, timers: clock, random: () => 0.5 } });
+      const conn = new Connection(
+        config({ retryForSeconds: '4' }),
+        { user: 'sender@example.com' },
+        { retry: { now: clock.now, timers: clock, random: () => 0.5 } },
+      );
       refuse = Array.from({ length: 10 }, () => '451 4.3.0 Error: queue file write error');
       try {
-        await assert.rejects(conn.send(mail('deadline')), (e: SendError) => e.attempts === 4 && /gave up after 4 attempts in 4 s/.test(e.message));
+        await assert.rejects(
+          conn.send(mail('deadline')),
+          (e: SendError) => e.attempts === 4 && /gave up after 4 attempts in 4 s/.test(e.message),
+        );
         assert.deepEqual(clock.delays, [1000, 2000, 1000]);
         assert.equal(seen.length, 4);
       } finally {
@@ -127,7 +155,8 @@ describe('connection', function () {
       // 2 per minute: one every 30 s.
       const conn = new Connection(config({ rateLimitPerMinute: 2 }), { user: 'sender@example.com' }, { now: clock.now, timers: clock });
       const queued: string[] = [];
-      const send = (subject: string) => settled(conn.send(mail(subject), false, (waits) => queued.push(`${subject} ${waits ? 'waits' : 'goes'}`)));
+      const send = (subject: string) =>
+        settled(conn.send(mail(subject), false, (waits) => queued.push(`${subject} ${waits ? 'waits' : 'goes'}`)));
       try {
         const first = await send('one');
         const second = send('two');
@@ -144,7 +173,10 @@ describe('connection', function () {
         clock.step();
         assert.ok('value' in (await third));
         assert.equal(clock.now() - clock.start, 60000);
-        assert.deepEqual(smtp.messages.map((m) => m.parsed.subject), ['one', 'two', 'three']);
+        assert.deepEqual(
+          smtp.messages.map((m) => m.parsed.subject),
+          ['one', 'two', 'three'],
+        );
         assert.deepEqual(queued, ['two waits', 'three waits', 'two goes', 'three goes']);
         assert.equal(conn.waiting, 0);
       } finally {
@@ -206,12 +238,16 @@ describe('connection', function () {
     let smtp: Awaited<ReturnType<typeof startSmtp>>;
     let busy = false;
     before(async function () {
-      smtp = await startSmtp({ users: { 'u@example.com': 'right' }, onConnect: () => (busy ? smtpError('421 4.7.0 Try again later, closing connection') : undefined) });
+      smtp = await startSmtp({
+        users: { 'u@example.com': 'right' },
+        onConnect: () => (busy ? smtpError('421 4.7.0 Try again later, closing connection') : undefined),
+      });
     });
     after(() => smtp.close());
     afterEach(() => (busy = false));
 
-    const connection = (password: string) => new Connection({ host: '127.0.0.1', port: smtp.port, security: 'none', authType: 'basic' }, { user: 'u@example.com', password });
+    const connection = (password: string) =>
+      new Connection({ host: '127.0.0.1', port: smtp.port, security: 'none', authType: 'basic' }, { user: 'u@example.com', password });
 
     it('logs in and out with the right password', async function () {
       const conn = connection('right');
@@ -244,7 +280,10 @@ describe('connection', function () {
     const refused = new Set<string>();
     before(async function () {
       idp = await startTokenEndpoint({ clientId: 'app-1', clientSecret: 'secret-1' });
-      smtp = await startSmtp({ tokens: (user: string, token: string) => (user === 'mailbox@example.com' && idp.state.issued.includes(token) && !refused.has(token) ? true : 'reject') });
+      smtp = await startSmtp({
+        tokens: (user: string, token: string) =>
+          user === 'mailbox@example.com' && idp.state.issued.includes(token) && !refused.has(token) ? true : 'reject',
+      });
     });
     after(async function () {
       await smtp.close();
@@ -259,7 +298,15 @@ describe('connection', function () {
 
     const connection = () =>
       new Connection(
-        { host: '127.0.0.1', port: smtp.port, security: 'none', authType: 'oauth2-client-credentials', tokenUrl: idp.url, scope: 'https://outlook.office365.com/.default', maxConnections: 3 },
+        {
+          host: '127.0.0.1',
+          port: smtp.port,
+          security: 'none',
+          authType: 'oauth2-client-credentials',
+          tokenUrl: idp.url,
+          scope: 'https://outlook.office365.com/.default',
+          maxConnections: 3,
+        },
         { user: 'mailbox@example.com', clientId: 'app-1', clientSecret: 'secret-1' },
       );
 
@@ -298,11 +345,22 @@ describe('connection', function () {
 
     it('fails with EOAUTH2 and its hint when the token endpoint refuses the client', async function () {
       const conn = new Connection(
-        { host: '127.0.0.1', port: smtp.port, security: 'none', authType: 'oauth2-client-credentials', tokenUrl: idp.url, scope: 'x/.default' },
+        {
+          host: '127.0.0.1',
+          port: smtp.port,
+          security: 'none',
+          authType: 'oauth2-client-credentials',
+          tokenUrl: idp.url,
+          scope: 'x/.default',
+        },
         { user: 'mailbox@example.com', clientId: 'app-1', clientSecret: 'the secret id, not its value' },
       );
       try {
-        await assert.rejects(conn.send(mail('refused')), (e: SendError) => e.code === 'EOAUTH2' && /AADSTS7000215/.test(e.message) && /secret VALUE/.test(e.hint ?? '') && e.attempts === 1);
+        await assert.rejects(
+          conn.send(mail('refused')),
+          (e: SendError) =>
+            e.code === 'EOAUTH2' && /AADSTS7000215/.test(e.message) && /secret VALUE/.test(e.hint ?? '') && e.attempts === 1,
+        );
         assert.equal(smtp.messages.length, 0);
       } finally {
         await conn.close();
@@ -311,14 +369,15 @@ describe('connection', function () {
   });
 
   it('takes the attachment caps of the connection, else of settings.js, else 25 MB', function () {
-    const caps = (config: ConnectionConfig, settingsMB?: unknown) => new Connection({ host: 'h', ...config }, {}, { maxAttachmentMB: settingsMB }).downloadLimits;
+    const caps = (config: ConnectionConfig, settingsMB?: unknown) =>
+      new Connection({ host: 'h', ...config }, {}, { maxAttachmentMB: settingsMB }).downloadLimits;
     assert.deepEqual(caps({ maxAttachmentMB: '2', timeout: 7 }), { timeout: 7000, maxBytes: 2 * 1024 * 1024, maxRedirects: 5 });
     assert.equal(caps({}, 10).maxBytes, 10 * 1024 * 1024);
     assert.equal(caps({}).maxBytes, 25 * 1024 * 1024);
     assert.equal(caps({}).timeout, 30000);
   });
 
-  it('takes the pool size of the connection, else the service\'s documented limit', function () {
+  it("takes the pool size of the connection, else the service's documented limit", function () {
     assert.equal(new Connection({ host: 'h', maxConnections: '2' }, {}).poolSize, 2);
     assert.equal(new Connection({ service: 'Outlook365' }, {}).poolSize, 3);
     assert.equal(new Connection({ host: 'h' }, {}).poolSize, 5);
@@ -326,13 +385,34 @@ describe('connection', function () {
 
   it('takes only a refusal of the token itself for a stale token', function () {
     const err = (fields: Omit<MailError, 'name'> & { originalCode?: string }) => fields as MailError & { originalCode?: string };
-    assert.equal(isTokenRefusal(err({ code: 'EAUTH', responseCode: 535, response: '535 5.7.3 Authentication unsuccessful', message: 'Invalid login' })), true);
+    assert.equal(
+      isTokenRefusal(
+        err({ code: 'EAUTH', responseCode: 535, response: '535 5.7.3 Authentication unsuccessful', message: 'Invalid login' }),
+      ),
+      true,
+    );
     assert.equal(isTokenRefusal(err({ code: 'EAUTH', response: '334 eyJzdGF0dXMiOiI0MDEifQ==', message: 'Invalid login' })), true);
     // SMTP AUTH switched off for the mailbox: no new token changes that.
-    assert.equal(isTokenRefusal(err({ code: 'EAUTH', responseCode: 535, response: '535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Mailbox.', message: 'x' })), false);
+    assert.equal(
+      isTokenRefusal(
+        err({
+          code: 'EAUTH',
+          responseCode: 535,
+          response: '535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Mailbox.',
+          message: 'x',
+        }),
+      ),
+      false,
+    );
     // The token endpoint refused us (nodemailer files it under EAUTH): not the server refusing a token.
-    assert.equal(isTokenRefusal(err({ code: 'EAUTH', originalCode: 'EOAUTH2', responseCode: 535, response: '535 x', message: 'x' })), false);
-    assert.equal(isTokenRefusal(err({ code: 'EAUTH', responseCode: 454, response: '454 4.7.0 Temporary authentication failure', message: 'x' })), false);
+    assert.equal(
+      isTokenRefusal(err({ code: 'EAUTH', originalCode: 'EOAUTH2', responseCode: 535, response: '535 x', message: 'x' })),
+      false,
+    );
+    assert.equal(
+      isTokenRefusal(err({ code: 'EAUTH', responseCode: 454, response: '454 4.7.0 Temporary authentication failure', message: 'x' })),
+      false,
+    );
     assert.equal(isTokenRefusal(err({ code: 'EENVELOPE', responseCode: 535, response: '535 x', message: 'x' })), false);
   });
 });

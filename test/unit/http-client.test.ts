@@ -31,7 +31,9 @@ describe('http client', function () {
 
     it('posts a form and reads the JSON answer, as the token cache does', async function () {
       const body = new URLSearchParams({ grant_type: 'client_credentials', client_id: 'c', client_secret: 's', scope: 'x/.default' });
-      const res = await httpClient().post<{ access_token?: unknown; token_type?: unknown }>(idp.url, body.toString(), { headers: { 'Content-Type': 'application/x-www-form-urlencoded' } });
+      const res = await httpClient().post<{ access_token?: unknown; token_type?: unknown }>(idp.url, body.toString(), {
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      });
       assert.equal(res.status, 200);
       assert.equal(res.data.access_token, idp.state.issued[0]);
       assert.deepEqual(idp.state.requests, [{ grant_type: 'client_credentials', client_id: 'c', client_secret: 's', scope: 'x/.default' }]);

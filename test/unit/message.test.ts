@@ -6,7 +6,15 @@ import type SMTPPool from 'nodemailer/lib/smtp-pool';
 import { composeBuffer } from '../../src/lib/compose';
 import { Connection, type SendError } from '../../src/lib/connection';
 import type { MailError } from '../../src/lib/errors';
-import { buildMessage, failureResult, previewResult, PREVIEW_TEXT_LIMIT, successResult, withWarnings, type MailInput } from '../../src/lib/message';
+import {
+  buildMessage,
+  failureResult,
+  previewResult,
+  PREVIEW_TEXT_LIMIT,
+  successResult,
+  withWarnings,
+  type MailInput,
+} from '../../src/lib/message';
 import { startSmtp, smtpError } from '../support/smtp';
 
 /** The error buildMessage throws for this input, or undefined when it builds. */
@@ -21,7 +29,7 @@ function refusal(input: MailInput, defaultFrom = 'sender@x.example'): MailError 
 
 describe('message', function () {
   describe('buildMessage', function () {
-    it('builds nodemailer\'s message: every address parsed, empty lists left out, the text derived from the HTML', function () {
+    it("builds nodemailer's message: every address parsed, empty lists left out, the text derived from the HTML", function () {
       const message = buildMessage(
         {
           to: 'a@x.example; Bob <b@x.example>',
@@ -59,7 +67,10 @@ describe('message', function () {
     });
 
     it('sends from Custom From, else from the connection user, and refuses a mail without a sender', function () {
-      assert.deepEqual(buildMessage({ to: 'a@x.example', from: 'Alerts <alerts@x.example>' }, 'sender@x.example').from, { name: 'Alerts', address: 'alerts@x.example' });
+      assert.deepEqual(buildMessage({ to: 'a@x.example', from: 'Alerts <alerts@x.example>' }, 'sender@x.example').from, {
+        name: 'Alerts',
+        address: 'alerts@x.example',
+      });
       assert.deepEqual(buildMessage({ to: 'a@x.example', from: '' }, 'sender@x.example').from, { name: '', address: 'sender@x.example' });
       const none = refusal({ to: 'a@x.example' }, '');
       assert.equal(none?.code, 'EINPUT');
@@ -122,9 +133,16 @@ describe('message', function () {
 
   describe('previewResult', function () {
     it('gives the built message as .eml text with its Message-ID and envelope, Bcc in the envelope only', async function () {
-      const built = await composeBuffer(buildMessage({ to: 'a@x.example', bcc: 'hidden@x.example', subject: 'Preview', text: 'body' }, 'sender@x.example'));
+      const built = await composeBuffer(
+        buildMessage({ to: 'a@x.example', bcc: 'hidden@x.example', subject: 'Preview', text: 'body' }, 'sender@x.example'),
+      );
       const { eml, ...preview } = previewResult(built);
-      assert.deepEqual(preview, { success: true, preview: true, messageId: built.messageId, envelope: { from: 'sender@x.example', to: ['a@x.example', 'hidden@x.example'] } });
+      assert.deepEqual(preview, {
+        success: true,
+        preview: true,
+        messageId: built.messageId,
+        envelope: { from: 'sender@x.example', to: ['a@x.example', 'hidden@x.example'] },
+      });
       assert.equal(typeof eml, 'string');
       assert.equal(eml, built.message.toString('utf8'));
       const parsed = await simpleParser(eml);
@@ -134,7 +152,11 @@ describe('message', function () {
     });
 
     it('keeps an .eml above 1 MB a Buffer', function () {
-      const built = (size: number) => ({ messageId: '<m@x.example>', envelope: { from: 'a@x.example', to: ['b@x.example'] }, message: Buffer.alloc(size, 'a') });
+      const built = (size: number) => ({
+        messageId: '<m@x.example>',
+        envelope: { from: 'a@x.example', to: ['b@x.example'] },
+        message: Buffer.alloc(size, 'a'),
+      });
       assert.equal(previewResult(built(PREVIEW_TEXT_LIMIT)).eml, 'a'.repeat(PREVIEW_TEXT_LIMIT));
       const large = built(PREVIEW_TEXT_LIMIT + 1);
       assert.equal(previewResult(large).eml, large.message);
@@ -155,7 +177,10 @@ describe('message', function () {
     let smtp: Awaited<ReturnType<typeof startSmtp>>;
     let conn: Connection;
     before(async function () {
-      smtp = await startSmtp({ auth: false, onRcpt: (address: { address: string }) => (address.address.startsWith('unknown') ? smtpError('550 5.1.1 User unknown') : undefined) });
+      smtp = await startSmtp({
+        auth: false,
+        onRcpt: (address: { address: string }) => (address.address.startsWith('unknown') ? smtpError('550 5.1.1 User unknown') : undefined),
+      });
       conn = new Connection({ host: '127.0.0.1', port: smtp.port, security: 'none', authType: 'none' }, { user: 'sender@x.example' });
     });
     after(async function () {
@@ -179,9 +204,15 @@ describe('message', function () {
       assert.match(sent.messageId, /^<.+@x\.example>$/);
     });
 
-    it('counts one attempt when nodemailer\'s info has no count, and takes address objects as addresses', function () {
+    it("counts one attempt when nodemailer's info has no count, and takes address objects as addresses", function () {
       // nodemailer's info with only the fields a result reads; an address may come as an object.
-      const info = { messageId: '<m@x.example>', accepted: [{ name: 'A', address: 'a@x.example' }], rejected: [], response: '250 OK', envelope: { from: 'sender@x.example', to: ['a@x.example'] } } as unknown as SMTPPool.SentMessageInfo;
+      const info = {
+        messageId: '<m@x.example>',
+        accepted: [{ name: 'A', address: 'a@x.example' }],
+        rejected: [],
+        response: '250 OK',
+        envelope: { from: 'sender@x.example', to: ['a@x.example'] },
+      } as unknown as SMTPPool.SentMessageInfo;
       const result = successResult(info);
       assert.deepEqual(result.accepted, ['a@x.example']);
       assert.equal(result.attempts, 1);
@@ -192,11 +223,19 @@ describe('message', function () {
         () => assert.fail('the server refused the only recipient'),
         (e: SendError) => e,
       );
-      assert.deepEqual(failureResult(err), { success: false, error: { message: err.message, code: 'EENVELOPE', responseCode: 550, hint: err.hint }, attempts: 1 });
+      assert.deepEqual(failureResult(err), {
+        success: false,
+        error: { message: err.message, code: 'EENVELOPE', responseCode: 550, hint: err.hint },
+        attempts: 1,
+      });
       assert.ok(err.hint);
 
       const input = refusal({ to: '' })!;
-      assert.deepEqual(failureResult(input), { success: false, error: { message: input.message, code: 'EINPUT', hint: input.hint }, attempts: 0 });
+      assert.deepEqual(failureResult(input), {
+        success: false,
+        error: { message: input.message, code: 'EINPUT', hint: input.hint },
+        attempts: 0,
+      });
       assert.deepEqual(failureResult(new Error('plain')), { success: false, error: { message: 'plain' }, attempts: 0 });
     });
   });

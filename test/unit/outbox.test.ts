@@ -17,7 +17,11 @@ const mail = (subject: string): Mail.Options => ({ from: 'sender@example.com', t
 
 type Settled = { value: SentInfo } | { error: SendError };
 /** A send's outcome, taken at once so that a rejection is never left unhandled while the test waits. */
-const settled = (p: Promise<SentInfo>): Promise<Settled> => p.then((value) => ({ value }), (error: SendError) => ({ error }));
+const settled = (p: Promise<SentInfo>): Promise<Settled> =>
+  p.then(
+    (value) => ({ value }),
+    (error: SendError) => ({ error }),
+  );
 
 /** A promise and the function that resolves it: for the moments the outbox reports through a callback. */
 function signal<T = void>(): { promise: Promise<T>; fire: (value: T) => void } {
@@ -67,7 +71,13 @@ describe('outbox', function () {
 
   const folder = (name: string) => path.join(root, name);
   /** The mails' files in an outbox folder (not its damaged/ folder). */
-  const files = (dir: string) => (fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => /\.(eml|json)$/.test(f)).sort() : []);
+  const files = (dir: string) =>
+    fs.existsSync(dir)
+      ? fs
+          .readdirSync(dir)
+          .filter((f) => /\.(eml|json)$/.test(f))
+          .sort()
+      : [];
   const subjects = () => smtp.messages.map((m) => m.parsed.subject);
 
   /** A connection with a disk outbox in `name`, as the config node creates it. */
@@ -123,7 +133,10 @@ describe('outbox', function () {
     assert.ok('value' in second);
     assert.deepEqual(subjects(), ['one', 'two']);
     assert.equal(smtp.messages[1].parsed.messageId, second.value.messageId);
-    assert.deepEqual(outbox.list().map((e) => e.subject), ['three']);
+    assert.deepEqual(
+      outbox.list().map((e) => e.subject),
+      ['three'],
+    );
     assert.deepEqual(files(outbox.dir), [`${waiting[1].id}.eml`, `${waiting[1].id}.json`]);
 
     await clock.nextTimer();
@@ -139,7 +152,7 @@ describe('outbox', function () {
     assert.deepEqual(steps.slice(-3), [2, 1, 0]);
   });
 
-  it('keeps the mails that wait when the connection closes, and the next start sends them and reports the outcome with their msg', async function () {
+  it('keeps waiting mails across a restart: the next start sends them and reports each outcome with its msg', async function () {
     const clock = fakeClock(); // never moves: the second mail never gets its turn in this run
     const before = connection('restart', { config: { rateLimitPerMinute: 1 }, clock });
     await before.outbox!.open();
@@ -159,7 +172,10 @@ describe('outbox', function () {
     const after = connection('restart', { report: (record, result) => reported.fire([record, result]) });
     const outbox = after.outbox!;
     await outbox.open();
-    assert.deepEqual(outbox.list().map((e) => e.subject), ['left']);
+    assert.deepEqual(
+      outbox.list().map((e) => e.subject),
+      ['left'],
+    );
     assert.equal(outbox.countFor('send-1'), 1, 'the send node is told that one of its mails waits');
     assert.deepEqual(subjects(), ['sent at once'], 'nothing is sent before resume (the flows have started)');
     outbox.resume();
@@ -177,7 +193,10 @@ describe('outbox', function () {
   it('refuses a mail it cannot hold with EOUTBOX and a hint, before any attempt', async function () {
     const conn = connection('full', { maxBytes: 100 });
     // Not opened yet, as before the flows have started: the send opens it, and writes the mail first.
-    await assert.rejects(conn.send(mail('too large for the outbox')), (e: SendError) => e.code === 'EOUTBOX' && e.attempts === 0 && !!e.hint);
+    await assert.rejects(
+      conn.send(mail('too large for the outbox')),
+      (e: SendError) => e.code === 'EOUTBOX' && e.attempts === 0 && !!e.hint,
+    );
     assert.deepEqual(seen, [], 'the server never saw it');
     assert.deepEqual(files(folder('full')), []);
   });
@@ -240,7 +259,7 @@ describe('outbox', function () {
   });
 
   describe('folders', function () {
-    it('names a connection\'s folder by its id when that is a plain name, else by a hash of it', function () {
+    it("names a connection's folder by its id when that is a plain name, else by a hash of it", function () {
       assert.equal(outboxFolder('a1b2c3d4e5f6a7b8'), 'a1b2c3d4e5f6a7b8');
       // A flow file can hold any id: one with a dot (older Node-RED) or a path is never a path here.
       for (const id of ['8f3a1c2b.4d5e6f', '../../etc']) {

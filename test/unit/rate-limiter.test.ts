@@ -14,7 +14,8 @@ describe('rate limiter', function () {
     const { clock, limiter } = limiterOn(2); // 2 a minute: one every 30 s
     const released: string[] = [];
     const told: string[] = [];
-    const take = (name: string) => limiter.acquire(() => told.push(name)).then(() => released.push(`${name} at ${(clock.now() - clock.start) / 1000} s`));
+    const take = (name: string) =>
+      limiter.acquire(() => told.push(name)).then(() => released.push(`${name} at ${(clock.now() - clock.start) / 1000} s`));
     const first = take('a');
     const others = [take('b'), take('c')];
     await first;
