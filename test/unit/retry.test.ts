@@ -1,22 +1,25 @@
-'use strict';
 // What is retried and when: the classification of real providers' answers and of broken
 // connections, the backoff schedule, and the waits on an injected clock (no sleeps).
-const assert = require('node:assert/strict');
-const http = require('node:http');
-const { isTransient, isTooManyConnections, backoffDelay, Backoff, RETRY_MAX_MS } = require('../../dist/lib/retry');
-const { TokenCache } = require('../../dist/lib/token-cache');
-const { startTokenEndpoint } = require('../support/token-endpoint');
-const { fakeClock } = require('../support/clock');
-const providers = require('../fixtures/provider-responses.json');
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { isTransient, isTooManyConnections, backoffDelay, Backoff, RETRY_MAX_MS, type RetryableError } from '../../src/lib/retry';
+import { TokenCache, type ClientCredentials } from '../../src/lib/token-cache';
+import { startTokenEndpoint, type TokenEndpoint } from '../support/token-endpoint';
+import { fakeClock } from '../support/clock';
+import providers from '../fixtures/provider-responses.json';
+
+/** An error as nodemailer or the token cache reports it: the fields the retry reads (no name). */
+const failure = (fields: Omit<RetryableError, 'name'>): RetryableError => fields as RetryableError;
 
 /** The error nodemailer reports for an answer at that step of the session. */
-function smtpError(response, when = 'MAIL FROM') {
+function smtpError(response: string, when = 'MAIL FROM'): RetryableError {
   const code = /^AUTH/.test(when) ? 'EAUTH' : /greeting/.test(when) ? 'EPROTOCOL' : /DATA/.test(when) && !/MAIL/.test(when) ? 'EMESSAGE' : 'EENVELOPE';
-  return { code, response, responseCode: Number(response.slice(0, 3)), message: `Failed: ${response}` };
+  return failure({ code, response, responseCode: Number(response.slice(0, 3)), message: `Failed: ${response}` });
 }
 
 /** A socket-level error as nodemailer wraps it: its own code, the system's in originalCode. */
-const socketError = (code, originalCode, message) => ({ code, originalCode, message });
+const socketError = (code: string, originalCode: string | undefined, message: string) => failure({ code, originalCode, message });
 
 describe('retry: what is transient', function () {
   it('follows the transient flag of every provider answer in the fixtures', function () {
@@ -49,46 +52,46 @@ describe('retry: what is transient', function () {
       socketError('ESOCKET', 'ERR_SSL_WRONG_VERSION_NUMBER', '80ECACED347F0000:error:0A00010B:SSL routines:ssl3_get_record:wrong version number'),
       socketError('ESOCKET', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'self-signed certificate'),
       socketError('EDNS', 'ENOTFOUND', 'getaddrinfo ENOTFOUND smtp.example.invalid'),
-      { code: 'EATTACHMENT', message: 'The attachment URL answered HTTP 404' },
-      { code: 'EINPUT', message: 'No recipient' },
+      failure({ code: 'EATTACHMENT', message: 'The attachment URL answered HTTP 404' }),
+      failure({ code: 'EINPUT', message: 'No recipient' }),
     ];
     for (const e of transient) assert.equal(isTransient(e), true, e.message);
     for (const e of permanent) assert.equal(isTransient(e), false, e.message);
   });
 
   describe('the token endpoint', function () {
-    let idp;
+    let idp: TokenEndpoint;
     before(async () => (idp = await startTokenEndpoint({ clientId: 'c', clientSecret: 's' })));
     after(() => idp.close());
-    const cache = (extra = {}) => new TokenCache({ tokenUrl: idp.url, clientId: 'c', clientSecret: 's', scope: 'x/.default', ...extra }, { timeout: 300 });
+    const cache = (extra: Partial<ClientCredentials> = {}) => new TokenCache({ tokenUrl: idp.url, clientId: 'c', clientSecret: 's', scope: 'x/.default', ...extra }, { timeout: 300 });
 
     it('marks 429 and 5xx transient and keeps Retry-After; never a 4xx of the fixtures', async function () {
       idp.answerNext(429, { error: 'temporarily_unavailable', error_description: 'AADSTS50196: The server terminated an operation because it encountered a client request loop.' }, { 'Retry-After': '7' });
-      await assert.rejects(cache().get(), (e) => e.code === 'EOAUTH2' && e.responseCode === 429 && isTransient(e) && e.retryAfterMs === 7000);
+      await assert.rejects(cache().get(), (e: RetryableError) => e.code === 'EOAUTH2' && e.responseCode === 429 && isTransient(e) && e.retryAfterMs === 7000);
       idp.answerNext(503, 'Service Unavailable');
-      await assert.rejects(cache().get(), (e) => e.responseCode === 503 && isTransient(e) && e.retryAfterMs === undefined);
+      await assert.rejects(cache().get(), (e: RetryableError) => e.responseCode === 503 && isTransient(e) && e.retryAfterMs === undefined);
       for (const t of providers.token) {
         idp.answerNext(t.status, t.body);
-        await assert.rejects(cache().get(), (e) => e.responseCode === t.status && !isTransient(e), t.body.error_description);
+        await assert.rejects(cache().get(), (e: RetryableError) => e.responseCode === t.status && !isTransient(e), t.body.error_description);
       }
     });
 
     it('marks a time-out transient, not a refused connection', async function () {
       const silent = http.createServer(() => {});
-      await new Promise((r) => silent.listen(0, '127.0.0.1', r));
-      const port = silent.address().port;
+      await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+      const port = (silent.address() as AddressInfo).port;
       try {
-        await assert.rejects(cache({ tokenUrl: `http://127.0.0.1:${port}/token` }).get(), (e) => /timed out/.test(e.message) && isTransient(e));
+        await assert.rejects(cache({ tokenUrl: `http://127.0.0.1:${port}/token` }).get(), (e: RetryableError) => /timed out/.test(e.message) && isTransient(e));
       } finally {
         silent.closeAllConnections();
         await new Promise((r) => silent.close(r));
       }
-      await assert.rejects(cache({ tokenUrl: `http://127.0.0.1:${port}/token` }).get(), (e) => /ECONNREFUSED/.test(e.message) && !isTransient(e));
+      await assert.rejects(cache({ tokenUrl: `http://127.0.0.1:${port}/token` }).get(), (e: RetryableError) => /ECONNREFUSED/.test(e.message) && !isTransient(e));
     });
   });
 
   it('recognises the answers that mean too many connections', function () {
-    const answer = (text) => providers.smtp.find((r) => r.response.includes(text)).response;
+    const answer = (text: string) => providers.smtp.find((r) => r.response.includes(text))!.response;
     assert.equal(isTooManyConnections(smtpError(answer('Concurrent connections limit exceeded'), 'AUTH')), true);
     assert.equal(isTooManyConnections(smtpError(answer('421 4.7.0 Try again later'), 'greeting')), true);
     assert.equal(isTooManyConnections(smtpError('421 Too many concurrent SMTP connections from this IP', 'greeting')), true);
@@ -143,7 +146,7 @@ describe('retry: backoff', function () {
   it('ends one wait at once when woken (Retry now), leaving the others and no timer behind', async function () {
     const clock = fakeClock();
     const backoff = new Backoff({ now: clock.now, timers: clock });
-    let wake;
+    let wake!: () => void;
     const woken = backoff.wait(60000, (w) => (wake = w));
     const other = backoff.wait(60000);
     wake();

@@ -1,10 +1,10 @@
-'use strict';
-const assert = require('node:assert/strict');
-const { transportOptions, resolveServer } = require('../../dist/lib/transport-options');
+import assert from 'node:assert/strict';
+import type { MailError } from '../../src/lib/errors';
+import { transportOptions, resolveServer } from '../../src/lib/transport-options';
 
 describe('transport options', function () {
   it('maps the four security settings to nodemailer', function () {
-    const pick = (security) => {
+    const pick = (security: string) => {
       const o = transportOptions({ host: 'h', security }, {});
       return [o.port, o.secure, o.requireTLS, o.ignoreTLS];
     };
@@ -17,7 +17,7 @@ describe('transport options', function () {
   it('resolves well-known services from nodemailer, keeping their TLS mode', function () {
     assert.deepEqual(resolveServer({ service: 'Outlook365', security: 'tls' }), { host: 'smtp.office365.com', port: 587, secure: false, security: 'starttls' });
     assert.deepEqual(resolveServer({ service: 'Gmail', security: 'starttls' }), { host: 'smtp.gmail.com', port: 465, secure: true, security: 'tls' });
-    assert.throws(() => resolveServer({ service: 'NoSuchMail' }), (e) => e.code === 'ECONFIG');
+    assert.throws(() => resolveServer({ service: 'NoSuchMail' }), (e: MailError) => e.code === 'ECONFIG');
     assert.throws(() => resolveServer({}), /no SMTP host/);
   });
 
@@ -27,7 +27,7 @@ describe('transport options', function () {
     assert.equal(o.disableUrlAccess, true);
     assert.equal(o.port, 2525);
     assert.equal(o.maxConnections, 3);
-    assert.equal(o.tls.rejectUnauthorized, false);
+    assert.equal(o.tls!.rejectUnauthorized, false);
     assert.equal(o.connectionTimeout, 5000);
     assert.deepEqual(o.auth, { user: 'u', pass: 'p' });
   });
@@ -35,7 +35,7 @@ describe('transport options', function () {
   it('sets up auth for each method', function () {
     assert.deepEqual(transportOptions({ host: 'h', authType: 'oauth2-client-credentials' }, { user: 'm@x' }).auth, { type: 'OAuth2', user: 'm@x' });
     assert.equal(transportOptions({ host: 'h', authType: 'none' }, { user: 'u', password: 'p' }).auth, undefined);
-    const legacy = transportOptions({ host: 'h', authType: 'oauth2', tokenUrl: 'https://t/token' }, { user: 'm', clientId: 'c', clientSecret: 's', refreshToken: 'r' }).auth;
+    const legacy = transportOptions({ host: 'h', authType: 'oauth2', tokenUrl: 'https://t/token' }, { user: 'm', clientId: 'c', clientSecret: 's', refreshToken: 'r' }).auth!;
     assert.equal(legacy.accessUrl, 'https://t/token');
     assert.equal(legacy.refreshToken, 'r');
   });

@@ -1,15 +1,15 @@
-'use strict';
-const assert = require('node:assert/strict');
-const { TokenCache } = require('../../dist/lib/token-cache');
-const { startTokenEndpoint } = require('../support/token-endpoint');
+import assert from 'node:assert/strict';
+import type { MailError } from '../../src/lib/errors';
+import { TokenCache } from '../../src/lib/token-cache';
+import { startTokenEndpoint, type TokenEndpoint } from '../support/token-endpoint';
 
 describe('TokenCache', function () {
-  let idp;
+  let idp: TokenEndpoint;
   before(async () => (idp = await startTokenEndpoint({ clientId: 'c', clientSecret: 's', expiresIn: 3600 })));
   after(() => idp.close());
   beforeEach(() => (idp.state.requests.length = 0));
 
-  const cache = (clock) => new TokenCache({ tokenUrl: idp.url, clientId: 'c', clientSecret: 's', scope: 'x/.default' }, { now: () => clock.now });
+  const cache = (clock: { now: number }) => new TokenCache({ tokenUrl: idp.url, clientId: 'c', clientSecret: 's', scope: 'x/.default' }, { now: () => clock.now });
 
   it('makes one request however many callers wait', async function () {
     const c = cache({ now: Date.now() });
@@ -45,7 +45,7 @@ describe('TokenCache', function () {
   it('does not cache a failure: the next call asks again', async function () {
     const c = cache({ now: Date.now() });
     idp.answerNext(400, { error: 'invalid_scope', error_description: 'AADSTS70011: bad scope' });
-    await assert.rejects(c.get(), (e) => e.code === 'EOAUTH2' && e.responseCode === 400 && /AADSTS70011/.test(e.message));
+    await assert.rejects(c.get(), (e: MailError) => e.code === 'EOAUTH2' && e.responseCode === 400 && /AADSTS70011/.test(e.message));
     assert.ok((await c.get()).accessToken);
     assert.equal(idp.state.requests.length, 2);
   });

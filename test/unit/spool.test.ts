@@ -1,16 +1,17 @@
-'use strict';
-const assert = require('node:assert/strict');
-const fs = require('node:fs');
-const os = require('node:os');
-const path = require('node:path');
-const { Readable } = require('node:stream');
-const { Spool, storableMsg } = require('../../dist/lib/spool');
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import type { MailError } from '../../src/lib/errors';
+import { nextId, Spool, storableMsg, type SpoolLimits, type SpoolRecord } from '../../src/lib/spool';
 
-const fields = (n) => ({ messageId: `<m${n}@x>`, envelope: { from: 'a@x', to: ['b@x'] }, summary: { to: 'b@x', subject: `mail ${n}` }, attempts: 0 });
-const LIMITS = { maxBytes: 1024 * 1024, maxCount: 100 };
+const fields = (n: number): Omit<SpoolRecord, 'id' | 'size' | 'created'> => ({ messageId: `<m${n}@x>`, envelope: { from: 'a@x', to: ['b@x'] }, summary: { to: 'b@x', subject: `mail ${n}` }, attempts: 0 });
+const LIMITS: SpoolLimits = { maxBytes: 1024 * 1024, maxCount: 100 };
 
 describe('spool', function () {
-  let dir;
+  let dir: string;
   beforeEach(() => {
     dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'spool-')), 'conn-1');
   });
@@ -38,7 +39,7 @@ describe('spool', function () {
     await spool.update({ ...b, attempts: 3, lastError: { message: '451 try later', code: 'EMESSAGE', responseCode: 451 } });
     const again = await Spool.open(dir, LIMITS);
     assert.deepEqual(
-      again.pending.map((r) => [r.id, r.attempts, r.lastError.responseCode]),
+      again.pending.map((r) => [r.id, r.attempts, r.lastError!.responseCode]),
       [[b.id, 3, 451]],
     );
     assert.deepEqual(fs.readdirSync(dir).sort(), [`${b.id}.eml`, `${b.id}.json`]);
@@ -66,9 +67,9 @@ describe('spool', function () {
   it('refuses a mail with EOUTBOX when full by count or by size, leaving nothing half-written', async function () {
     const { spool } = await Spool.open(dir, { maxBytes: 100, maxCount: 2 });
     await spool.add(fields(1), Buffer.alloc(10));
-    await assert.rejects(spool.add(fields(2), Readable.from([Buffer.alloc(60), Buffer.alloc(60)])), (e) => e.code === 'EOUTBOX' && /outbox is full/.test(e.message) && /Outbox/.test(e.hint));
+    await assert.rejects(spool.add(fields(2), Readable.from([Buffer.alloc(60), Buffer.alloc(60)])), (e: MailError) => e.code === 'EOUTBOX' && /outbox is full/.test(e.message) && /Outbox/.test(e.hint ?? ''));
     await spool.add(fields(3), Buffer.alloc(10));
-    await assert.rejects(spool.add(fields(4), Buffer.alloc(1)), (e) => e.code === 'EOUTBOX');
+    await assert.rejects(spool.add(fields(4), Buffer.alloc(1)), (e: MailError) => e.code === 'EOUTBOX');
     assert.equal(spool.count, 2);
     assert.equal(fs.readdirSync(dir).length, 4, 'two mails, no temporary or partial file');
   });
@@ -78,13 +79,12 @@ describe('spool', function () {
     const broken = new Readable({ read() {} });
     broken.push(Buffer.from('Subject: x\r\n\r\npart'));
     setImmediate(() => broken.destroy(Object.assign(new Error('The attachment download broke off'), { code: 'EATTACHMENT' })));
-    await assert.rejects(spool.add(fields(1), broken), (e) => e.code === 'EATTACHMENT' && /broke off/.test(e.message));
+    await assert.rejects(spool.add(fields(1), broken), (e: MailError) => e.code === 'EATTACHMENT' && /broke off/.test(e.message));
     assert.equal(spool.count, 0);
     assert.deepEqual(fs.readdirSync(dir), []);
   });
 
   it('orders ids by arrival even when the clock is set back', function () {
-    const { nextId } = require('../../dist/lib/spool');
     const a = nextId(5000);
     const b = nextId(4000);
     const c = nextId(4000);
@@ -92,15 +92,14 @@ describe('spool', function () {
   });
 
   it('reports an outbox folder that cannot be written as EOUTBOX, and keeps what it held', async function () {
-    const { execFileSync } = require('node:child_process');
     const { spool } = await Spool.open(dir, LIMITS);
     await spool.add(fields(1), Buffer.from('kept'));
     // Root writes through permission bits; the immutable attribute stops root too.
-    const root = process.getuid() === 0;
+    const root = process.getuid!() === 0;
     if (root) execFileSync('chattr', ['+i', dir]);
     else fs.chmodSync(dir, 0o500);
     try {
-      await assert.rejects(spool.add(fields(2), Buffer.from('x')), (e) => e.code === 'EOUTBOX' && /could not be written to the outbox \((EPERM|EACCES)\)/.test(e.message) && /writable/.test(e.hint));
+      await assert.rejects(spool.add(fields(2), Buffer.from('x')), (e: MailError) => e.code === 'EOUTBOX' && /could not be written to the outbox \((EPERM|EACCES)\)/.test(e.message) && /writable/.test(e.hint ?? ''));
     } finally {
       if (root) execFileSync('chattr', ['-i', dir]);
       else fs.chmodSync(dir, 0o700);
@@ -112,7 +111,7 @@ describe('spool', function () {
 
 describe('storableMsg', function () {
   it('keeps JSON and Buffers, drops functions, live objects and cycles', function () {
-    const msg = { _msgid: 'm1', topic: 't', payload: { n: 1, b: Buffer.from('hi') }, req: { socket: {} }, fn() {} };
+    const msg = { _msgid: 'm1', topic: 't', payload: { n: 1, b: Buffer.from('hi') } as Record<string, unknown>, req: { socket: {} }, fn() {} };
     msg.payload.self = msg.payload;
     const stored = storableMsg(msg);
     assert.deepEqual(stored, { _msgid: 'm1', topic: 't', payload: { n: 1, b: Buffer.from('hi') } });
@@ -139,6 +138,6 @@ describe('storableMsg', function () {
     const stored = storableMsg({ _msgid: 'm2', topic: 't', payload: 'x'.repeat(2000) }, 1000);
     assert.equal(stored._msgid, 'm2');
     assert.equal(stored.payload, undefined);
-    assert.match(stored.truncated, /larger than/);
+    assert.match(stored.truncated as string, /larger than/);
   });
 });

@@ -1,7 +1,6 @@
-'use strict';
-const assert = require('node:assert/strict');
-const { POOL_LIMITS, poolSize } = require('../../dist/lib/pool-limits');
-const { transportOptions } = require('../../dist/lib/transport-options');
+import assert from 'node:assert/strict';
+import { POOL_LIMITS, poolSize } from '../../src/lib/pool-limits';
+import { transportOptions, type ConnectionConfig } from '../../src/lib/transport-options';
 
 describe('pool size', function () {
   it('gives Microsoft 365 its documented 3 connections per mailbox when the connection sets none', function () {
@@ -13,6 +12,7 @@ describe('pool size', function () {
     assert.equal(poolSize({ service: 'Outlook365', maxConnections: 5 }), 5);
     assert.equal(poolSize({ service: 'Outlook365', maxConnections: 2 }), 2);
     assert.equal(poolSize({ service: 'Gmail' }), 5);
-    assert.equal(poolSize({ host: 'smtp.example.com' }), 5);
+    const byHost: ConnectionConfig = { host: 'smtp.example.com' };
+    assert.equal(poolSize(byHost), 5);
   });
 });

@@ -1,6 +1,6 @@
-'use strict';
-const assert = require('node:assert/strict');
-const { parseAddresses, parseSingleAddress } = require('../../dist/lib/addresses');
+import assert from 'node:assert/strict';
+import { parseAddresses, parseSingleAddress } from '../../src/lib/addresses';
+import type { MailError } from '../../src/lib/errors';
 
 describe('addresses', function () {
   it('splits on commas and semicolons, keeping quoted names whole', function () {
@@ -22,7 +22,7 @@ describe('addresses', function () {
 
   it('refuses line breaks, bare words, groups and two @', function () {
     for (const bad of ['a@example.com\r\nBcc: evil@example.com', 'a@example.com, foo', 'group: a@example.com;', 'a@b@example.com', '<>', 'Name <>']) {
-      assert.throws(() => parseAddresses(bad, 'To'), (err) => err.code === 'EINPUT' && /^To /.test(err.message) && !!err.hint, bad);
+      assert.throws(() => parseAddresses(bad, 'To'), (err: MailError) => err.code === 'EINPUT' && /^To /.test(err.message) && !!err.hint, bad);
     }
     assert.throws(() => parseAddresses([{ name: 'x\ny', address: 'a@example.com' }], 'To'), /line break/);
   });

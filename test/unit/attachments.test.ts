@@ -1,24 +1,24 @@
-'use strict';
-const assert = require('node:assert/strict');
-const vm = require('node:vm');
-const { buildAttachment, decodeBase64, fromMsgAttachments, downloadLimits } = require('../../dist/lib/attachments');
+import assert from 'node:assert/strict';
+import vm from 'node:vm';
+import { buildAttachment, decodeBase64, fromMsgAttachments, downloadLimits } from '../../src/lib/attachments';
+import type { MailError } from '../../src/lib/errors';
 
 describe('attachments', function () {
   it('decodes strict base64, with line breaks, and refuses anything else', function () {
     assert.equal(decodeBase64('aGVs\r\nbG8=', 'x').toString(), 'hello');
-    for (const bad of ['aGVsbG8=!', 'a', 'data:text/plain;base64,aGk=', 'aGVs bG8==x']) assert.throws(() => decodeBase64(bad, 'The thing'), (e) => e.code === 'EATTACHMENT' && /The thing is not valid base64/.test(e.message));
+    for (const bad of ['aGVsbG8=!', 'a', 'data:text/plain;base64,aGk=', 'aGVs bG8==x']) assert.throws(() => decodeBase64(bad, 'The thing'), (e: MailError) => e.code === 'EATTACHMENT' && /The thing is not valid base64/.test(e.message));
   });
 
   it('derives file names and types from the attachment type', async function () {
     assert.deepEqual(await buildAttachment({ type: 'text', value: 'hi' }), { filename: 'attachment.txt', content: 'hi', contentType: 'text/plain; charset=utf-8' });
-    assert.equal((await buildAttachment({ type: 'base64', value: 'aGk=', mimeType: 'application/pdf' })).filename, 'attachment.pdf');
-    assert.equal((await buildAttachment({ type: 'custom', value: 'a,b', mimeType: 'text/csv' })).filename, 'attachment.csv');
-    assert.equal((await buildAttachment({ type: 'custom', value: { a: [1] }, mimeType: 'application/json' })).content, '{"a":[1]}');
-    assert.deepEqual((await buildAttachment({ type: 'custom', value: Buffer.from('b') })).content, Buffer.from('b'));
-    const data = await buildAttachment({ type: 'url', value: 'data:image/png;base64,iVBORw0KGgo=' });
+    assert.equal((await buildAttachment({ type: 'base64', value: 'aGk=', mimeType: 'application/pdf' }))!.filename, 'attachment.pdf');
+    assert.equal((await buildAttachment({ type: 'custom', value: 'a,b', mimeType: 'text/csv' }))!.filename, 'attachment.csv');
+    assert.equal((await buildAttachment({ type: 'custom', value: { a: [1] }, mimeType: 'application/json' }))!.content, '{"a":[1]}');
+    assert.deepEqual((await buildAttachment({ type: 'custom', value: Buffer.from('b') }))!.content, Buffer.from('b'));
+    const data = (await buildAttachment({ type: 'url', value: 'data:image/png;base64,iVBORw0KGgo=' }))!;
     assert.equal(data.filename, 'attachment.png');
     assert.equal(data.contentType, 'image/png');
-    assert.equal(await buildAttachment({ type: 'none' }), undefined);
+    assert.equal(await buildAttachment({ type: 'none', value: undefined }), undefined);
   });
 
   it('accepts a MIME part only with headers and an empty line', async function () {
@@ -28,7 +28,7 @@ describe('attachments', function () {
 
   it('refuses every scheme but http, https and data', async function () {
     for (const url of ['file:///etc/passwd', 'ftp://x/y', 'gopher://x', 'javascript:alert(1)']) {
-      await assert.rejects(buildAttachment({ type: 'url', value: url }), (e) => e.code === 'EATTACHMENT' && /are refused/.test(e.message), url);
+      await assert.rejects(buildAttachment({ type: 'url', value: url }), (e: MailError) => e.code === 'EATTACHMENT' && /are refused/.test(e.message), url);
     }
     await assert.rejects(buildAttachment({ type: 'url', value: 'not a url' }), /not a valid URL/);
   });
@@ -42,7 +42,7 @@ describe('attachments', function () {
   });
 
   describe('msg.attachments entries are rebuilt from checked fields', function () {
-    const refuses = (entry, code, message) => assert.rejects(fromMsgAttachments([entry]), (e) => {
+    const refuses = (entry: unknown, code: string, message: RegExp) => assert.rejects(fromMsgAttachments([entry]), (e: MailError) => {
       assert.equal(e.code, code);
       assert.match(e.message, message);
       assert.ok(e.hint && e.hint.length > 10, 'a hint says what to fix');
@@ -85,7 +85,7 @@ describe('attachments', function () {
 
     it('keeps a header named __proto__ a header, not a prototype', async function () {
       const [a] = await fromMsgAttachments([{ content: 'x', headers: JSON.parse('{"__proto__": "v"}') }]);
-      assert.deepEqual(Object.keys(a.headers), ['__proto__']);
+      assert.deepEqual(Object.keys(a.headers!), ['__proto__']);
       assert.equal(Object.getPrototypeOf(a.headers), Object.prototype);
     });
 

@@ -1,10 +1,11 @@
-'use strict';
-const assert = require('node:assert/strict');
-const { simpleParser } = require('mailparser');
-const { composeBuffer, composeStream } = require('../../dist/lib/compose');
+import assert from 'node:assert/strict';
+import { simpleParser } from 'mailparser';
+import type Mail from 'nodemailer/lib/mailer';
+import { composeBuffer, composeStream } from '../../src/lib/compose';
+import type { MailError } from '../../src/lib/errors';
 
 describe('compose', function () {
-  const message = () => ({
+  const message = (): Mail.Options => ({
     from: 'a@x.example',
     to: ['b@y.example'],
     subject: 'Hi',
@@ -31,7 +32,7 @@ describe('compose', function () {
   it('streams the same message for a given Message-ID', async function () {
     const first = await composeBuffer({ ...message(), messageId: '<fixed@x.example>', date: new Date(0) });
     const streamed = await composeStream({ ...message(), messageId: '<fixed@x.example>', date: new Date(0) });
-    const chunks = [];
+    const chunks: Buffer[] = [];
     for await (const c of streamed.message) chunks.push(c);
     const a = await simpleParser(first.message);
     const b = await simpleParser(Buffer.concat(chunks));
@@ -43,7 +44,7 @@ describe('compose', function () {
 
   it('keeps Bcc in the envelope of the streamed message, never in its headers (as the SMTP transport does)', async function () {
     const built = await composeStream({ from: 'a@x.example', to: 'b@y.example', bcc: 'hidden@z.example', subject: 'Hi', text: 'x' });
-    const chunks = [];
+    const chunks: Buffer[] = [];
     for await (const c of built.message) chunks.push(c);
     const parsed = await simpleParser(Buffer.concat(chunks));
     assert.deepEqual(built.envelope, { from: 'a@x.example', to: ['b@y.example', 'hidden@z.example'] });
@@ -59,6 +60,6 @@ describe('compose', function () {
   });
 
   it('never reads a local file, even if asked to', async function () {
-    await assert.rejects(composeBuffer({ from: 'a@x', to: 'b@y', text: { path: '/etc/hostname' } }), (e) => e.code === 'ESTREAM' || /EFILEACCESS|denied/i.test(`${e.code} ${e.message}`));
+    await assert.rejects(composeBuffer({ from: 'a@x', to: 'b@y', text: { path: '/etc/hostname' } }), (e: MailError) => e.code === 'ESTREAM' || /EFILEACCESS|denied/i.test(`${e.code} ${e.message}`));
   });
 });

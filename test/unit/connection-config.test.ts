@@ -1,6 +1,6 @@
-'use strict';
-const assert = require('node:assert/strict');
-const { checkConnectionConfig } = require('../../dist/lib/connection-config');
+import assert from 'node:assert/strict';
+import { checkConnectionConfig } from '../../src/lib/connection-config';
+import type { MailError } from '../../src/lib/errors';
 
 describe('connection settings: outbox', function () {
   const base = { host: 'smtp.example.com' };
@@ -19,7 +19,7 @@ describe('connection settings: outbox', function () {
 
   it('refuses an unknown outbox and a cap that is no positive number, with ECONFIG and what to set', function () {
     for (const bad of [{ outbox: 'cloud' }, { outbox: true }, { outboxMaxMB: '-1' }, { outboxMaxMB: 'lots' }, { outboxMaxMB: 0 }]) {
-      assert.throws(() => checkConnectionConfig({ ...base, ...bad }), (e) => e.code === 'ECONFIG' && /outbox/.test(e.message) && !!e.hint, JSON.stringify(bad));
+      assert.throws(() => checkConnectionConfig({ ...base, ...bad }), (e: MailError) => e.code === 'ECONFIG' && /outbox/.test(e.message) && !!e.hint, JSON.stringify(bad));
     }
   });
 });

@@ -1,6 +1,6 @@
-'use strict';
-const assert = require('node:assert/strict');
-const { customHeaders, messageIds, missingCids } = require('../../dist/lib/headers');
+import assert from 'node:assert/strict';
+import type { MailError } from '../../src/lib/errors';
+import { customHeaders, messageIds, missingCids } from '../../src/lib/headers';
 
 describe('custom headers', function () {
   it('merges the node headers and msg.headers, msg winning, values as text or lists', function () {
@@ -13,7 +13,7 @@ describe('custom headers', function () {
     assert.equal(customHeaders({}, ''), undefined);
   });
 
-  const refused = [
+  const refused: [string, unknown][] = [
     ['From', { From: 'evil@x' }],
     ['to in any case', { to: 'evil@x' }],
     ['Bcc', { Bcc: 'evil@x' }],
@@ -31,16 +31,16 @@ describe('custom headers', function () {
   ];
   for (const [name, headers] of refused) {
     it(`refuses ${name} with EINPUT`, function () {
-      assert.throws(() => customHeaders(headers), (e) => e.code === 'EINPUT' && !!e.hint);
-      assert.throws(() => customHeaders(undefined, headers), (e) => e.code === 'EINPUT' && !!e.hint);
+      assert.throws(() => customHeaders(headers, undefined), (e: MailError) => e.code === 'EINPUT' && !!e.hint);
+      assert.throws(() => customHeaders(undefined, headers), (e: MailError) => e.code === 'EINPUT' && !!e.hint);
     });
   }
   it('tells a user whose msg.headers came from an http node to delete it', function () {
-    assert.throws(() => customHeaders(undefined, { host: 'x', 'content-type': 'application/json' }), (e) => /delete it before this node/.test(e.hint));
+    assert.throws(() => customHeaders(undefined, { host: 'x', 'content-type': 'application/json' }), (e: MailError) => /delete it before this node/.test(e.hint ?? ''));
   });
   it('refuses a list or text as the header object', function () {
-    assert.throws(() => customHeaders(['X-A: 1']), (e) => e.code === 'EINPUT');
-    assert.throws(() => customHeaders(undefined, 'X-A: 1'), (e) => e.code === 'EINPUT');
+    assert.throws(() => customHeaders(['X-A: 1'], undefined), (e: MailError) => e.code === 'EINPUT');
+    assert.throws(() => customHeaders(undefined, 'X-A: 1'), (e: MailError) => e.code === 'EINPUT');
   });
 });
 
@@ -54,7 +54,7 @@ describe('message ids for threading', function () {
   });
   it('refuses what is not a message id, line breaks included, and two ids in In-Reply-To', function () {
     for (const bad of ['no-at-sign', '<a@x>\r\nBcc: e@x', '<a b@x>', 42, { id: 'a@x' }]) {
-      assert.throws(() => messageIds(bad, 'References'), (e) => e.code === 'EINPUT', String(bad));
+      assert.throws(() => messageIds(bad, 'References'), (e: MailError) => e.code === 'EINPUT', String(bad));
     }
     assert.throws(() => messageIds('<a@x> <b@x>', 'In-Reply-To'), /more than one/);
   });
