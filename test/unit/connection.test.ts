@@ -133,7 +133,7 @@ describe('connection', function () {
       const clock = fakeClock({ auto: true });
       // 4 s: attempts at 0, 1 s, 3 s and 4 s (the third wait, of 4 s, is cut to the 1 s left).
       const conn = new Connection(
-        config({ retryForSeconds: '4' }),
+        config({ retryForSeconds: 4 }),
         { user: 'sender@example.com' },
         { retry: { now: clock.now, timers: clock, random: () => 0.5 } },
       );
@@ -371,14 +371,14 @@ describe('connection', function () {
   it('takes the attachment caps of the connection, else of settings.js, else 25 MB', function () {
     const caps = (config: ConnectionConfig, settingsMB?: unknown) =>
       new Connection({ host: 'h', ...config }, {}, { maxAttachmentMB: settingsMB }).downloadLimits;
-    assert.deepEqual(caps({ maxAttachmentMB: '2', timeout: 7 }), { timeout: 7000, maxBytes: 2 * 1024 * 1024, maxRedirects: 5 });
+    assert.deepEqual(caps({ maxAttachmentMB: 2, timeout: 7 }), { timeout: 7000, maxBytes: 2 * 1024 * 1024, maxRedirects: 5 });
     assert.equal(caps({}, 10).maxBytes, 10 * 1024 * 1024);
     assert.equal(caps({}).maxBytes, 25 * 1024 * 1024);
     assert.equal(caps({}).timeout, 30000);
   });
 
   it("takes the pool size of the connection, else the service's documented limit", function () {
-    assert.equal(new Connection({ host: 'h', maxConnections: '2' }, {}).poolSize, 2);
+    assert.equal(new Connection({ host: 'h', maxConnections: 2 }, {}).poolSize, 2);
     assert.equal(new Connection({ service: 'Outlook365' }, {}).poolSize, 3);
     assert.equal(new Connection({ host: 'h' }, {}).poolSize, 5);
   });
