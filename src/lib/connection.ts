@@ -79,9 +79,7 @@ export class Connection implements Courier {
     const rate = config.rateLimitPerMinute ?? 0;
     if (rate > 0) this.limiter = new RateLimiter(rate, { windowMs: options.rateWindowMs, now: options.now, timers: options.timers });
     this.backoff = new Backoff({ now: options.now, timers: options.timers, ...options.retry });
-    // Fractions allowed (tests); "" or anything unreadable is the default.
-    const retryFor = parseFloat(String(config.retryForSeconds ?? ''));
-    this.retryMs = (Number.isFinite(retryFor) && retryFor >= 0 ? retryFor : DEFAULT_RETRY_SECONDS) * 1000;
+    this.retryMs = (config.retryForSeconds ?? DEFAULT_RETRY_SECONDS) * 1000;
     if (options.outbox) this.outbox = new Outbox(options.outbox, this);
   }
 
