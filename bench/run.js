@@ -12,6 +12,9 @@ const { startSink, pump, median, mb, table } = require('./common');
 const { startRuntime } = require('./runtime');
 const { emailNodeModule, VERSION: EMAIL_NODE_VERSION } = require('./reference');
 const { rawNodemailer, nodemailerInNodeRed, sendNode, emailNode, deployWithProbes, sendNodeFlow } = require('./throughput');
+// The loopback token endpoint is the tests' own, in TypeScript: tsx loads it. What is measured is
+// the compiled dist/ (npm run bench builds it first), as users run it.
+require('tsx/cjs');
 const { startTokenEndpoint } = require('../test/support/token-endpoint');
 const { Connection } = require('../dist/lib/connection');
 const { Spool, storableMsg } = require('../dist/lib/spool');

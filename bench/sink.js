@@ -1,7 +1,7 @@
 'use strict';
 // A lean SMTP sink for the benchmark, run as a child process so that its CPU time does not count
 // against the sender measured in the parent. It accepts every message and only counts it (no
-// parsing): test/support/smtp.js parses each mail with mailparser, far too slow to benchmark with.
+// parsing): test/support/smtp.ts parses each mail with mailparser, far too slow to benchmark with.
 // Like every smtp-server it waits 100 ms before the greeting of each connection, as real servers
 // do; that is what makes a sender without a pool slow.
 // IPC: sends { port } when listening; answers { cmd: 'stats' } and { cmd: 'reset' }.
