@@ -1,27 +1,30 @@
-'use strict';
 // Secrets stay secret: a run through every failure path with recognisable secrets, then a search
 // of everything the nodes emitted (log at every level, status, msgs, errors, admin responses).
-const assert = require('node:assert/strict');
-const net = require('node:net');
-const util = require('node:util');
-const { startSmtp } = require('./support/smtp');
-const { startTokenEndpoint } = require('./support/token-endpoint');
-const { helper, deploy } = require('./support/flow');
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import util from 'node:util';
+import { startSmtp, type SmtpServer } from './support/smtp';
+import { startTokenEndpoint } from './support/token-endpoint';
+import { helper, deploy } from './support/flow';
+import type { ConnectionConfig, ConnectionCredentials } from '../src/lib/transport-options';
+
+/** Connection properties, each given as a value or as a function that gives it once the servers run. */
+type Deferred<T> = { [K in keyof T]: T[K] | (() => T[K]) };
 
 const SECRETS = { password: 'PW-secret-7f3a91', clientSecret: 'CS-secret-9b2c44', refreshToken: 'RT-secret-5d6e77', accessToken: 'AT-secret-1a2b33' };
 
 describe('secrets never leak', function () {
-  let smtp;
-  let idp;
-  let closedPort;
-  const emitted = [];
+  let smtp: SmtpServer;
+  let idp: Awaited<ReturnType<typeof startTokenEndpoint>>;
+  let closedPort: number;
+  const emitted: unknown[] = [];
   before(async function () {
     idp = await startTokenEndpoint({ clientId: 'app-1', clientSecret: SECRETS.clientSecret });
     // Knows the right password and tokens, and refuses them all with a provider's answer.
     smtp = await startSmtp({ users: {}, tokens: () => 'reject', authError: '535 5.7.3 Authentication unsuccessful' });
     const probe = net.createServer();
-    await new Promise((r) => probe.listen(0, '127.0.0.1', r));
-    closedPort = probe.address().port;
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+    closedPort = (probe.address() as net.AddressInfo).port;
     await new Promise((r) => probe.close(r));
   });
   after(async function () {
@@ -35,7 +38,7 @@ describe('secrets never leak', function () {
     await helper.stopServer();
   });
 
-  const paths = [
+  const paths: [name: string, connection: Deferred<ConnectionConfig>, extraCreds?: ConnectionCredentials][] = [
     ['a refused password', { authType: 'basic' }],
     ['a refused password, no server', { authType: 'basic', port: () => closedPort, retryForSeconds: 0 }],
     ['a refused client secret', { authType: 'oauth2-client-credentials' }, { clientSecret: 'CS-secret-wrong-00' }],
@@ -46,17 +49,17 @@ describe('secrets never leak', function () {
   for (const [name, connection, extraCreds] of paths) {
     for (const mode of [{}, { stopOnError: false, storeResult: 'msg' }, { async: true, storeResult: 'flow' }]) {
       it(`${name} ${JSON.stringify(mode)}`, async function () {
-        const resolved = Object.fromEntries(Object.entries(connection).map(([k, v]) => [k, typeof v === 'function' ? v() : v]));
+        const resolved = Object.fromEntries(Object.entries(connection).map(([k, v]) => [k, typeof v === 'function' ? v() : v])) as ConnectionConfig;
         const nodes = await deploy({
           connection: { port: smtp.port, tokenUrl: idp.url, scope: 'https://outlook.office365.com/.default', ...resolved },
           credentials: { user: 'mailbox@contoso.example', password: SECRETS.password, clientId: 'app-1', clientSecret: SECRETS.clientSecret, refreshToken: SECRETS.refreshToken, accessToken: SECRETS.accessToken, ...extraCreds },
           send: mode,
         });
-        const ended = new Promise((resolve) => {
+        const ended = new Promise<unknown>((resolve) => {
           nodes.send.on('call:error', (c) => resolve(c.args));
           if (!mode.async) nodes.out.on('input', resolve);
         });
-        const statuses = [];
+        const statuses: unknown[] = [];
         nodes.send.on('call:status', (c) => statuses.push(c.args));
         nodes.send.receive({ payload: 'x' });
         emitted.push(await ended, statuses, nodes.send.context().flow.get('emailResult'));
@@ -72,7 +75,7 @@ describe('secrets never leak', function () {
     assert.ok(text.length > 5000, 'the failure paths were recorded');
     assert.match(text, /AADSTS7000215|535 5\.7\.3|ECONNREFUSED/, 'the errors themselves were recorded');
     assert.ok(idp.state.issued.length > 0, 'tokens were issued and used');
-    for (const secret of [...Object.values(SECRETS), 'CS-secret-wrong-00', ...idp.state.issued]) {
+    for (const secret of [...Object.values(SECRETS), 'CS-secret-wrong-00', ...(idp.state.issued as string[])]) {
       assert.ok(!text.includes(secret), `a secret leaked: ${secret.slice(0, 12)}…`);
       assert.ok(!text.includes(Buffer.from(secret).toString('base64').slice(0, 16)), 'a secret leaked in base64');
     }

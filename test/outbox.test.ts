@@ -1,44 +1,79 @@
-'use strict';
 // The disk outbox in a running Node-RED (the test helper): what lands on disk and when it goes,
 // a redeploy while mails wait, the outcome of mails sent after a redeploy, the Outbox tab's
 // operations, and an outbox that is full or cannot be written.
-const assert = require('node:assert/strict');
-const { execFileSync } = require('node:child_process');
-const fs = require('node:fs');
-const path = require('node:path');
-const { startSmtp, smtpError } = require('./support/smtp');
-const { startTokenEndpoint } = require('./support/token-endpoint');
-const { fakeClock } = require('./support/clock');
-const { helper, deploy, next, currentUserDir } = require('./support/flow');
-const { Spool, storableMsg } = require('../dist/lib/spool');
-const { composeStream } = require('../dist/lib/compose');
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { NodeMessage } from 'node-red';
+import { startSmtp, smtpError, type SmtpOptions, type SmtpServer } from './support/smtp';
+import { startTokenEndpoint } from './support/token-endpoint';
+import { fakeClock } from './support/clock';
+import { helper, deploy, next, currentUserDir, type ConfigNode, type EmailResult, type FlowNode, type Msg, type TestHelper, type TestNode } from './support/flow';
+import { Spool, storableMsg, type SpoolRecord } from '../src/lib/spool';
+import { composeStream } from '../src/lib/compose';
+import type { MailError } from '../src/lib/errors';
+import type { Outcome, OutboxEntry } from '../src/lib/outbox';
+import type { SentInfo } from '../src/lib/connection';
+import type { OutcomeReceiver } from '../src/nodes/smtp-oauth-config/types';
 
 const basic = { user: 'sender@example.com', password: 'outbox-pw-1' };
 const outboxDir = () => path.join(currentUserDir(), 'smtp-outbox', 'conn');
 const files = (dir = outboxDir()) => (fs.existsSync(dir) ? fs.readdirSync(dir).sort() : []);
 
+/** An error a node reports: each carries a code and a hint that says what to fix (src/lib/errors.ts). */
+type NodeError = MailError & { code: string; hint: string };
+
+/** How a msg ended at a send node: done(), with or without an error. */
+interface End {
+  id: string;
+  msg: Msg;
+  err?: NodeError;
+}
+
+/** What watch() follows. */
+interface Watch {
+  ends: End[];
+  outputs: Msg[];
+  /** Resolves once `test()` holds, checked at each end and output. */
+  until(test: () => boolean): Promise<void>;
+}
+
+/** The node's methods watch() wraps: Node-RED's done() of the node (Node#_complete, not in the types) and send. */
+interface Completing {
+  _complete(msg: Msg, err?: NodeError): void;
+  send(msg: Msg): void;
+}
+
 /**
  * Follows how each msg ends at a send node: done() (with or without an error) and the msgs it
  * passes on. Works on the node itself, as the helper's spies are removed by a redeploy.
  */
-function watch(node) {
-  const ends = [];
-  const outputs = [];
-  const waiters = [];
+function watch(sendNode: TestNode): Watch {
+  const ends: End[] = [];
+  const outputs: Msg[] = [];
+  const waiters: { test: () => boolean; resolve: () => void }[] = [];
   const settle = () => {
-    for (const w of [...waiters]) if (w.test()) waiters.splice(waiters.indexOf(w), 1) && w.resolve();
+    for (const w of [...waiters]) {
+      if (w.test()) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve();
+      }
+    }
   };
+  const node: Completing = sendNode as TestNode & Pick<Completing, '_complete'>;
   const complete = node._complete;
-  node._complete = function (msg, err) {
+  node._complete = function (...args) {
+    const [msg, err] = args;
     ends.push({ id: msg._msgid, msg, err });
     settle();
-    return complete.apply(this, arguments);
+    return complete.apply(this, args);
   };
   const send = node.send;
-  node.send = function (msg) {
-    outputs.push(msg);
+  node.send = function (...args) {
+    outputs.push(args[0]);
     settle();
-    return send.apply(this, arguments);
+    return send.apply(this, args);
   };
   return {
     ends,
@@ -50,40 +85,77 @@ function watch(node) {
   };
 }
 
+/** An outcome a send node was given for a mail whose msg no longer waits for it, with the msg the mail kept. */
+interface Report {
+  msg: Msg;
+  outcome: Outcome;
+  record: SpoolRecord;
+}
+
 /** Collects the outcomes a send node is given for mails whose msg no longer waits (after a redeploy). */
-function reports(node) {
-  const got = [];
-  const waiters = [];
+function reports(sendNode: TestNode): { got: Report[]; until(n: number): Promise<Report[]> } {
+  const got: Report[] = [];
+  const waiters: { n: number; resolve: (got: Report[]) => void }[] = [];
+  const node = sendNode as TestNode & OutcomeReceiver;
   const report = node.reportOutcome;
-  node.reportOutcome = function (msg, outcome, record) {
-    got.push({ msg, outcome, record });
-    for (const w of [...waiters]) if (got.length >= w.n) waiters.splice(waiters.indexOf(w), 1) && w.resolve(got);
-    return report.apply(this, arguments);
+  node.reportOutcome = function (...args) {
+    const [msg, outcome, record] = args;
+    got.push({ msg: msg as Msg, outcome, record });
+    for (const w of [...waiters]) {
+      if (got.length >= w.n) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(got);
+      }
+    }
+    return report.apply(this, args);
   };
   return { got, until: (n) => (got.length >= n ? Promise.resolve(got) : new Promise((resolve) => waiters.push({ n, resolve }))) };
 }
 
 /** Resolves once the send node's status shows that `test()` holds. */
-function whenStatus(node, test) {
+function whenStatus(node: TestNode, test: () => boolean): Promise<void> {
   if (test()) return Promise.resolve();
   return new Promise((resolve) => node.on('call:status', () => test() && resolve()));
 }
 
+/** An SMTP server whose answers can be held back (switch `hold`) and let go (release()). */
+interface HoldingServer extends SmtpServer {
+  hold: boolean;
+  held: (() => void)[];
+  release(): void;
+}
+
 /** An SMTP server whose answers can be held back (switch `hold`), as a slow server's. */
-async function holdingServer(options = {}) {
-  const held = [];
-  const server = await startSmtp({
+async function holdingServer(options: SmtpOptions = {}): Promise<HoldingServer> {
+  const held: (() => void)[] = [];
+  const server = (await startSmtp({
     users: { [basic.user]: basic.password },
     ...options,
     holdAnswer: (answer) => (server.hold ? held.push(answer) : answer()),
-  });
+  })) as HoldingServer;
   server.hold = false;
   server.held = held;
   server.release = () => {
     server.hold = false;
-    while (held.length) held.shift()();
+    while (held.length) held.shift()!();
   };
   return server;
+}
+
+/** A waiting mail's record as the outbox writes it (<id>.json), here one with its last error and its msg. */
+type WrittenRecord = SpoolRecord & Required<Pick<SpoolRecord, 'lastError'>> & { msg: NodeMessage };
+
+/** The runtime's flows as the helper deployed them (its internal nodes module, not in the types). */
+interface RuntimeNodes {
+  getFlows(): { flows: FlowNode[] };
+}
+
+/** A connection as GET /smtp-oauth-config/outbox lists it. */
+interface OutboxListing {
+  id: string;
+  name: string;
+  outbox: 'disk' | 'memory';
+  mails: OutboxEntry[];
 }
 
 describe('outbox on disk', function () {
@@ -97,7 +169,7 @@ describe('outbox on disk', function () {
   it('writes a mail that has to wait to the outbox (0600, without secrets) and deletes it once the server accepted it', async function () {
     const idp = await startTokenEndpoint({ clientId: 'app-1', clientSecret: 'client-secret-9c4e' });
     let refusals = 1;
-    const smtp = await startSmtp({ tokens: (user, token) => idp.state.issued.includes(token), onMailFrom: () => (refusals-- > 0 ? smtpError('451 4.7.1 Greylisted, try again later') : undefined) });
+    const smtp = await startSmtp({ tokens: (_user, token) => (idp.state.issued as string[]).includes(token), onMailFrom: () => (refusals-- > 0 ? smtpError('451 4.7.1 Greylisted, try again later') : undefined) });
     try {
       const clock = fakeClock(); // never moves: the mail waits for its retry until Retry now
       helper.settings({ smtpOauthConfigRetryTiming: { now: clock.now, timers: clock } });
@@ -116,7 +188,7 @@ describe('outbox on disk', function () {
       assert.match(eml, /\.eml$/);
       assert.equal(fs.statSync(outboxDir()).mode & 0o777, 0o700);
       for (const f of onDisk) assert.equal(fs.statSync(path.join(outboxDir(), f)).mode & 0o777, 0o600, f);
-      const record = JSON.parse(fs.readFileSync(path.join(outboxDir(), json), 'utf8'));
+      const record = JSON.parse(fs.readFileSync(path.join(outboxDir(), json), 'utf8')) as WrittenRecord;
       assert.deepEqual(record.envelope, { from: 'mailbox@example.com', to: ['to@example.com', 'hidden@example.com'] });
       assert.deepEqual(record.summary, { to: 'to@example.com', subject: 'Hello' });
       assert.deepEqual([record.attempts, record.lastError.responseCode], [1, 451]);
@@ -124,10 +196,10 @@ describe('outbox on disk', function () {
       assert.deepEqual([record.msg.payload, record.msg.topic], [{ order: 42 }, 'orders']);
       const stored = onDisk.map((f) => fs.readFileSync(path.join(outboxDir(), f), 'utf8')).join('\n');
       assert.ok(!stored.includes('client-secret-9c4e'), 'no client secret');
-      for (const token of idp.state.issued) assert.ok(!stored.includes(token), 'no access token');
+      for (const token of idp.state.issued as string[]) assert.ok(!stored.includes(token), 'no access token');
       assert.doesNotMatch(fs.readFileSync(path.join(outboxDir(), eml), 'utf8'), /hidden@example\.com/, 'Bcc only in the envelope');
 
-      assert.equal(await nodes.config.outbox.retryNow(), 1);
+      assert.equal(await nodes.config.outbox!.retryNow(), 1);
       const { emailResult } = await passed;
       assert.deepEqual(files(), [], 'deleted before the msg was passed on');
       assert.equal(emailResult.attempts, 2);
@@ -147,7 +219,7 @@ describe('outbox on disk', function () {
     try {
       smtp.hold = true;
       const nodes = await deploy({ connection: { port: smtp.port }, credentials: basic, send: { storeResult: 'msg' } });
-      await nodes.config.connection().outbox.open();
+      await nodes.config.connection().outbox!.open();
       const passed = next(nodes.out);
       nodes.send.receive({});
       await smtp.waitForMessages(1);
@@ -210,11 +282,11 @@ describe('outbox on disk', function () {
       assert.deepEqual(got.map((r) => r.msg._msgid).sort(), waited.sort(), 'each waiting msg reported once, with its own msg');
       assert.deepEqual(smtp.messages.map((m) => m.parsed.subject), Array.from({ length: 21 }, (_, i) => `seq ${String(i).padStart(2, '0')}`));
       assert.equal(new Set(smtp.messages.map((m) => m.parsed.messageId)).size, 21);
-      assert.equal(nodes.send.context().flow.get('lastMail').messageId, got[19].outcome.info.messageId, 'stored in flow context as in async mode');
+      assert.equal((nodes.send.context().flow.get('lastMail') as EmailResult).messageId, (got[19].outcome as { info: SentInfo }).info.messageId, 'stored in flow context as in async mode');
       assert.deepEqual(files(), []);
       assert.deepEqual(nodes.send.error.getCalls().filter((c) => c.thisValue === nodes.send), [], 'nothing reported to Catch');
       const outboxStatus = statuses().find((s) => s.text === 'send-smtp-email.status.outbox');
-      assert.deepEqual([outboxStatus.fill, outboxStatus.shape], ['blue', 'ring']);
+      assert.deepEqual([outboxStatus!.fill, outboxStatus!.shape], ['blue', 'ring']);
     } finally {
       await helper.unload();
       await smtp.close();
@@ -232,10 +304,10 @@ describe('outbox on disk', function () {
       const first = watch(nodes.send);
       nodes.send.receive({ payload: 'invoice 7', topic: 'billing' });
       await whenStatus(nodes.send, () => nodes.config.connection().retrying === 1);
-      const [waiting] = nodes.config.outbox.list();
+      const [waiting] = nodes.config.outbox!.list();
       assert.equal(waiting.attempts, 1);
-      assert.equal(waiting.lastError.responseCode, 451);
-      assert.ok(waiting.lastError.hint, 'the hint the user would get');
+      assert.equal(waiting.lastError!.responseCode, 451);
+      assert.ok(waiting.lastError!.hint, 'the hint the user would get');
       assert.equal(waiting.nextAttemptAt, clock.now() + 1000);
       await helper.unload();
       assert.deepEqual(first.ends.map((e) => e.err), [undefined], 'the msg ended, accepted');
@@ -249,7 +321,7 @@ describe('outbox on disk', function () {
       assert.equal(caught.topic, 'billing');
       assert.equal(caught.error.source.id, 'send');
       assert.match(caught.error.message, /550 5\.1\.1 User unknown/);
-      const result = nodes.send.context().flow.get('mail');
+      const result = nodes.send.context().flow.get('mail') as EmailResult;
       assert.equal(result.success, false);
       assert.equal(result.error.responseCode, 550);
       assert.equal(result.attempts, 2, 'the attempt before the redeploy counts');
@@ -305,14 +377,14 @@ describe('outbox on disk', function () {
       await whenStatus(nodes.send, () => nodes.config.connection().retrying === 2);
       const connection = nodes.config.connection();
       // A "modified nodes" deploy of the send node only: the connection keeps running.
-      const flow = helper._redNodes.getFlows().flows.map((n) => (n.id === 'send' ? { ...n, name: 'renamed' } : n));
+      const flow = (helper as TestHelper & { _redNodes: RuntimeNodes })._redNodes.getFlows().flows.map((n) => (n.id === 'send' ? { ...n, name: 'renamed' } : n));
       await helper.setFlows(flow, 'nodes', { conn: basic });
-      assert.equal(helper.getNode('conn').connection(), connection, 'the same connection');
+      assert.equal((helper.getNode('conn') as ConfigNode).connection(), connection, 'the same connection');
       assert.deepEqual(first.ends.map((e) => [e.msg.topic, e.err]).sort(), [['one', undefined], ['two', undefined]], 'both msgs ended, accepted');
       const renamed = helper.getNode('send');
       assert.notEqual(renamed, nodes.send);
       const later = reports(renamed);
-      assert.equal(await helper.getNode('conn').outbox.retryNow(), 2);
+      assert.equal(await (helper.getNode('conn') as ConfigNode).outbox!.retryNow(), 2);
       const got = await later.until(2);
       assert.deepEqual(got.map((r) => r.msg.topic).sort(), ['one', 'two']);
       assert.ok(got.every((r) => 'info' in r.outcome));
@@ -348,7 +420,7 @@ describe('outbox on disk', function () {
         for (const topic of ['first', 'second', 'third']) nodes.send.receive({ topic, payload: 'secret body text' });
         await ended.until(() => ended.outputs.length === 1);
         await whenStatus(nodes.send, () => nodes.config.connection().waiting === 2);
-        const list = nodes.config.outbox.list();
+        const list = nodes.config.outbox!.list();
         assert.deepEqual(list.map((e) => e.subject), ['second', 'third'], 'oldest first');
         for (const e of list) {
           assert.deepEqual(Object.keys(e).sort(), ['attempts', 'created', 'id', 'size', 'subject', 'to']);
@@ -357,13 +429,13 @@ describe('outbox on disk', function () {
         }
         assert.doesNotMatch(JSON.stringify(list), /secret body text/);
 
-        assert.equal(await nodes.config.outbox.remove(list[0].id), 1);
-        assert.equal(await nodes.config.outbox.remove('no-such-id'), 0);
+        assert.equal(await nodes.config.outbox!.remove(list[0].id), 1);
+        assert.equal(await nodes.config.outbox!.remove('no-such-id'), 0);
         const caught = await next(nodes.caught);
         assert.equal(caught.topic, 'second');
         assert.match(caught.error.message, /The mail was deleted from the outbox before the server accepted it/);
-        assert.deepEqual(nodes.config.outbox.list().map((e) => e.subject), ['third']);
-        assert.equal(await nodes.config.outbox.remove(), 1);
+        assert.deepEqual(nodes.config.outbox!.list().map((e) => e.subject), ['third']);
+        assert.equal(await nodes.config.outbox!.remove(), 1);
         await ended.until(() => ended.ends.length === 3);
         assert.deepEqual(ended.ends.map((e) => e.err && e.err.code), [undefined, 'EOUTBOX', 'EOUTBOX']);
         assert.deepEqual(files(), []);
@@ -387,7 +459,7 @@ describe('outbox on disk', function () {
         for (const topic of ['first', 'second', 'third']) nodes.send.receive({ topic });
         await ended.until(() => ended.outputs.length === 1);
         await whenStatus(nodes.send, () => nodes.config.connection().waiting === 2);
-        const listed = (await helper.request().get('/smtp-oauth-config/outbox').expect(200)).body;
+        const listed = (await helper.request().get('/smtp-oauth-config/outbox').expect(200)).body as OutboxListing[];
         assert.deepEqual(listed.map((c) => [c.id, c.name, c.outbox, c.mails.map((m) => m.subject)]), [
           ['conn', 'Office', 'disk', ['second', 'third']],
           ['mem', '', 'memory', []],
@@ -416,11 +488,11 @@ describe('outbox on disk', function () {
         const passed = next(nodes.out);
         nodes.send.receive({});
         await whenStatus(nodes.send, () => nodes.config.connection().retrying === 1);
-        assert.equal(await nodes.config.outbox.retryNow(), 1);
+        assert.equal(await nodes.config.outbox!.retryNow(), 1);
         const { emailResult } = await passed;
         assert.equal(emailResult.attempts, 2);
         assert.equal(smtp.messages.length, 1);
-        assert.equal(await nodes.config.outbox.retryNow(), 0, 'nothing waits any more');
+        assert.equal(await nodes.config.outbox!.retryNow(), 0, 'nothing waits any more');
       } finally {
         await helper.unload();
         await smtp.close();
@@ -449,12 +521,12 @@ describe('outbox on disk', function () {
         nodes.send.receive({ payload: 'z'.repeat(30 * 1024), topic: 'too much' });
         const caught = await next(nodes.caught);
         assert.equal(caught.topic, 'too much');
-        const refused = ended.ends.find((e) => e.msg.topic === 'too much');
-        assert.equal(refused.err.code, 'EOUTBOX');
-        assert.match(refused.err.message, /The outbox is full/);
-        assert.match(refused.err.hint, /Outbox cap/);
+        const refused = ended.ends.find((e) => e.msg.topic === 'too much')!;
+        assert.equal(refused.err!.code, 'EOUTBOX');
+        assert.match(refused.err!.message, /The outbox is full/);
+        assert.match(refused.err!.hint, /Outbox cap/);
         assert.deepEqual(files(), before, 'nothing of the refused mail, no temporary file');
-        assert.deepEqual(nodes.config.outbox.list().map((e) => e.subject), ['waits']);
+        assert.deepEqual(nodes.config.outbox!.list().map((e) => e.subject), ['waits']);
       } finally {
         await helper.unload();
         await smtp.close();
@@ -463,7 +535,7 @@ describe('outbox on disk', function () {
 
     it('fails a mail with EOUTBOX when the outbox folder cannot be written: the msg is not taken as accepted', async function () {
       const smtp = await startSmtp({ users: { [basic.user]: basic.password } });
-      const root = process.getuid() === 0;
+      const root = process.getuid!() === 0;
       let locked;
       try {
         // One a minute: the second mail has to wait, in the outbox.
@@ -477,7 +549,7 @@ describe('outbox on disk', function () {
         else fs.chmodSync(locked, 0o500);
         nodes.send.receive({ payload: 'second' });
         await ended.until(() => ended.ends.length === 2);
-        const { err } = ended.ends[1];
+        const err = ended.ends[1].err!;
         assert.equal(err.code, 'EOUTBOX');
         assert.match(err.message, /could not be written to the outbox/);
         assert.match(err.hint, /writable/);

@@ -1,13 +1,13 @@
-'use strict';
-const assert = require('node:assert/strict');
-const http = require('node:http');
-const { startSmtp } = require('./support/smtp');
-const { helper, deploy, next, outcome } = require('./support/flow');
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { startSmtp, type SmtpServer } from './support/smtp';
+import { helper, deploy, next, outcome, type EmailResult } from './support/flow';
 
 describe('send-smtp-email over basic auth', function () {
-  let smtp;
-  let files;
-  let filesUrl;
+  let smtp: SmtpServer;
+  let files: http.Server;
+  let filesUrl: string;
   before(async function () {
     smtp = await startSmtp({ users: { 'sender@example.com': 'secret-pass-1' } });
     files = http.createServer((req, res) => {
@@ -15,10 +15,10 @@ describe('send-smtp-email over basic auth', function () {
         res.writeHead(200, { 'Content-Type': 'text/csv' });
         return res.end('a,b\n1,2\n');
       }
-      res.writeHead(404).end();
+      return res.writeHead(404).end();
     });
-    await new Promise((r) => files.listen(0, '127.0.0.1', r));
-    filesUrl = `http://127.0.0.1:${files.address().port}`;
+    await new Promise<void>((r) => files.listen(0, '127.0.0.1', r));
+    filesUrl = `http://127.0.0.1:${(files.address() as AddressInfo).port}`;
   });
   after(async function () {
     await smtp.close();
@@ -141,7 +141,7 @@ describe('send-smtp-email over basic auth', function () {
     const done = next(nodes.out);
     nodes.send.receive({ payload: 1 });
     const msg = await done;
-    const r = msg.mail.result;
+    const r = (msg.mail as { result: EmailResult }).result;
     assert.equal(r.success, true);
     assert.match(r.messageId, /^<.+@.+>$/);
     assert.deepEqual(r.accepted, ['to@example.com']);
@@ -150,14 +150,14 @@ describe('send-smtp-email over basic auth', function () {
     assert.deepEqual(r.envelope, { from: 'sender@example.com', to: ['to@example.com'] });
   });
 
-  for (const scope of ['flow', 'global']) {
+  for (const scope of ['flow', 'global'] as const) {
     it(`stores the result in ${scope} context`, async function () {
       const nodes = await deploy({ connection: connection(), credentials, send: { storeResult: scope, resultKey: 'lastMail' } });
       const done = next(nodes.out);
       nodes.send.receive({});
       const msg = await done;
       assert.equal(msg.lastMail, undefined);
-      const r = nodes.send.context()[scope].get('lastMail');
+      const r = nodes.send.context()[scope].get('lastMail') as EmailResult;
       assert.equal(r.success, true);
       assert.deepEqual(r.accepted, ['to@example.com']);
     });
@@ -196,11 +196,11 @@ describe('send-smtp-email over basic auth', function () {
     assert.equal(nodes.send.context().flow.get('r'), undefined, 'not sent yet when the msg passes on');
     await smtp.waitForMessages(1);
     // The result lands right after the server accepts; wait for the status that follows it.
-    await new Promise((resolve) => {
+    await new Promise<void>((resolve) => {
       const check = () => (nodes.send.context().flow.get('r') ? resolve() : setImmediate(check));
       check();
     });
-    assert.equal(nodes.send.context().flow.get('r').success, true);
+    assert.equal((nodes.send.context().flow.get('r') as EmailResult).success, true);
   });
 
   it('asynchronous: a failure reaches Catch nodes after the msg passed on', async function () {

@@ -1,11 +1,16 @@
-'use strict';
 // A fresh self-signed certificate for 127.0.0.1 (openssl, a Debian package CI installs).
-const { execFileSync } = require('node:child_process');
-const fs = require('node:fs');
-const os = require('node:os');
-const path = require('node:path');
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 
-function selfSignedCertificate() {
+/** A private key and its certificate, PEM. */
+export interface KeyAndCertificate {
+  key: Buffer;
+  cert: Buffer;
+}
+
+export function selfSignedCertificate(): KeyAndCertificate {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'smtp-cert-'));
   try {
     const key = path.join(dir, 'key.pem');
@@ -16,5 +21,3 @@ function selfSignedCertificate() {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
-
-module.exports = { selfSignedCertificate };

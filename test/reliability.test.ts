@@ -1,27 +1,33 @@
-'use strict';
 // Nothing lost, nothing crashed: every input msg ends in exactly one of sent, stored failure or
 // error at a Catch node, also when the server goes away or the flow is redeployed mid-run.
-const assert = require('node:assert/strict');
-const { startSmtp, smtpError } = require('./support/smtp');
-const { helper, deploy } = require('./support/flow');
+import assert from 'node:assert/strict';
+import { startSmtp, smtpError, type SmtpServer } from './support/smtp';
+import type { MailError } from '../src/lib/errors';
+import { helper, deploy, type Deployed, type Msg } from './support/flow';
 
 const basic = { user: 'sender@example.com', password: 'pw-1' };
+
+/** How a msg ended: passed on, or reported as an error (with its code). */
+interface Ending {
+  kind: 'sent' | 'caught';
+  code: string | undefined;
+}
 
 /**
  * Collects how each msg ended, by its id, as the send node reported it (passed on, or an error
  * with the msg) — also while a redeploy stops the nodes downstream. Resolves when `count` ended.
  */
-function outcomes(nodes, count) {
-  const seen = new Map();
+function outcomes(nodes: Deployed, count: number): { all: Promise<Map<string, Ending>> } {
+  const seen = new Map<string, Ending>();
   return {
     all: new Promise((resolve, reject) => {
-      const record = (kind, msg, err) => {
+      const record = (kind: Ending['kind'], msg: Msg, err?: MailError) => {
         if (seen.has(msg._msgid)) return reject(new Error(`msg ${msg._msgid} ended twice`));
         seen.set(msg._msgid, { kind, code: err && err.code });
         if (seen.size === count) resolve(seen);
       };
       nodes.send.on('call:send', (call) => record('sent', call.args[0]));
-      nodes.send.on('call:error', (call) => record('caught', call.args[1], call.args[0]));
+      nodes.send.on('call:error', (call) => record('caught', call.args[1]!, call.args[0]));
     }),
   };
 }
@@ -34,8 +40,7 @@ describe('nothing lost, nothing crashed', function () {
   });
 
   it('reports every msg when the server goes away mid-run, and sends again once it is back', async function () {
-    let smtp;
-    smtp = await startSmtp({
+    const smtp: SmtpServer = await startSmtp({
       users: { 'sender@example.com': 'pw-1' },
       onData: () => {
         // The 8th message arrives: the server crashes before answering it.
@@ -44,7 +49,7 @@ describe('nothing lost, nothing crashed', function () {
       },
     });
     const port = smtp.port;
-    // Retries off: this test reads how each msg ended when the server went away (provider-limits.test.js retries them).
+    // Retries off: this test reads how each msg ended when the server went away (provider-limits.test.ts retries them).
     const nodes = await deploy({ connection: { port, maxConnections: 2, timeout: 2, retryForSeconds: 0 }, credentials: basic });
     const run = outcomes(nodes, 30);
     for (let i = 0; i < 30; i++) nodes.send.receive({ payload: i });
@@ -55,7 +60,7 @@ describe('nothing lost, nothing crashed', function () {
     // Around the crash, answers already written may or may not reach the client before the socket dies.
     assert.ok(sent >= 6 && sent <= 9, `sent before the crash: ${sent}`);
     assert.ok(caught.length >= 21, `reported after the crash: ${caught.length}`);
-    for (const c of caught) assert.match(c.code, /^(ECONNECTION|ESOCKET|ETIMEDOUT)$/);
+    for (const c of caught) assert.match(c.code!, /^(ECONNECTION|ESOCKET|ETIMEDOUT)$/);
 
     const back = await startSmtp({ port, users: { 'sender@example.com': 'pw-1' } });
     try {
@@ -71,8 +76,8 @@ describe('nothing lost, nothing crashed', function () {
   });
 
   it('finishes every msg in flight or queued when the flow is redeployed', async function () {
-    const held = [];
-    let onHeld;
+    const held: (() => void)[] = [];
+    let onHeld: (() => void) | undefined;
     // Each message is stored but answered only when released.
     const smtp = await startSmtp({
       users: { 'sender@example.com': 'pw-1' },
@@ -85,11 +90,11 @@ describe('nothing lost, nothing crashed', function () {
       const nodes = await deploy({ connection: { port: smtp.port, maxConnections: 2 }, credentials: basic });
       const run = outcomes(nodes, 10);
       for (let i = 0; i < 10; i++) nodes.send.receive({ payload: i });
-      await new Promise((resolve) => (onHeld = () => held.length === 2 && resolve()));
+      await new Promise<void>((resolve) => (onHeld = () => held.length === 2 && resolve()));
       const redeploy = helper.unload();
       // From now on the server answers at once, and the two held messages are answered too.
-      onHeld = () => held.shift()();
-      while (held.length) held.shift()();
+      onHeld = () => held.shift()!();
+      while (held.length) held.shift()!();
       await redeploy;
       const seen = await run.all;
       assert.equal(seen.size, 10);

@@ -1,15 +1,34 @@
-'use strict';
 // The rate limit (rateLimitPerMinute): an even pace, nothing dropped, the queue visible in the
 // status. Time is a fake clock here, so a minute's worth of sends takes no minute.
-const assert = require('node:assert/strict');
-const { RateLimiter } = require('../dist/lib/rate-limiter');
-const { Connection } = require('../dist/lib/connection');
-const { startSmtp } = require('./support/smtp');
-const { helper, deploy } = require('./support/flow');
+import assert from 'node:assert/strict';
+import type { NodeStatus } from 'node-red';
+import { RateLimiter, type Timers } from '../src/lib/rate-limiter';
+import { Connection } from '../src/lib/connection';
+import { transportOptions, type ConnectionConfig } from '../src/lib/transport-options';
+import { startSmtp, type SmtpServer } from './support/smtp';
+import { helper, deploy, type Msg } from './support/flow';
+
+interface FakeTimer {
+  at: number;
+  fn: () => void;
+}
 
 /** A clock and timers that move only when told to. */
-function fakeTime(start = 1_000_000) {
-  const clock = {
+interface FakeTime {
+  t: number;
+  timers: FakeTimer[];
+  now(): number;
+  set(fn: () => void, ms: number): FakeTimer;
+  clear(timer: unknown): void;
+  /** Moves to the next due timer and runs it; false when none is set. */
+  step(): boolean;
+  /** Its timers, as the rate limiter and the connection take them. */
+  timersApi: Timers;
+}
+
+/** A clock and timers that move only when told to. */
+function fakeTime(start = 1_000_000): FakeTime {
+  const clock: Omit<FakeTime, 'timersApi'> = {
     t: start,
     timers: [],
     now: () => clock.t,
@@ -25,14 +44,13 @@ function fakeTime(start = 1_000_000) {
     step() {
       if (!clock.timers.length) return false;
       clock.timers.sort((a, b) => a.at - b.at);
-      const timer = clock.timers.shift();
+      const timer = clock.timers.shift()!;
       clock.t = Math.max(clock.t, timer.at);
       timer.fn();
       return true;
     },
   };
-  clock.timersApi = { set: clock.set, clear: clock.clear };
-  return clock;
+  return Object.assign(clock, { timersApi: { set: clock.set, clear: clock.clear } });
 }
 
 const flush = () => new Promise((resolve) => setImmediate(resolve));
@@ -42,7 +60,7 @@ describe('rate limiter', function () {
     const clock = fakeTime();
     const limiter = new RateLimiter(120, { now: clock.now, timers: clock.timersApi });
     const start = clock.t;
-    const released = [];
+    const released: { i: number; at: number }[] = [];
     let waitedCalls = 0;
     const all = Array.from({ length: 60 }, (_, i) => limiter.acquire(() => waitedCalls++).then(() => released.push({ i, at: clock.t - start })));
     await flush();
@@ -59,7 +77,7 @@ describe('rate limiter', function () {
   it('never lets two sends closer than the interval, also after a pause, and counts a short window', async function () {
     const clock = fakeTime();
     const limiter = new RateLimiter(120, { windowMs: 600, now: clock.now, timers: clock.timersApi }); // 5 ms apart
-    const times = [];
+    const times: number[] = [];
     const take = () => limiter.acquire().then(() => times.push(clock.t));
     const first = [take(), take(), take()];
     await flush();
@@ -83,17 +101,17 @@ describe('rate limiter', function () {
 });
 
 describe('rate limit of a connection', function () {
-  let smtp;
+  let smtp: SmtpServer;
   before(async () => (smtp = await startSmtp({ auth: false })));
   after(() => smtp.close());
   afterEach(() => (smtp.messages.length = 0));
 
-  const config = (port, extra) => ({ host: '127.0.0.1', port, security: 'none', authType: 'none', rateLimitPerMinute: '120', ...extra });
+  const config = (port: number, extra?: ConnectionConfig): ConnectionConfig => ({ host: '127.0.0.1', port, security: 'none', authType: 'none', rateLimitPerMinute: '120', ...extra });
 
   it('queues what exceeds the rate, reports each waiting send, and delivers them all as time passes', async function () {
     const clock = fakeTime();
     const conn = new Connection(config(smtp.port), { user: 'sender@example.com' }, { now: clock.now, timers: clock.timersApi });
-    const queueEvents = [];
+    const queueEvents: [number, boolean][] = [];
     const sends = Array.from({ length: 6 }, (_, i) =>
       conn.send({ from: 'sender@example.com', to: 'to@example.com', subject: `m${i}`, text: 'x' }, false, (waiting) => queueEvents.push([i, waiting])),
     );
@@ -127,7 +145,6 @@ describe('rate limit of a connection', function () {
   });
 
   it('gives nodemailer no rate limit of its own', function () {
-    const { transportOptions } = require('../dist/lib/transport-options');
     const options = transportOptions(config(25), {});
     assert.equal(options.rateLimit, undefined);
     assert.equal(options.rateDelta, undefined);
@@ -135,7 +152,7 @@ describe('rate limit of a connection', function () {
 });
 
 describe('send-smtp-email under a rate limit', function () {
-  let smtp;
+  let smtp: SmtpServer;
   before(async () => (smtp = await startSmtp({ auth: false })));
   after(() => smtp.close());
   beforeEach(() => helper.startServer());
@@ -148,17 +165,17 @@ describe('send-smtp-email under a rate limit', function () {
   it('shows how many messages wait (blue ring), passes every msg on, then shows the success', async function () {
     // 600 per minute: one every 100 ms, so the queue drains in under half a second without a fake clock.
     const nodes = await deploy({ connection: { port: smtp.port, authType: 'none', rateLimitPerMinute: '600' }, credentials: { user: 'sender@example.com' } });
-    const statuses = [];
-    const onStatus = (match) =>
-      new Promise((resolve) =>
+    const statuses: NodeStatus[] = [];
+    const onStatus = (match: (status: NodeStatus) => boolean) =>
+      new Promise<{ status: NodeStatus; waiting: number }>((resolve) =>
         nodes.send.on('call:status', (c) => {
           if (match(c.args[0])) resolve({ status: c.args[0], waiting: nodes.config.connection().waiting });
         }),
       );
     nodes.send.on('call:status', (c) => statuses.push(c.args[0]));
-    const queued = onStatus((s) => /queued/.test(s.text));
-    const outputs = [];
-    const allOut = new Promise((resolve) => nodes.out.on('input', (msg) => outputs.push(msg) === 5 && resolve()));
+    const queued = onStatus((s) => /queued/.test(String(s.text)));
+    const outputs: Msg[] = [];
+    const allOut = new Promise<void>((resolve) => nodes.out.on('input', (msg) => outputs.push(msg) === 5 && resolve()));
     const success = onStatus((s) => s.fill === 'green');
     for (let i = 0; i < 5; i++) nodes.send.receive({ payload: i, topic: `t${i}` });
     const q = await queued;
@@ -168,6 +185,6 @@ describe('send-smtp-email under a rate limit', function () {
     await success;
     assert.equal(smtp.messages.length, 5);
     assert.deepEqual(outputs.map((m) => m.payload).sort(), [0, 1, 2, 3, 4]);
-    assert.equal(statuses.at(-1).fill, 'green', 'the last status is the success');
+    assert.equal(statuses.at(-1)!.fill, 'green', 'the last status is the success');
   });
 });

@@ -1,36 +1,48 @@
-'use strict';
 // Every bad input and every fault ends in a clear error: a code, a message naming the field or
 // the server's answer, and a hint that says what to fix. Nothing is sent by mistake.
-const assert = require('node:assert/strict');
-const http = require('node:http');
-const net = require('node:net');
-const { startSmtp, smtpError } = require('./support/smtp');
-const { startTokenEndpoint } = require('./support/token-endpoint');
-const { selfSignedCertificate } = require('./support/certificate');
-const { helper, deploy, next } = require('./support/flow');
-const providers = require('./fixtures/provider-responses.json');
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import net from 'node:net';
+import type { NodeMessage } from 'node-red';
+import { startSmtp, smtpError, type SmtpServer, type TokenVerdict } from './support/smtp';
+import { startTokenEndpoint } from './support/token-endpoint';
+import { selfSignedCertificate } from './support/certificate';
+import { helper, deploy, next, type DeployOptions, type EmailResult } from './support/flow';
+import providers from './fixtures/provider-responses.json';
+import configNode from '../src/nodes/smtp-oauth-config/smtp-oauth-config';
+import type { ConnectionConfig } from '../src/lib/transport-options';
 
-const response = (text) => providers.smtp.find((r) => r.response.includes(text)).response;
-const tokenAnswer = (code) => providers.token.find((t) => t.body.error_codes[0] === code);
+const response = (text: string) => providers.smtp.find((r) => r.response.includes(text))!.response;
+const tokenAnswer = (code: number) => providers.token.find((t) => t.body.error_codes[0] === code)!;
 
 /** Deploys with stop on error off and the result in msg, sends one msg, returns the stored result. */
-async function attempt({ connection, credentials, send = {}, msg = {} }) {
+async function attempt({ connection, credentials, send = {}, msg = {} }: DeployOptions & { msg?: NodeMessage }): Promise<EmailResult> {
   const nodes = await deploy({ connection, credentials, send: { stopOnError: false, storeResult: 'msg', ...send } });
   const passed = next(nodes.out);
   nodes.send.receive(msg);
   return (await passed).emailResult;
 }
 
-function listen(server) {
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server.address().port)));
+function listen(server: net.Server): Promise<number> {
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port)));
 }
 
-let watchedClosed = () => {};
+/** A case of bad input: the node's properties (or a function giving them once the servers run), the msg, the error expected. */
+interface BadInput {
+  name: string;
+  connection?: ConnectionConfig;
+  send?: Record<string, unknown> | (() => Record<string, unknown>);
+  msg?: NodeMessage;
+  code: string;
+  message: RegExp;
+}
+
+let watchedClosed: () => void = () => {};
 
 describe('bad input and faults', function () {
-  let smtp;
-  let web;
-  let base;
+  let smtp: SmtpServer;
+  let web: http.Server;
+  let base: string;
   const basic = { user: 'sender@example.com', password: 'pw-1' };
   const conn = () => ({ port: smtp.port });
   before(async function () {
@@ -53,12 +65,12 @@ describe('bad input and faults', function () {
             sent++;
             if (!res.write(Buffer.alloc(32 * 1024))) return res.once('drain', pump);
           }
-          res.end();
+          return res.end();
         };
         return pump();
       }
       if (req.url === '/declared-big') return res.writeHead(200, { 'Content-Length': String(50 * 1024 * 1024) }).end();
-      res.writeHead(200).end('ok');
+      return res.writeHead(200).end('ok');
     });
     base = `http://127.0.0.1:${await listen(web)}`;
   });
@@ -75,7 +87,7 @@ describe('bad input and faults', function () {
   });
 
   describe('bad input: EINPUT / EATTACHMENT, nothing sent', function () {
-    const cases = [
+    const cases: BadInput[] = [
       { name: 'a header injected through a line break in To', send: { to: 'payload', toType: 'msg' }, msg: { payload: 'victim@example.com\r\nBcc: evil@example.com' }, code: 'EINPUT', message: /To contains a line break/ },
       { name: 'an entry without an address in a list', send: { to: 'a@example.com, foo' }, code: 'EINPUT', message: /To has an invalid address: "foo"/ },
       { name: 'two @ in an address', send: { cc: 'a@b@example.com' }, code: 'EINPUT', message: /CC has an invalid address/ },
@@ -115,7 +127,7 @@ describe('bad input and faults', function () {
   });
 
   it('ends a download already started when a later msg.attachments entry is refused', async function () {
-    const closed = new Promise((resolve) => (watchedClosed = resolve));
+    const closed = new Promise<void>((resolve) => (watchedClosed = resolve));
     const r = await attempt({ connection: conn(), credentials: basic, msg: { attachments: [{ href: `${base}/watched` }, { path: '/etc/passwd' }] } });
     assert.equal(r.error.code, 'EATTACHMENT');
     await closed; // the first download's connection was closed, not left open until its time-out
@@ -195,7 +207,7 @@ describe('bad input and faults', function () {
     });
   });
 
-  // With retries off (retryForSeconds 0), so that the first failure is the result; provider-limits.test.js retries them.
+  // With retries off (retryForSeconds 0), so that the first failure is the result; provider-limits.test.ts retries them.
   describe('connection faults', function () {
     it('diagnoses connection refused', async function () {
       const closed = net.createServer();
@@ -242,9 +254,9 @@ describe('bad input and faults', function () {
   });
 
   describe('OAuth2 faults', function () {
-    let idp;
-    let oauthSmtp;
-    let tokenVerdict;
+    let idp: Awaited<ReturnType<typeof startTokenEndpoint>>;
+    let oauthSmtp: SmtpServer;
+    let tokenVerdict: (user: string, token: string) => TokenVerdict;
     before(async function () {
       idp = await startTokenEndpoint({ clientId: 'app-1', clientSecret: 'cs-1' });
       oauthSmtp = await startSmtp({ tokens: (...a) => tokenVerdict(...a), authError: response('5.7.3 Authentication unsuccessful') });
@@ -267,7 +279,7 @@ describe('bad input and faults', function () {
       [1002012, /scope is not valid/],
       [7000222, /secret has expired/],
       [900023, /tenant part of the token URL is malformed/],
-    ]) {
+    ] as const) {
       it(`diagnoses the token endpoint's AADSTS${code}`, async function () {
         const answer = tokenAnswer(code);
         idp.answerNext(answer.status, answer.body);
@@ -290,7 +302,7 @@ describe('bad input and faults', function () {
     });
 
     it('diagnoses a token endpoint that answers with a page, not JSON', async function () {
-      const page = http.createServer((req, res) => res.writeHead(200, { 'Content-Type': 'text/html' }).end('<html>Sign in</html>'));
+      const page = http.createServer((_req, res) => res.writeHead(200, { 'Content-Type': 'text/html' }).end('<html>Sign in</html>'));
       const port = await listen(page);
       try {
         const r = await attempt({ connection: oauth({ tokenUrl: `http://127.0.0.1:${port}/token` }), credentials: creds });
@@ -328,16 +340,16 @@ describe('bad input and faults', function () {
   });
 
   describe('Test connection', function () {
-    const post = (body) => helper.request().post('/smtp-oauth-config/test').send(body).expect(200);
+    const post = (body: object) => helper.request().post('/smtp-oauth-config/test').send(body).expect(200);
 
     it('reports success with the values of the dialog, before any deploy', async function () {
-      await helper.load([require('../dist/nodes/smtp-oauth-config/smtp-oauth-config.js')], []);
+      await helper.load([configNode], []);
       const res = await post({ host: '127.0.0.1', port: smtp.port, security: 'none', authType: 'basic', credentials: basic });
       assert.deepEqual(res.body, { ok: true });
     });
 
     it('reports the diagnosed error for a wrong password', async function () {
-      await helper.load([require('../dist/nodes/smtp-oauth-config/smtp-oauth-config.js')], []);
+      await helper.load([configNode], []);
       const res = await post({ host: '127.0.0.1', port: smtp.port, security: 'none', authType: 'basic', credentials: { user: 'sender@example.com', password: 'nope' } });
       assert.equal(res.body.ok, false);
       assert.equal(res.body.error.code, 'EAUTH');

@@ -1,15 +1,15 @@
-'use strict';
 // Threading, custom headers, inline images and previews, checked in the message the loopback
 // server receives (mailparser), sent by the node inside Node-RED.
-const assert = require('node:assert/strict');
-const { simpleParser } = require('mailparser');
-const { startSmtp } = require('./support/smtp');
-const { helper, deploy, outcome } = require('./support/flow');
+import assert from 'node:assert/strict';
+import { simpleParser } from 'mailparser';
+import { startSmtp, type ReadMail, type SmtpServer } from './support/smtp';
+import type { NodeMessage } from 'node-red';
+import { helper, deploy, outcome, type Deployed, type Outcome } from './support/flow';
 
 const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64');
 
 describe('message features: threading, headers, inline images, preview', function () {
-  let smtp;
+  let smtp: SmtpServer;
   const basic = { user: 'sender@example.com', password: 'pw-1' };
   const store = { storeResult: 'msg', resultKey: 'emailResult' };
   before(async function () {
@@ -24,7 +24,7 @@ describe('message features: threading, headers, inline images, preview', functio
   });
 
   /** Deploys with the given send-node properties and sends one msg; resolves with the outcome. */
-  async function sendOne(send, msg = { payload: 'x' }) {
+  async function sendOne(send: Record<string, unknown>, msg: NodeMessage = { payload: 'x' }): Promise<Outcome & { nodes: Deployed }> {
     const nodes = await deploy({ connection: { port: smtp.port }, credentials: basic, send: { ...store, ...send } });
     const result = outcome(nodes);
     nodes.send.receive(msg);
@@ -59,7 +59,7 @@ describe('message features: threading, headers, inline images, preview', functio
     assert.match(m.raw, /^List-Unsubscribe: <mailto:unsub@example\.com>\r$/m);
   });
 
-  const refused = [
+  const refused: [string, Record<string, string>][] = [
     ['Bcc', { Bcc: 'evil@example.com' }],
     ['From', { From: 'evil@example.com' }],
     ['Content-Type', { 'Content-Type': 'text/plain' }],
@@ -86,8 +86,8 @@ describe('message features: threading, headers, inline images, preview', functio
     assert.equal(msg.emailResult.warnings, undefined);
     const [m] = await smtp.waitForMessages(1);
     assert.match(m.raw, /Content-Type: multipart\/related/);
-    const logo = m.parsed.attachments.find((a) => a.filename === 'logo.png');
-    const csv = m.parsed.attachments.find((a) => a.filename === 'report.csv');
+    const logo = m.parsed.attachments.find((a) => a.filename === 'logo.png')!;
+    const csv = m.parsed.attachments.find((a) => a.filename === 'report.csv')!;
     assert.equal(logo.cid, 'logo');
     assert.equal(logo.contentDisposition, 'inline');
     assert.deepEqual(logo.content, PNG);
@@ -109,7 +109,7 @@ describe('message features: threading, headers, inline images, preview', functio
     const { kind, msg } = await sendOne({ html: '<img src="cid:chart">' });
     assert.equal(kind, 'sent');
     assert.deepEqual(msg.emailResult.warnings, ['The content refers to cid:chart, but no attachment has that Content-ID: the image will show as broken']);
-    assert.ok(helper.log().args.some(([event]) => event.level === helper.log().WARN && /cid:chart/.test(event.msg)));
+    assert.ok(helper.log().args.some(([event]) => event.level === helper.log().WARN && /cid:chart/.test(String(event.msg))));
   });
 
   it('previews the exact message without connecting: same subject, recipients, HTML and attachments as a sent copy', async function () {
@@ -127,7 +127,7 @@ describe('message features: threading, headers, inline images, preview', functio
     const sent = await sendOne(send, { payload: { n: 7 } });
     assert.equal(sent.kind, 'sent');
     const [m] = await smtp.waitForMessages(1);
-    const p = await simpleParser(result.eml);
+    const p = (await simpleParser(result.eml!)) as ReadMail;
     assert.equal(p.messageId, result.messageId);
     assert.equal(p.subject, m.parsed.subject);
     assert.equal(p.to.text, m.parsed.to.text);

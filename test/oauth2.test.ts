@@ -1,14 +1,13 @@
-'use strict';
-const assert = require('node:assert/strict');
-const { startSmtp } = require('./support/smtp');
-const { startTokenEndpoint } = require('./support/token-endpoint');
-const { helper, deploy, next } = require('./support/flow');
+import assert from 'node:assert/strict';
+import { startSmtp, type SmtpServer, type TokenVerdict } from './support/smtp';
+import { startTokenEndpoint } from './support/token-endpoint';
+import { helper, deploy, next } from './support/flow';
 
 describe('send-smtp-email over OAuth2 client credentials', function () {
-  let smtp;
-  let idp;
+  let smtp: SmtpServer;
+  let idp: Awaited<ReturnType<typeof startTokenEndpoint>>;
   /** What the SMTP server answers to each XOAUTH2 token: true, 'challenge' (334) or 'reject' (bare 535). */
-  let verdict;
+  let verdict: (user: string, token: string) => TokenVerdict;
   before(async function () {
     idp = await startTokenEndpoint({ clientId: 'app-1', clientSecret: 'cs-value-XYZ' });
     smtp = await startSmtp({ tokens: (user, token) => verdict(user, token) });
@@ -18,7 +17,7 @@ describe('send-smtp-email over OAuth2 client credentials', function () {
     await idp.close();
   });
   beforeEach(async function () {
-    verdict = (user, token) => user === 'mailbox@contoso.example' && idp.state.issued.includes(token);
+    verdict = (user, token) => user === 'mailbox@contoso.example' && (idp.state.issued as string[]).includes(token);
     idp.state.requests.length = 0;
     idp.state.issued.length = 0;
     smtp.authAttempts.length = 0;
@@ -53,7 +52,7 @@ describe('send-smtp-email over OAuth2 client credentials', function () {
     const nodes = await setup({ maxConnections: 5 });
     const count = 60;
     let passed = 0;
-    const allPassed = new Promise((resolve) => nodes.out.on('input', () => ++passed === count && resolve()));
+    const allPassed = new Promise<void>((resolve) => nodes.out.on('input', () => ++passed === count && resolve()));
     for (let i = 0; i < count; i++) nodes.send.receive({ payload: i });
     await allPassed;
     assert.equal(smtp.messages.length, count);
@@ -66,20 +65,20 @@ describe('send-smtp-email over OAuth2 client credentials', function () {
   for (const [refusal, answer] of [
     ['a 334 challenge (nodemailer renews)', 'challenge'],
     ['a bare 535 (the connection drops the token and retries)', 'reject'],
-  ]) {
+  ] as const) {
     it(`renews the token once and sends when the server refuses a stale token with ${refusal}`, async function () {
       const nodes = await setup();
-      let first;
-      verdict = (user, token) => {
+      let first: string | undefined;
+      verdict = (_user, token) => {
         first ??= token;
-        return token === first ? answer : idp.state.issued.includes(token);
+        return token === first ? answer : (idp.state.issued as string[]).includes(token);
       };
       const done = next(nodes.out);
       nodes.send.receive({});
       await done;
       assert.equal(idp.state.requests.length, 2);
       assert.equal(smtp.messages.length, 1);
-      assert.notEqual(smtp.authAttempts.at(-1).accessToken, first);
+      assert.notEqual(smtp.authAttempts.at(-1)!.accessToken, first);
     });
   }
 
@@ -104,8 +103,8 @@ describe('send-smtp-email over OAuth2 client credentials', function () {
     const done = next(nodes.out);
     nodes.send.receive({});
     await done;
-    assert.equal(idp.state.requests[0].grant_type, 'refresh_token');
-    assert.equal(idp.state.requests[0].refresh_token, 'refresh-1');
+    assert.equal((idp.state.requests[0] as Record<string, string>).grant_type, 'refresh_token');
+    assert.equal((idp.state.requests[0] as Record<string, string>).refresh_token, 'refresh-1');
     assert.equal(smtp.messages.length, 1);
   });
 });

@@ -1,14 +1,14 @@
-'use strict';
 // Input a flow passes on from elsewhere (a webhook, a queue) must not reshape the mail or make the
 // node send something it then reports as failed. Each case checks what the receiving server got.
-const assert = require('node:assert/strict');
-const { startSmtp } = require('./support/smtp');
-const { helper, deploy, outcome } = require('./support/flow');
+import assert from 'node:assert/strict';
+import type { SinonSpy } from 'sinon';
+import { startSmtp, type SmtpServer } from './support/smtp';
+import { helper, deploy, outcome, type EmailResult, type FlowNode, type Msg } from './support/flow';
 
 const INJECTION = 'v\r\nX-Inj: 1\r\n\r\nINJECTED BODY';
 
 describe('untrusted input', function () {
-  let smtp;
+  let smtp: SmtpServer;
   const credentials = { user: 'sender@example.com', password: 'pw-1' };
   before(async function () {
     smtp = await startSmtp({ users: { 'sender@example.com': 'pw-1' } });
@@ -25,7 +25,7 @@ describe('untrusted input', function () {
    * A second send node on the same connection: once its mail has arrived, every mail the node under
    * test had started would have arrived too, so the server's count is final without waiting on a timer.
    */
-  const barrier = [
+  const barrier: FlowNode[] = [
     { id: 'barrier', type: 'send-smtp-email', z: 'tab', connection: 'conn', to: 'to@example.com', subject: 'Barrier', html: '<p>b</p>', wires: [['barrierOut']] },
     { id: 'barrierOut', type: 'helper', z: 'tab' },
   ];
@@ -109,14 +109,14 @@ describe('untrusted input', function () {
     for (const mode of [{}, { stopOnError: false }, { async: true }, { storeResult: 'flow' }, { storeResult: 'global', async: true }]) {
       it(`is reported at deploy and fails every msg with ECONFIG before sending ${JSON.stringify(mode)}`, async function () {
         const nodes = await deploy({ connection: { port: smtp.port }, credentials, send: { storeResult: 'msg', resultKey: 'a..b[', ...mode }, extra: barrier });
-        const own = (spy) => spy.getCalls().filter((c) => c.thisValue === nodes.send);
+        const own = <A extends unknown[]>(spy: SinonSpy<A, void>) => spy.getCalls().filter((c) => c.thisValue === nodes.send);
         const atDeploy = own(nodes.send.error);
         assert.equal(atDeploy.length, 1, 'the node reports the bad key once at deploy');
         assert.match(String(atDeploy[0].args[0].message), /Result key "a\.\.b\[" is not a valid property: Invalid property expression/);
-        assert.deepEqual(own(nodes.send.status).at(-1).args[0], { fill: 'red', shape: 'ring', text: 'ECONFIG' });
+        assert.deepEqual(own(nodes.send.status).at(-1)!.args[0], { fill: 'red', shape: 'ring', text: 'ECONFIG' });
 
-        const caught = new Promise((resolve) => nodes.caught.on('input', (msg) => msg.payload === 'm1' && resolve(msg)));
-        const passedOn = [];
+        const caught = new Promise<Msg>((resolve) => nodes.caught.on('input', (msg) => msg.payload === 'm1' && resolve(msg)));
+        const passedOn: Msg[] = [];
         nodes.out.on('input', (msg) => passedOn.push(msg));
         nodes.send.receive({ payload: 'm1' });
         const msg = await caught;
@@ -125,7 +125,7 @@ describe('untrusted input', function () {
         assert.match(msg.error.message, /Set Result key to a property path such as emailResult or result\.mail/);
         assert.deepEqual(await passBarrier(), [], 'nothing was sent');
         assert.deepEqual(passedOn, [], 'the msg is not passed on');
-        assert.deepEqual(own(nodes.send.status).at(-1).args[0], { fill: 'red', shape: 'ring', text: 'ECONFIG' });
+        assert.deepEqual(own(nodes.send.status).at(-1)!.args[0], { fill: 'red', shape: 'ring', text: 'ECONFIG' });
       });
     }
 
@@ -140,7 +140,7 @@ describe('untrusted input', function () {
 
       const sent = outcome(nodes);
       nodes.send.receive({ topic: 'daily' });
-      assert.equal((await sent).msg.results.daily.success, true, 'a msg with the property is sent and its result stored');
+      assert.equal(((await sent).msg.results as Record<string, EmailResult>).daily.success, true, 'a msg with the property is sent and its result stored');
     });
   });
 });

@@ -1,17 +1,20 @@
-'use strict';
 // Real providers' limits: transient answers and broken connections are retried with backoff until
 // retryForSeconds, permanent ones fail at once, the pool follows the server's connection limit,
 // and nothing is lost. Servers and the token endpoint are real, on loopback; backoff runs on an
 // injected clock, so waits of seconds take no time and no test reads the wall clock.
-const assert = require('node:assert/strict');
-const http = require('node:http');
-const net = require('node:net');
-const { startSmtp, smtpError } = require('./support/smtp');
-const { startExchange, answer } = require('./support/exchange');
-const { startTokenEndpoint } = require('./support/token-endpoint');
-const { fakeClock } = require('./support/clock');
-const { helper, deploy, next } = require('./support/flow');
-const { Connection } = require('../dist/lib/connection');
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import net from 'node:net';
+import type { ParsedMail } from 'mailparser';
+import type { NodeStatus } from 'node-red';
+import { startSmtp, smtpError, type SmtpServer } from './support/smtp';
+import { startExchange, answer, type ExchangeServer } from './support/exchange';
+import { startTokenEndpoint } from './support/token-endpoint';
+import { fakeClock } from './support/clock';
+import { helper, deploy, next, type Deployed, type Msg } from './support/flow';
+import { Connection } from '../src/lib/connection';
+import type { MailError } from '../src/lib/errors';
+import type { RetryTiming } from '../src/lib/retry';
 
 const MAILBOX = 'mailbox@contoso.example';
 const basic = { user: 'sender@example.com', password: 'pw-1' };
@@ -23,8 +26,15 @@ function instantBackoff() {
 }
 
 /** Makes the config node use this backoff timing (settings.js key read by the connection). */
-function useBackoff(timing) {
+function useBackoff(timing: RetryTiming) {
   helper.settings({ smtpOauthConfigRetryTiming: timing });
+}
+
+/** How a msg ended: passed on (with its result), or reported as an error. */
+interface Ended {
+  kind: 'sent' | 'caught';
+  msg: Msg;
+  err?: MailError;
 }
 
 /**
@@ -32,29 +42,30 @@ function useBackoff(timing) {
  * It watches the send node itself rather than the test helper's spies, which a redeploy removes
  * before the nodes close.
  */
-function collect(nodes, count) {
-  const seen = new Map();
+function collect(nodes: Deployed, count: number): Promise<Ended[]> {
+  const seen = new Map<string, Ended>();
   return new Promise((resolve, reject) => {
-    const record = (kind, msg, err) => {
+    const record = (kind: Ended['kind'], msg: Msg, err?: MailError) => {
       if (seen.has(msg._msgid)) return reject(new Error(`msg ${msg._msgid} ended twice`));
       seen.set(msg._msgid, { kind, msg, err });
       if (seen.size === count) resolve([...seen.values()]);
     };
-    const node = nodes.send;
+    const node: { send(msg: Msg): void; error(err: MailError, msg?: Msg): void } = nodes.send;
     const { send, error } = node;
-    node.send = function (msg) {
-      record('sent', msg);
-      return send.apply(this, arguments);
+    node.send = function (...args) {
+      record('sent', args[0]);
+      return send.apply(this, args);
     };
-    node.error = function (err, msg) {
+    node.error = function (...args) {
+      const [err, msg] = args;
       if (msg) record('caught', msg, err);
-      return error.apply(this, arguments);
+      return error.apply(this, args);
     };
   });
 }
 
 /** Resolves with the first status the send node shows that matches. */
-function statusMatching(nodes, match) {
+function statusMatching(nodes: Deployed, match: (status: NodeStatus) => boolean): Promise<NodeStatus> {
   return new Promise((resolve) => nodes.send.on('call:status', (c) => match(c.args[0]) && resolve(c.args[0])));
 }
 
@@ -67,11 +78,11 @@ describe('provider limits', function () {
   });
 
   describe('an Exchange-shaped server (3 sessions per mailbox, 432 beyond)', function () {
-    let idp;
-    let exchange;
+    let idp: Awaited<ReturnType<typeof startTokenEndpoint>>;
+    let exchange: ExchangeServer;
     before(async function () {
       idp = await startTokenEndpoint({ clientId: 'app-1', clientSecret: 'cs-1' });
-      exchange = await startExchange({ tokens: (user, token) => user === MAILBOX && idp.state.issued.includes(token) });
+      exchange = await startExchange({ tokens: (user, token) => user === MAILBOX && (idp.state.issued as string[]).includes(token) });
     });
     after(async function () {
       await exchange.close();
@@ -114,7 +125,7 @@ describe('provider limits', function () {
       const retrying = statusMatching(nodes, (s) => s.fill === 'yellow');
       const passed = next(nodes.out);
       // The other client goes away while this send waits for its first retry.
-      let waitingThen;
+      let waitingThen: number | undefined;
       clock.nextTimer().then(() => {
         waitingThen = nodes.config.connection().retrying;
         exchange.release(MAILBOX);
@@ -137,7 +148,7 @@ describe('provider limits', function () {
       ['a custom From without Send As (554 5.2.252)', () => {}, { from: 'other@contoso.example' }, /may not send as this From address/],
       ['the recipient quota (554 5.2.0 SubmissionQuotaExceeded)', () => (exchange.switches.quotaExceeded = true), {}, /10,000 recipients in a rolling 24 hours/],
       ['a full mailbox (554 5.2.2)', () => (exchange.switches.mailboxFull = true), {}, /mailbox is full .*Sent Items/],
-    ]) {
+    ] as const) {
       it(`fails at once, after one attempt, on ${name}`, async function () {
         setup();
         const nodes = await deploy({ connection: oauth(), credentials: creds, send: { stopOnError: false, storeResult: 'msg', ...send } });
@@ -191,7 +202,7 @@ describe('provider limits', function () {
     it('delivers through 451 4.3.0 at DATA twice: one mail, attempts 3, every attempt with the same Message-ID', async function () {
       const { timing } = instantBackoff();
       useBackoff(timing);
-      const seenIds = [];
+      const seenIds: (string | undefined)[] = [];
       const smtp = await startSmtp({ users: { 'sender@example.com': 'pw-1' }, onData: (parsed) => (seenIds.push(parsed.messageId), seenIds.length <= 2 ? smtpError(answer('451 4.3.0')) : undefined) });
       try {
         const nodes = await deploy({ connection: { port: smtp.port }, credentials: basic, send: { storeResult: 'msg' } });
@@ -212,9 +223,8 @@ describe('provider limits', function () {
     it('resends with the same Message-ID when the connection is lost after the final dot with no reply', async function () {
       const { timing } = instantBackoff();
       useBackoff(timing);
-      let smtp;
-      const arrivals = [];
-      smtp = await startSmtp({
+      const arrivals: (string | undefined)[] = [];
+      const smtp: SmtpServer = await startSmtp({
         users: { 'sender@example.com': 'pw-1' },
         onData: (parsed, session) => {
           arrivals.push(parsed.messageId);
@@ -244,8 +254,8 @@ describe('provider limits', function () {
       const clock = fakeClock();
       useBackoff({ now: clock.now, timers: clock, random: () => 0.5 });
       const probe = net.createServer();
-      await new Promise((r) => probe.listen(0, '127.0.0.1', r));
-      const port = probe.address().port;
+      await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+      const port = (probe.address() as net.AddressInfo).port;
       await new Promise((r) => probe.close(r));
       const nodes = await deploy({ connection: { port }, credentials: basic, send: { storeResult: 'msg' } });
       const passed = next(nodes.out);
@@ -272,7 +282,7 @@ describe('provider limits', function () {
       const { clock, timing } = instantBackoff();
       useBackoff(timing);
       const idp = await startTokenEndpoint({ clientId: 'app-1', clientSecret: 'cs-1' });
-      const smtp = await startSmtp({ tokens: (user, token) => idp.state.issued.includes(token) });
+      const smtp = await startSmtp({ tokens: (_user, token) => (idp.state.issued as string[]).includes(token) });
       try {
         idp.answerNext(429, { error: 'temporarily_unavailable', error_description: 'AADSTS50196: too many requests' }, { 'Retry-After': '30' });
         const nodes = await deploy({ connection: { port: smtp.port, authType: 'oauth2-client-credentials', tokenUrl: idp.url, scope: 'x/.default' }, credentials: { user: MAILBOX, clientId: 'app-1', clientSecret: 'cs-1' }, send: { storeResult: 'msg' } });
@@ -292,8 +302,8 @@ describe('provider limits', function () {
   });
 
   describe('permanent answers and the deadline', function () {
-    let smtp;
-    let refuseData;
+    let smtp: SmtpServer;
+    let refuseData: (parsed: ParsedMail) => Error | undefined;
     before(async () => (smtp = await startSmtp({ users: { 'sender@example.com': 'pw-1' }, onRcpt: (a) => (/^nobody@/.test(a.address) ? smtpError('550 5.1.1 User unknown') : undefined), onData: (parsed) => refuseData(parsed) })));
     after(() => smtp.close());
     beforeEach(() => {
@@ -352,11 +362,11 @@ describe('provider limits', function () {
     it('finishes every msg exactly once when the flow is redeployed while mails wait for a retry (outbox in memory)', async function () {
       const clock = fakeClock(); // never moves: the waits would last for ever
       useBackoff({ now: clock.now, timers: clock });
-      refuseData = (parsed) => (/^retry/.test(parsed.subject) ? smtpError(answer('451 4.3.0')) : undefined);
-      // In memory the waiting mails cannot outlive the flow: they fail (outbox.test.js has the disk outbox keep them).
+      refuseData = (parsed) => (/^retry/.test(String(parsed.subject)) ? smtpError(answer('451 4.3.0')) : undefined);
+      // In memory the waiting mails cannot outlive the flow: they fail (outbox.test.ts has the disk outbox keep them).
       const nodes = await deploy({ connection: { port: smtp.port, outbox: 'memory' }, credentials: basic, send: { subject: 'topic', subjectType: 'msg' } });
       const ended = collect(nodes, 6);
-      const waiting = statusMatching(nodes, (s) => /retrying/.test(s.text) && nodes.config.connection().retrying === 3);
+      const waiting = statusMatching(nodes, (s) => /retrying/.test(String(s.text)) && nodes.config.connection().retrying === 3);
       for (let i = 0; i < 6; i++) nodes.send.receive({ topic: i % 2 ? `retry ${i}` : `ok ${i}` });
       await waiting;
       await smtp.waitForMessages(3);
@@ -364,9 +374,9 @@ describe('provider limits', function () {
       const outcomes = await ended;
       assert.deepEqual(outcomes.map((o) => o.kind).sort(), ['caught', 'caught', 'caught', 'sent', 'sent', 'sent']);
       for (const o of outcomes.filter((x) => x.kind === 'caught')) {
-        assert.match(o.msg.topic, /^retry/);
-        assert.equal(o.err.code, 'EMESSAGE');
-        assert.match(o.err.message, /not retried: the connection was closed \(redeploy or stop\) after 1 attempt/);
+        assert.match(o.msg.topic!, /^retry/);
+        assert.equal(o.err!.code, 'EMESSAGE');
+        assert.match(o.err!.message, /not retried: the connection was closed \(redeploy or stop\) after 1 attempt/);
       }
       assert.equal(clock.pending(), 0, 'no backoff timer outlives the flow');
       assert.equal(smtp.messages.length, 3);
@@ -374,15 +384,15 @@ describe('provider limits', function () {
   });
 
   describe('attachments streamed from a URL', function () {
-    let smtp;
-    let web;
-    let base;
-    let refuse;
+    let smtp: SmtpServer;
+    let web: http.Server;
+    let base: string;
+    let refuse: (step: 'mail' | 'data') => Error | undefined;
     before(async function () {
       smtp = await startSmtp({ users: { 'sender@example.com': 'pw-1' }, onMailFrom: () => refuse('mail'), onData: () => refuse('data') });
-      web = http.createServer((req, res) => res.writeHead(200, { 'Content-Type': 'text/plain' }).end('attached text '.repeat(1000)));
-      await new Promise((r) => web.listen(0, '127.0.0.1', r));
-      base = `http://127.0.0.1:${web.address().port}`;
+      web = http.createServer((_req, res) => res.writeHead(200, { 'Content-Type': 'text/plain' }).end('attached text '.repeat(1000)));
+      await new Promise<void>((r) => web.listen(0, '127.0.0.1', r));
+      base = `http://127.0.0.1:${(web.address() as net.AddressInfo).port}`;
     });
     after(async function () {
       await smtp.close();
@@ -406,8 +416,8 @@ describe('provider limits', function () {
 
     it('sends the attachment whole after a refused token was renewed (a bare 535 before DATA)', async function () {
       const idp = await startTokenEndpoint({ clientId: 'app-1', clientSecret: 'cs-1' });
-      let first;
-      const oauthSmtp = await startSmtp({ tokens: (user, token) => (first ??= token) !== token && idp.state.issued.includes(token) });
+      let first: string | undefined;
+      const oauthSmtp = await startSmtp({ tokens: (_user, token) => (first ??= token) !== token && (idp.state.issued as string[]).includes(token) });
       try {
         const nodes = await deploy({
           connection: { port: oauthSmtp.port, authType: 'oauth2-client-credentials', tokenUrl: idp.url, scope: 'x/.default' },
@@ -448,8 +458,8 @@ describe('provider limits', function () {
       smtp.messages.length = 0;
       let refused = 0;
       refuse = (step) => (step === 'data' && refused++ < 2 ? smtpError(answer('451 4.3.0')) : undefined);
-      const downloads = [];
-      const count = (req) => downloads.push(req.url);
+      const downloads: (string | undefined)[] = [];
+      const count = (req: http.IncomingMessage) => downloads.push(req.url);
       web.on('request', count);
       try {
         const nodes = await deploy({ connection: { port: smtp.port }, credentials: basic, send: { attachmentType: 'url', attachment: `${base}/notes.txt`, stopOnError: false, storeResult: 'msg' } });
@@ -470,8 +480,8 @@ describe('provider limits', function () {
 });
 
 describe('backoff of a connection (injected clock)', function () {
-  let smtp;
-  let refusals;
+  let smtp: SmtpServer;
+  let refusals: number;
   before(async () => (smtp = await startSmtp({ auth: false, onData: () => (refusals-- > 0 ? smtpError('451 4.3.0 Error: queue file write error') : undefined) })));
   after(() => smtp.close());
 
@@ -479,7 +489,7 @@ describe('backoff of a connection (injected clock)', function () {
     refusals = 3;
     const clock = fakeClock({ auto: true });
     const conn = new Connection({ host: '127.0.0.1', port: smtp.port, security: 'none', authType: 'none' }, { user: 'sender@example.com' }, { retry: { now: clock.now, timers: clock, random: () => 0.5 } });
-    const waits = [];
+    const waits: boolean[] = [];
     const info = await conn.send({ from: 'sender@example.com', to: 'to@example.com', subject: 'x', text: 'x' }, false, undefined, (w) => waits.push(w));
     await conn.close();
     assert.equal(info.attempts, 4);

@@ -1,0 +1,191 @@
+// A real SMTP server on loopback that parses every message it accepts.
+import type { AddressInfo } from 'node:net';
+import { SMTPServer, type SMTPServerAddress, type SMTPServerEnvelope, type SMTPServerSession } from 'smtp-server';
+import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser';
+
+/** An error with the SMTP reply code smtp-server answers with. */
+export interface SmtpError extends Error {
+  responseCode: number;
+}
+
+/** An error that smtp-server answers with exactly this response line ("535 5.7.139 …"). */
+export function smtpError(response: string): SmtpError {
+  const [, code, text] = /^(\d{3})[ -](.*)$/s.exec(response.split('\n').pop() as string) as RegExpExecArray;
+  const err = new Error(text) as SmtpError;
+  err.responseCode = Number(code);
+  return err;
+}
+
+/** What the server makes of an XOAUTH2 token: accepted (true), refused with a 334 challenge, or refused with a bare 535. */
+export type TokenVerdict = boolean | 'challenge' | 'reject';
+
+export interface SmtpOptions {
+  /** { name: password } for PLAIN/LOGIN */
+  users?: Record<string, string>;
+  /** The verdict on each XOAUTH2 login. */
+  tokens?: (user: string, token: string) => TokenVerdict;
+  onRcpt?: (address: SMTPServerAddress, session: SMTPServerSession) => Error | undefined;
+  onMailFrom?: (address: SMTPServerAddress, session: SMTPServerSession) => Error | undefined;
+  /** The response to refused credentials, e.g. "535 5.7.139 …" */
+  authError?: string;
+  /** To refuse a message after DATA. */
+  onData?: (parsed: ParsedMail, session: SMTPServerSession) => Error | undefined;
+  /** To answer a stored message later, as a slow server does. */
+  holdAnswer?: (answer: () => void) => void;
+  /** false to accept mail without authentication */
+  auth?: boolean;
+  /** To refuse a connection at the greeting. */
+  onConnect?: (session: SMTPServerSession) => Error | undefined;
+  /** Implicit TLS (with key and cert). */
+  secure?: boolean;
+  key?: Buffer;
+  cert?: Buffer;
+  /** The SIZE limit in bytes. */
+  size?: number;
+  /** A fixed port (default: a free one). */
+  port?: number;
+}
+
+/**
+ * A message as the tests read it: mailparser's ParsedMail, where each address header (the nodes write
+ * one of each at most) is one AddressObject, not a list, and html and text are the strings. A test
+ * reads only the fields its message has; one that is missing fails the test at that line.
+ */
+export interface ReadMail extends Omit<ParsedMail, 'to' | 'cc' | 'bcc' | 'from' | 'replyTo' | 'html' | 'text'> {
+  to: AddressObject;
+  cc: AddressObject;
+  bcc?: AddressObject;
+  from: AddressObject;
+  replyTo: AddressObject;
+  html: string;
+  text: string;
+}
+
+/** A message the server accepted. */
+export interface ReceivedMessage {
+  raw: string;
+  parsed: ReadMail;
+  envelope: SMTPServerEnvelope;
+  /** Who logged in (their user name), if anybody did. */
+  user: string | undefined;
+}
+
+export interface AuthAttempt {
+  method: string;
+  username?: string;
+  password?: string | null;
+  accessToken?: string;
+}
+
+export interface SmtpServer {
+  server: SMTPServer;
+  port: number;
+  messages: ReceivedMessage[];
+  authAttempts: AuthAttempt[];
+  waitForMessages(n: number): Promise<ReceivedMessage[]>;
+  close(): Promise<void>;
+  /** Goes away at once, as a crashed server would: listener closed, every connection cut. */
+  destroy(): void;
+}
+
+/**
+ * Starts smtp-server on 127.0.0.1 with a free port.
+ * - users: { name: password } for PLAIN/LOGIN
+ * - tokens: a function (user, token) => true | 'challenge' | 'reject' for XOAUTH2
+ * - onRcpt / onMailFrom: optional (address, session) => Error|undefined
+ * - authError: the response to refused credentials, e.g. "535 5.7.139 …"
+ * - onData: optional (parsed) => Error|undefined, to refuse a message after DATA
+ * - holdAnswer: optional (answer) => void, to answer a stored message later, as a slow server does
+ * - auth: false to accept mail without authentication
+ * - onConnect: optional (session) => Error|undefined, to refuse a connection at the greeting
+ * Returns { port, messages, waitForMessages(n), authAttempts, close() }.
+ */
+export async function startSmtp(options: SmtpOptions = {}): Promise<SmtpServer> {
+  const messages: ReceivedMessage[] = [];
+  const authAttempts: AuthAttempt[] = [];
+  const waiters: { n: number; resolve: (messages: ReceivedMessage[]) => void }[] = [];
+  const settle = () => {
+    for (const w of [...waiters]) {
+      if (messages.length >= w.n) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(messages.slice(0, w.n));
+      }
+    }
+  };
+  const server = new SMTPServer({
+    secure: !!options.secure,
+    key: options.key,
+    cert: options.cert,
+    disabledCommands: options.auth === false ? ['AUTH', 'STARTTLS'] : options.secure || options.cert ? [] : ['STARTTLS'],
+    authOptional: options.auth === false,
+    authMethods: ['PLAIN', 'LOGIN', 'XOAUTH2'],
+    allowInsecureAuth: true,
+    hideSTARTTLS: !options.cert || !!options.secure,
+    logger: false,
+    size: options.size,
+    onConnect(session, cb) {
+      const err = options.onConnect && options.onConnect(session);
+      cb(err || undefined);
+    },
+    onAuth(auth, _session, cb) {
+      authAttempts.push({ method: auth.method, username: auth.username, password: auth.password, accessToken: auth.accessToken });
+      if (auth.method === 'XOAUTH2') {
+        // smtp-server refuses an XOAUTH2 login without a user or a token before it asks onAuth.
+        const verdict = options.tokens ? options.tokens(auth.username as string, auth.accessToken as string) : false;
+        if (verdict === true) return cb(null, { user: auth.username });
+        if (verdict === 'challenge') return cb(null, { data: { status: '401', schemes: 'bearer', scope: 'https://outlook.office365.com/.default' } });
+        return cb(smtpError(options.authError || '535 Authentication unsuccessful'));
+      }
+      if (options.users && options.users[auth.username as string] === auth.password) return cb(null, { user: auth.username });
+      return cb(smtpError(options.authError || '535 Authentication credentials invalid'));
+    },
+    onMailFrom(address, session, cb) {
+      const err = options.onMailFrom && options.onMailFrom(address, session);
+      cb(err || undefined);
+    },
+    onRcptTo(address, session, cb) {
+      const err = options.onRcpt && options.onRcpt(address, session);
+      cb(err || undefined);
+    },
+    onData(stream, session, cb) {
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('end', async () => {
+        if (stream.sizeExceeded) {
+          const err = new Error('Message size exceeds fixed maximum message size') as SmtpError;
+          err.responseCode = 552;
+          return cb(err);
+        }
+        const raw = Buffer.concat(chunks);
+        const parsed = await simpleParser(raw);
+        const refused = options.onData && options.onData(parsed, session);
+        if (refused) return cb(refused);
+        messages.push({ raw: raw.toString('utf8'), parsed: parsed as ReadMail, envelope: session.envelope, user: session.user });
+        const answer = () => cb(null, 'Queued as ' + messages.length);
+        if (options.holdAnswer) options.holdAnswer(answer);
+        else answer();
+        settle();
+      });
+    },
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port || 0, '127.0.0.1', resolve);
+  });
+  return {
+    server,
+    port: (server.server.address() as AddressInfo).port,
+    messages,
+    authAttempts,
+    waitForMessages(n) {
+      if (messages.length >= n) return Promise.resolve(messages.slice(0, n));
+      return new Promise((resolve) => waiters.push({ n, resolve }));
+    },
+    close: () => new Promise((resolve) => server.close(resolve)),
+    /** Goes away at once, as a crashed server would: listener closed, every connection cut. */
+    destroy() {
+      server.server.close();
+      for (const connection of server.connections) connection._socket.destroy();
+    },
+  };
+}
