@@ -10,7 +10,7 @@ import { selfSignedCertificate } from './support/certificate';
 import { helper, deploy, next, type DeployOptions, type EmailResult } from './support/flow';
 import providers from './fixtures/provider-responses.json';
 import configNode from '../src/nodes/smtp-oauth-config/smtp-oauth-config';
-import type { ConnectionConfig } from '../src/lib/transport-options';
+import type { StoredConnection } from '../src/lib/connection-config';
 
 const response = (text: string) => providers.smtp.find((r) => r.response.includes(text))!.response;
 const tokenAnswer = (code: number) => providers.token.find((t) => t.body.error_codes[0] === code)!;
@@ -30,7 +30,7 @@ function listen(server: net.Server): Promise<number> {
 /** A case of bad input: the node's properties (or a function giving them once the servers run), the msg, the error expected. */
 interface BadInput {
   name: string;
-  connection?: ConnectionConfig;
+  connection?: StoredConnection;
   send?: Record<string, unknown> | (() => Record<string, unknown>);
   msg?: NodeMessage;
   code: string;

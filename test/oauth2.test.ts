@@ -17,7 +17,7 @@ describe('send-smtp-email over OAuth2 client credentials', function () {
     await idp.close();
   });
   beforeEach(async function () {
-    verdict = (user, token) => user === 'mailbox@contoso.example' && (idp.state.issued as string[]).includes(token);
+    verdict = (user, token) => user === 'mailbox@contoso.example' && idp.state.issued.includes(token);
     idp.state.requests.length = 0;
     idp.state.issued.length = 0;
     smtp.authAttempts.length = 0;
@@ -71,7 +71,7 @@ describe('send-smtp-email over OAuth2 client credentials', function () {
       let first: string | undefined;
       verdict = (_user, token) => {
         first ??= token;
-        return token === first ? answer : (idp.state.issued as string[]).includes(token);
+        return token === first ? answer : idp.state.issued.includes(token);
       };
       const done = next(nodes.out);
       nodes.send.receive({});
@@ -103,8 +103,8 @@ describe('send-smtp-email over OAuth2 client credentials', function () {
     const done = next(nodes.out);
     nodes.send.receive({});
     await done;
-    assert.equal((idp.state.requests[0] as Record<string, string>).grant_type, 'refresh_token');
-    assert.equal((idp.state.requests[0] as Record<string, string>).refresh_token, 'refresh-1');
+    assert.equal(idp.state.requests[0].grant_type, 'refresh_token');
+    assert.equal(idp.state.requests[0].refresh_token, 'refresh-1');
     assert.equal(smtp.messages.length, 1);
   });
 });

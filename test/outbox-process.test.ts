@@ -135,7 +135,7 @@ describe('outbox across processes', function () {
     // with the killed process); the log line comes after the outbox deleted the mail.
     await lines(red.output, /\[info\] \[send-smtp-email:[^\]]*\] Sent from the outbox: "seq \d+"/, leftIds.length);
 
-    const ids = smtp.messages.map((m) => m.parsed.messageId);
+    const ids = smtp.messages.map((m) => m.parsed.messageId ?? '');
     const duplicates = ids.length - new Set(ids).size;
     const order = sequence(smtp);
     const firsts = order.filter((s, i) => order.indexOf(s) === i);

@@ -169,7 +169,7 @@ describe('outbox on disk', function () {
   it('writes a mail that has to wait to the outbox (0600, without secrets) and deletes it once the server accepted it', async function () {
     const idp = await startTokenEndpoint({ clientId: 'app-1', clientSecret: 'client-secret-9c4e' });
     let refusals = 1;
-    const smtp = await startSmtp({ tokens: (_user, token) => (idp.state.issued as string[]).includes(token), onMailFrom: () => (refusals-- > 0 ? smtpError('451 4.7.1 Greylisted, try again later') : undefined) });
+    const smtp = await startSmtp({ tokens: (_user, token) => idp.state.issued.includes(token), onMailFrom: () => (refusals-- > 0 ? smtpError('451 4.7.1 Greylisted, try again later') : undefined) });
     try {
       const clock = fakeClock(); // never moves: the mail waits for its retry until Retry now
       helper.settings({ smtpOauthConfigRetryTiming: { now: clock.now, timers: clock } });
@@ -196,7 +196,7 @@ describe('outbox on disk', function () {
       assert.deepEqual([record.msg.payload, record.msg.topic], [{ order: 42 }, 'orders']);
       const stored = onDisk.map((f) => fs.readFileSync(path.join(outboxDir(), f), 'utf8')).join('\n');
       assert.ok(!stored.includes('client-secret-9c4e'), 'no client secret');
-      for (const token of idp.state.issued as string[]) assert.ok(!stored.includes(token), 'no access token');
+      for (const token of idp.state.issued) assert.ok(!stored.includes(token), 'no access token');
       assert.doesNotMatch(fs.readFileSync(path.join(outboxDir(), eml), 'utf8'), /hidden@example\.com/, 'Bcc only in the envelope');
 
       assert.equal(await nodes.config.outbox!.retryNow(), 1);

@@ -82,7 +82,7 @@ describe('provider limits', function () {
     let exchange: ExchangeServer;
     before(async function () {
       idp = await startTokenEndpoint({ clientId: 'app-1', clientSecret: 'cs-1' });
-      exchange = await startExchange({ tokens: (user, token) => user === MAILBOX && (idp.state.issued as string[]).includes(token) });
+      exchange = await startExchange({ tokens: (user, token) => user === MAILBOX && idp.state.issued.includes(token) });
     });
     after(async function () {
       await exchange.close();
@@ -282,7 +282,7 @@ describe('provider limits', function () {
       const { clock, timing } = instantBackoff();
       useBackoff(timing);
       const idp = await startTokenEndpoint({ clientId: 'app-1', clientSecret: 'cs-1' });
-      const smtp = await startSmtp({ tokens: (_user, token) => (idp.state.issued as string[]).includes(token) });
+      const smtp = await startSmtp({ tokens: (_user, token) => idp.state.issued.includes(token) });
       try {
         idp.answerNext(429, { error: 'temporarily_unavailable', error_description: 'AADSTS50196: too many requests' }, { 'Retry-After': '30' });
         const nodes = await deploy({ connection: { port: smtp.port, authType: 'oauth2-client-credentials', tokenUrl: idp.url, scope: 'x/.default' }, credentials: { user: MAILBOX, clientId: 'app-1', clientSecret: 'cs-1' }, send: { storeResult: 'msg' } });
@@ -417,7 +417,7 @@ describe('provider limits', function () {
     it('sends the attachment whole after a refused token was renewed (a bare 535 before DATA)', async function () {
       const idp = await startTokenEndpoint({ clientId: 'app-1', clientSecret: 'cs-1' });
       let first: string | undefined;
-      const oauthSmtp = await startSmtp({ tokens: (_user, token) => (first ??= token) !== token && (idp.state.issued as string[]).includes(token) });
+      const oauthSmtp = await startSmtp({ tokens: (_user, token) => (first ??= token) !== token && idp.state.issued.includes(token) });
       try {
         const nodes = await deploy({
           connection: { port: oauthSmtp.port, authType: 'oauth2-client-credentials', tokenUrl: idp.url, scope: 'x/.default' },

@@ -106,7 +106,7 @@ describe('rate limit of a connection', function () {
   after(() => smtp.close());
   afterEach(() => (smtp.messages.length = 0));
 
-  const config = (port: number, extra?: ConnectionConfig): ConnectionConfig => ({ host: '127.0.0.1', port, security: 'none', authType: 'none', rateLimitPerMinute: '120', ...extra });
+  const config = (port: number, extra?: ConnectionConfig): ConnectionConfig => ({ host: '127.0.0.1', port, security: 'none', authType: 'none', rateLimitPerMinute: 120, ...extra });
 
   it('queues what exceeds the rate, reports each waiting send, and delivers them all as time passes', async function () {
     const clock = fakeTime();

@@ -3,6 +3,12 @@ import { ErrorCodes, mailError } from './errors';
 import { AUTH_TYPES, CONNECTION_DEFAULTS as DEFAULTS, CREDENTIAL_NAMES, OUTBOX_MODES, SECURITY } from '../shared/constants';
 import type { ConnectionConfig, ConnectionCredentials } from './transport-options';
 
+/**
+ * A connection as a flow file holds it: the dialog saves numbers as text, and a file edited by
+ * hand may hold anything. checkConnectionConfig turns it into a ConnectionConfig or refuses it.
+ */
+export type StoredConnection = { [K in keyof ConnectionConfig]?: unknown };
+
 /** The outbox cap when the connection sets none, in MB. */
 export const DEFAULT_OUTBOX_MB = DEFAULTS.outboxMaxMB;
 

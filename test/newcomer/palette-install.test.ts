@@ -5,8 +5,6 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Attachment, EmailAddress } from 'mailparser';
-import type { SMTPServerAddress } from 'smtp-server';
 import { buildIfNeeded, installIntoUserDir, PALETTE_INSTALL_ARGS, pkg, root } from '../../scripts/install-package';
 import { startNodeRed } from '../support/node-red-process';
 import { startSmtp } from '../support/smtp';
@@ -29,19 +27,6 @@ interface NodeSet {
   enabled: boolean;
   err?: string;
   version: string;
-}
-
-/** What these tests read of a mail the SMTP server accepted (test/support/smtp): its envelope and the parsed mail. */
-interface ReceivedMail {
-  envelope: { rcptTo: SMTPServerAddress[] };
-  parsed: {
-    subject: string;
-    html: string;
-    text: string;
-    to: { text: string };
-    replyTo: { value: EmailAddress[] };
-    attachments: Attachment[];
-  };
 }
 
 /** A debug node's message in the debug sidebar: the tests pick them by the debug node's name. */
@@ -178,7 +163,7 @@ describe('palette install: the packed package in a fresh Node-RED user dir', fun
     it('01 sends a basic HTML email', async function () {
       const flow = await deployExample(exampleNames[0]);
       await red.inject(injects(flow)[0].id);
-      const [mail]: ReceivedMail[] = await smtp.waitForMessages(1);
+      const [mail] = await smtp.waitForMessages(1);
       assert.equal(mail.parsed.subject, 'Hello from Node-RED');
       assert.match(mail.parsed.html, /<b>HTML<\/b>/);
       assert.match(mail.parsed.text, /Hello!/);
@@ -188,8 +173,8 @@ describe('palette install: the packed package in a fresh Node-RED user dir', fun
     it('02 takes recipients from msg and fills the templates', async function () {
       const flow = await deployExample(exampleNames[1]);
       for (const i of injects(flow)) await red.inject(i.id);
-      const mails: ReceivedMail[] = await smtp.waitForMessages(2);
-      const bySubject = Object.fromEntries(mails.map((m) => [m.parsed.subject, m]));
+      const mails = await smtp.waitForMessages(2);
+      const bySubject = Object.fromEntries(mails.map((m) => [m.parsed.subject ?? '', m] as const));
       const grace = bySubject['Order A-1002 for Grace'];
       assert.ok(grace, `subjects: ${Object.keys(bySubject)}`);
       assert.deepEqual(grace.envelope.rcptTo.map((r) => r.address).sort(), ['grace@example.com', 'sales@example.com', 'support@example.com']);
@@ -201,7 +186,7 @@ describe('palette install: the packed package in a fresh Node-RED user dir', fun
     it('03 sends every attachment type', async function () {
       const flow = await deployExample(exampleNames[2]);
       for (const i of injects(flow)) await red.inject(i.id);
-      const mails: ReceivedMail[] = await smtp.waitForMessages(6);
+      const mails = await smtp.waitForMessages(6);
       const files = Object.fromEntries(mails.map((m) => [m.parsed.subject, m.parsed.attachments.map((a) => `${a.filename}|${a.contentType}`)]));
       assert.deepEqual(files['Attachment from a URL'], ['orders.csv|text/csv']);
       assert.deepEqual(files['Attachment from text'], ['timestamp.txt|text/plain']);
@@ -244,7 +229,7 @@ describe('palette install: the packed package in a fresh Node-RED user dir', fun
       const flow = await deployExample(exampleNames[5]);
       await red.inject(injects(flow, 'send 3 mails')[0].id);
       await red.waitForDebug((m: DebugMessage) => m.name === 'passed on at once', 3);
-      const mails: ReceivedMail[] = await smtp.waitForMessages(3);
+      const mails = await smtp.waitForMessages(3);
       assert.deepEqual(mails.map((m) => m.parsed.subject).sort(), ['Background mail 1', 'Background mail 2', 'Background mail 3']);
       await red.inject(injects(flow, 'read flow.asyncResult')[0].id);
       const [last] = await red.waitForDebug((m: DebugMessage) => m.name === 'last result');

@@ -9,7 +9,8 @@ import type { SinonSpy, SinonSpyCall } from 'sinon';
 import type { MailError } from '../../src/lib/errors';
 import type { FailureResult, PreviewResult, SuccessResult } from '../../src/lib/message';
 import type { RetryTiming } from '../../src/lib/retry';
-import type { ConnectionConfig, ConnectionCredentials } from '../../src/lib/transport-options';
+import type { StoredConnection } from '../../src/lib/connection-config';
+import type { ConnectionCredentials } from '../../src/lib/transport-options';
 import configNode from '../../src/nodes/smtp-oauth-config/smtp-oauth-config';
 import type { SmtpOauthConfigNode } from '../../src/nodes/smtp-oauth-config/types';
 import sendNode from '../../src/nodes/send-smtp-email/send-smtp-email';
@@ -157,7 +158,7 @@ export const currentUserDir = (): string => userDir;
 
 export interface DeployOptions {
   /** Properties of smtp-oauth-config. */
-  connection?: ConnectionConfig & { name?: string };
+  connection?: StoredConnection & { name?: string };
   /** Properties of send-smtp-email. */
   send?: Record<string, unknown>;
   /** Of the connection. */

@@ -1,19 +1,19 @@
 import path from 'node:path';
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import services from 'nodemailer/lib/well-known/services.json';
-import { checkConnectionConfig, DEFAULT_OUTBOX_MB } from '../../lib/connection-config';
+import { checkConnectionConfig, DEFAULT_OUTBOX_MB, type StoredConnection } from '../../lib/connection-config';
 import { Connection } from '../../lib/connection';
 import type { MailError } from '../../lib/errors';
 import { outboxFolder, OUTBOX_ROOT, orphanedOutboxes, type Outcome } from '../../lib/outbox';
 import type { RetryTiming } from '../../lib/retry';
 import type { SpoolRecord } from '../../lib/spool';
 import { planTest } from '../../lib/test-connection';
-import type { ConnectionConfig, ConnectionCredentials } from '../../lib/transport-options';
+import type { ConnectionCredentials } from '../../lib/transport-options';
 import { CONNECTION_DEFAULTS, CREDENTIALS } from '../../shared/constants';
 import { registerOutboxAdmin } from './outbox-admin';
 import type { OutcomeReceiver, SmtpOauthConfigNode } from './types';
 
-interface SmtpOauthConfigDef extends NodeDef, ConnectionConfig {}
+type SmtpOauthConfigDef = NodeDef & StoredConnection;
 
 /** The listener of the module loaded last (the test helper loads it again for every flow). */
 let orphanScan: (() => void) | undefined;
@@ -109,7 +109,7 @@ export = function (RED: NodeAPI) {
       };
       node.releaseOutbox = (id) => connection?.outbox?.release(id);
     }
-    if (def.authType === 'oauth2') node.warn(RED._('smtp-oauth-config.warn.deprecatedOauth2'));
+    if (node.settings?.authType === 'oauth2') node.warn(RED._('smtp-oauth-config.warn.deprecatedOauth2'));
     node.on('close', (_removed: boolean, done: () => void) => {
       if (onStarted) RED.events.removeListener('flows:started', onStarted);
       watchers.clear();
