@@ -4,13 +4,13 @@ import { parseDataURI } from 'nodemailer/lib/shared';
 import { detectExtension } from 'nodemailer/lib/mime-funcs';
 import { ErrorCodes, mailError } from './errors';
 import { describeType } from './addresses';
-import { CONNECTION_DEFAULTS, type AttachmentType } from '../shared/constants';
+import { CONNECTION_DEFAULTS } from '../shared/constants';
 import { httpClient } from './http-client';
 
-export type { AttachmentType };
 
 export interface AttachmentSpec {
-  type: AttachmentType | string;
+  /** One of ATTACHMENT_TYPES, as the flow file holds it: anything else is refused with EINPUT. */
+  type: string;
   value: unknown;
   filename?: string;
   mimeType?: string;

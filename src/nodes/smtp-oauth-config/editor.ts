@@ -21,6 +21,7 @@ import {
   type Security,
 } from '../../shared/constants';
 
+/** The dialog's values as Node-RED's editor stores them: numbers typed into a field are saved as text. */
 interface ConnectionProps extends EditorNodeProperties {
   service: string;
   host: string;
