@@ -29,15 +29,25 @@ const paramsOf = (s) => [...new Set([...String(s).matchAll(/__([A-Za-z0-9_]+?)__
 
 /** Every .ts file under a folder. */
 const sources = (dir) =>
-  fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? sources(path.join(dir, e.name)) : e.name.endsWith('.ts') ? [path.join(dir, e.name)] : []));
+  fs
+    .readdirSync(dir, { withFileTypes: true })
+    .flatMap((e) => (e.isDirectory() ? sources(path.join(dir, e.name)) : e.name.endsWith('.ts') ? [path.join(dir, e.name)] : []));
 
 describe('message catalogs', function () {
   for (const node of NODES) {
     it(`${node}: German has exactly the keys of English, each with the same __params__`, function () {
       const en = flatten(read('en-US', node));
       const de = flatten(read('de', node));
-      assert.deepEqual([...de.keys()].filter((k) => !en.has(k)), [], 'keys only German has');
-      assert.deepEqual([...en.keys()].filter((k) => !de.has(k)), [], 'keys German lacks');
+      assert.deepEqual(
+        [...de.keys()].filter((k) => !en.has(k)),
+        [],
+        'keys only German has',
+      );
+      assert.deepEqual(
+        [...en.keys()].filter((k) => !de.has(k)),
+        [],
+        'keys German lacks',
+      );
       for (const [key, english] of en) {
         assert.deepEqual(paramsOf(de.get(key)), paramsOf(english), `${key}: "${de.get(key)}" has the params of "${english}"`);
         assert.ok(String(de.get(key)).trim(), `${key} is translated`);
@@ -46,7 +56,20 @@ describe('message catalogs', function () {
   }
 
   it('has none of the i18next option names as a parameter of a runtime text (t() would take them as options)', function () {
-    const reserved = new Set(['lng', 'lngs', 'ns', 'context', 'defaultValue', 'replace', 'ordinal', 'returnObjects', 'joinArrays', 'postProcess', 'interpolation', 'fallbackLng']);
+    const reserved = new Set([
+      'lng',
+      'lngs',
+      'ns',
+      'context',
+      'defaultValue',
+      'replace',
+      'ordinal',
+      'returnObjects',
+      'joinArrays',
+      'postProcess',
+      'interpolation',
+      'fallbackLng',
+    ]);
     const catalog = flatten(read('en-US', 'send-smtp-email')[CATALOG_ROOT]);
     for (const [key, s] of catalog) {
       if (!/^(errors|hints|warnings|types|fields)\./.test(key)) continue;
@@ -69,18 +92,32 @@ describe('message catalogs', function () {
 
     it('every key a source names is in the en-US catalog', function () {
       assert.ok(named.size > 100, `found ${named.size} keys in the sources`);
-      assert.deepEqual([...named].filter((k) => !catalog.has(k)), []);
-      for (const prefix of prefixes) assert.ok(runtime.some((k) => k.startsWith(prefix)), `something under ${prefix}`);
+      assert.deepEqual(
+        [...named].filter((k) => !catalog.has(k)),
+        [],
+      );
+      for (const prefix of prefixes)
+        assert.ok(
+          runtime.some((k) => k.startsWith(prefix)),
+          `something under ${prefix}`,
+        );
     });
 
     it('every runtime text of the catalog is used by a source', function () {
       const used = (k) => named.has(k.replace(/_plural$/, '')) || prefixes.some((p) => k.startsWith(p));
-      assert.deepEqual(runtime.filter((k) => !used(k)), []);
+      assert.deepEqual(
+        runtime.filter((k) => !used(k)),
+        [],
+      );
     });
   });
 
   it('gives the library English from the catalog, with nested texts and plural forms', function () {
-    const err = mailError('EINPUT', text('errors.notText', { field: text('fields.subject'), type: text('types.object') }), text('hints.notText', { field: text('fields.subject') }));
+    const err = mailError(
+      'EINPUT',
+      text('errors.notText', { field: text('fields.subject'), type: text('types.object') }),
+      text('hints.notText', { field: text('fields.subject') }),
+    );
     assert.equal(err.message, 'Subject must be text, not an object');
     assert.equal(err.hint, 'Set Subject to a string.');
     assert.equal(err.messageKey, 'errors.notText');
@@ -106,7 +143,11 @@ describe('message catalogs', function () {
 
     it('says an error and its hint in German, nested texts and plurals included', function () {
       const say = translator(_, 'de');
-      const err = mailError('EINPUT', text('errors.notText', { field: text('fields.subject'), type: text('types.object') }), text('hints.notText', { field: text('fields.subject') }));
+      const err = mailError(
+        'EINPUT',
+        text('errors.notText', { field: text('fields.subject'), type: text('types.object') }),
+        text('hints.notText', { field: text('fields.subject') }),
+      );
       const de = localized(err, say);
       assert.equal(de.message, '„Betreff“ muss Text sein, ist aber ein Objekt');
       assert.equal(de.hint, 'Setzen Sie „Betreff“ auf einen Text.');
@@ -117,7 +158,11 @@ describe('message catalogs', function () {
     });
 
     it("keeps a server's own words and translates only the hint", function () {
-      const err = { code: 'EAUTH', responseCode: 535, response: '535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Mailbox.' };
+      const err = {
+        code: 'EAUTH',
+        responseCode: 535,
+        response: '535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Mailbox.',
+      };
       err.message = `Invalid login: ${err.response}`;
       const de = localized(diagnose(Object.assign(new Error(err.message), err), { authType: 'basic' }), translator(_, 'de'));
       assert.equal(de.message, err.message);
@@ -127,7 +172,10 @@ describe('message catalogs', function () {
     it('falls back to English where RED._ has no catalog (the test helper answers every key as it is)', function () {
       const say = translator((key) => key);
       assert.equal(say(text('hints.server.smtpAuthMailbox')), hintFor({ response: '535 5.7.139 disabled', message: 'x' }));
-      assert.equal(say(text('errors.retry.closed', { count: 2 })), 'not retried: the connection was closed (redeploy or stop) after 2 attempts');
+      assert.equal(
+        say(text('errors.retry.closed', { count: 2 })),
+        'not retried: the connection was closed (redeploy or stop) after 2 attempts',
+      );
       // And in a language without a catalog of ours: Node-RED's fallback, en-US.
       assert.equal(translator(_, 'fr')(text('errors.send.noConnection')), 'No SMTP connection is configured');
     });
