@@ -91,9 +91,10 @@ async function download(url: string, limits: DownloadLimits): Promise<{ stream: 
       },
     });
   } catch (e) {
-    const err = e as NodeJS.ErrnoException & MailError;
-    // Our own refusal of a redirect keeps its text; of any other failure the code says most.
-    const reason = err.messageKey || /redirect|ERR_FR_TOO_MANY_REDIRECTS/i.test(`${err.code} ${err.message}`) ? messageOf(err) : err.code || err.message;
+    const err = e as NodeJS.ErrnoException;
+    // Our own refusal of a redirect is said in the user's language; of any other failure the code says most.
+    const own = ownCause(err);
+    const reason = own ? messageOf(own) : /redirect|ERR_FR_TOO_MANY_REDIRECTS/i.test(`${err.code} ${err.message}`) ? err.message : err.code || err.message;
     throw fail(text('errors.attachment.download', { host, reason }), text('hints.attachment.download'));
   }
   const declared = Number(res.headers['content-length']);
@@ -108,6 +109,13 @@ async function download(url: string, limits: DownloadLimits): Promise<{ stream: 
   // And the other way: when the attachment is dropped (a failed send), end the download too.
   out.once('close', () => res.data.destroy());
   return { stream: out, contentType: String(res.headers['content-type'] || '').split(';')[0] || undefined };
+}
+
+/** Our own error among an error's causes: axios wraps what beforeRedirect throws, twice. */
+function ownCause(e: unknown): MailError | undefined {
+  let cause = e as (MailError & { cause?: unknown }) | undefined;
+  for (let depth = 0; cause instanceof Error && depth < 5; depth++, cause = cause.cause as typeof cause) if (cause.messageKey) return cause;
+  return undefined;
 }
 
 function tooLarge(limits: DownloadLimits) {
