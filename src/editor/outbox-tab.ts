@@ -92,7 +92,8 @@ export function addOutboxTab(_: (key: string, options?: Record<string, unknown>)
   }
 
   function refresh() {
-    $.getJSON('smtp-oauth-config/outbox')
+    // The last errors and hints come in the editor's language, which may differ from the runtime's.
+    $.ajax({ url: 'smtp-oauth-config/outbox', dataType: 'json', headers: { 'Accept-Language': RED.i18n.lang() } })
       .done(render)
       .fail((xhr) => {
         list.empty();

@@ -1,5 +1,6 @@
 import addressparser from 'nodemailer/lib/addressparser';
 import { ErrorCodes, mailError } from './errors';
+import { text, type Param, type Text } from './texts';
 
 export interface Address {
   name: string;
@@ -39,22 +40,25 @@ function splitList(list: string): string[] {
   return parts.map((p) => p.trim()).filter(Boolean);
 }
 
-function parseOne(entry: string, field: string): Address {
+const lineBreak = (field: Param) => mailError(ErrorCodes.EINPUT, text('errors.address.lineBreak', { field }), text('hints.address.lineBreak', { field }));
+
+function parseOne(entry: string, field: Param): Address {
   // CR/LF in an address is not folded by nodemailer: "a@x\r\nBcc: b@y" would become a group.
-  if (/[\r\n]/.test(entry)) throw mailError(ErrorCodes.EINPUT, `${field} contains a line break`, `Remove line breaks from ${field}.`);
+  if (/[\r\n]/.test(entry)) throw lineBreak(field);
   const parsed = addressparser(entry);
   const one = parsed.length === 1 ? parsed[0] : undefined;
   if (!one || 'group' in one || !ADDRESS.test(one.address || '')) {
-    throw mailError(ErrorCodes.EINPUT, `${field} has an invalid address: "${entry}"`, `Write each ${field} address as name@example.com or Name <name@example.com>, separated by commas.`);
+    throw mailError(ErrorCodes.EINPUT, text('errors.address.invalid', { field, entry }), text('hints.address.invalid', { field }));
   }
   return { name: one.name || '', address: one.address };
 }
 
 /**
  * Parses a list of addresses: a comma- or semicolon-separated string, or an array of strings or
- * `{name, address}` objects. Every entry must be exactly one valid address.
+ * `{name, address}` objects. Every entry must be exactly one valid address. `field` names the
+ * field in errors: a text of the catalog (fields.to) or a name as it is.
  */
-export function parseAddresses(value: unknown, field: string): Address[] {
+export function parseAddresses(value: unknown, field: Param): Address[] {
   if (value === undefined || value === null || value === '') return [];
   const entries = Array.isArray(value) ? value : [value];
   const out: Address[] = [];
@@ -63,28 +67,28 @@ export function parseAddresses(value: unknown, field: string): Address[] {
       for (const part of splitList(entry)) out.push(parseOne(part, field));
     } else if (entry && typeof entry === 'object' && typeof (entry as Address).address === 'string') {
       const { name, address } = entry as Address;
-      const text = name ? `"${String(name).replace(/["\\]/g, '\\$&')}" <${address}>` : address;
-      if (/[\r\n]/.test(String(name ?? ''))) throw mailError(ErrorCodes.EINPUT, `${field} contains a line break`, `Remove line breaks from ${field}.`);
-      out.push(parseOne(text, field));
+      const written = name ? `"${String(name).replace(/["\\]/g, '\\$&')}" <${address}>` : address;
+      if (/[\r\n]/.test(String(name ?? ''))) throw lineBreak(field);
+      out.push(parseOne(written, field));
     } else {
-      throw mailError(ErrorCodes.EINPUT, `${field} must be a string or a list of addresses, not ${describeType(entry)}`, `Set ${field} to text such as a@example.com, b@example.com, or an array of addresses.`);
+      throw mailError(ErrorCodes.EINPUT, text('errors.address.notList', { field, type: typeOf(entry) }), text('hints.address.notList', { field }));
     }
   }
   return out;
 }
 
 /** Parses a field that takes exactly one address (From, Reply-To). */
-export function parseSingleAddress(value: unknown, field: string): Address | undefined {
+export function parseSingleAddress(value: unknown, field: Param): Address | undefined {
   const list = parseAddresses(value, field);
-  if (list.length > 1) throw mailError(ErrorCodes.EINPUT, `${field} takes one address, got ${list.length}`, `Give a single ${field} address.`);
+  if (list.length > 1) throw mailError(ErrorCodes.EINPUT, text('errors.address.single', { field, given: list.length }), text('hints.address.single', { field }));
   return list[0];
 }
 
-/** Names a value's type for an error message ("an object", "a number", "an array"). */
-export function describeType(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (Buffer.isBuffer(value)) return 'a Buffer';
-  if (value === undefined) return 'nothing';
-  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+/** Names a value's type for an error message ("an object", "a number", "an array"), as a text of the catalog. */
+export function typeOf(value: unknown): Text {
+  if (value === null) return text('types.null');
+  if (Array.isArray(value)) return text('types.array');
+  if (Buffer.isBuffer(value)) return text('types.buffer');
+  if (value === undefined) return text('types.nothing');
+  return text(`types.${typeof value}`);
 }

@@ -2,8 +2,10 @@ import { PassThrough, type Readable } from 'node:stream';
 import type Mail from 'nodemailer/lib/mailer';
 import { parseDataURI } from 'nodemailer/lib/shared';
 import { detectExtension } from 'nodemailer/lib/mime-funcs';
-import { ErrorCodes, mailError } from './errors';
-import { describeType } from './addresses';
+import { ErrorCodes, mailError, messageOf, textError, type MailError } from './errors';
+import { typeOf } from './addresses';
+import { notText } from './message';
+import { text, type Param, type Text } from './texts';
 import { CONNECTION_DEFAULTS } from '../shared/constants';
 import { httpClient } from './http-client';
 
@@ -49,28 +51,26 @@ const CONTROL = /[\x00-\x08\x0a-\x1f\x7f]/;
  */
 const PART_HEADERS = new Set(['content-type', 'content-transfer-encoding', 'content-disposition', 'content-id', 'mime-version']);
 
-const fail = (message: string, hint: string) => mailError(ErrorCodes.EATTACHMENT, message, hint);
+const fail = (message: Text, hint: Text) => mailError(ErrorCodes.EATTACHMENT, message, hint);
 
 /** Strict base64 (RFC 4648 §4), white space allowed between lines as in MIME bodies. */
-export function decodeBase64(value: string, what: string): Buffer {
+export function decodeBase64(value: string, what: Param): Buffer {
   const clean = value.replace(/\s+/g, '');
-  if (clean.length % 4 === 1 || !/^[A-Za-z0-9+/]*={0,2}$/.test(clean)) {
-    throw fail(`${what} is not valid base64`, 'Check the base64 string: only A-Z, a-z, 0-9, +, / and = padding are allowed (no data: prefix here; use From URL for data: URLs).');
-  }
+  if (clean.length % 4 === 1 || !/^[A-Za-z0-9+/]*={0,2}$/.test(clean)) throw fail(text('errors.attachment.base64', { what }), text('hints.attachment.base64'));
   return Buffer.from(clean, 'base64');
 }
 
-function asText(value: unknown, what: string): string {
+function asText(value: unknown, what: Param): string {
   if (typeof value === 'string') return value;
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  throw mailError(ErrorCodes.EINPUT, `${what} must be text, not ${describeType(value)}`, `Set ${what} to a string.`);
+  throw notText(what, value);
 }
 
 function fromDataUrl(url: string, filename?: string, mimeType?: string): Mail.Attachment {
   const parsed = parseDataURI(url);
-  if (!parsed) throw fail('The data: URL is malformed', 'Write it as data:<type>;base64,<data>.');
+  if (!parsed) throw fail(text('errors.attachment.dataUrl'), text('hints.attachment.dataUrl'));
   const comma = url.indexOf(',');
-  const content = parsed.encoding === 'base64' ? decodeBase64(url.slice(comma + 1), 'The data: URL') : parsed.data;
+  const content = parsed.encoding === 'base64' ? decodeBase64(url.slice(comma + 1), text('fields.dataUrl')) : parsed.data;
   const contentType = mimeType || parsed.contentType;
   return { filename: filename || `attachment.${detectExtension(contentType)}`, content, contentType };
 }
@@ -87,31 +87,40 @@ async function download(url: string, limits: DownloadLimits): Promise<{ stream: 
       maxRedirects: limits.maxRedirects,
       validateStatus: () => true,
       beforeRedirect: (options: { protocol?: string }) => {
-        if (!/^https?:$/.test(options.protocol || '')) throw new Error(`redirect to ${options.protocol} refused`);
+        if (!/^https?:$/.test(options.protocol || '')) throw textError(text('errors.attachment.redirect', { protocol: String(options.protocol) }));
       },
     });
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    const reason = /redirect|ERR_FR_TOO_MANY_REDIRECTS/i.test(`${err.code} ${err.message}`) ? err.message : err.code || err.message;
-    throw fail(`The attachment could not be downloaded from ${host}: ${reason}`, 'Check that the URL is reachable from this machine and answers within the time-out without too many redirects.');
+    // Our own refusal of a redirect is said in the user's language; of any other failure the code says most.
+    const own = ownCause(err);
+    const reason = own ? messageOf(own) : /redirect|ERR_FR_TOO_MANY_REDIRECTS/i.test(`${err.code} ${err.message}`) ? err.message : err.code || err.message;
+    throw fail(text('errors.attachment.download', { host, reason }), text('hints.attachment.download'));
   }
   const declared = Number(res.headers['content-length']);
   if (res.status >= 400 || declared > limits.maxBytes) {
     res.data.destroy();
-    throw res.status >= 400 ? fail(`The attachment URL answered HTTP ${res.status}`, 'Check the attachment URL: the server did not return the file.') : tooLarge(limits);
+    throw res.status >= 400 ? fail(text('errors.attachment.httpStatus', { status: res.status }), text('hints.attachment.httpStatus')) : tooLarge(limits);
   }
   // Re-emit stream errors (size cap, time-out, reset) as our own error: axios' carries its config.
   const out = new PassThrough();
-  res.data.on('error', (e: Error) => out.destroy(/maxContentLength/.test(e.message) ? tooLarge(limits) : fail(`The attachment download from ${host} broke off (${e.message})`, `Check the server that serves it: it stopped sending for ${limits.timeout / 1000} s or closed the connection.`)));
+  res.data.on('error', (e: Error) => out.destroy(/maxContentLength/.test(e.message) ? tooLarge(limits) : fail(text('errors.attachment.brokeOff', { host, reason: e.message }), text('hints.attachment.brokeOff', { seconds: limits.timeout / 1000 }))));
   res.data.pipe(out);
   // And the other way: when the attachment is dropped (a failed send), end the download too.
   out.once('close', () => res.data.destroy());
   return { stream: out, contentType: String(res.headers['content-type'] || '').split(';')[0] || undefined };
 }
 
+/** Our own error among an error's causes: axios wraps what beforeRedirect throws, twice. */
+function ownCause(e: unknown): MailError | undefined {
+  let cause = e as (MailError & { cause?: unknown }) | undefined;
+  for (let depth = 0; cause instanceof Error && depth < 5; depth++, cause = cause.cause as typeof cause) if (cause.messageKey) return cause;
+  return undefined;
+}
+
 function tooLarge(limits: DownloadLimits) {
   const mb = Math.round((limits.maxBytes / 1024 / 1024) * 100) / 100;
-  return fail(`The attachment is larger than ${mb} MB`, 'Send a smaller file or a link, or raise Max attachment size in the connection.');
+  return fail(text('errors.attachment.tooLarge', { mb }), text('hints.attachment.tooLarge'));
 }
 
 function nameFromUrl(url: string): string | undefined {
@@ -125,27 +134,25 @@ function nameFromUrl(url: string): string | undefined {
 
 /** An attachment from a URL: http(s) streamed, data: decoded, every other scheme refused. */
 export async function fromUrl(value: unknown, filename: string | undefined, mimeType: string | undefined, limits: DownloadLimits): Promise<Mail.Attachment> {
-  const url = asText(value, 'The attachment URL').trim();
+  const url = asText(value, text('fields.attachmentUrl')).trim();
   if (/^data:/i.test(url)) return fromDataUrl(url, filename, mimeType);
   let protocol;
   try {
     protocol = new URL(url).protocol;
   } catch {
-    throw fail(`The attachment URL is not a valid URL`, 'Give an http(s) URL or a data: URL.');
+    throw fail(text('errors.attachment.badUrl'), text('hints.attachment.badUrl'));
   }
   if (protocol !== 'http:' && protocol !== 'https:') {
-    throw fail(`Attachment URLs with ${protocol} are refused`, 'Only http:, https: and data: URLs can be attached; local files never are.');
+    throw fail(text('errors.attachment.scheme', { protocol }), text('hints.attachment.scheme'));
   }
   const { stream, contentType } = await download(url, limits);
   return { filename: filename || nameFromUrl(url) || 'attachment', content: stream, contentType: mimeType || contentType };
 }
 
 /** A pregenerated MIME part: headers, an empty line, a body. */
-function fromMime(value: unknown, what = 'The MIME part'): Mail.Attachment {
+function fromMime(value: unknown, what: Param = text('fields.mimePart')): Mail.Attachment {
   const raw = asText(value, what);
-  if (!/^[A-Za-z0-9-]+:[^\r\n]*\r?\n(?:[^\r\n]*\r?\n)*?\r?\n/.test(raw)) {
-    throw fail('The pregenerated MIME part has no headers followed by an empty line', 'Give a MIME part such as "Content-Type: text/plain\\r\\n\\r\\nHello".');
-  }
+  if (!/^[A-Za-z0-9-]+:[^\r\n]*\r?\n(?:[^\r\n]*\r?\n)*?\r?\n/.test(raw)) throw fail(text('errors.attachment.mimeNoHeaders'), text('hints.attachment.mimeNoHeaders'));
   return { raw };
 }
 
@@ -159,22 +166,22 @@ export async function buildAttachment(spec: AttachmentSpec, limits: DownloadLimi
     case 'url':
       return fromUrl(spec.value, filename, mimeType, limits);
     case 'text':
-      return { filename: filename || 'attachment.txt', content: asText(spec.value, 'The attachment text'), contentType: mimeType || 'text/plain; charset=utf-8' };
+      return { filename: filename || 'attachment.txt', content: asText(spec.value, text('fields.attachmentText')), contentType: mimeType || 'text/plain; charset=utf-8' };
     case 'base64': {
-      const content = decodeBase64(asText(spec.value, 'The base64 attachment'), 'The base64 attachment');
+      const content = decodeBase64(asText(spec.value, text('fields.base64Attachment')), text('fields.base64Attachment'));
       return { filename: filename || `attachment.${mimeType ? detectExtension(mimeType) : 'bin'}`, content, contentType: mimeType || 'application/octet-stream' };
     }
     case 'custom': {
       const contentType = mimeType || 'application/octet-stream';
       // An object from msg (a JSON document, say) is attached as its JSON text.
       const value = spec.value;
-      const content = Buffer.isBuffer(value) ? value : value !== null && typeof value === 'object' ? JSON.stringify(value) : asText(value, 'The attachment content');
+      const content = Buffer.isBuffer(value) ? value : value !== null && typeof value === 'object' ? JSON.stringify(value) : asText(value, text('fields.attachmentContent'));
       return { filename: filename || `attachment.${detectExtension(contentType)}`, content, contentType };
     }
     case 'mime':
       return fromMime(spec.value);
     default:
-      throw mailError(ErrorCodes.EINPUT, `Unknown attachment type "${spec.type}"`, 'Choose an attachment type in the node.');
+      throw mailError(ErrorCodes.EINPUT, text('errors.attachment.unknownType', { type: String(spec.type) }), text('hints.attachment.unknownType'));
   }
 }
 
@@ -194,11 +201,11 @@ export async function fromMsgAttachments(list: unknown, limits: DownloadLimits =
 
 async function fromMsgAttachment(entry: unknown, what: string, limits: DownloadLimits): Promise<Mail.Attachment> {
   if (!entry || typeof entry !== 'object' || Buffer.isBuffer(entry) || Array.isArray(entry)) {
-    throw mailError(ErrorCodes.EINPUT, `${what} must be an object, not ${describeType(entry)}`, 'Give each attachment as {filename, content} or {filename, href}.');
+    throw mailError(ErrorCodes.EINPUT, text('errors.attachment.notObject', { what, type: typeOf(entry) }), text('hints.attachment.notObject'));
   }
   const unknown = Object.keys(entry).filter((k) => !ALLOWED_KEYS.has(k));
   if (unknown.length) {
-    throw fail(`${what} has ${unknown.map((k) => `"${k}"`).join(', ')}, which is not allowed`, `Use only ${[...ALLOWED_KEYS].join(', ')}; local files (path) are never read.`);
+    throw fail(text('errors.attachment.unknownKeys', { what, keys: unknown.map((k) => `"${k}"`).join(', ') }), text('hints.attachment.unknownKeys', { allowed: [...ALLOWED_KEYS].join(', ') }));
   }
   const e = entry as Record<string, unknown>;
   // null counts as absent: flows often clear a field by setting it to null.
@@ -208,12 +215,12 @@ async function fromMsgAttachment(entry: unknown, what: string, limits: DownloadL
     // nodemailer writes a raw part as it is and ignores every other field, or reads raw: {path}.
     const others = [...ALLOWED_KEYS].filter((k) => k !== 'raw' && given(k));
     if (others.length) {
-      throw fail(`${what} has raw together with ${others.join(', ')}`, 'A raw MIME part carries its own headers and body: give raw alone, or leave raw out and use content or href.');
+      throw fail(text('errors.attachment.rawWithOthers', { what, others: others.join(', ') }), text('hints.attachment.rawWithOthers'));
     }
     return fromMime(e.raw, `${what}.raw`);
   }
   if (given('href') && given('content')) {
-    throw fail(`${what} has both href and content`, 'Give the attachment either as content or as an href, not both.');
+    throw fail(text('errors.attachment.hrefAndContent', { what }), text('hints.attachment.hrefAndContent'));
   }
 
   // Every field is checked before a download starts, so a bad field never leaves one open.
@@ -231,9 +238,9 @@ async function fromMsgAttachment(entry: unknown, what: string, limits: DownloadL
     const content = typeof e.content === 'string' && encoding ? decodeContent(e.content, encoding, what) : e.content;
     source = { filename, content, contentType };
   } else if (given('content')) {
-    throw mailError(ErrorCodes.EINPUT, `${what}.content must be a string or a Buffer, not ${describeType(e.content)}`, 'Give the attachment content as text or a Buffer, or use href for a URL.');
+    throw mailError(ErrorCodes.EINPUT, text('errors.attachment.contentType', { what, type: typeOf(e.content) }), text('hints.attachment.contentType'));
   } else {
-    throw fail(`${what} has no content, href or raw`, 'Give the attachment content (string or Buffer), an http(s)/data href, or a raw MIME part.');
+    throw fail(text('errors.attachment.noContent', { what }), text('hints.attachment.noContent'));
   }
   const out: Mail.Attachment = {};
   for (const [key, value] of Object.entries({ ...source, cid, contentDisposition, headers })) {
@@ -244,21 +251,21 @@ async function fromMsgAttachment(entry: unknown, what: string, limits: DownloadL
 
 function optionalText(value: unknown, what: string): string | undefined {
   if (value === undefined || value === null || value === '') return undefined;
-  if (typeof value !== 'string') throw mailError(ErrorCodes.EINPUT, `${what} must be text, not ${describeType(value)}`, `Set ${what} to a string.`);
+  if (typeof value !== 'string') throw notText(what, value);
   return value;
 }
 
 /** An optional text field that ends up in a header: a string without line breaks or controls. */
 function headerText(value: unknown, what: string): string | undefined {
-  const text = optionalText(value, what);
-  if (text !== undefined && CONTROL.test(text)) throw fail(`${what} contains a line break or control character`, `Remove line breaks from ${what}: it is written into a header of the mail.`);
-  return text;
+  const found = optionalText(value, what);
+  if (found !== undefined && CONTROL.test(found)) throw fail(text('errors.attachment.control', { what }), text('hints.attachment.control', { what }));
+  return found;
 }
 
 function disposition(value: unknown, what: string): 'attachment' | 'inline' | undefined {
-  const text = headerText(value, `${what}.contentDisposition`)?.toLowerCase();
-  if (text === undefined || text === 'attachment' || text === 'inline') return text;
-  throw fail(`${what}.contentDisposition must be "attachment" or "inline"`, 'Set contentDisposition to attachment or inline; the file name comes from filename.');
+  const given = headerText(value, `${what}.contentDisposition`)?.toLowerCase();
+  if (given === undefined || given === 'attachment' || given === 'inline') return given;
+  throw fail(text('errors.attachment.disposition', { what }), text('hints.attachment.disposition'));
 }
 
 /** Extra headers of the part: names as RFC 5322 defines them, values plain text. */
@@ -268,25 +275,17 @@ function partHeaders(value: unknown, what: string): Record<string, string> | und
   // Object.prototype is not ours.
   const proto = typeof value === 'object' && !Array.isArray(value) ? Object.getPrototypeOf(value) : undefined;
   if (proto === undefined || (proto !== null && Object.getPrototypeOf(proto) !== null)) {
-    throw fail(`${what} must be an object of names and texts, not ${describeType(value)}`, 'Give headers as {"X-Report-Id": "42"}.');
+    throw fail(text('errors.attachment.headersNotObject', { what, type: typeOf(value) }), text('hints.attachment.headersNotObject'));
   }
   const out: Record<string, string> = {};
-  for (const [name, text] of Object.entries(value as Record<string, unknown>)) {
-    if (!FIELD_NAME.test(name)) {
-      throw fail(`${what}: ${JSON.stringify(name)} is not a header name`, 'A header name is printable ASCII without spaces or colons, such as X-Report-Id.');
-    }
-    if (PART_HEADERS.has(name.toLowerCase())) {
-      throw fail(`${what} "${name}" is set by the attachment itself`, 'Use contentType, contentDisposition or cid instead of this header.');
-    }
+  for (const [name, header] of Object.entries(value as Record<string, unknown>)) {
+    if (!FIELD_NAME.test(name)) throw fail(text('errors.attachment.headerName', { what, name: JSON.stringify(name) }), text('hints.attachment.headerName'));
+    if (PART_HEADERS.has(name.toLowerCase())) throw fail(text('errors.attachment.headerOwn', { what, name }), text('hints.attachment.headerOwn'));
     // nodemailer takes an object value as options, and {prepared: true} writes its value unfolded.
-    if (typeof text !== 'string') {
-      throw fail(`${what} "${name}" must be text, not ${describeType(text)}`, 'Give each header value as a plain string; header options such as prepared are not accepted.');
-    }
-    if (CONTROL.test(text)) {
-      throw fail(`${what} "${name}" contains a line break or control character`, 'Remove line breaks from the header value: each header is one line.');
-    }
+    if (typeof header !== 'string') throw fail(text('errors.attachment.headerValueType', { what, name, type: typeOf(header) }), text('hints.attachment.headerValueType'));
+    if (CONTROL.test(header)) throw fail(text('errors.attachment.headerValueControl', { what, name }), text('hints.attachment.headerValueControl'));
     // defineProperty: a "__proto__" name stays a plain key instead of changing the object's prototype.
-    Object.defineProperty(out, name, { value: text, enumerable: true, writable: true, configurable: true });
+    Object.defineProperty(out, name, { value: header, enumerable: true, writable: true, configurable: true });
   }
   return out;
 }
@@ -296,10 +295,10 @@ function decodeContent(content: string, encoding: string, what: string): string 
   const name = encoding.toLowerCase().replace(/[-_\s]/g, '');
   if (name === 'base64') return decodeBase64(content, what);
   if (name === 'hex') {
-    if (!/^(?:[0-9a-fA-F]{2})*$/.test(content.replace(/\s+/g, ''))) throw fail(`${what} is not valid hex`, 'Check the hex string: pairs of 0-9 and a-f only.');
+    if (!/^(?:[0-9a-fA-F]{2})*$/.test(content.replace(/\s+/g, ''))) throw fail(text('errors.attachment.hex', { what }), text('hints.attachment.hex'));
     return Buffer.from(content.replace(/\s+/g, ''), 'hex');
   }
-  if (!Buffer.isEncoding(name)) throw fail(`${what}.encoding "${encoding}" is not known`, 'Use base64, hex, utf8 or latin1, or leave encoding out for plain text.');
+  if (!Buffer.isEncoding(name)) throw fail(text('errors.attachment.encoding', { what, encoding }), text('hints.attachment.encoding'));
   return name === 'utf8' ? content : Buffer.from(content, name);
 }
 

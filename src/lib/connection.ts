@@ -3,8 +3,9 @@ import nodemailer from 'nodemailer';
 import { EAUTH, ECONNECTION, ETIMEDOUT } from 'nodemailer/lib/errors';
 import type Mail from 'nodemailer/lib/mailer';
 import type SMTPPool from 'nodemailer/lib/smtp-pool';
-import { diagnose, hintFor } from './diagnose';
-import { ErrorCodes, type MailError } from './errors';
+import { diagnose, hintTextFor } from './diagnose';
+import { ErrorCodes, hintOf, messageOf, setHint, setMessage, textError, type MailError } from './errors';
+import { isText, text, type Text } from './texts';
 import { RateLimiter, type Timers } from './rate-limiter';
 import { Backoff, backoffDelay, isTooManyConnections, isTransient, MAX_ATTEMPTS, type RetryableError, type RetryTiming } from './retry';
 import { TokenCache } from './token-cache';
@@ -207,13 +208,13 @@ export class Connection implements Courier {
         throw deferred();
       }
       const why = this.whyNotRetry(err, attempts, started, plan.reusable);
-      if (why !== undefined) throw this.failed(err, attempts, customFrom, why);
+      if (why !== undefined) throw this.failed(err, attempts, customFrom, why ?? undefined);
       // After "too many connections" the pool opens fewer; when this send can go over one of the
       // connections the server accepted, it goes at once, with no backoff.
       if (isTooManyConnections(err) && this.followServerLimit(err)) continue;
       const delay = backoffDelay(attempts, this.backoff.timing, err.retryAfterMs);
       const left = started + this.retryMs - this.backoff.now();
-      if ((err.retryAfterMs ?? 0) > left) throw this.failed(err, attempts, customFrom, `gave up after ${attempts} ${plural(attempts)} in ${seconds(this.backoff.now() - started)} s: the server asked to wait longer`);
+      if ((err.retryAfterMs ?? 0) > left) throw this.failed(err, attempts, customFrom, text('errors.retry.gaveUpAsked', { count: attempts, seconds: seconds(this.backoff.now() - started) }));
       // The last attempt comes at the deadline, not after it.
       const wait = Math.min(delay, left);
       // Recorded first (the outbox writes it to disk), so that a crash during the wait keeps it.
@@ -224,7 +225,7 @@ export class Connection implements Courier {
         if (plan.wait) await plan.wait(wait);
         else {
           await this.backoff.wait(wait).catch(() => {
-            throw this.failed(err, attempts, customFrom, `not retried: the connection was closed (redeploy or stop) after ${attempts} ${plural(attempts)}`);
+            throw this.failed(err, attempts, customFrom, text('errors.retry.closed', { count: attempts }));
           });
         }
       } finally {
@@ -233,34 +234,39 @@ export class Connection implements Courier {
     }
   }
 
-  /** Why a failed attempt is the last one, or undefined when the send goes on. */
-  private whyNotRetry(err: RetryableError, attempts: number, started: number, reusable: () => boolean): string | undefined {
-    if (!this.retryMs || !isTransient(err)) return '';
-    if (this.closing) return `not retried: the connection was closed (redeploy or stop) after ${attempts} ${plural(attempts)}`;
-    if (!reusable()) return 'not retried: an attachment streamed from a URL was already sent once and cannot be read again';
+  /**
+   * Why a failed attempt is the last one: a reason to add to its message, null when the error
+   * speaks for itself (not retryable, or retries off), undefined when the send goes on.
+   */
+  private whyNotRetry(err: RetryableError, attempts: number, started: number, reusable: () => boolean): Text | null | undefined {
+    if (!this.retryMs || !isTransient(err)) return null;
+    if (this.closing) return text('errors.retry.closed', { count: attempts });
+    if (!reusable()) return text('errors.retry.streamed');
     const elapsed = this.backoff.now() - started;
-    if (elapsed >= this.retryMs || attempts >= MAX_ATTEMPTS) return `gave up after ${attempts} ${plural(attempts)} in ${seconds(elapsed)} s`;
+    if (elapsed >= this.retryMs || attempts >= MAX_ATTEMPTS) return text('errors.retry.gaveUp', { count: attempts, seconds: seconds(elapsed) });
     return undefined;
   }
 
-  /** A transient failure as the outbox records it, with the hint the user would get. */
+  /** A transient failure as the outbox records it, with the hint the user would get (as text and as keys, for the Outbox tab). */
   private describe(err: RetryableError, customFrom: boolean): LastError {
     const out: LastError = { message: err.message };
+    if (err.messageKey) setMessage(out, text(err.messageKey, err.params), err.message);
     if (err.code) out.code = err.code;
     if (err.responseCode) out.responseCode = err.responseCode;
-    const hint = hintFor(err, { authType: this.config.authType, customFrom }) ?? err.hint;
-    if (hint) out.hint = hint;
+    const hint = hintTextFor(err, { authType: this.config.authType, customFrom }) ?? hintOf(err);
+    if (isText(hint)) setHint(out, hint);
+    else if (hint) out.hint = hint;
     return out;
   }
 
   /** The error of a send that failed before its first attempt (the message could not be built). */
   rejected(err: MailError, customFrom: boolean): SendError {
-    return this.failed(ownCode(err as RetryableError), 0, customFrom, '');
+    return this.failed(ownCode(err as RetryableError), 0, customFrom);
   }
 
   /** The error a send ends with: diagnosed, with the attempts, and why it ended when retries were possible. */
-  private failed(err: RetryableError, attempts: number, customFrom: boolean, why: string): SendError {
-    if (why) err.message += ` (${why})`;
+  private failed(err: RetryableError, attempts: number, customFrom: boolean, why?: Text): SendError {
+    if (why) setMessage(err, text('errors.withReason', { error: messageOf(err), reason: why }));
     const out = diagnose(err, { authType: this.config.authType, customFrom, noRetry: !this.retryMs }) as SendError;
     out.attempts = attempts;
     delete (out as RetryableError).transient;
@@ -283,7 +289,7 @@ export class Connection implements Courier {
     const connections = (pool as unknown as { _connections?: unknown[] })._connections;
     const open = Array.isArray(connections) ? connections.length : Infinity;
     pool.options.maxConnections = Math.max(1, Math.min(pool.options.maxConnections - 1, open));
-    this.options.onError?.(new Error(`The server refused a connection (${firstLine(err.response || err.message)}); this connection now opens at most ${pool.options.maxConnections} at a time.`));
+    this.options.onError?.(textError(text('errors.connection.poolReduced', { answer: firstLine(err.response || err.message), max: pool.options.maxConnections })));
     return open > 0 && OTHERS_BUSY.test(`${err.response ?? ''}`);
   }
 
@@ -324,10 +330,9 @@ export class Connection implements Courier {
       return await this.transport().sendMail({ ...message(), signal: deadline.signal });
     } catch (e) {
       if (!deadline.signal.aborted) throw e;
-      const err: MailError = new Error(`The SMTP exchange for this message did not finish within the time-out (${ms / 1000} s)`);
+      const err = textError(text('errors.connection.exchangeTimeout', { seconds: ms / 1000 }));
       err.code = ETIMEDOUT;
-      err.hint = 'The server kept the exchange going without finishing it: check the server and its logs. For large attachments on a slow link, raise Time-out in the connection.';
-      throw err;
+      throw setHint(err, text('hints.connection.exchangeTimeout'));
     } finally {
       clearTimeout(timer);
       this.slots.release();
@@ -346,8 +351,9 @@ export class Connection implements Courier {
       const err = ownCode(e as RetryableError);
       // Test connection does not retry: it says that the answer is temporary.
       if (isTransient(err) && (err.response || err.responseCode)) {
-        const specific = hintFor(err, { authType: this.config.authType, noRetry: true });
-        err.hint = `The server is busy: ${firstLine(err.response || err.message)}; retry later.${specific ? ` ${specific}` : ''}`;
+        const specific = hintTextFor(err, { authType: this.config.authType, noRetry: true });
+        const answer = firstLine(err.response || err.message);
+        setHint(err, specific ? text('hints.connection.busyWith', { answer, hint: specific }) : text('hints.connection.busy', { answer }));
       }
       throw diagnose(err, { authType: this.config.authType, noRetry: true });
     }
@@ -374,7 +380,9 @@ export class Connection implements Courier {
       await Promise.race([Promise.allSettled([...this.inFlight]), timeout]);
       clearTimeout(timer);
     }
-    this.limiter?.close(Object.assign(new Error('The connection was closed (redeploy or stop) before this message got its turn under the rate limit'), { code: ECONNECTION, hint: 'Send the message again; lower the number of messages per burst or raise the rate limit so that none waits this long.' }));
+    const notTurned = setHint(textError(text('errors.connection.closedBeforeTurn')), text('hints.connection.closedBeforeTurn'));
+    notTurned.code = ECONNECTION;
+    this.limiter?.close(notTurned);
     this.transporter?.close();
     this.transporter = undefined;
     this.outbox?.finish();
@@ -459,7 +467,7 @@ class Loan extends Readable {
   override _read(): void {
     if (!this.started) {
       this.started = true;
-      if (this.source.destroyed) return void this.destroy(this.source.errored || new Error('The attachment stream was closed before it was sent'));
+      if (this.source.destroyed) return void this.destroy(this.source.errored || textError(text('errors.attachment.streamClosed')));
       this.source.on('data', this.onData).once('end', this.onEnd).once('error', this.onError);
     }
     this.source.resume();
@@ -475,6 +483,5 @@ class Loan extends Readable {
 
 /** A "too many connections" answer that blames the client's other, accepted connections. */
 const OTHERS_BUSY = /concurrent|too many (concurrent |simultaneous )?(connections|sessions)/i;
-const plural = (n: number) => (n === 1 ? 'attempt' : 'attempts');
 const seconds = (ms: number) => Math.round(ms / 1000);
 const firstLine = (text: string) => text.split('\n')[0].trim();

@@ -1,5 +1,6 @@
-import { describeType } from './addresses';
+import { typeOf } from './addresses';
 import { ErrorCodes, mailError } from './errors';
+import { text, type Text } from './texts';
 import { CONTENT_ID } from '../shared/constants';
 
 /** RFC 5322 §3.6.8: a field name is printable US-ASCII but the colon. */
@@ -10,13 +11,13 @@ const FIELD_NAME = /^[\x21-\x39\x3b-\x7e]+$/;
  */
 const OWN_FIELDS = /^(from|to|cc|bcc|subject|date|message-id|mime-version|content-.*|reply-to|sender|return-path|in-reply-to|references)$/i;
 
-const refuse = (message: string, hint: string) => mailError(ErrorCodes.EINPUT, message, hint);
+const refuse = (message: Text, hint: Text) => mailError(ErrorCodes.EINPUT, message, hint);
 
 function headerValue(name: string, value: unknown): string | string[] {
   if (Array.isArray(value)) return value.map((v) => headerValue(name, v) as string);
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  if (typeof value !== 'string') throw refuse(`The value of header ${name} must be text, not ${describeType(value)}`, 'Give each custom header as "Name": "value" (or a list of values).');
-  if (/[\r\n]/.test(value)) throw refuse(`The value of header ${name} holds a line break`, 'Remove CR and LF from header values: a line break would start a new header or the body.');
+  if (typeof value !== 'string') throw refuse(text('errors.header.valueType', { name, type: typeOf(value) }), text('hints.header.valueType'));
+  if (/[\r\n]/.test(value)) throw refuse(text('errors.header.valueLineBreak', { name }), text('hints.header.valueLineBreak'));
   return value;
 }
 
@@ -27,23 +28,18 @@ function headerValue(name: string, value: unknown): string | string[] {
  */
 export function customHeaders(fromNode: unknown, fromMsg: unknown): Record<string, string | string[]> | undefined {
   const out: Record<string, string | string[]> = {};
-  for (const [source, headers] of [
-    ['Headers', fromNode],
-    ['msg.headers', fromMsg],
+  for (const [source, headers, fromMsgHeaders] of [
+    [text('fields.headers'), fromNode, false],
+    ['msg.headers', fromMsg, true],
   ] as const) {
     if (headers === undefined || headers === null || headers === '') continue;
     if (typeof headers !== 'object' || Array.isArray(headers) || Buffer.isBuffer(headers)) {
-      throw refuse(`${source} must be an object of header names and values, not ${describeType(headers)}`, 'Give custom headers as {"X-Ticket-Id": "123"}.');
+      throw refuse(text('errors.header.notObject', { source, type: typeOf(headers) }), text('hints.header.notObject'));
     }
     for (const [name, value] of Object.entries(headers)) {
-      if (!FIELD_NAME.test(name)) throw refuse(`${source} has "${name.slice(0, 60)}", which is not a header name`, 'Header names are printable ASCII without spaces or colons, e.g. X-Ticket-Id.');
+      if (!FIELD_NAME.test(name)) throw refuse(text('errors.header.name', { source, name: name.slice(0, 60) }), text('hints.header.name'));
       if (OWN_FIELDS.test(name)) {
-        throw refuse(
-          `${source} may not set ${name}: the node sets it itself`,
-          source === 'msg.headers'
-            ? `Use the node's own fields for ${name}. If msg.headers came from an http in or http request node, delete it before this node.`
-            : `Use the node's own fields (To, CC, BCC, Subject, Reply-To, In-Reply-To, References) for ${name}.`,
-        );
+        throw refuse(text('errors.header.own', { source, name }), fromMsgHeaders ? text('hints.header.ownMsg', { name }) : text('hints.header.ownNode', { name }));
       }
       out[name] = headerValue(name, value);
     }
@@ -61,15 +57,15 @@ const MSG_ID = /^<[^<>\s@]+@[^<>\s@]+>$/;
 export function messageIds(value: unknown, field: 'In-Reply-To' | 'References'): string | undefined {
   if (value === undefined || value === null || value === '') return undefined;
   const parts = Array.isArray(value) ? value : typeof value === 'string' ? value.split(/[\s,]+/) : undefined;
-  if (!parts) throw refuse(`${field} must be text or a list of message ids, not ${describeType(value)}`, 'Set it to the messageId of the mail this one answers, e.g. <abc@example.com>.');
+  if (!parts) throw refuse(text('errors.header.idsType', { field, type: typeOf(value) }), text('hints.header.idsType'));
   const ids = parts
     .filter((p) => p !== '')
     .map((p) => {
       const id = typeof p === 'string' ? (p.startsWith('<') ? p : `<${p}>`) : '';
-      if (!MSG_ID.test(id)) throw refuse(`${field} holds "${String(p).slice(0, 80)}", which is not a message id`, 'A message id looks like <abc@example.com>: keep the messageId from the result of the earlier send.');
+      if (!MSG_ID.test(id)) throw refuse(text('errors.header.idInvalid', { field, value: String(p).slice(0, 80) }), text('hints.header.idInvalid'));
       return id;
     });
-  if (field === 'In-Reply-To' && ids.length > 1) throw refuse('In-Reply-To holds more than one message id', 'Set In-Reply-To to the one mail this answers; put the earlier ones in References.');
+  if (field === 'In-Reply-To' && ids.length > 1) throw refuse(text('errors.header.inReplyToMany'), text('hints.header.inReplyToMany'));
   return ids.length ? ids.join(' ') : undefined;
 }
 
@@ -77,7 +73,7 @@ export function messageIds(value: unknown, field: 'In-Reply-To' | 'References'):
 export function contentId(value: unknown): string | undefined {
   if (value === undefined || value === null || value === '') return undefined;
   if (typeof value !== 'string' || !CONTENT_ID.test(value)) {
-    throw refuse(`The attachment's Content-ID "${String(value).slice(0, 60)}" is not valid`, 'Use a short name without spaces or angle brackets, e.g. logo, and refer to it as <img src="cid:logo">.');
+    throw refuse(text('errors.header.contentId', { value: String(value).slice(0, 60) }), text('hints.header.contentId'));
   }
   return value;
 }

@@ -1,8 +1,9 @@
 import type Mail from 'nodemailer/lib/mailer';
 import type SMTPPool from 'nodemailer/lib/smtp-pool';
-import { describeType, parseAddresses, parseSingleAddress } from './addresses';
+import { parseAddresses, parseSingleAddress, typeOf } from './addresses';
 import { ErrorCodes, mailError, type MailError } from './errors';
 import { htmlToText } from './plain-text';
+import { text, type Param } from './texts';
 import { PRIORITIES, SEND_DEFAULTS, type Priority } from '../shared/constants';
 
 export type { Priority };
@@ -26,11 +27,16 @@ export interface MailInput {
   references?: string;
 }
 
-function optionalText(value: unknown, field: string): string | undefined {
+/** A value that must be text, or an EINPUT error naming the field (a text of the catalog or a name as it is). */
+export function notText(field: Param, value: unknown) {
+  return mailError(ErrorCodes.EINPUT, text('errors.notText', { field, type: typeOf(value) }), text('hints.notText', { field }));
+}
+
+function optionalText(value: unknown, field: Param): string | undefined {
   if (value === undefined || value === null || value === '') return undefined;
   if (typeof value === 'string') return value;
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  throw mailError(ErrorCodes.EINPUT, `${field} must be text, not ${describeType(value)}`, `Set ${field} to a string.`);
+  throw notText(field, value);
 }
 
 /**
@@ -38,27 +44,27 @@ function optionalText(value: unknown, field: string): string | undefined {
  * to the connection's user, a plain-text version derived from the HTML unless one is given.
  */
 export function buildMessage(input: MailInput, defaultFrom: string): Mail.Options {
-  const to = parseAddresses(input.to, 'To');
-  const cc = parseAddresses(input.cc, 'CC');
-  const bcc = parseAddresses(input.bcc, 'BCC');
+  const to = parseAddresses(input.to, text('fields.to'));
+  const cc = parseAddresses(input.cc, text('fields.cc'));
+  const bcc = parseAddresses(input.bcc, text('fields.bcc'));
   if (!to.length && !cc.length && !bcc.length) {
-    throw mailError(ErrorCodes.EINPUT, 'No recipient: To, CC and BCC are all empty', 'Set To in the node, or pass the recipients in the msg property the node reads.');
+    throw mailError(ErrorCodes.EINPUT, text('errors.message.noRecipient'), text('hints.message.noRecipient'));
   }
-  const customFrom = parseSingleAddress(input.from, 'From');
-  const from = customFrom ?? (defaultFrom ? parseSingleAddress(defaultFrom, 'From (the connection user)') : undefined);
-  if (!from) throw mailError(ErrorCodes.EINPUT, 'No sender: Custom From is empty and the connection has no user that is an email address', 'Set Custom From, or the connection user, to an email address.');
-  const html = optionalText(input.html, 'Content');
-  const text = optionalText(input.text, 'Text content') ?? (html !== undefined ? htmlToText(html) : undefined);
+  const customFrom = parseSingleAddress(input.from, text('fields.from'));
+  const from = customFrom ?? (defaultFrom ? parseSingleAddress(defaultFrom, text('fields.connectionUser')) : undefined);
+  if (!from) throw mailError(ErrorCodes.EINPUT, text('errors.message.noSender'), text('hints.message.noSender'));
+  const html = optionalText(input.html, text('fields.html'));
+  const plain = optionalText(input.text, text('fields.text')) ?? (html !== undefined ? htmlToText(html) : undefined);
   const priority = ((PRIORITIES as readonly string[]).includes(input.priority || '') ? input.priority : SEND_DEFAULTS.priority) as Priority;
   return {
     from,
     to,
     cc: cc.length ? cc : undefined,
     bcc: bcc.length ? bcc : undefined,
-    replyTo: parseSingleAddress(input.replyTo, 'Reply-To'),
-    subject: optionalText(input.subject, 'Subject') ?? '',
+    replyTo: parseSingleAddress(input.replyTo, text('fields.replyTo')),
+    subject: optionalText(input.subject, text('fields.subject')) ?? '',
     html,
-    text,
+    text: plain,
     priority,
     attachments: input.attachments?.length ? input.attachments : undefined,
     headers: input.headers,

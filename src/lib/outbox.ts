@@ -5,7 +5,8 @@ import { Readable } from 'node:stream';
 import type Mail from 'nodemailer/lib/mailer';
 import { composeStream, fixMessageId } from './compose';
 import type { SendError, SentInfo } from './connection';
-import { ErrorCodes, mailError, type MailError } from './errors';
+import { ErrorCodes, mailError, messageOf, setMessage, type Localizable, type MailError } from './errors';
+import { text } from './texts';
 import type { Backoff } from './retry';
 import { nextId, Spool, storableMsg, writeFailed, type SpoolContents, type SpoolRecord } from './spool';
 
@@ -20,7 +21,7 @@ export interface OutboxEntry {
   size: number;
   attempts: number;
   nextAttemptAt?: number;
-  lastError?: { message: string; code?: string; responseCode?: number; hint?: string };
+  lastError?: Localizable & { code?: string; responseCode?: number };
 }
 
 /** What a config node with a disk outbox offers the editor's Outbox tab. */
@@ -186,7 +187,7 @@ const addressList = (value: unknown): string =>
 const summary = (message: Mail.Options, envelope: { to: string[] }) => ({ to: addressList(message.to) || envelope.to.join(', '), subject: String(message.subject ?? '') });
 
 const deletedError = (record: SpoolRecord): SendError => {
-  const err = mailError(ErrorCodes.EOUTBOX, 'The mail was deleted from the outbox before the server accepted it', 'It was deleted in the connection\'s Outbox tab; send it again if it is still needed.') as SendError;
+  const err = mailError(ErrorCodes.EOUTBOX, text('errors.outbox.deleted'), text('hints.outbox.deleted')) as SendError;
   err.attempts = record.attempts;
   return err;
 };
@@ -491,7 +492,7 @@ export class Outbox implements OutboxControl {
           // saying what the server answered.
           const { id, created, size, ...fields } = record;
           job.record = await spool.add(fields, job.unspooled, { id, now: created }).catch((e: MailError) => {
-            throw Object.assign(e, { message: `${e.message}, so the mail cannot wait for a retry after: ${lastError.message}`, attempts });
+            throw Object.assign(setMessage(e, text('errors.outbox.cannotWait', { error: messageOf(e), last: messageOf(lastError) })), { attempts });
           });
           job.unspooled = undefined;
           this.jobs.set(id, job);
@@ -617,7 +618,10 @@ export class Outbox implements OutboxControl {
     return (this.spool?.list() ?? []).map((r) => {
       const entry: OutboxEntry = { id: r.id, created: r.created, to: r.summary.to, subject: r.summary.subject, size: r.size, attempts: r.attempts };
       if (r.nextAttemptAt !== undefined) entry.nextAttemptAt = r.nextAttemptAt;
-      if (r.lastError) entry.lastError = { message: r.lastError.message, code: r.lastError.code, responseCode: r.lastError.responseCode, hint: r.lastError.hint };
+      if (r.lastError) {
+        const { message, code, responseCode, hint, messageKey, params, hintKey, hintParams } = r.lastError;
+        entry.lastError = { message, code, responseCode, hint, messageKey, params, hintKey, hintParams };
+      }
       return entry;
     });
   }

@@ -1,4 +1,5 @@
 import { ErrorCodes, mailError, type MailError } from './errors';
+import { text } from './texts';
 
 /**
  * Why a Result key cannot hold the result, or undefined when it can. `parse` is Node-RED's own
@@ -12,6 +13,7 @@ export function resultKeyError(key: string, parse: (key: string) => unknown): Ma
     parse(key);
     return undefined;
   } catch (e) {
-    return mailError(ErrorCodes.ECONFIG, `Result key "${key}" is not a valid property: ${(e as Error).message}`, 'Set Result key to a property path such as emailResult or result.mail.');
+    // The reason is Node-RED's own words, as its parser gives them.
+    return mailError(ErrorCodes.ECONFIG, text('errors.resultKey', { key, reason: (e as Error).message }), text('hints.resultKey'));
   }
 }

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { constants as fsc, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { ErrorCodes, mailError, type MailError } from './errors';
+import { ErrorCodes, mailError, type Localizable, type MailError } from './errors';
+import { text, type Text } from './texts';
 
 /** One waiting mail as the spool keeps it: the built message is in `<id>.eml`, this in `<id>.json`. */
 export interface SpoolRecord {
@@ -20,7 +21,8 @@ export interface SpoolRecord {
   firstAttemptAt?: number;
   /** Epoch ms of the next attempt, while the mail waits for a retry. */
   nextAttemptAt?: number;
-  lastError?: { message: string; code?: string; responseCode?: number; hint?: string };
+  /** The last error, with message and hint also as keys of the catalog (errors.ts), for the Outbox tab to translate. */
+  lastError?: Localizable & { code?: string; responseCode?: number };
   /** Whether the mail has a From other than the connection's user (for the hints of a failure). */
   customFrom?: boolean;
   /** The send node that accepted the mail, to report the outcome of a mail resumed after a restart. */
@@ -71,23 +73,17 @@ export function nextId(now = Date.now()): string {
   return `${String(stamp).padStart(15, '0')}-${String(counter).padStart(6, '0')}-${randomUUID().slice(0, 8)}`;
 }
 
-const outboxError = (message: string, hint: string, cause?: NodeJS.ErrnoException): MailError => {
-  const err = mailError(ErrorCodes.EOUTBOX, cause?.code ? `${message} (${cause.code})` : message, hint);
-  return err;
-};
+const outboxError = (message: Text, hint: Text, cause?: NodeJS.ErrnoException): MailError =>
+  mailError(ErrorCodes.EOUTBOX, cause?.code ? text('errors.withCode', { error: message, code: cause.code }) : message, hint);
 
 /** An error of the outbox's disk (full, read-only, not ours) as EOUTBOX, with what to do about it. */
 export function writeFailed(e: unknown): MailError {
   const cause = e as NodeJS.ErrnoException;
   if ((e as MailError).code === ErrorCodes.EOUTBOX) return e as MailError;
   const full = cause.code === 'ENOSPC' || cause.code === 'EDQUOT';
-  return outboxError(
-    full ? 'The disk that holds the outbox is full' : 'The mail could not be written to the outbox',
-    full
-      ? 'Free disk space in the Node-RED user directory, or switch the connection to Outbox: memory.'
-      : 'Check that the Node-RED user directory is writable (not read-only, owned by the user that runs Node-RED), or switch the connection to Outbox: memory.',
-    cause,
-  );
+  return full
+    ? outboxError(text('errors.outbox.diskFull'), text('hints.outbox.diskFull'), cause)
+    : outboxError(text('errors.outbox.writeFailed'), text('hints.outbox.writeFailed'), cause);
 }
 
 /** fsync of a directory, so that a rename in it survives a power loss (POSIX leaves it to the caller). */
@@ -254,8 +250,8 @@ export class Spool {
     const { maxBytes, maxCount } = this.limits;
     const full = () =>
       outboxError(
-        `The outbox is full (${this.records.size} mails, ${Math.round(this.bytes / 1024 / 1024)} MB; the cap is ${maxCount} mails and ${Math.round(maxBytes / 1024 / 1024)} MB)`,
-        'Mails wait because the server refuses or delays them: check the connection (its Outbox tab shows the last error), or raise Outbox cap (MB) in the connection.',
+        text('errors.outbox.full', { mails: this.records.size, mb: Math.round(this.bytes / 1024 / 1024), maxMails: maxCount, maxMb: Math.round(maxBytes / 1024 / 1024) }),
+        text('hints.outbox.full'),
       );
     // An error of the message before it is read (a download that failed at once) must not go
     // unhandled: reading it below reports it.

@@ -1,5 +1,7 @@
 import { httpClient } from './http-client';
 import { ErrorCodes, mailError, type MailError } from './errors';
+import { text, type Text } from './texts';
+import { TOKEN_URL_EXAMPLE } from '../shared/constants';
 
 export interface ClientCredentials {
   tokenUrl: string;
@@ -81,7 +83,7 @@ export class TokenCache {
   private async fetch(): Promise<Token> {
     const { tokenUrl, clientId, clientSecret, scope } = this.credentials;
     if (!/^https?:\/\//i.test(tokenUrl || '')) {
-      throw mailError(ErrorCodes.EOAUTH2, 'The token URL is missing or not an http(s) URL', 'Enter the token endpoint, e.g. https://login.microsoftonline.com/{tenant_id}/oauth2/v2.0/token.');
+      throw mailError(ErrorCodes.EOAUTH2, text('errors.token.noUrl'), text('hints.token.noUrl', { tokenUrl: TOKEN_URL_EXAMPLE }));
     }
     this.requests++;
     const started = this.now();
@@ -106,12 +108,13 @@ export class TokenCache {
     try {
       json = JSON.parse(res.data);
     } catch {
-      if (busy(res.status)) throw temporary(res.status, res.headers, `The token endpoint answered HTTP ${res.status}`);
-      throw mailError(ErrorCodes.EOAUTH2, `The token endpoint answered HTTP ${res.status} with a body that is not JSON`, 'Check the token URL: it must be the OAuth2 token endpoint (…/oauth2/v2.0/token for Entra ID), not a login page or a proxy.');
+      if (busy(res.status)) throw temporary(res.status, res.headers, text('errors.token.http', { status: res.status }));
+      throw mailError(ErrorCodes.EOAUTH2, text('errors.token.notJson', { status: res.status }), text('hints.token.notJson'));
     }
     if (res.status !== 200 || typeof json.access_token !== 'string') {
-      const what = [json.error, json.error_description].filter((x) => typeof x === 'string').join(': ');
-      const message = `The token endpoint refused the request (HTTP ${res.status})${what ? `: ${what}` : ''}`;
+      // The endpoint's own words (AADSTS codes and all) stay as they are: diagnose.ts reads them.
+      const why = [json.error, json.error_description].filter((x) => typeof x === 'string').join(': ');
+      const message = why ? text('errors.token.refusedWhy', { status: res.status, why }) : text('errors.token.refused', { status: res.status });
       if (busy(res.status)) throw temporary(res.status, res.headers, message);
       const err: MailError = mailError(ErrorCodes.EOAUTH2, message);
       err.responseCode = res.status;
@@ -126,7 +129,7 @@ export class TokenCache {
 const busy = (status: number) => status === 429 || status >= 500;
 
 /** A token endpoint error that a later request may not meet; Retry-After (RFC 9110 §10.2.3) kept in ms. */
-function temporary(status: number, headers: Record<string, unknown>, message: string): MailError & { transient: true; retryAfterMs?: number } {
+function temporary(status: number, headers: Record<string, unknown>, message: Text): MailError & { transient: true; retryAfterMs?: number } {
   const err = Object.assign(mailError(ErrorCodes.EOAUTH2, message), { responseCode: status, transient: true as const }) as MailError & { transient: true; retryAfterMs?: number };
   const wait = retryAfterMs(headers['retry-after']);
   if (wait !== undefined) err.retryAfterMs = wait;
@@ -149,16 +152,12 @@ function requestFailed(tokenUrl: string, e: NodeJS.ErrnoException): MailError {
     /* keep the raw value */
   }
   if (/maxContentLength/.test(e.message)) {
-    return mailError(ErrorCodes.EOAUTH2, `The token endpoint's answer is too large (over ${MAX_TOKEN_RESPONSE / 1024} KB)`, 'Check the token URL: an OAuth2 token endpoint answers with a small JSON document. Use https so that nothing on the way can change the answer.');
+    return mailError(ErrorCodes.EOAUTH2, text('errors.token.tooLarge', { kb: MAX_TOKEN_RESPONSE / 1024 }), text('hints.token.tooLarge'));
   }
   const timedOut = e.code === 'ECONNABORTED' || e.code === 'ETIMEDOUT';
-  const err: MailError & { transient?: boolean } = mailError(
-    ErrorCodes.EOAUTH2,
-    `The token endpoint ${host} could not be reached: ${timedOut ? 'timed out' : e.code || e.message}`,
-    timedOut
-      ? 'The token endpoint did not answer in time: check the token URL and that this machine can reach it (proxy, firewall).'
-      : 'Check the token URL (host name, port, https) and that this machine can reach it (DNS, proxy, firewall).',
-  );
+  const err: MailError & { transient?: boolean } = timedOut
+    ? mailError(ErrorCodes.EOAUTH2, text('errors.token.timedOut', { host }), text('hints.token.timedOut'))
+    : mailError(ErrorCodes.EOAUTH2, text('errors.token.unreachable', { host, reason: e.code || e.message }), text('hints.token.unreachable'));
   // A time-out or a connection cut mid-request may pass; a refused connection or an unknown host
   // is a wrong token URL far more often than an outage.
   if (timedOut || e.code === 'ECONNRESET') err.transient = true;

@@ -127,6 +127,8 @@ export const M365_SERVICE = 'Outlook365';
 export const M365_SCOPE = 'https://outlook.office365.com/.default';
 /** Entra ID's v2.0 token endpoint; {tenant} is the Directory (tenant) ID or a verified domain. */
 export const M365_TOKEN_URL = 'https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token';
+/** The token URL as error hints show it, its placeholder named as Entra ID's overview page names the value. */
+export const TOKEN_URL_EXAMPLE = M365_TOKEN_URL.replace('{tenant}', '{tenant_id}');
 
 const [tokenUrlStart, tokenUrlEnd] = M365_TOKEN_URL.split('{tenant}');
 const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');

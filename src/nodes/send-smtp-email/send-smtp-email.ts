@@ -8,6 +8,8 @@ import { buildMessage, failureResult, previewResult, successResult, withWarnings
 import { isDeferred, type Outcome } from '../../lib/outbox';
 import { resultKeyError } from '../../lib/result-key';
 import { renderTemplate, type TemplateScopes } from '../../lib/templates';
+import { text, type Text } from '../../lib/texts';
+import { localized, translator, type Say } from '../../lib/translate';
 import { defaultValueType as defaultType, SEND_DEFAULTS, TYPED_PROPERTIES as TYPED, typeKey, type DeliverMode, type StoreTarget, type TypedProperty as TypedName } from '../../shared/constants';
 import type { OutcomeReceiver, SmtpOauthConfigNode } from '../smtp-oauth-config/types';
 
@@ -33,7 +35,27 @@ interface SendSmtpEmailDef extends NodeDef {
 
 type Result = SuccessResult | PreviewResult | FailureResult;
 
+/** The typed properties as errors name them (the catalog's fields.*). */
+const FIELD_NAMES: Record<TypedName, Text> = {
+  to: text('fields.to'),
+  cc: text('fields.cc'),
+  bcc: text('fields.bcc'),
+  from: text('fields.from'),
+  replyTo: text('fields.replyTo'),
+  subject: text('fields.subject'),
+  html: text('fields.html'),
+  text: text('fields.text'),
+  attachment: text('fields.attachment'),
+  attachmentFilename: text('fields.attachmentFilename'),
+  headers: text('fields.headers'),
+  inReplyTo: text('fields.inReplyTo'),
+  references: text('fields.references'),
+};
+
 export = function (RED: NodeAPI) {
+  /** Errors, hints and warnings in Node-RED's language (settings.js lang, else the system's). */
+  const say = translator(RED._);
+
   function SendSmtpEmail(this: Node, def: SendSmtpEmailDef) {
     RED.nodes.createNode(this, def);
     const node = this;
@@ -51,8 +73,9 @@ export = function (RED: NodeAPI) {
 
     /** Types whose value may come from an asynchronous context store or expression. */
     const ASYNC_TYPES = new Set(['flow', 'global', 'jsonata']);
+    // The reason is Node-RED's own words (a JSONata or context store error).
     const failedRead = (name: TypedName, type: string, value: string, err: Error) =>
-      mailError(ErrorCodes.EINPUT, `${name} could not be read from ${type} "${value}": ${err.message}`, `Check the ${name} property of the node.`);
+      mailError(ErrorCodes.EINPUT, text('errors.send.unreadable', { name: FIELD_NAMES[name], type, value, reason: err.message }), text('hints.send.unreadable', { name: FIELD_NAMES[name] }));
 
     /** A property's value for this msg: at once where Node-RED can give it at once, else a promise. */
     const evaluate = (name: TypedName, msg: NodeMessage): unknown => {
@@ -82,7 +105,7 @@ export = function (RED: NodeAPI) {
     async function deliver(msg: NodeMessage): Promise<SuccessResult | PreviewResult> {
       // A preview builds the message without connecting, so it needs no connection.
       const preview = def.deliver === 'preview' || (def.previewFromMsg === true && (msg as { preview?: unknown }).preview === true);
-      if (!configNode && !preview) throw mailError(ErrorCodes.ECONFIG, 'No SMTP connection is configured', 'Select or create an SMTP connection in the node.');
+      if (!configNode && !preview) throw mailError(ErrorCodes.ECONFIG, text('errors.send.noConnection'), text('hints.send.noConnection'));
       const connection = configNode?.connection();
       const values = {} as Record<TypedName, unknown>;
       for (const name of TYPED) {
@@ -120,12 +143,12 @@ export = function (RED: NodeAPI) {
       // nodemailer sends a pregenerated MIME part as written and ignores a cid beside it.
       if (cid && own?.raw !== undefined) {
         closeStreams(attachments);
-        throw mailError(ErrorCodes.EINPUT, 'A pregenerated MIME part cannot take the Content-ID field', 'Write the Content-ID header into the MIME part itself, or leave Content-ID empty.');
+        throw mailError(ErrorCodes.EINPUT, text('errors.send.mimeCid'), text('hints.send.mimeCid'));
       }
       if (own) attachments.unshift(cid ? { ...own, cid } : own);
       message.attachments = attachments.length ? attachments : undefined;
       const missing = missingCids(message.html as string | undefined, attachments);
-      const warnings = missing.map((c) => `The content refers to cid:${c}, but no attachment has that Content-ID: the image will show as broken`);
+      const warnings = missing.map((cid) => say(text('warnings.missingCid', { cid })));
       for (const w of warnings) node.warn(w);
       if (preview || !connection) {
         try {
@@ -239,7 +262,7 @@ export = function (RED: NodeAPI) {
     const badKey = storesResult ? resultKeyError(resultKey, parseKey()) : undefined;
     if (badKey) {
       lastError = badKey;
-      node.error(reportable(badKey));
+      node.error(reportable(badKey, say));
       paintStatus();
     }
 
@@ -257,7 +280,7 @@ export = function (RED: NodeAPI) {
       if (refused) {
         lastError = refused;
         showStatus();
-        return done(reportable(refused));
+        return done(reportable(refused, say));
       }
       if (def.async) {
         send(msg);
@@ -267,8 +290,8 @@ export = function (RED: NodeAPI) {
             (result) => store(msg, result),
             (err: MailError) => {
               if (isDeferred(err)) return;
-              if (storeResult === 'flow' || storeResult === 'global') store(msg, failureResult(err));
-              node.error(reportable(err), msg);
+              if (storeResult === 'flow' || storeResult === 'global') store(msg, failureResult(localized(err, say)));
+              node.error(reportable(err, say), msg);
             },
           ),
           msg,
@@ -285,8 +308,8 @@ export = function (RED: NodeAPI) {
         (err: MailError) => {
           // Accepted into the outbox: the msg ends here, its outcome is reported as in async mode.
           if (isDeferred(err)) return done();
-          if (stopOnError) return done(reportable(err));
-          store(msg, failureResult(err));
+          if (stopOnError) return done(reportable(err, say));
+          store(msg, failureResult(localized(err, say)));
           send(msg);
           done();
         },
@@ -310,9 +333,9 @@ export = function (RED: NodeAPI) {
           node.log(RED._('send-smtp-email.log.sentFromOutbox', { subject: record.summary.subject, to: record.summary.to, messageId: result.messageId }));
         } else {
           const err = asMailError(outcome.error);
-          if (context) store(msg, failureResult(err));
+          if (context) store(msg, failureResult(localized(err, say)));
           lastError = err;
-          node.error(reportable(err), msg);
+          node.error(reportable(err, say), msg);
         }
         showStatus();
       },
@@ -341,11 +364,16 @@ export = function (RED: NodeAPI) {
 };
 
 function asMailError(e: unknown): MailError {
-  return e instanceof Error ? (e as MailError) : mailError(ErrorCodes.EINPUT, String(e));
+  // Something not an Error (a string thrown by other code): its words as they are.
+  return e instanceof Error ? (e as MailError) : Object.assign(new Error(String(e)), { code: ErrorCodes.EINPUT });
 }
 
-/** The error as Catch nodes receive it: msg.error keeps only message and code, so the hint goes into the message. */
-function reportable(err: MailError & { attempts?: number }): MailError {
+/**
+ * The error as Catch nodes receive it, in the user's language: msg.error keeps only message and
+ * code, so the hint goes into the message.
+ */
+function reportable(error: MailError & { attempts?: number }, say: Say): MailError {
+  const err = localized(error, say);
   const out: MailError = new Error(err.hint ? `${err.message}. ${err.hint}` : err.message);
   for (const key of ['code', 'responseCode', 'command', 'hint', 'attempts'] as const) if (err[key] !== undefined) (out as unknown as Record<string, unknown>)[key] = err[key];
   return out;

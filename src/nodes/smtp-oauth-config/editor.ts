@@ -257,7 +257,8 @@ RED.nodes.registerType<ConnectionProps, ConnectionCredentials>('smtp-oauth-confi
       for (const k of credentialsOf(String(body.authType))) credentials[k] = $('#node-config-input-' + k).val();
       body.credentials = credentials;
       $('#smtp-config-test').prop('disabled', true);
-      $.ajax({ url: 'smtp-oauth-config/test', method: 'POST', contentType: 'application/json', data: JSON.stringify(body), dataType: 'json' })
+      // The answer's errors and hints come in the editor's language, which may differ from the runtime's.
+      $.ajax({ url: 'smtp-oauth-config/test', method: 'POST', contentType: 'application/json', data: JSON.stringify(body), dataType: 'json', headers: { 'Accept-Language': RED.i18n.lang() } })
         .done((r: TestAnswer) => {
           $result.empty();
           if (r.ok) {

@@ -1,12 +1,21 @@
 import type { NodeAPI } from 'node-red';
+import type { OutboxEntry } from '../../lib/outbox';
+import { localized, requestLanguage, translator, type Say } from '../../lib/translate';
 import type { SmtpOauthConfigNode } from './types';
+
+/** A waiting mail as the tab gets it: its last error and hint in the editor's language, without the catalog keys. */
+function shown(mail: OutboxEntry, say: Say) {
+  if (!mail.lastError) return mail;
+  const { message, code, responseCode, hint } = localized(mail.lastError, say);
+  return { ...mail, lastError: { message, code, responseCode, hint } };
+}
 
 /**
  * The admin endpoints of the editor's Outbox tab: list the waiting mails of every connection
  * (read permission), retry or delete one or all (write permission). Answers never hold a body,
  * an attachment, a msg or a credential: only what the tab shows.
  */
-export function registerOutboxAdmin(RED: NodeAPI): void {
+export function registerOutboxAdmin(RED: NodeAPI, say: Say): void {
   const connections = (): SmtpOauthConfigNode[] => {
     const found: SmtpOauthConfigNode[] = [];
     RED.nodes.eachNode((def: { id: string; type: string }) => {
@@ -17,13 +26,16 @@ export function registerOutboxAdmin(RED: NodeAPI): void {
     return found;
   };
 
-  RED.httpAdmin.get('/smtp-oauth-config/outbox', RED.auth.needsPermission('smtp-oauth-config.read'), (_req, res) => {
+  // The tab sends the editor's language as Accept-Language; without it, Node-RED's own.
+  RED.httpAdmin.get('/smtp-oauth-config/outbox', RED.auth.needsPermission('smtp-oauth-config.read'), (req, res) => {
+    const lng = requestLanguage(req.headers['accept-language']);
+    const sayHere = lng ? translator(RED._, lng) : say;
     res.json(
       connections().map((node) => ({
         id: node.id,
         name: node.name || '',
         outbox: node.outbox ? 'disk' : 'memory',
-        mails: node.outbox?.list() ?? [],
+        mails: (node.outbox?.list() ?? []).map((mail) => shown(mail, sayHere)),
       })),
     );
   });

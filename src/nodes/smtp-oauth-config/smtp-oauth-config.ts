@@ -3,11 +3,13 @@ import type { Node, NodeAPI, NodeDef } from 'node-red';
 import services from 'nodemailer/lib/well-known/services.json';
 import { checkConnectionConfig, DEFAULT_OUTBOX_MB, type StoredConnection } from '../../lib/connection-config';
 import { Connection } from '../../lib/connection';
-import type { MailError } from '../../lib/errors';
+import type { Localizable, MailError } from '../../lib/errors';
 import { outboxFolder, OUTBOX_ROOT, orphanedOutboxes, type Outcome } from '../../lib/outbox';
 import type { RetryTiming } from '../../lib/retry';
 import type { SpoolRecord } from '../../lib/spool';
 import { planTest } from '../../lib/test-connection';
+import { text } from '../../lib/texts';
+import { localized, requestLanguage, translator, type Say } from '../../lib/translate';
 import type { ConnectionCredentials } from '../../lib/transport-options';
 import { CONNECTION_DEFAULTS, CREDENTIALS } from '../../shared/constants';
 import { registerOutboxAdmin } from './outbox-admin';
@@ -18,9 +20,22 @@ type SmtpOauthConfigDef = NodeDef & StoredConnection;
 /** The listener of the module loaded last (the test helper loads it again for every flow). */
 let orphanScan: (() => void) | undefined;
 
-const errorJson = (err: MailError) => ({ message: err.message, code: err.code, responseCode: err.responseCode, hint: err.hint });
+/** An error as Test connection answers it, in the language of `say`. */
+const errorJson = (error: MailError, say: Say) => {
+  const err = localized(error, say);
+  return { message: err.message, code: err.code, responseCode: err.responseCode, hint: err.hint };
+};
+
+/** An error as the log shows it: the message, then the hint, in the language of `say`. */
+const logLine = (error: Localizable, say: Say) => {
+  const err = localized(error, say);
+  return err.hint ? `${err.message}. ${err.hint}` : err.message;
+};
 
 export = function (RED: NodeAPI) {
+  /** Errors and hints in Node-RED's language (settings.js lang, else the system's). */
+  const say = translator(RED._);
+
   function SmtpOauthConfig(this: SmtpOauthConfigNode, def: SmtpOauthConfigDef) {
     RED.nodes.createNode(this, def);
     const node = this;
@@ -29,7 +44,7 @@ export = function (RED: NodeAPI) {
       node.settings = checkConnectionConfig(def);
     } catch (e) {
       invalid = e as MailError;
-      node.error(`${invalid.message}. ${invalid.hint}`);
+      node.error(logLine(invalid, say));
     }
     let connection: Connection | undefined;
     const settings = RED.settings as {
@@ -47,7 +62,7 @@ export = function (RED: NodeAPI) {
     node.connection = () => {
       if (invalid) throw invalid;
       return (connection ??= new Connection(node.settings!, node.credentials || {}, {
-        onError: (err) => node.warn(err.message),
+        onError: (err) => node.warn(localized(err as MailError, say).message),
         maxAttachmentMB: settings.smtpOauthConfigMaxAttachmentMB,
         // Not for users: tests and the benchmark shorten the backoff or drive its clock, and shorten the rate limit's minute.
         retry: settings.smtpOauthConfigRetryTiming,
@@ -71,7 +86,7 @@ export = function (RED: NodeAPI) {
       if (sender && typeof sender.reportOutcome === 'function') return sender.reportOutcome(record.msg as Record<string, unknown> | undefined, outcome, record);
       const about = { subject: record.summary.subject, to: record.summary.to, messageId: record.messageId };
       if ('info' in outcome) node.log(RED._('smtp-oauth-config.log.sent', about));
-      else node.warn(RED._('smtp-oauth-config.log.failed', { ...about, error: `${outcome.error.message}${outcome.error.hint ? `. ${outcome.error.hint}` : ''}` }));
+      else node.warn(RED._('smtp-oauth-config.log.failed', { ...about, error: logLine(outcome.error, say) }));
     }
 
     let onStarted: (() => void) | undefined;
@@ -92,7 +107,7 @@ export = function (RED: NodeAPI) {
               node.warn(RED._('smtp-oauth-config.log.damaged', { damaged: found.damaged.length, temps: found.removedTemps, dir: path.join(outboxDir, 'damaged') }));
             }
           },
-          (err: MailError) => node.error(`${err.message}. ${err.hint}`),
+          (err: MailError) => node.error(logLine(err, say)),
         );
         outbox.resume();
       };
@@ -148,7 +163,7 @@ export = function (RED: NodeAPI) {
   };
   RED.events.on('flows:started', orphanScan);
 
-  registerOutboxAdmin(RED);
+  registerOutboxAdmin(RED, say);
 
   // The editor's service list comes from the installed nodemailer, never from a copy.
   RED.httpAdmin.get('/smtp-oauth-config/services', RED.auth.needsPermission('smtp-oauth-config.read'), (_req, res) => {
@@ -159,31 +174,35 @@ export = function (RED: NodeAPI) {
   });
 
   // Test connection: the values in the dialog, with stored secrets only where they belong (test-connection.ts).
+  // The answer is in the editor's language: the dialog sends it as Accept-Language.
   RED.httpAdmin.post('/smtp-oauth-config/test', RED.auth.needsPermission('smtp-oauth-config.write'), async (req, res) => {
+    const lng = requestLanguage(req.headers['accept-language']);
+    const sayHere = lng ? translator(RED._, lng) : say;
+    const language: Record<string, string> = lng ? { lng } : {};
     // JSON only: a browser cannot send it cross-site without a CORS preflight, which Node-RED does
     // not grant, while a plain HTML form can post urlencoded or text bodies from any page.
-    if (!req.is('application/json')) return void res.status(415).json({ ok: false, error: { message: 'Test connection accepts only application/json' } });
+    if (!req.is('application/json')) return void res.status(415).json({ ok: false, error: { message: sayHere(text('errors.test.jsonOnly')) } });
     const body = req.body as Record<string, unknown>;
-    if (!body || typeof body !== 'object' || Array.isArray(body)) return void res.status(400).json({ ok: false, error: { message: 'The request body must be a JSON object' } });
+    if (!body || typeof body !== 'object' || Array.isArray(body)) return void res.status(400).json({ ok: false, error: { message: sayHere(text('errors.test.notObject')) } });
     const deployed = typeof body.id === 'string' ? (RED.nodes.getNode(body.id) as SmtpOauthConfigNode | null) : null;
     const stored = deployed?.type === 'smtp-oauth-config' && deployed.settings ? { config: deployed.settings, credentials: deployed.credentials || {} } : undefined;
     let plan;
     try {
       plan = planTest(body, stored);
     } catch (e) {
-      return void res.status(400).json({ ok: false, error: errorJson(e as MailError) });
+      return void res.status(400).json({ ok: false, error: errorJson(e as MailError, sayHere) });
     }
     if ('needSecret' in plan) {
-      const what = RED._(`smtp-oauth-config.label.${plan.needSecret}`);
-      const message = RED._('smtp-oauth-config.test.needSecret', { secret: what, changed: plan.changed.join(', ') || '-' });
-      return void res.json({ ok: false, needSecret: plan.needSecret, error: { code: 'ECONFIG', message, hint: RED._('smtp-oauth-config.test.needSecretHint', { secret: what }) } });
+      const what = RED._(`smtp-oauth-config.label.${plan.needSecret}`, language);
+      const message = RED._('smtp-oauth-config.test.needSecret', { secret: what, changed: plan.changed.join(', ') || '-', ...language });
+      return void res.json({ ok: false, needSecret: plan.needSecret, error: { code: 'ECONFIG', message, hint: RED._('smtp-oauth-config.test.needSecretHint', { secret: what, ...language }) } });
     }
     const connection = new Connection({ ...plan.config, maxConnections: 1, rateLimitPerMinute: 0 }, plan.credentials, { tokenTimeout: 15000 });
     try {
       await connection.verify();
       res.json({ ok: true });
     } catch (e) {
-      res.json({ ok: false, error: errorJson(e as MailError) });
+      res.json({ ok: false, error: errorJson(e as MailError, sayHere) });
     } finally {
       await connection.close(0);
     }
