@@ -28,10 +28,14 @@ export const isText = (value: unknown): value is Text =>
 export const CATALOG_ROOT = 'send-smtp-email';
 
 /**
- * Where the build puts the en-US catalog: Node-RED reads catalogs only from the folder of a node's
- * .js file, so locales/ is copied beside dist/nodes/send-smtp-email/ (scripts/build.js).
+ * The en-US catalog. In the package it is where the build puts it: Node-RED reads catalogs only
+ * from the folder of a node's .js file, so locales/ is copied beside dist/nodes/send-smtp-email/
+ * (scripts/build.js). Run from src/ (the tests, through tsx), it is the source catalog itself.
  */
-export const ENGLISH_CATALOG = path.join(__dirname, '..', 'nodes', 'send-smtp-email', 'locales', 'en-US', 'send-smtp-email.json');
+export const ENGLISH_CATALOG = [
+  path.join(__dirname, '..', 'nodes', 'send-smtp-email', 'locales', 'en-US', 'send-smtp-email.json'),
+  path.join(__dirname, '..', '..', 'locales', 'en-US', 'send-smtp-email.json'),
+].find((file) => fs.existsSync(file))!;
 
 let english: Record<string, unknown> | undefined;
 /** The en-US catalog below its root, read once, when the first text is needed. */

@@ -1,16 +1,16 @@
-'use strict';
 // Errors and hints in the language of Node-RED: the package installed the palette's way (nodes
 // loaded from a folder get no catalog), a real Node-RED started with `lang: 'de'` in settings.js
 // and one started without it, and a real SMTP server on loopback that refuses the login as
 // Microsoft 365 does (535 5.7.139) and answers one recipient 451. What the flows store, what Catch
 // nodes get, what Test connection and the Outbox tab answer is compared with locales/<lang>/.
-const assert = require('node:assert/strict');
-const fs = require('node:fs');
-const os = require('node:os');
-const path = require('node:path');
-const { buildIfNeeded, installIntoUserDir, root } = require('../scripts/install-package');
-const { startNodeRed } = require('./support/node-red-process');
-const { startSmtp, smtpError } = require('./support/smtp');
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { installIntoUserDir, root } from '../scripts/install-package';
+import { builtDist } from './support/build';
+import { startNodeRed, type FlowNode, type NodeRedProcess } from './support/node-red-process';
+import { startSmtp, smtpError } from './support/smtp';
 
 const MAILBOX_535 =
   '535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Mailbox. Visit https://aka.ms/smtp_auth_disabled for more information.';
@@ -18,12 +18,20 @@ const QUEUE_451 = '451 4.3.0 Error: queue file write error';
 const USER = 'alice@example.com';
 const PASSWORD = 'right-pw-5c1e';
 
+/** The parts of the send node's catalog these tests read. */
+interface RuntimeTexts {
+  errors: { attachment: { base64: string }; outbox: { deleted: string } };
+  hints: { attachment: { base64: string }; server: { smtpAuthMailbox: string; storeFailedRetried: string }; outbox: { deleted: string } };
+  fields: { base64Attachment: string };
+}
 /** The runtime texts of the send node's catalog in a language, as the package ships them. */
-const catalog = (lang) => JSON.parse(fs.readFileSync(path.join(root, 'locales', lang, 'send-smtp-email.json'), 'utf8'))['send-smtp-email'];
-const fill = (template, params) => template.replace(/__(\w+?)__/g, (whole, name) => (name in params ? params[name] : whole));
+const catalog = (lang: string): RuntimeTexts =>
+  JSON.parse(fs.readFileSync(path.join(root, 'locales', lang, 'send-smtp-email.json'), 'utf8'))['send-smtp-email'];
+const fill = (template: string, params: Record<string, string>) =>
+  template.replace(/__(\w+?)__/g, (whole, name: string) => (name in params ? params[name] : whole));
 
 /** What each case must read in a language: the catalog's own sentences. */
-function expected(lang) {
+function expected(lang: string) {
   const c = catalog(lang);
   return {
     base64: { message: fill(c.errors.attachment.base64, { what: c.fields.base64Attachment }), hint: c.hints.attachment.base64 },
@@ -33,7 +41,7 @@ function expected(lang) {
   };
 }
 
-const inject = (id, send) => ({
+const inject = (id: string, send: string): FlowNode => ({
   id,
   type: 'inject',
   z: 'tab',
@@ -44,7 +52,7 @@ const inject = (id, send) => ({
   once: false,
   wires: [[send]],
 });
-const debug = (id, name, complete) => ({
+const debug = (id: string, name: string, complete: string): FlowNode => ({
   id,
   type: 'debug',
   z: 'tab',
@@ -56,7 +64,7 @@ const debug = (id, name, complete) => ({
   targetType: 'msg',
   wires: [],
 });
-const send = (id, fields) => ({
+const send = (id: string, fields: Record<string, unknown>): FlowNode => ({
   id,
   type: 'send-smtp-email',
   z: 'tab',
@@ -79,8 +87,8 @@ const send = (id, fields) => ({
  * any connection), a login the server refuses, the same refusal with Stop on error into a Catch
  * node, and a recipient the server answers 451, so that the mail waits in the outbox.
  */
-function flow(port) {
-  const connection = (id, password, outbox) => ({
+function flow(port: number): FlowNode[] {
+  const connection = (id: string, password: string, outbox: string): FlowNode => ({
     id,
     type: 'smtp-oauth-config',
     host: '127.0.0.1',
@@ -91,7 +99,7 @@ function flow(port) {
     credentials: { user: USER, password },
   });
   // x and y: without them the runtime takes a node for a config node.
-  const placed = (n, i) => (n.z ? { x: 100 + (i % 3) * 200, y: 40 + Math.floor(i / 3) * 60, ...n } : n);
+  const placed = (n: FlowNode, i: number): FlowNode => (n.z ? { x: 100 + (i % 3) * 200, y: 40 + Math.floor(i / 3) * 60, ...n } : n);
   return [
     { id: 'tab', type: 'tab', label: 'i18n' },
     connection('conn', PASSWORD, 'disk'),
@@ -116,9 +124,9 @@ function flow(port) {
  * Full deploy, as the editor's Deploy button; resolves once the runtime logged that the flows
  * started, in its language (test/support's deploy waits for the English line).
  */
-async function deploy(red, nodes, lang) {
-  const runtimeCatalog = require(require.resolve(`@node-red/runtime/locales/${lang}/runtime.json`));
-  const started = runtimeCatalog.nodes.flows['started-flows'];
+async function deploy(red: NodeRedProcess, nodes: FlowNode[], lang: string) {
+  const runtimeCatalog = JSON.parse(fs.readFileSync(require.resolve(`@node-red/runtime/locales/${lang}/runtime.json`), 'utf8'));
+  const started: string = runtimeCatalog.nodes.flows['started-flows'];
   const from = red.output.length;
   const res = await red.api('/flows', {
     method: 'POST',
@@ -129,6 +137,11 @@ async function deploy(red, nodes, lang) {
   await red.output.waitFor(new RegExp(`\\[info\\] ${started}`), from);
 }
 
+/** A mail of the Outbox tab's list, as far as these tests read it. */
+interface OutboxMail {
+  lastError?: { code: string; message: string; responseCode: number; hint: string };
+}
+
 /** The environment without the system's locale, so that only settings.js decides the language. */
 const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !['LANG', 'LC_ALL', 'LC_MESSAGES'].includes(k)));
 /** A failed attempt waits an hour (a test hook): the mail answered 451 stays in the outbox. */
@@ -136,11 +149,11 @@ const SETTINGS = 'smtpOauthConfigRetryTiming: { baseMs: 3600000, maxMs: 3600000 
 
 describe('errors and hints in the language of Node-RED', function () {
   this.timeout(240000);
-  let userDir;
-  let smtp;
+  let userDir: string;
+  let smtp: Awaited<ReturnType<typeof startSmtp>>;
 
   before(async function () {
-    buildIfNeeded();
+    builtDist(); // the package is packed from dist/
     userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nr-i18n-'));
     installIntoUserDir(userDir);
     smtp = await startSmtp({
@@ -155,9 +168,9 @@ describe('errors and hints in the language of Node-RED', function () {
   });
 
   /** The `n`th message of the debug node `name` (from 0), within 20 s. */
-  async function shown(red, name, n) {
-    let timer;
-    const late = new Promise((_resolve, reject) => {
+  async function shown(red: NodeRedProcess, name: string, n: number) {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_resolve, reject) => {
       timer = setTimeout(
         () =>
           reject(
@@ -174,14 +187,14 @@ describe('errors and hints in the language of Node-RED', function () {
   }
 
   /** Runs a send of the flow and resolves with what its debug node showed. */
-  async function run(red, injectId, debugName) {
+  async function run(red: NodeRedProcess, injectId: string, debugName: string) {
     const before = red.debug.filter((d) => d.name === debugName).length;
     await red.inject(injectId);
     return shown(red, debugName, before);
   }
 
   /** Test connection as the dialog posts it, with a password the server refuses. */
-  async function testConnection(red, headers = {}) {
+  async function testConnection(red: NodeRedProcess, headers: Record<string, string> = {}) {
     const res = await red.api('/smtp-oauth-config/test', {
       method: 'POST',
       headers: { 'Content-Type': 'application/json', ...headers },
@@ -194,7 +207,7 @@ describe('errors and hints in the language of Node-RED', function () {
       }),
     });
     assert.equal(res.status, 200);
-    const answer = await res.json();
+    const answer = (await res.json()) as { ok: boolean; error: { code: string; hint: string } };
     assert.equal(answer.ok, false);
     return answer.error;
   }
@@ -202,7 +215,7 @@ describe('errors and hints in the language of Node-RED', function () {
   describe("German: lang 'de' in settings.js", function () {
     const de = expected('de');
     const en = expected('en-US');
-    let red;
+    let red: NodeRedProcess;
 
     before(async function () {
       red = await startNodeRed(userDir, `lang: 'de',\n  ${SETTINGS}`, { env });
@@ -247,13 +260,13 @@ describe('errors and hints in the language of Node-RED', function () {
       await red.inject('injQueue');
       // No event tells when the first attempt is recorded: the list is read until it is (bounded).
       const deadline = Date.now() + 20000;
-      let mail;
+      let mail: OutboxMail | undefined;
       while (!mail && Date.now() < deadline) {
-        const connections = await (await red.api('/smtp-oauth-config/outbox')).json();
-        mail = connections.find((c) => c.id === 'conn').mails.find((m) => m.lastError);
+        const connections = (await (await red.api('/smtp-oauth-config/outbox')).json()) as { id: string; mails: OutboxMail[] }[];
+        mail = connections.find((c) => c.id === 'conn')!.mails.find((m) => m.lastError);
         if (!mail) await new Promise((resolve) => setTimeout(resolve, 100));
       }
-      assert.ok(mail, 'the mail waits in the outbox with its last error');
+      assert.ok(mail?.lastError, 'the mail waits in the outbox with its last error');
       assert.equal(mail.lastError.responseCode, 451);
       assert.equal(mail.lastError.hint, de.queueHint);
       assert.ok(mail.lastError.message.includes(QUEUE_451), mail.lastError.message);
@@ -263,17 +276,9 @@ describe('errors and hints in the language of Node-RED', function () {
         'only what the tab shows, no catalog keys',
       );
 
-      // Delete, as the tab's button does; until the send counts the mail as waiting, it answers 0.
-      let count = 0;
-      while (!count && Date.now() < deadline) {
-        const res = await red.api('/smtp-oauth-config/outbox/conn/delete', {
-          method: 'POST',
-          headers: { 'Content-Type': 'application/json' },
-          body: '{}',
-        });
-        count = (await res.json()).count;
-        if (!count) await new Promise((resolve) => setTimeout(resolve, 100));
-      }
+      // Delete, as the tab's button does.
+      const res = await red.api('/smtp-oauth-config/outbox/conn/delete', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
+      const { count } = (await res.json()) as { count: number };
       assert.equal(count, 1);
       const result = await shown(red, 'queue result', before);
       assert.equal(result.error.code, 'EOUTBOX');
@@ -285,7 +290,7 @@ describe('errors and hints in the language of Node-RED', function () {
   describe('English: no lang in settings.js', function () {
     const de = expected('de');
     const en = expected('en-US');
-    let red;
+    let red: NodeRedProcess;
 
     before(async function () {
       red = await startNodeRed(userDir, SETTINGS, { env });

@@ -1,23 +1,26 @@
-'use strict';
 // The message catalogs: German has every key English has and no other, each with the same
 // __params__; every runtime text the sources name is in the catalog, and every one there is used;
 // and Node-RED's own i18n says them in German through the node layer's translator.
-const assert = require('node:assert/strict');
-const fs = require('node:fs');
-const path = require('node:path');
-const { i18n } = require('@node-red/util');
-const { CATALOG_ROOT, englishOf, text } = require('../../dist/lib/texts');
-const { localized, NAMESPACE, translator } = require('../../dist/lib/translate');
-const { mailError } = require('../../dist/lib/errors');
-const { diagnose, hintFor } = require('../../dist/lib/diagnose');
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { i18n } from '@node-red/util';
+import { CATALOG_ROOT, englishOf, text } from '../../src/lib/texts';
+import { localized, NAMESPACE, translator, type RedTranslate } from '../../src/lib/translate';
+import { mailError, type MailError } from '../../src/lib/errors';
+import { diagnose, hintFor } from '../../src/lib/diagnose';
+
+type Catalog = { [key: string]: string | Catalog };
+/** The runtime's i18n with the two calls the runtime makes at start, which @types/node-red__util leaves out. */
+const runtimeI18n = i18n as typeof i18n & { init(settings: object): Promise<void>; i: { loadLanguages(languages: string[]): Promise<unknown> } };
 
 const root = path.join(__dirname, '..', '..');
 const locales = path.join(root, 'locales');
 const NODES = ['send-smtp-email', 'smtp-oauth-config'];
-const read = (lang, node) => JSON.parse(fs.readFileSync(path.join(locales, lang, `${node}.json`), 'utf8'));
+const read = (lang: string, node: string): Catalog => JSON.parse(fs.readFileSync(path.join(locales, lang, `${node}.json`), 'utf8'));
 
 /** Every string entry of a catalog as dotted key → text. */
-function flatten(obj, prefix = '', out = new Map()) {
+function flatten(obj: Catalog, prefix = '', out = new Map<string, string>()): Map<string, string> {
   for (const [k, v] of Object.entries(obj)) {
     const key = prefix ? `${prefix}.${k}` : k;
     if (v !== null && typeof v === 'object') flatten(v, key, out);
@@ -25,10 +28,10 @@ function flatten(obj, prefix = '', out = new Map()) {
   }
   return out;
 }
-const paramsOf = (s) => [...new Set([...String(s).matchAll(/__([A-Za-z0-9_]+?)__/g)].map((m) => m[1]))].sort();
+const paramsOf = (s: unknown): string[] => [...new Set([...String(s).matchAll(/__([A-Za-z0-9_]+?)__/g)].map((m) => m[1]))].sort();
 
 /** Every .ts file under a folder. */
-const sources = (dir) =>
+const sources = (dir: string): string[] =>
   fs
     .readdirSync(dir, { withFileTypes: true })
     .flatMap((e) => (e.isDirectory() ? sources(path.join(dir, e.name)) : e.name.endsWith('.ts') ? [path.join(dir, e.name)] : []));
@@ -70,7 +73,7 @@ describe('message catalogs', function () {
       'interpolation',
       'fallbackLng',
     ]);
-    const catalog = flatten(read('en-US', 'send-smtp-email')[CATALOG_ROOT]);
+    const catalog = flatten(read('en-US', 'send-smtp-email')[CATALOG_ROOT] as Catalog);
     for (const [key, s] of catalog) {
       if (!/^(errors|hints|warnings|types|fields)\./.test(key)) continue;
       for (const p of paramsOf(s)) assert.ok(!reserved.has(p), `${key} uses __${p}__`);
@@ -81,7 +84,7 @@ describe('message catalogs', function () {
 
   describe('runtime texts named in the sources', function () {
     const RUNTIME = /^(errors|hints|warnings|types|fields)\./;
-    const catalog = flatten(read('en-US', 'send-smtp-email')[CATALOG_ROOT]);
+    const catalog = flatten(read('en-US', 'send-smtp-email')[CATALOG_ROOT] as Catalog);
     const runtime = [...catalog.keys()].filter((k) => RUNTIME.test(k));
     const code = sources(path.join(root, 'src'))
       .map((f) => fs.readFileSync(f, 'utf8'))
@@ -104,7 +107,7 @@ describe('message catalogs', function () {
     });
 
     it('every runtime text of the catalog is used by a source', function () {
-      const used = (k) => named.has(k.replace(/_plural$/, '')) || prefixes.some((p) => k.startsWith(p));
+      const used = (k: string) => named.has(k.replace(/_plural$/, '')) || prefixes.some((p) => k.startsWith(p));
       assert.deepEqual(
         runtime.filter((k) => !used(k)),
         [],
@@ -128,16 +131,15 @@ describe('message catalogs', function () {
   });
 
   describe("through Node-RED's i18n (@node-red/util)", function () {
-    const dir = path.join(root, 'dist', 'nodes', 'send-smtp-email', 'locales');
-    let _;
+    let _: RedTranslate;
 
     before(async function () {
       // The runtime's own i18n, as a node module's RED._ uses it: the catalog registered under the
       // node set's namespace, German loaded as the editor's catalog request loads it. The
       // runtime's language stays as it is: each call names its language.
-      i18n.init({});
-      await i18n.registerMessageCatalog(NAMESPACE, dir, 'send-smtp-email.json');
-      await i18n.i.loadLanguages(['de']);
+      await runtimeI18n.init({});
+      await runtimeI18n.registerMessageCatalog(NAMESPACE, locales, 'send-smtp-email.json');
+      await runtimeI18n.i.loadLanguages(['de']);
       _ = (key, options) => i18n._(key, options);
     });
 
@@ -158,20 +160,16 @@ describe('message catalogs', function () {
     });
 
     it("keeps a server's own words and translates only the hint", function () {
-      const err = {
-        code: 'EAUTH',
-        responseCode: 535,
-        response: '535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Mailbox.',
-      };
-      err.message = `Invalid login: ${err.response}`;
-      const de = localized(diagnose(Object.assign(new Error(err.message), err), { authType: 'basic' }), translator(_, 'de'));
+      const response = '535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Mailbox.';
+      const err: MailError = Object.assign(new Error(`Invalid login: ${response}`), { code: 'EAUTH', responseCode: 535, response });
+      const de = localized(diagnose(err, { authType: 'basic' }), translator(_, 'de'));
       assert.equal(de.message, err.message);
-      assert.match(de.hint, /^SMTP AUTH ist für dieses Postfach deaktiviert: Aktivieren Sie „Authentifiziertes SMTP“/);
+      assert.match(de.hint ?? '', /^SMTP AUTH ist für dieses Postfach deaktiviert: Aktivieren Sie „Authentifiziertes SMTP“/);
     });
 
     it('falls back to English where RED._ has no catalog (the test helper answers every key as it is)', function () {
-      const say = translator((key) => key);
-      assert.equal(say(text('hints.server.smtpAuthMailbox')), hintFor({ response: '535 5.7.139 disabled', message: 'x' }));
+      const say = translator((key: string) => key);
+      assert.equal(say(text('hints.server.smtpAuthMailbox')), hintFor(Object.assign(new Error('x'), { response: '535 5.7.139 disabled' })));
       assert.equal(
         say(text('errors.retry.closed', { count: 2 })),
         'not retried: the connection was closed (redeploy or stop) after 2 attempts',
