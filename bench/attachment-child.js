@@ -13,13 +13,34 @@ const SIZE = 50 * 1024 * 1024;
 (async () => {
   const rt = await startRuntime();
   const sink = { port: Number(port) };
-  const send = mode === 'base64'
-    ? { attachmentType: 'base64', attachment: 'payload', attachmentValueType: 'msg', attachmentFilename: 'big.bin', attachmentFilenameType: 'str' }
-    : { attachmentType: 'url', attachment: 'payload', attachmentValueType: 'msg', attachmentFilename: 'big.bin', attachmentFilenameType: 'str' };
-  const driver = await deployWithProbes(rt, sendNodeFlow(sink, { connection: { maxAttachmentMB: '100', timeout: '120', outbox }, send }), { input: 'send', caughtScope: ['send'] });
+  const send =
+    mode === 'base64'
+      ? {
+          attachmentType: 'base64',
+          attachment: 'payload',
+          attachmentValueType: 'msg',
+          attachmentFilename: 'big.bin',
+          attachmentFilenameType: 'str',
+        }
+      : {
+          attachmentType: 'url',
+          attachment: 'payload',
+          attachmentValueType: 'msg',
+          attachmentFilename: 'big.bin',
+          attachmentFilenameType: 'str',
+        };
+  const driver = await deployWithProbes(rt, sendNodeFlow(sink, { connection: { maxAttachmentMB: '100', timeout: '120', outbox }, send }), {
+    input: 'send',
+    caughtScope: ['send'],
+  });
 
   // Warm up the same code path with a small file, so that loading code is not counted.
-  const small = mode === 'url' ? smallUrl : mode === 'data' ? 'data:application/octet-stream;base64,' + Buffer.alloc(1024, 7).toString('base64') : Buffer.alloc(1024, 7).toString('base64');
+  const small =
+    mode === 'url'
+      ? smallUrl
+      : mode === 'data'
+        ? 'data:application/octet-stream;base64,' + Buffer.alloc(1024, 7).toString('base64')
+        : Buffer.alloc(1024, 7).toString('base64');
   await driver.send({ payload: small });
   await driver.send({ payload: small });
   global.gc?.();
@@ -47,10 +68,17 @@ const SIZE = 50 * 1024 * 1024;
   // What stays after a full GC: the peak above is mostly garbage not yet collected.
   global.gc?.();
   global.gc?.();
-  process.send({ mode, outbox, growth: peak - before, retained: process.memoryUsage.rss() - before, heapAfter: process.memoryUsage().heapUsed, ms });
+  process.send({
+    mode,
+    outbox,
+    growth: peak - before,
+    retained: process.memoryUsage.rss() - before,
+    heapAfter: process.memoryUsage().heapUsed,
+    ms,
+  });
   await rt.stop();
   process.exit(0);
 })().catch((err) => {
-  process.send({ mode, error: String(err && err.stack || err) });
+  process.send({ mode, error: String((err && err.stack) || err) });
   process.exit(1);
 });

@@ -16,11 +16,12 @@ function startSink(script = path.join(__dirname, 'sink.js')) {
           stats: () => call({ cmd: 'stats' }).then((r) => r.stats),
           reset: () => call({ cmd: 'reset' }),
           call,
-          close: () => new Promise((res) => {
-            if (child.exitCode !== null) return res();
-            child.once('exit', res);
-            child.disconnect();
-          }),
+          close: () =>
+            new Promise((res) => {
+              if (child.exitCode !== null) return res();
+              child.once('exit', res);
+              child.disconnect();
+            }),
         });
       } else if (waiting.has(m.id)) {
         waiting.get(m.id)(m);

@@ -65,8 +65,7 @@ process.on('message', (m) => {
   else if (m.cmd === 'idle') {
     if (openSessions()) idleWaiters.push(m.id);
     else process.send({ id: m.id, ok: true });
-  }
-  else if (m.cmd === 'reset') {
+  } else if (m.cmd === 'reset') {
     stats = fresh();
     process.send({ id: m.id, ok: true });
   }

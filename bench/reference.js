@@ -12,12 +12,17 @@ const moduleDir = path.join(prefix, 'node_modules', 'node-red-node-email');
 
 /** Installs node-red-node-email once; returns its folder. */
 function emailNodeModule() {
-  const installed = fs.existsSync(path.join(moduleDir, 'package.json')) && require(path.join(moduleDir, 'package.json')).version === VERSION;
+  const installed =
+    fs.existsSync(path.join(moduleDir, 'package.json')) && require(path.join(moduleDir, 'package.json')).version === VERSION;
   if (!installed) {
     fs.mkdirSync(prefix, { recursive: true });
     fs.writeFileSync(path.join(prefix, 'package.json'), JSON.stringify({ name: 'bench-reference', private: true }));
     console.error(`  installing node-red-node-email@${VERSION} into bench/.reference (once)…`);
-    execFileSync(process.platform === 'win32' ? 'npm.cmd' : 'npm', ['install', '--no-audit', '--no-fund', '--no-save', `node-red-node-email@${VERSION}`], { cwd: prefix, stdio: ['ignore', 'ignore', 'inherit'] });
+    execFileSync(
+      process.platform === 'win32' ? 'npm.cmd' : 'npm',
+      ['install', '--no-audit', '--no-fund', '--no-save', `node-red-node-email@${VERSION}`],
+      { cwd: prefix, stdio: ['ignore', 'ignore', 'inherit'] },
+    );
   }
   return moduleDir;
 }

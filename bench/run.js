@@ -66,9 +66,24 @@ async function throughput(rt, sink) {
   const n = median(node);
   const ratio = median(ratios);
   const spread = `rounds ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}`;
-  row('Throughput, send node in Node-RED (2000 small mails, 10 in flight, pool 5; median of 7 rounds)', `${n.toFixed(0)} msg/s`, `raw nodemailer pool 5: ${r.toFixed(0)} msg/s`, ok(ratio >= 0.9, `${ratio.toFixed(2)}× (${spread}; target ≥ 0.9×)`));
-  row('  … the floor: raw nodemailer called from a minimal node in the same Node-RED', `${median(got.floor).toFixed(0)} msg/s`, 'Node-RED routing, done() and a node around the same transport', `${median(floorRatios).toFixed(2)}× raw; send node = ${(median(ratios) / median(floorRatios)).toFixed(2)}× this floor`);
-  row(`Throughput vs node-red-node-email ${EMAIL_NODE_VERSION} (2000 mails, 10 in flight)`, `${n.toFixed(0)} msg/s`, `e-mail node: ${email.toFixed(0)} msg/s (a connection per mail)`, ok(n / email >= 10, `${(n / email).toFixed(1)}× (target ≥ 10×)`));
+  row(
+    'Throughput, send node in Node-RED (2000 small mails, 10 in flight, pool 5; median of 7 rounds)',
+    `${n.toFixed(0)} msg/s`,
+    `raw nodemailer pool 5: ${r.toFixed(0)} msg/s`,
+    ok(ratio >= 0.9, `${ratio.toFixed(2)}× (${spread}; target ≥ 0.9×)`),
+  );
+  row(
+    '  … the floor: raw nodemailer called from a minimal node in the same Node-RED',
+    `${median(got.floor).toFixed(0)} msg/s`,
+    'Node-RED routing, done() and a node around the same transport',
+    `${median(floorRatios).toFixed(2)}× raw; send node = ${(median(ratios) / median(floorRatios)).toFixed(2)}× this floor`,
+  );
+  row(
+    `Throughput vs node-red-node-email ${EMAIL_NODE_VERSION} (2000 mails, 10 in flight)`,
+    `${n.toFixed(0)} msg/s`,
+    `e-mail node: ${email.toFixed(0)} msg/s (a connection per mail)`,
+    ok(n / email >= 10, `${(n / email).toFixed(1)}× (target ≥ 10×)`),
+  );
 }
 
 async function oauth2(rt, sink) {
@@ -79,7 +94,12 @@ async function oauth2(rt, sink) {
     const driver = await deployWithProbes(
       rt,
       sendNodeFlow(sink, {
-        connection: { authType: 'oauth2-client-credentials', tokenUrl: endpoint.url, scope: 'https://outlook.office365.com/.default', maxConnections: '5' },
+        connection: {
+          authType: 'oauth2-client-credentials',
+          tokenUrl: endpoint.url,
+          scope: 'https://outlook.office365.com/.default',
+          maxConnections: '5',
+        },
         credentials: { user: 'bench@example.com', clientId: endpoint.clientId, clientSecret: endpoint.clientSecret },
       }),
       { input: 'send', caughtScope: ['send'] },
@@ -88,13 +108,26 @@ async function oauth2(rt, sink) {
     const s = await sink.stats();
     const logins = Object.values(s.auths).reduce((a, b) => a + b, 0);
     const requests = endpoint.state.requests.length;
-    row('OAuth2: token requests for 500 sends over 5 pooled connections (in Node-RED)', `${requests} request, ${s.messages} mails, ${logins} XOAUTH2 logins on ${s.connections} connections`, 'target: exactly 1', ok(requests === 1 && s.messages === 500, `${requests}`));
+    row(
+      'OAuth2: token requests for 500 sends over 5 pooled connections (in Node-RED)',
+      `${requests} request, ${s.messages} mails, ${logins} XOAUTH2 logins on ${s.connections} connections`,
+      'target: exactly 1',
+      ok(requests === 1 && s.messages === 500, `${requests}`),
+    );
 
     // 2. The connection alone with a clock we move: renewal before expiry.
     const before = endpoint.state.requests.length;
     let clock = Date.now();
     const conn = new Connection(
-      { host: '127.0.0.1', port: sink.port, security: 'none', authType: 'oauth2-client-credentials', tokenUrl: endpoint.url, scope: 'https://outlook.office365.com/.default', maxConnections: 5 },
+      {
+        host: '127.0.0.1',
+        port: sink.port,
+        security: 'none',
+        authType: 'oauth2-client-credentials',
+        tokenUrl: endpoint.url,
+        scope: 'https://outlook.office365.com/.default',
+        maxConnections: 5,
+      },
       { user: 'bench@example.com', clientId: endpoint.clientId, clientSecret: endpoint.clientSecret },
       { now: () => clock },
     );
@@ -157,10 +190,18 @@ async function fileServer() {
 /** Peak RSS growth of a child process sending one 50 MB attachment (see attachment-child.js). */
 function attachmentChild(sink, base, mode, outbox) {
   return new Promise((resolve, reject) => {
-    const child = fork(path.join(__dirname, 'attachment-child.js'), [mode, String(sink.port), `${base}/big.bin`, `${base}/small.bin`, outbox], { execArgv: ['--expose-gc'] });
+    const child = fork(
+      path.join(__dirname, 'attachment-child.js'),
+      [mode, String(sink.port), `${base}/big.bin`, `${base}/small.bin`, outbox],
+      { execArgv: ['--expose-gc'] },
+    );
     let result;
     child.on('message', (m) => (result = m));
-    child.on('exit', () => (result && !result.error ? resolve(result) : reject(new Error(`attachment child (${mode}, ${outbox}): ${result ? result.error : 'no result'}`))));
+    child.on('exit', () =>
+      result && !result.error
+        ? resolve(result)
+        : reject(new Error(`attachment child (${mode}, ${outbox}): ${result ? result.error : 'no result'}`)),
+    );
   });
 }
 
@@ -171,7 +212,12 @@ async function attachment(sink) {
     // The connection's defaults (outbox on disk); the outbox section compares it with memory.
     for (const mode of ['url', 'data', 'base64']) results[mode] = await attachmentChild(sink, files.base, mode, 'disk');
     const u = results.url.growth;
-    row('50 MB attachment from an http URL, streamed (peak RSS growth of a child process)', `+${mb(u)} MB in ${(results.url.ms / 1000).toFixed(1)} s`, `data: URL +${mb(results.data.growth)} MB; base64 +${mb(results.base64.growth)} MB (both include the 67 MB string in the msg)`, ok(u < 30 * 1024 * 1024, 'target < 30 MB'));
+    row(
+      '50 MB attachment from an http URL, streamed (peak RSS growth of a child process)',
+      `+${mb(u)} MB in ${(results.url.ms / 1000).toFixed(1)} s`,
+      `data: URL +${mb(results.data.growth)} MB; base64 +${mb(results.base64.growth)} MB (both include the 67 MB string in the msg)`,
+      ok(u < 30 * 1024 * 1024, 'target < 30 MB'),
+    );
   } finally {
     files.close();
   }
@@ -179,7 +225,10 @@ async function attachment(sink) {
 
 async function rateLimit(rt, sink) {
   await sink.reset();
-  const driver = await deployWithProbes(rt, sendNodeFlow(sink, { connection: { rateLimitPerMinute: '120' } }), { input: 'send', caughtScope: ['send'] });
+  const driver = await deployWithProbes(rt, sendNodeFlow(sink, { connection: { rateLimitPerMinute: '120' } }), {
+    input: 'send',
+    caughtScope: ['send'],
+  });
   // Record the status texts the node shows.
   const node = driver.node;
   const status = node.status.bind(node);
@@ -192,7 +241,12 @@ async function rateLimit(rt, sink) {
   const ms = await pump(60, 60, () => driver.send({ payload: {} }));
   const s = await sink.stats();
   const within = Math.abs(ms - 30000) <= 3000;
-  row('Rate limit 120/min: 60 messages injected at once (real minute, not shortened)', `${(ms / 1000).toFixed(1)} s, ${s.messages} of 60 delivered`, `status showed up to "queued (${maxQueued})"`, ok(within && s.messages === 60 && maxQueued >= 58, 'target 30 s ± 10 %, none dropped'));
+  row(
+    'Rate limit 120/min: 60 messages injected at once (real minute, not shortened)',
+    `${(ms / 1000).toFixed(1)} s, ${s.messages} of 60 delivered`,
+    `status showed up to "queued (${maxQueued})"`,
+    ok(within && s.messages === 60 && maxQueued >= 58, 'target 30 s ± 10 %, none dropped'),
+  );
 }
 
 async function memory(rt, sink) {
@@ -212,7 +266,12 @@ async function memory(rt, sink) {
   const my = ys.reduce((a, b) => a + b) / ys.length;
   const slope = xs.reduce((a, x, i) => a + (x - mx) * (ys[i] - my), 0) / xs.reduce((a, x) => a + (x - mx) ** 2, 0);
   const growth = ys[ys.length - 1] - ys[0];
-  row('Memory over 20 000 messages (heap after GC, every 2000)', `${mb(samples[1])} → ${mb(samples[9])} MB (${growth >= 0 ? '+' : ''}${(growth / 1024).toFixed(0)} KB), slope ${slope.toFixed(1)} B/msg`, `RSS ${mb(process.memoryUsage.rss())} MB at the end`, ok(Math.abs(slope) < 20, 'flat (slope within ±20 B/msg)'));
+  row(
+    'Memory over 20 000 messages (heap after GC, every 2000)',
+    `${mb(samples[1])} → ${mb(samples[9])} MB (${growth >= 0 ? '+' : ''}${(growth / 1024).toFixed(0)} KB), slope ${slope.toFixed(1)} B/msg`,
+    `RSS ${mb(process.memoryUsage.rss())} MB at the end`,
+    ok(Math.abs(slope) < 20, 'flat (slope within ±20 B/msg)'),
+  );
 }
 
 async function limits(rt) {
@@ -231,7 +290,10 @@ async function limits(rt) {
       await exchange.call({ cmd: 'idle' }); // the previous deploy's sessions have ended
       await exchange.reset();
       const before = endpoint.state.requests.length;
-      const driver = await deployWithProbes(rt, sendNodeFlow(exchange, { connection: { ...connection, maxConnections }, credentials }), { input: 'send', caughtScope: ['send'] });
+      const driver = await deployWithProbes(rt, sendNodeFlow(exchange, { connection: { ...connection, maxConnections }, credentials }), {
+        input: 'send',
+        caughtScope: ['send'],
+      });
       const attempts = [];
       const ms = await pump(TOTAL, TOTAL, () => driver.send({ payload: {} }).then((msg) => attempts.push(msg.emailResult.attempts)));
       const s = await exchange.stats();
@@ -257,7 +319,10 @@ async function limits(rt) {
       `Limits: burst of ${TOTAL} small mails, Exchange-shaped server (3 sessions per mailbox, 432 beyond), connection defaults (pool 5, OAuth2; median of ${ROUNDS} rounds)`,
       `${delivered}/${TOTAL} delivered, peak ${peak} sessions, ${per('refusals')} × 432, ${per('attempts')} attempts, ${per('tokens')} token request; ${rate(TOTAL, median(d.map((r) => r.ms))).toFixed(0)} msg/s`,
       `ideal: 3 connections never refused (${refusedIdeal} × 432): ${rate(TOTAL, median(rounds.ideal.map((r) => r.ms))).toFixed(0)} msg/s`,
-      ok(delivered === TOTAL && peak <= 3 && refusedIdeal === 0 && ratio >= 0.8, `${ratio.toFixed(2)}× ideal (rounds ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}; target ≥ 0.8×, 300/300, ≤ 3 sessions)`),
+      ok(
+        delivered === TOTAL && peak <= 3 && refusedIdeal === 0 && ratio >= 0.8,
+        `${ratio.toFixed(2)}× ideal (rounds ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}; target ≥ 0.8×, 300/300, ≤ 3 sessions)`,
+      ),
     );
   } finally {
     await endpoint.close();
@@ -277,7 +342,8 @@ async function outbox(rt, sink) {
   const ratios = [];
   for (let round = 0; round < 7; round++) {
     const now = {};
-    for (const which of round % 2 ? ['memory', 'disk'] : ['disk', 'memory']) got[which].push((now[which] = rate(o.total, await (which === 'disk' ? disk : memory)(o))));
+    for (const which of round % 2 ? ['memory', 'disk'] : ['disk', 'memory'])
+      got[which].push((now[which] = rate(o.total, await (which === 'disk' ? disk : memory)(o))));
     ratios.push(now.disk / now.memory);
   }
   const ratio = median(ratios);
@@ -323,8 +389,24 @@ async function outbox(rt, sink) {
   fs.rmSync(dir, { recursive: true, force: true });
   const { spool } = await Spool.open(dir, { maxBytes: 1e10, maxCount: 1e6 });
   for (let i = 0; i < COUNT; i++) {
-    const built = await composeStream({ from: 'bench@example.com', to: 'to@example.com', subject: `resumed ${i}`, html: '<p>Hi</p>', text: 'Hi' });
-    await spool.add({ messageId: built.messageId, envelope: built.envelope, summary: { to: 'to@example.com', subject: `resumed ${i}` }, attempts: 0, node: 'send', msg: storableMsg({ _msgid: `r${i}`, payload: {} }) }, built.message);
+    const built = await composeStream({
+      from: 'bench@example.com',
+      to: 'to@example.com',
+      subject: `resumed ${i}`,
+      html: '<p>Hi</p>',
+      text: 'Hi',
+    });
+    await spool.add(
+      {
+        messageId: built.messageId,
+        envelope: built.envelope,
+        summary: { to: 'to@example.com', subject: `resumed ${i}` },
+        attempts: 0,
+        node: 'send',
+        msg: storableMsg({ _msgid: `r${i}`, payload: {} }),
+      },
+      built.message,
+    );
   }
   await sink.reset();
   let reported = 0;
@@ -375,14 +457,20 @@ async function startup() {
   const m = (xs, key) => median(xs.map((x) => x[key]));
   const d = m(withPkg, 'ms') - m(without, 'ms');
   const dc = m(withPkg, 'cpuMs') - m(without, 'cpuMs');
-  row('Start-up: Node-RED start to flows started, with the package and a flow using it (median of 11)', `${m(withPkg, 'ms').toFixed(0)} ms; no socket, no token at start`, `without the package: ${m(without, 'ms').toFixed(0)} ms`, ok(d < 50, `+${d.toFixed(0)} ms wall, +${dc.toFixed(0)} ms CPU (target < 50 ms)`));
+  row(
+    'Start-up: Node-RED start to flows started, with the package and a flow using it (median of 11)',
+    `${m(withPkg, 'ms').toFixed(0)} ms; no socket, no token at start`,
+    `without the package: ${m(without, 'ms').toFixed(0)} ms`,
+    ok(d < 50, `+${d.toFixed(0)} ms wall, +${dc.toFixed(0)} ms CPU (target < 50 ms)`),
+  );
 }
 
 function html() {
   const SIZE = 200 * 1024;
   const fill = (unit) => unit.repeat(Math.ceil(SIZE / unit.length)).slice(0, SIZE);
   // A mail with the usual parts: head, style, comments, headings, links, lists, a table, entities.
-  const head = '<!DOCTYPE html><html><head><meta charset="utf-8"><title>Order</title><style>p { margin: 0 } a { color: #06c }</style></head><body>\n';
+  const head =
+    '<!DOCTYPE html><html><head><meta charset="utf-8"><title>Order</title><style>p { margin: 0 } a { color: #06c }</style></head><body>\n';
   const body = [
     '<!-- order --><h2>Order #1234</h2>\n<p>Shipped, see <a href="https://shop.example/o/1234?a=1&amp;b=2">tracking</a>.<br>',
     'Questions: <a href="mailto:help@shop.example">help@shop.example</a></p>\n<ul><li>Item&nbsp;one, 2 &times; &#8364;&nbsp;9.90</li>',
@@ -464,7 +552,9 @@ function html() {
   } catch {
     mem = mb(os.totalmem()) + ' MB';
   }
-  console.log(`\nMachine: ${os.cpus().length} CPUs (nproc ${os.availableParallelism()}) ${cpu ? cpu.model : ''}, ${mem} RAM, Node ${process.version}, ${os.platform()} ${os.release()}; node-red ${require('node-red/package.json').version}, nodemailer ${require('nodemailer/package.json').version}`);
+  console.log(
+    `\nMachine: ${os.cpus().length} CPUs (nproc ${os.availableParallelism()}) ${cpu ? cpu.model : ''}, ${mem} RAM, Node ${process.version}, ${os.platform()} ${os.release()}; node-red ${require('node-red/package.json').version}, nodemailer ${require('nodemailer/package.json').version}`,
+  );
   console.log(`Benchmark took ${((Date.now() - started) / 1000).toFixed(0)} s.\n`);
   console.log(table(['Measure', 'Result', 'Reference (same run)', 'Ratio / target'], rows));
   process.exit(rows.some((r) => r[3].startsWith('❌')) ? 1 : 0);

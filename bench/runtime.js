@@ -24,7 +24,8 @@ function makeUserDir({ withPackage = true, withProbe = true, emailNode } = {}) {
   }
   if (withProbe) {
     fs.mkdirSync(path.join(userDir, 'nodes'));
-    for (const f of fs.readdirSync(path.join(__dirname, 'probe'))) fs.copyFileSync(path.join(__dirname, 'probe', f), path.join(userDir, 'nodes', f));
+    for (const f of fs.readdirSync(path.join(__dirname, 'probe')))
+      fs.copyFileSync(path.join(__dirname, 'probe', f), path.join(userDir, 'nodes', f));
   }
   return userDir;
 }
@@ -78,7 +79,11 @@ async function startRuntime(extraSettings = {}, userDirOptions = {}) {
     async deploy(flows) {
       const started = new Promise((resolve) => RED.events.once('flows:started', resolve));
       // Nodes on a tab need x/y, else the runtime takes them for config nodes.
-      await RED.nodes.setFlows(flows.map((n) => (n.z ? { x: 100, y: 100, ...n } : n)), null, 'full');
+      await RED.nodes.setFlows(
+        flows.map((n) => (n.z ? { x: 100, y: 100, ...n } : n)),
+        null,
+        'full',
+      );
       await started;
     },
     node: (id) => RED.nodes.getNode(id),

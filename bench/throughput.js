@@ -9,9 +9,20 @@ const TEXT = 'Hi'; // what the send node derives from HTML
 
 /** Raw nodemailer: a pool of `pool` connections, the same message the send node builds. */
 async function rawNodemailer(sink, { total, inFlight, pool }) {
-  const transport = nodemailer.createTransport({ pool: true, maxConnections: pool, host: '127.0.0.1', port: sink.port, secure: false, ignoreTLS: true, disableFileAccess: true, disableUrlAccess: true });
+  const transport = nodemailer.createTransport({
+    pool: true,
+    maxConnections: pool,
+    host: '127.0.0.1',
+    port: sink.port,
+    secure: false,
+    ignoreTLS: true,
+    disableFileAccess: true,
+    disableUrlAccess: true,
+  });
   try {
-    const ms = await pump(total, inFlight, () => transport.sendMail({ from: 'bench@example.com', to: 'to@example.com', subject: 'Hello', html: HTML, text: TEXT, priority: 'normal' }));
+    const ms = await pump(total, inFlight, () =>
+      transport.sendMail({ from: 'bench@example.com', to: 'to@example.com', subject: 'Hello', html: HTML, text: TEXT, priority: 'normal' }),
+    );
     return ms;
   } finally {
     transport.close();
@@ -54,22 +65,67 @@ async function deployWithProbes(rt, nodes, { input, caughtScope }) {
 /** The send node of this package: connection + send node wired to the probe. */
 function sendNodeFlow(sink, { connection = {}, send = {}, credentials = { user: 'bench@example.com' } } = {}) {
   return [
-    { id: 'conn', type: 'smtp-oauth-config', host: '127.0.0.1', port: String(sink.port), security: 'none', authType: 'none', maxConnections: '5', rateLimitPerMinute: '0', credentials, ...connection },
-    { id: 'send', type: 'send-smtp-email', z: 'tab', connection: 'conn', to: 'to@example.com', toType: 'str', subject: 'Hello', subjectType: 'str', html: HTML, htmlType: 'str', storeResult: 'msg', resultKey: 'emailResult', stopOnError: true, wires: [['done']], ...send },
+    {
+      id: 'conn',
+      type: 'smtp-oauth-config',
+      host: '127.0.0.1',
+      port: String(sink.port),
+      security: 'none',
+      authType: 'none',
+      maxConnections: '5',
+      rateLimitPerMinute: '0',
+      credentials,
+      ...connection,
+    },
+    {
+      id: 'send',
+      type: 'send-smtp-email',
+      z: 'tab',
+      connection: 'conn',
+      to: 'to@example.com',
+      toType: 'str',
+      subject: 'Hello',
+      subjectType: 'str',
+      html: HTML,
+      htmlType: 'str',
+      storeResult: 'msg',
+      resultKey: 'emailResult',
+      stopOnError: true,
+      wires: [['done']],
+      ...send,
+    },
   ];
 }
 
 async function sendNode(rt, sink, { total, inFlight, pool, flow = {} }) {
-  const driver = await deployWithProbes(rt, sendNodeFlow(sink, { ...flow, connection: { maxConnections: String(pool), ...(flow.connection || {}) } }), { input: 'send', caughtScope: ['send'] });
+  const driver = await deployWithProbes(
+    rt,
+    sendNodeFlow(sink, { ...flow, connection: { maxConnections: String(pool), ...(flow.connection || {}) } }),
+    { input: 'send', caughtScope: ['send'] },
+  );
   return pump(total, inFlight, () => driver.send({ payload: { n: 1 } }));
 }
 
 /** The floor inside Node-RED: a minimal node calling the same raw pooled transport. */
 async function nodemailerInNodeRed(rt, sink, { total, inFlight, pool }) {
-  const transport = nodemailer.createTransport({ pool: true, maxConnections: pool, host: '127.0.0.1', port: sink.port, secure: false, ignoreTLS: true, disableFileAccess: true, disableUrlAccess: true });
-  rt.setNodemailer(() => transport.sendMail({ from: 'bench@example.com', to: 'to@example.com', subject: 'Hello', html: HTML, text: TEXT, priority: 'normal' }));
+  const transport = nodemailer.createTransport({
+    pool: true,
+    maxConnections: pool,
+    host: '127.0.0.1',
+    port: sink.port,
+    secure: false,
+    ignoreTLS: true,
+    disableFileAccess: true,
+    disableUrlAccess: true,
+  });
+  rt.setNodemailer(() =>
+    transport.sendMail({ from: 'bench@example.com', to: 'to@example.com', subject: 'Hello', html: HTML, text: TEXT, priority: 'normal' }),
+  );
   try {
-    const driver = await deployWithProbes(rt, [{ id: 'minimal', type: 'bench-nodemailer', z: 'tab', wires: [['done']] }], { input: 'minimal', caughtScope: ['minimal'] });
+    const driver = await deployWithProbes(rt, [{ id: 'minimal', type: 'bench-nodemailer', z: 'tab', wires: [['done']] }], {
+      input: 'minimal',
+      caughtScope: ['minimal'],
+    });
     return await pump(total, inFlight, () => driver.send({ payload: {} }));
   } finally {
     transport.close();
@@ -81,7 +137,17 @@ async function emailNode(rt, sink, { total, inFlight }) {
   const driver = await deployWithProbes(
     rt,
     [
-      { id: 'email', type: 'e-mail', z: 'tab', server: '127.0.0.1', port: String(sink.port), secure: false, tls: false, authtype: 'NONE', name: 'to@example.com' },
+      {
+        id: 'email',
+        type: 'e-mail',
+        z: 'tab',
+        server: '127.0.0.1',
+        port: String(sink.port),
+        secure: false,
+        tls: false,
+        authtype: 'NONE',
+        name: 'to@example.com',
+      },
       { id: 'complete', type: 'complete', z: 'tab', scope: ['email'], uncaught: false, wires: [['done']] },
     ],
     { input: 'email', caughtScope: ['email'] },

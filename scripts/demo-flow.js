@@ -41,7 +41,7 @@ function demoFlow() {
       name: 'Click the button of "Send demo mail", then look in the development inbox',
       info:
         'This flow was written by `npm start`. The connection **Development inbox** sends, without TLS and without a login, ' +
-        "to the local inbox that `npm start` runs beside Node-RED (its address is printed in the terminal, by default http://127.0.0.1:1080). " +
+        'to the local inbox that `npm start` runs beside Node-RED (its address is printed in the terminal, by default http://127.0.0.1:1080). ' +
         'Its port is `${INBOX_SMTP_PORT}`, an environment variable that `npm start` sets.\n\n' +
         'The send node renders the subject and content from `msg.payload` with `{{payload.name}}` templates, attaches a text file, ' +
         'and stores the result in `msg.emailResult`, which the debug node shows.\n\n' +
@@ -126,7 +126,17 @@ function demoFlow() {
       y: 120,
       wires: [],
     },
-    { id: IDS.catch, type: 'catch', z: IDS.tab, name: 'send errors', scope: [IDS.send], uncaught: false, x: 140, y: 180, wires: [[IDS.debugErrors]] },
+    {
+      id: IDS.catch,
+      type: 'catch',
+      z: IDS.tab,
+      name: 'send errors',
+      scope: [IDS.send],
+      uncaught: false,
+      x: 140,
+      y: 180,
+      wires: [[IDS.debugErrors]],
+    },
     {
       id: IDS.debugErrors,
       type: 'debug',

@@ -64,7 +64,11 @@ async function startInbox({ host = '127.0.0.1', smtpPort = 1025, httpPort = 1080
   async function handle(req, res) {
     const url = new URL(req.url, 'http://inbox');
     const parts = url.pathname.split('/').filter(Boolean);
-    if (req.method === 'GET' && url.pathname === '/') return send(res, 200, 'text/html; charset=utf-8', PAGE, { 'Content-Security-Policy': "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; frame-src 'self'; img-src 'self' data:" });
+    if (req.method === 'GET' && url.pathname === '/')
+      return send(res, 200, 'text/html; charset=utf-8', PAGE, {
+        'Content-Security-Policy':
+          "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; frame-src 'self'; img-src 'self' data:",
+      });
     if (url.pathname === '/favicon.ico') return send(res, 204, 'text/plain', '');
     if (parts[0] === 'api' && parts[1] === 'messages' && parts.length === 2) {
       if (req.method === 'DELETE') {
@@ -84,13 +88,20 @@ async function startInbox({ host = '127.0.0.1', smtpPort = 1025, httpPort = 1080
     if (parts[0] === 'api' && parts[1] === 'messages' && parts.length === 3) {
       const found = messages.find((m) => String(m.id) === parts[2]);
       if (!found) return sendJson(res, 404, { error: 'not found' });
-      return sendJson(res, 200, { ...summary(found), html: found.parsed.html || null, text: found.parsed.text || null, headers: found.parsed.headerLines.map((h) => h.line) });
+      return sendJson(res, 200, {
+        ...summary(found),
+        html: found.parsed.html || null,
+        text: found.parsed.text || null,
+        headers: found.parsed.headerLines.map((h) => h.line),
+      });
     }
     if (parts[0] === 'messages' && message) {
       if (parts[2] === 'html' && parts.length === 3) {
         // The mail's HTML is foreign content: no scripts, no requests, only inline styles and data: images.
         const body = message.parsed.html || `<pre>${escapeHtml(message.parsed.text || '')}</pre>`;
-        return send(res, 200, 'text/html; charset=utf-8', body, { 'Content-Security-Policy': "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:" });
+        return send(res, 200, 'text/html; charset=utf-8', body, {
+          'Content-Security-Policy': "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:",
+        });
       }
       if (parts[2] === 'source' && parts.length === 3) {
         return send(res, 200, 'message/rfc822', message.raw, { 'Content-Disposition': `attachment; filename="message-${message.id}.eml"` });
@@ -166,7 +177,10 @@ function record(id, raw, parsed, envelope) {
   return { id, receivedAt: new Date().toISOString(), raw, parsed, envelope };
 }
 
-const addressList = (field) => (field ? (Array.isArray(field) ? field : [field]).flatMap((a) => a.value.map((v) => (v.name ? `${v.name} <${v.address}>` : v.address))) : []);
+const addressList = (field) =>
+  field
+    ? (Array.isArray(field) ? field : [field]).flatMap((a) => a.value.map((v) => (v.name ? `${v.name} <${v.address}>` : v.address)))
+    : [];
 
 /** What the list shows of a message (JSON). */
 function summary(m) {
@@ -184,7 +198,13 @@ function summary(m) {
     // The envelope shows who really received it, BCC included.
     envelope: { from: m.envelope.mailFrom ? m.envelope.mailFrom.address : '', to: m.envelope.rcptTo.map((r) => r.address) },
     hasHtml: !!p.html,
-    attachments: p.attachments.map((a, index) => ({ index, filename: a.filename || `attachment-${index}`, contentType: a.contentType, size: a.size, url: `/messages/${m.id}/attachments/${index}` })),
+    attachments: p.attachments.map((a, index) => ({
+      index,
+      filename: a.filename || `attachment-${index}`,
+      contentType: a.contentType,
+      size: a.size,
+      url: `/messages/${m.id}/attachments/${index}`,
+    })),
     htmlUrl: `/messages/${m.id}/html`,
     sourceUrl: `/messages/${m.id}/source`,
   };

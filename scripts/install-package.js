@@ -12,7 +12,16 @@ const pkg = require(path.join(root, 'package.json'));
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 
 /** The palette manager's `npm install` arguments (Node-RED 3.x to 5.0; test/newcomer/node-red-5.test.js checks 5's). */
-const PALETTE_INSTALL_ARGS = ['install', '--no-audit', '--no-update-notifier', '--no-fund', '--save', '--save-prefix=~', '--omit=dev', '--engine-strict'];
+const PALETTE_INSTALL_ARGS = [
+  'install',
+  '--no-audit',
+  '--no-update-notifier',
+  '--no-fund',
+  '--save',
+  '--save-prefix=~',
+  '--omit=dev',
+  '--engine-strict',
+];
 
 /** Newest modification time of the files under a folder (0 if it does not exist). */
 function newest(dir) {
@@ -24,7 +33,12 @@ function newest(dir) {
 
 /** Runs `npm run build` unless dist/ is newer than every source it is built from. */
 function buildIfNeeded({ log = () => {} } = {}) {
-  const sources = Math.max(newest(path.join(root, 'src')), newest(path.join(root, 'locales')), newest(path.join(root, 'tsconfig.json')), newest(path.join(root, 'scripts', 'build.js')));
+  const sources = Math.max(
+    newest(path.join(root, 'src')),
+    newest(path.join(root, 'locales')),
+    newest(path.join(root, 'tsconfig.json')),
+    newest(path.join(root, 'scripts', 'build.js')),
+  );
   const nodes = Object.values(pkg['node-red'].nodes).map((file) => path.join(root, file));
   if (nodes.every((file) => fs.existsSync(file)) && newest(path.join(root, 'dist')) >= sources) return false;
   log('Building the package (npm run build)…');
@@ -39,7 +53,11 @@ function buildIfNeeded({ log = () => {} } = {}) {
 function pack(userDir) {
   const dest = path.join(userDir, 'package');
   fs.mkdirSync(dest, { recursive: true });
-  const out = execFileSync(npm, ['pack', '--ignore-scripts', '--json', '--pack-destination', dest], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const out = execFileSync(npm, ['pack', '--ignore-scripts', '--json', '--pack-destination', dest], {
+    cwd: root,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const [info] = JSON.parse(out);
   return path.join(dest, info.filename);
 }
@@ -55,7 +73,10 @@ function installIntoUserDir(userDir, { log = () => {}, npmCommand = [npm], env =
   const projectJson = path.join(userDir, 'package.json');
   if (!fs.existsSync(projectJson)) {
     // What Node-RED writes into a new user dir.
-    fs.writeFileSync(projectJson, JSON.stringify({ name: 'node-red-project', description: 'A Node-RED Project', version: '0.0.1', private: true }, null, 4));
+    fs.writeFileSync(
+      projectJson,
+      JSON.stringify({ name: 'node-red-project', description: 'A Node-RED Project', version: '0.0.1', private: true }, null, 4),
+    );
   }
   const packed = pack(userDir);
   const hash = crypto.createHash('sha256').update(fs.readFileSync(packed)).digest('hex').slice(0, 12);
@@ -63,15 +84,22 @@ function installIntoUserDir(userDir, { log = () => {}, npmCommand = [npm], env =
   const tarball = packed.replace(/\.tgz$/, `-${hash}.tgz`);
   fs.renameSync(packed, tarball);
   for (const old of fs.readdirSync(path.dirname(tarball))) {
-    if (old.endsWith('.tgz') && path.join(path.dirname(tarball), old) !== tarball && !isReferenced(userDir, old)) fs.rmSync(path.join(path.dirname(tarball), old));
+    if (old.endsWith('.tgz') && path.join(path.dirname(tarball), old) !== tarball && !isReferenced(userDir, old))
+      fs.rmSync(path.join(path.dirname(tarball), old));
   }
   const moduleDir = path.join(userDir, 'node_modules', ...pkg.name.split('/'));
   const marker = path.join(userDir, '.installed-package');
   if (fs.existsSync(moduleDir) && fs.existsSync(marker) && fs.readFileSync(marker, 'utf8') === hash) {
     return { tarball, installed: false, moduleDir };
   }
-  log(`Installing ${path.relative(process.cwd(), tarball)} into ${path.relative(process.cwd(), userDir) || '.'} (npm ${PALETTE_INSTALL_ARGS.join(' ')})…`);
-  execFileSync(npmCommand[0], [...npmCommand.slice(1), ...PALETTE_INSTALL_ARGS, '--', tarball], { cwd: userDir, env, stdio: ['ignore', 'inherit', 'inherit'] });
+  log(
+    `Installing ${path.relative(process.cwd(), tarball)} into ${path.relative(process.cwd(), userDir) || '.'} (npm ${PALETTE_INSTALL_ARGS.join(' ')})…`,
+  );
+  execFileSync(npmCommand[0], [...npmCommand.slice(1), ...PALETTE_INSTALL_ARGS, '--', tarball], {
+    cwd: userDir,
+    env,
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
   fs.writeFileSync(marker, hash);
   // The previous tarball is no longer referenced by the user dir's package.json.
   for (const old of fs.readdirSync(path.dirname(tarball))) {

@@ -117,13 +117,19 @@ async function main() {
   }
   inbox.events.on('message', (m) => {
     const p = m.parsed;
-    log(`Inbox received "${p.subject || ''}" from ${m.envelope.mailFrom ? m.envelope.mailFrom.address : '?'} to ${m.envelope.rcptTo.map((r) => r.address).join(', ')}`);
+    log(
+      `Inbox received "${p.subject || ''}" from ${m.envelope.mailFrom ? m.envelope.mailFrom.address : '?'} to ${m.envelope.rcptTo.map((r) => r.address).join(', ')}`,
+    );
   });
 
-  const red = spawn(process.execPath, [require.resolve('node-red/red.js'), '--userDir', userDir, '--settings', path.join(userDir, 'settings.js')], {
-    stdio: ['ignore', 'inherit', 'inherit'],
-    env: { ...process.env, INBOX_SMTP_PORT: String(inbox.smtpPort), INBOX_URL: inbox.url },
-  });
+  const red = spawn(
+    process.execPath,
+    [require.resolve('node-red/red.js'), '--userDir', userDir, '--settings', path.join(userDir, 'settings.js')],
+    {
+      stdio: ['ignore', 'inherit', 'inherit'],
+      env: { ...process.env, INBOX_SMTP_PORT: String(inbox.smtpPort), INBOX_URL: inbox.url },
+    },
+  );
 
   let stopping = false;
   const stop = async (code) => {

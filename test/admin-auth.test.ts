@@ -29,7 +29,13 @@ describe('admin endpoints with adminAuth on', function () {
     const res = await fetch(`${url}/auth/token`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ client_id: 'node-red-admin', grant_type: 'password', scope: username === 'admin' ? '*' : 'read', username, password: 'pw' }),
+      body: JSON.stringify({
+        client_id: 'node-red-admin',
+        grant_type: 'password',
+        scope: username === 'admin' ? '*' : 'read',
+        username,
+        password: 'pw',
+      }),
     });
     assert.equal(res.status, 200);
     return ((await res.json()) as { access_token: string }).access_token;
@@ -57,7 +63,11 @@ describe('admin endpoints with adminAuth on', function () {
 };
 `,
     );
-    child = spawn(process.execPath, [require.resolve('node-red/red.js'), '--userDir', userDir, '--settings', path.join(userDir, 'settings.js')], { stdio: 'ignore' });
+    child = spawn(
+      process.execPath,
+      [require.resolve('node-red/red.js'), '--userDir', userDir, '--settings', path.join(userDir, 'settings.js')],
+      { stdio: 'ignore' },
+    );
     url = `http://127.0.0.1:${port}`;
     await waitForHttp(`${url}/auth/login`, child);
   });
@@ -68,7 +78,11 @@ describe('admin endpoints with adminAuth on', function () {
 
   it('refuses the service list and Test connection without a token', async function () {
     assert.equal((await fetch(`${url}/smtp-oauth-config/services`)).status, 401);
-    const res = await fetch(`${url}/smtp-oauth-config/test`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: testBody });
+    const res = await fetch(`${url}/smtp-oauth-config/test`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: testBody,
+    });
     assert.equal(res.status, 401);
   });
 
@@ -77,13 +91,21 @@ describe('admin endpoints with adminAuth on', function () {
     const list = await fetch(`${url}/smtp-oauth-config/services`, { headers: auth });
     assert.equal(list.status, 200);
     assert.ok(((await list.json()) as Service[]).some((s) => s.key === 'Outlook365'));
-    const res = await fetch(`${url}/smtp-oauth-config/test`, { method: 'POST', headers: { ...auth, 'Content-Type': 'application/json' }, body: testBody });
+    const res = await fetch(`${url}/smtp-oauth-config/test`, {
+      method: 'POST',
+      headers: { ...auth, 'Content-Type': 'application/json' },
+      body: testBody,
+    });
     assert.equal(res.status, 401);
   });
 
   it('runs Test connection for an admin', async function () {
     const auth = { Authorization: `Bearer ${await token('admin')}` };
-    const res = await fetch(`${url}/smtp-oauth-config/test`, { method: 'POST', headers: { ...auth, 'Content-Type': 'application/json' }, body: testBody });
+    const res = await fetch(`${url}/smtp-oauth-config/test`, {
+      method: 'POST',
+      headers: { ...auth, 'Content-Type': 'application/json' },
+      body: testBody,
+    });
     assert.equal(res.status, 200);
     const body = (await res.json()) as TestAnswer;
     assert.equal(body.ok, false);

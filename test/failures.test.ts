@@ -88,30 +88,141 @@ describe('bad input and faults', function () {
 
   describe('bad input: EINPUT / EATTACHMENT, nothing sent', function () {
     const cases: BadInput[] = [
-      { name: 'a header injected through a line break in To', send: { to: 'payload', toType: 'msg' }, msg: { payload: 'victim@example.com\r\nBcc: evil@example.com' }, code: 'EINPUT', message: /To contains a line break/ },
-      { name: 'an entry without an address in a list', send: { to: 'a@example.com, foo' }, code: 'EINPUT', message: /To has an invalid address: "foo"/ },
+      {
+        name: 'a header injected through a line break in To',
+        send: { to: 'payload', toType: 'msg' },
+        msg: { payload: 'victim@example.com\r\nBcc: evil@example.com' },
+        code: 'EINPUT',
+        message: /To contains a line break/,
+      },
+      {
+        name: 'an entry without an address in a list',
+        send: { to: 'a@example.com, foo' },
+        code: 'EINPUT',
+        message: /To has an invalid address: "foo"/,
+      },
       { name: 'two @ in an address', send: { cc: 'a@b@example.com' }, code: 'EINPUT', message: /CC has an invalid address/ },
       { name: 'an invalid custom From', send: { from: 'foo' }, code: 'EINPUT', message: /From has an invalid address/ },
-      { name: 'two addresses in Reply-To', send: { replyTo: 'a@example.com, b@example.com' }, code: 'EINPUT', message: /Reply-To takes one address/ },
+      {
+        name: 'two addresses in Reply-To',
+        send: { replyTo: 'a@example.com, b@example.com' },
+        code: 'EINPUT',
+        message: /Reply-To takes one address/,
+      },
       { name: 'no recipient at all', send: { to: '' }, code: 'EINPUT', message: /No recipient/ },
-      { name: 'an object as the subject', send: { subject: 'payload', subjectType: 'msg' }, msg: { payload: { a: 1 } }, code: 'EINPUT', message: /Subject must be text, not an object/ },
-      { name: 'a number as To', send: { to: 'payload', toType: 'msg' }, msg: { payload: 42 }, code: 'EINPUT', message: /To must be a string or a list of addresses, not a number/ },
-      { name: 'an array as the content', send: { html: 'payload', htmlType: 'msg' }, msg: { payload: [1] }, code: 'EINPUT', message: /Content must be text, not an array/ },
-      { name: 'a file: URL', send: { attachmentType: 'url', attachment: 'file:///etc/passwd' }, code: 'EATTACHMENT', message: /file: are refused/ },
-      { name: 'an ftp: URL', send: { attachmentType: 'url', attachment: 'ftp://127.0.0.1/x' }, code: 'EATTACHMENT', message: /ftp: are refused/ },
-      { name: 'a redirect to a file: URL', send: () => ({ attachmentType: 'url', attachment: `${base}/to-file` }), code: 'EATTACHMENT', message: /redirect to file: refused/ },
-      { name: 'a redirect loop', send: () => ({ attachmentType: 'url', attachment: `${base}/loop` }), code: 'EATTACHMENT', message: /Maximum number of redirects exceeded/ },
-      { name: 'a URL answering 404', send: () => ({ attachmentType: 'url', attachment: `${base}/missing` }), code: 'EATTACHMENT', message: /HTTP 404/ },
-      { name: 'a URL answering 500', send: () => ({ attachmentType: 'url', attachment: `${base}/broken` }), code: 'EATTACHMENT', message: /HTTP 500/ },
-      { name: 'a download declared larger than the cap', send: () => ({ attachmentType: 'url', attachment: `${base}/declared-big` }), code: 'EATTACHMENT', message: /larger than 25 MB/ },
-      { name: 'a download that grows past the cap', connection: { maxAttachmentMB: 1 }, send: () => ({ attachmentType: 'url', attachment: `${base}/big` }), code: 'EATTACHMENT', message: /larger than 1 MB/ },
-      { name: 'a download that stalls', connection: { timeout: 1 }, send: () => ({ attachmentType: 'url', attachment: `${base}/stall` }), code: 'EATTACHMENT', message: /broke off/ },
-      { name: 'invalid base64', send: { attachmentType: 'base64', attachment: 'not base64!' }, code: 'EATTACHMENT', message: /not valid base64/ },
-      { name: 'invalid base64 in a data: URL', send: { attachmentType: 'url', attachment: 'data:text/plain;base64,@@@' }, code: 'EATTACHMENT', message: /data: URL is not valid base64/ },
-      { name: 'a msg.attachments entry with path', msg: { attachments: [{ filename: 'x', path: '/etc/passwd' }] }, code: 'EATTACHMENT', message: /"path", which is not allowed/ },
-      { name: 'a msg.attachments entry with an unknown key', msg: { attachments: [{ filename: 'x', content: 'a', httpHeaders: {} }] }, code: 'EATTACHMENT', message: /"httpHeaders"/ },
-      { name: 'a msg.attachments href to a file', msg: { attachments: [{ href: 'file:///etc/passwd' }] }, code: 'EATTACHMENT', message: /file: are refused/ },
-      { name: 'a pregenerated MIME part that is not one', send: { attachmentType: 'mime', attachment: 'just some text' }, code: 'EATTACHMENT', message: /no headers followed by an empty line/ },
+      {
+        name: 'an object as the subject',
+        send: { subject: 'payload', subjectType: 'msg' },
+        msg: { payload: { a: 1 } },
+        code: 'EINPUT',
+        message: /Subject must be text, not an object/,
+      },
+      {
+        name: 'a number as To',
+        send: { to: 'payload', toType: 'msg' },
+        msg: { payload: 42 },
+        code: 'EINPUT',
+        message: /To must be a string or a list of addresses, not a number/,
+      },
+      {
+        name: 'an array as the content',
+        send: { html: 'payload', htmlType: 'msg' },
+        msg: { payload: [1] },
+        code: 'EINPUT',
+        message: /Content must be text, not an array/,
+      },
+      {
+        name: 'a file: URL',
+        send: { attachmentType: 'url', attachment: 'file:///etc/passwd' },
+        code: 'EATTACHMENT',
+        message: /file: are refused/,
+      },
+      {
+        name: 'an ftp: URL',
+        send: { attachmentType: 'url', attachment: 'ftp://127.0.0.1/x' },
+        code: 'EATTACHMENT',
+        message: /ftp: are refused/,
+      },
+      {
+        name: 'a redirect to a file: URL',
+        send: () => ({ attachmentType: 'url', attachment: `${base}/to-file` }),
+        code: 'EATTACHMENT',
+        message: /redirect to file: refused/,
+      },
+      {
+        name: 'a redirect loop',
+        send: () => ({ attachmentType: 'url', attachment: `${base}/loop` }),
+        code: 'EATTACHMENT',
+        message: /Maximum number of redirects exceeded/,
+      },
+      {
+        name: 'a URL answering 404',
+        send: () => ({ attachmentType: 'url', attachment: `${base}/missing` }),
+        code: 'EATTACHMENT',
+        message: /HTTP 404/,
+      },
+      {
+        name: 'a URL answering 500',
+        send: () => ({ attachmentType: 'url', attachment: `${base}/broken` }),
+        code: 'EATTACHMENT',
+        message: /HTTP 500/,
+      },
+      {
+        name: 'a download declared larger than the cap',
+        send: () => ({ attachmentType: 'url', attachment: `${base}/declared-big` }),
+        code: 'EATTACHMENT',
+        message: /larger than 25 MB/,
+      },
+      {
+        name: 'a download that grows past the cap',
+        connection: { maxAttachmentMB: 1 },
+        send: () => ({ attachmentType: 'url', attachment: `${base}/big` }),
+        code: 'EATTACHMENT',
+        message: /larger than 1 MB/,
+      },
+      {
+        name: 'a download that stalls',
+        connection: { timeout: 1 },
+        send: () => ({ attachmentType: 'url', attachment: `${base}/stall` }),
+        code: 'EATTACHMENT',
+        message: /broke off/,
+      },
+      {
+        name: 'invalid base64',
+        send: { attachmentType: 'base64', attachment: 'not base64!' },
+        code: 'EATTACHMENT',
+        message: /not valid base64/,
+      },
+      {
+        name: 'invalid base64 in a data: URL',
+        send: { attachmentType: 'url', attachment: 'data:text/plain;base64,@@@' },
+        code: 'EATTACHMENT',
+        message: /data: URL is not valid base64/,
+      },
+      {
+        name: 'a msg.attachments entry with path',
+        msg: { attachments: [{ filename: 'x', path: '/etc/passwd' }] },
+        code: 'EATTACHMENT',
+        message: /"path", which is not allowed/,
+      },
+      {
+        name: 'a msg.attachments entry with an unknown key',
+        msg: { attachments: [{ filename: 'x', content: 'a', httpHeaders: {} }] },
+        code: 'EATTACHMENT',
+        message: /"httpHeaders"/,
+      },
+      {
+        name: 'a msg.attachments href to a file',
+        msg: { attachments: [{ href: 'file:///etc/passwd' }] },
+        code: 'EATTACHMENT',
+        message: /file: are refused/,
+      },
+      {
+        name: 'a pregenerated MIME part that is not one',
+        send: { attachmentType: 'mime', attachment: 'just some text' },
+        code: 'EATTACHMENT',
+        message: /no headers followed by an empty line/,
+      },
     ];
     for (const c of cases) {
       it(`refuses ${c.name}`, async function () {
@@ -128,7 +239,11 @@ describe('bad input and faults', function () {
 
   it('ends a download already started when a later msg.attachments entry is refused', async function () {
     const closed = new Promise<void>((resolve) => (watchedClosed = resolve));
-    const r = await attempt({ connection: conn(), credentials: basic, msg: { attachments: [{ href: `${base}/watched` }, { path: '/etc/passwd' }] } });
+    const r = await attempt({
+      connection: conn(),
+      credentials: basic,
+      msg: { attachments: [{ href: `${base}/watched` }, { path: '/etc/passwd' }] },
+    });
     assert.equal(r.error.code, 'EATTACHMENT');
     await closed; // the first download's connection was closed, not left open until its time-out
     assert.equal(smtp.messages.length, 0);
@@ -136,8 +251,16 @@ describe('bad input and faults', function () {
 
   describe('SMTP answers from real providers', function () {
     const authCases = [
-      { name: 'a wrong password (Google)', reply: response('5.7.8  https://support.google.com/mail/?p=BadCredentials'), hint: /app password or OAuth2/ },
-      { name: 'SMTP AUTH disabled for the mailbox', reply: response('disabled for the Mailbox'), hint: /disabled for this mailbox.*Authenticated SMTP/ },
+      {
+        name: 'a wrong password (Google)',
+        reply: response('5.7.8  https://support.google.com/mail/?p=BadCredentials'),
+        hint: /app password or OAuth2/,
+      },
+      {
+        name: 'SMTP AUTH disabled for the mailbox',
+        reply: response('disabled for the Mailbox'),
+        hint: /disabled for this mailbox.*Authenticated SMTP/,
+      },
       { name: 'SMTP AUTH disabled for the tenant', reply: response('disabled for the Tenant'), hint: /whole tenant/ },
       { name: 'security defaults', reply: response('security defaults'), hint: /security defaults/ },
       { name: 'an app password required', reply: response('Application-specific password required'), hint: /app password/ },
@@ -185,7 +308,11 @@ describe('bad input and faults', function () {
     it('diagnoses a message too large (552)', async function () {
       const server = await startSmtp({ users: { 'sender@example.com': 'pw-1' }, size: 2048 });
       try {
-        const r = await attempt({ connection: { port: server.port }, credentials: basic, send: { attachmentType: 'text', attachment: 'x'.repeat(8000) } });
+        const r = await attempt({
+          connection: { port: server.port },
+          credentials: basic,
+          send: { attachmentType: 'text', attachment: 'x'.repeat(8000) },
+        });
         assert.equal(r.error.responseCode, 552);
         assert.match(r.error.hint, /larger than the server accepts/);
       } finally {
@@ -222,7 +349,10 @@ describe('bad input and faults', function () {
     it('diagnoses a server that never greets (STARTTLS client on an implicit-TLS port)', async function () {
       const tls = await startSmtp({ secure: true, users: {} });
       try {
-        const r = await attempt({ connection: { port: tls.port, security: 'starttls', timeout: 1, retryForSeconds: 0 }, credentials: basic });
+        const r = await attempt({
+          connection: { port: tls.port, security: 'starttls', timeout: 1, retryForSeconds: 0 },
+          credentials: basic,
+        });
         assert.equal(r.error.code, 'ETIMEDOUT');
         assert.match(r.error.hint, /choose Security TLS/);
       } finally {
@@ -269,7 +399,13 @@ describe('bad input and faults', function () {
       tokenVerdict = () => true;
       idp.state.requests.length = 0;
     });
-    const oauth = (connection = {}) => ({ port: oauthSmtp.port, authType: 'oauth2-client-credentials', tokenUrl: idp.url, scope: 'https://outlook.office365.com/.default', ...connection });
+    const oauth = (connection = {}) => ({
+      port: oauthSmtp.port,
+      authType: 'oauth2-client-credentials',
+      tokenUrl: idp.url,
+      scope: 'https://outlook.office365.com/.default',
+      ...connection,
+    });
     const creds = { user: 'mailbox@contoso.example', clientId: 'app-1', clientSecret: 'cs-1' };
 
     for (const [code, hint] of [
@@ -318,7 +454,10 @@ describe('bad input and faults', function () {
       const silent = http.createServer(() => {});
       const port = await listen(silent);
       try {
-        const r = await attempt({ connection: oauth({ tokenUrl: `http://127.0.0.1:${port}/token`, timeout: 1, retryForSeconds: 0 }), credentials: creds });
+        const r = await attempt({
+          connection: oauth({ tokenUrl: `http://127.0.0.1:${port}/token`, timeout: 1, retryForSeconds: 0 }),
+          credentials: creds,
+        });
         assert.equal(r.error.code, 'EOAUTH2');
         assert.match(r.error.message, /timed out/);
         assert.match(r.error.hint, /did not answer in time/);
@@ -350,7 +489,13 @@ describe('bad input and faults', function () {
 
     it('reports the diagnosed error for a wrong password', async function () {
       await helper.load([configNode], []);
-      const res = await post({ host: '127.0.0.1', port: smtp.port, security: 'none', authType: 'basic', credentials: { user: 'sender@example.com', password: 'nope' } });
+      const res = await post({
+        host: '127.0.0.1',
+        port: smtp.port,
+        security: 'none',
+        authType: 'basic',
+        credentials: { user: 'sender@example.com', password: 'nope' },
+      });
       assert.equal(res.body.ok, false);
       assert.equal(res.body.error.code, 'EAUTH');
       assert.match(res.body.error.hint, /check the user and password/);
@@ -358,14 +503,28 @@ describe('bad input and faults', function () {
 
     it('uses the stored secret when the dialog leaves it unchanged', async function () {
       await deploy({ connection: conn(), credentials: basic });
-      const res = await post({ id: 'conn', host: '127.0.0.1', port: smtp.port, security: 'none', authType: 'basic', credentials: { user: 'sender@example.com', password: '__PWRD__' } });
+      const res = await post({
+        id: 'conn',
+        host: '127.0.0.1',
+        port: smtp.port,
+        security: 'none',
+        authType: 'basic',
+        credentials: { user: 'sender@example.com', password: '__PWRD__' },
+      });
       assert.deepEqual(res.body, { ok: true });
     });
 
     it('asks for the password again, and connects nowhere, when the dialog points elsewhere', async function () {
       await deploy({ connection: conn(), credentials: basic });
       const attempts = smtp.authAttempts.length;
-      const res = await post({ id: 'conn', host: 'localhost', port: smtp.port, security: 'none', authType: 'basic', credentials: { user: 'sender@example.com', password: '__PWRD__' } });
+      const res = await post({
+        id: 'conn',
+        host: 'localhost',
+        port: smtp.port,
+        security: 'none',
+        authType: 'basic',
+        credentials: { user: 'sender@example.com', password: '__PWRD__' },
+      });
       assert.equal(res.body.ok, false);
       assert.equal(res.body.needSecret, 'password');
       assert.equal(res.body.error.code, 'ECONFIG');

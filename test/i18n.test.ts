@@ -277,7 +277,11 @@ describe('errors and hints in the language of Node-RED', function () {
       );
 
       // Delete, as the tab's button does.
-      const res = await red.api('/smtp-oauth-config/outbox/conn/delete', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
+      const res = await red.api('/smtp-oauth-config/outbox/conn/delete', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: '{}',
+      });
       const { count } = (await res.json()) as { count: number };
       assert.equal(count, 1);
       const result = await shown(red, 'queue result', before);

@@ -51,7 +51,10 @@ describe('message features: threading, headers, inline images, preview', functio
   });
 
   it('sends custom headers from the node and from msg.headers', async function () {
-    const { kind } = await sendOne({ headers: '{"X-Ticket-Id": "T-1", "List-Unsubscribe": "<mailto:unsub@example.com>"}', headersType: 'json' }, { payload: 'x', headers: { 'X-Flow': 'alerts' } });
+    const { kind } = await sendOne(
+      { headers: '{"X-Ticket-Id": "T-1", "List-Unsubscribe": "<mailto:unsub@example.com>"}', headersType: 'json' },
+      { payload: 'x', headers: { 'X-Flow': 'alerts' } },
+    );
     assert.equal(kind, 'sent');
     const [m] = await smtp.waitForMessages(1);
     assert.equal(m.parsed.headers.get('x-ticket-id'), 'T-1');
@@ -79,7 +82,14 @@ describe('message features: threading, headers, inline images, preview', functio
 
   it('sends an attachment with a Content-ID as an inline image of multipart/related, and keeps others as attachments', async function () {
     const { kind, msg } = await sendOne(
-      { html: '<p>Logo: <img src="cid:logo"></p>', attachmentType: 'base64', attachment: PNG.toString('base64'), attachmentFilename: 'logo.png', attachmentMimeType: 'image/png', attachmentCid: 'logo' },
+      {
+        html: '<p>Logo: <img src="cid:logo"></p>',
+        attachmentType: 'base64',
+        attachment: PNG.toString('base64'),
+        attachmentFilename: 'logo.png',
+        attachmentMimeType: 'image/png',
+        attachmentCid: 'logo',
+      },
       { payload: 'x', attachments: [{ filename: 'report.csv', content: 'a,b\n1,2\n' }] },
     );
     assert.equal(kind, 'sent');
@@ -98,7 +108,11 @@ describe('message features: threading, headers, inline images, preview', functio
   });
 
   it('refuses a Content-ID beside a pregenerated MIME part (nodemailer would drop it), and sends nothing', async function () {
-    const { kind, msg } = await sendOne({ attachmentType: 'mime', attachment: 'Content-Type: text/plain\r\n\r\nhi', attachmentCid: 'logo' });
+    const { kind, msg } = await sendOne({
+      attachmentType: 'mime',
+      attachment: 'Content-Type: text/plain\r\n\r\nhi',
+      attachmentCid: 'logo',
+    });
     assert.equal(kind, 'caught');
     assert.equal(msg.error.code, 'EINPUT');
     assert.match(msg.error.message, /Content-ID header into the MIME part/);
@@ -108,12 +122,21 @@ describe('message features: threading, headers, inline images, preview', functio
   it('warns, in the result and the log, about a cid: the mail has no image for', async function () {
     const { kind, msg } = await sendOne({ html: '<img src="cid:chart">' });
     assert.equal(kind, 'sent');
-    assert.deepEqual(msg.emailResult.warnings, ['The content refers to cid:chart, but no attachment has that Content-ID: the image will show as broken']);
+    assert.deepEqual(msg.emailResult.warnings, [
+      'The content refers to cid:chart, but no attachment has that Content-ID: the image will show as broken',
+    ]);
     assert.ok(helper.log().args.some(([event]) => event.level === helper.log().WARN && /cid:chart/.test(String(event.msg))));
   });
 
   it('previews the exact message without connecting: same subject, recipients, HTML and attachments as a sent copy', async function () {
-    const send = { to: 'Bob <bob@example.com>, carol@example.com', subject: 'Report {{payload.n}}', html: '<h1>Report {{payload.n}}</h1>', attachmentType: 'text', attachment: 'hello', attachmentFilename: 'a.txt' };
+    const send = {
+      to: 'Bob <bob@example.com>, carol@example.com',
+      subject: 'Report {{payload.n}}',
+      html: '<h1>Report {{payload.n}}</h1>',
+      attachmentType: 'text',
+      attachment: 'hello',
+      attachmentFilename: 'a.txt',
+    };
     const previewed = await sendOne({ ...send, deliver: 'preview' }, { payload: { n: 7 } });
     assert.equal(previewed.kind, 'sent');
     const result = previewed.msg.emailResult;

@@ -31,7 +31,13 @@ describe('send-smtp-email over OAuth2 client credentials', function () {
 
   const setup = (connection = {}, send = {}, credentials = {}) =>
     deploy({
-      connection: { port: smtp.port, authType: 'oauth2-client-credentials', tokenUrl: idp.url, scope: 'https://outlook.office365.com/.default', ...connection },
+      connection: {
+        port: smtp.port,
+        authType: 'oauth2-client-credentials',
+        tokenUrl: idp.url,
+        scope: 'https://outlook.office365.com/.default',
+        ...connection,
+      },
       credentials: { user: 'mailbox@contoso.example', clientId: 'app-1', clientSecret: 'cs-value-XYZ', ...credentials },
       send,
     });
@@ -41,11 +47,21 @@ describe('send-smtp-email over OAuth2 client credentials', function () {
     const done = next(nodes.out);
     nodes.send.receive({});
     await done;
-    assert.deepEqual(idp.state.requests, [{ grant_type: 'client_credentials', client_id: 'app-1', client_secret: 'cs-value-XYZ', scope: 'https://outlook.office365.com/.default' }]);
+    assert.deepEqual(idp.state.requests, [
+      {
+        grant_type: 'client_credentials',
+        client_id: 'app-1',
+        client_secret: 'cs-value-XYZ',
+        scope: 'https://outlook.office365.com/.default',
+      },
+    ]);
     const [m] = await smtp.waitForMessages(1);
     assert.equal(m.user, 'mailbox@contoso.example');
     assert.equal(m.parsed.from.value[0].address, 'mailbox@contoso.example');
-    assert.deepEqual(smtp.authAttempts.map((a) => a.method), ['XOAUTH2']);
+    assert.deepEqual(
+      smtp.authAttempts.map((a) => a.method),
+      ['XOAUTH2'],
+    );
   });
 
   it('shares one token between many concurrent sends over several pooled connections', async function () {

@@ -47,7 +47,18 @@ interface FlowOptions {
 function flow(port: number, { count = 50, rate = 60, connection = {} }: FlowOptions = {}): FlowNode[] {
   return [
     { id: 'tab1', type: 'tab', label: 'outbox' },
-    { id: CONN, type: 'smtp-oauth-config', host: '127.0.0.1', port: String(port), security: 'none', authType: 'basic', rateLimitPerMinute: String(rate), maxConnections: '1', credentials: { user: 'sender@example.com', password: PASSWORD }, ...connection },
+    {
+      id: CONN,
+      type: 'smtp-oauth-config',
+      host: '127.0.0.1',
+      port: String(port),
+      security: 'none',
+      authType: 'basic',
+      rateLimitPerMinute: String(rate),
+      maxConnections: '1',
+      credentials: { user: 'sender@example.com', password: PASSWORD },
+      ...connection,
+    },
     { id: 'go', type: 'inject', z: 'tab1', x: 100, y: 100, props: [], repeat: '', once: false, wires: [['burst']] },
     {
       id: 'burst',
@@ -59,7 +70,22 @@ function flow(port: number, { count = 50, rate = 60, connection = {} }: FlowOpti
       outputs: 1,
       wires: [[SEND]],
     },
-    { id: SEND, type: 'send-smtp-email', z: 'tab1', x: 500, y: 100, connection: CONN, to: 'to@example.com', toType: 'str', subject: 'topic', subjectType: 'msg', html: '<p>{{payload.seq}}</p>', htmlType: 'str', storeResult: 'none', wires: [[]] },
+    {
+      id: SEND,
+      type: 'send-smtp-email',
+      z: 'tab1',
+      x: 500,
+      y: 100,
+      connection: CONN,
+      to: 'to@example.com',
+      toType: 'str',
+      subject: 'topic',
+      subjectType: 'msg',
+      html: '<p>{{payload.seq}}</p>',
+      htmlType: 'str',
+      storeResult: 'none',
+      wires: [[]],
+    },
   ];
 }
 
@@ -81,7 +107,9 @@ async function lines(output: OutputWatcher, re: RegExp, count: number): Promise<
 /** Every file under a folder, recursively. */
 function filesUnder(dir: string): string[] {
   if (!fs.existsSync(dir)) return [];
-  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? filesUnder(path.join(dir, e.name)) : [path.join(dir, e.name)]));
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
+    .flatMap((e) => (e.isDirectory() ? filesUnder(path.join(dir, e.name)) : [path.join(dir, e.name)]));
 }
 
 describe('outbox across processes', function () {
@@ -143,27 +171,51 @@ describe('outbox across processes', function () {
       `      crash test: ${beforeRestart} delivered before SIGKILL, ${leftIds.length} left in the outbox, ${smtp.messages.length} received in all, ` +
         `${new Set(ids).size} distinct Message-IDs, ${duplicates} duplicate(s); order of first deliveries: ${firsts.join(',')}`,
     );
-    assert.deepEqual([...new Set(order)].sort((a, b) => a - b), Array.from({ length: 50 }, (_, i) => i + 1), 'every mail delivered');
-    assert.deepEqual(firsts, Array.from({ length: 50 }, (_, i) => i + 1), 'delivered oldest first, also across the restart');
+    assert.deepEqual(
+      [...new Set(order)].sort((a, b) => a - b),
+      Array.from({ length: 50 }, (_, i) => i + 1),
+      'every mail delivered',
+    );
+    assert.deepEqual(
+      firsts,
+      Array.from({ length: 50 }, (_, i) => i + 1),
+      'delivered oldest first, also across the restart',
+    );
     assert.deepEqual(ids.slice(beforeRestart), leftIds, 'after the restart: exactly the mails left in the outbox, oldest first, each once');
     // At least once: the mail the server accepted at the moment of the kill, before its deletion, is
     // sent again after the restart with the same Message-ID. One pooled connection sends one mail at
     // a time, so at most one can be caught like that.
     assert.ok(duplicates <= 1, `${duplicates} duplicates`);
-    for (const id of ids.slice(0, beforeRestart)) if (leftIds.includes(id)) assert.equal(ids.indexOf(id), beforeRestart - 1, 'only the last mail before the kill is sent twice');
+    for (const id of ids.slice(0, beforeRestart))
+      if (leftIds.includes(id)) assert.equal(ids.indexOf(id), beforeRestart - 1, 'only the last mail before the kill is sent twice');
     assert.equal(ids.length, 50 + duplicates);
     assert.deepEqual(filesUnder(spoolDir), [], 'the outbox is empty');
     assert.doesNotMatch(red.output.text, /\[error\]|damaged/);
   });
 
-  it('sets a record cut short by a crash aside with one warning, deletes an unfinished write, sends the rest, and never sends a deleted connection\'s mails', async function () {
+  it("sets a record cut short by a crash aside with one warning, deletes an unfinished write, sends the rest, and never sends a deleted connection's mails", async function () {
     // What a crash mid-write leaves, made with the outbox's own code: four good mails (one of a send
     // node that is no longer in the flows), a record cut short, a temporary file.
     const spoolDir = path.join(userDir, 'smtp-outbox', CONN);
     const put = async (dir: string, n: number, node: string) => {
       const { spool } = await Spool.open(dir, { maxBytes: 1e9, maxCount: 100 });
-      const built = await composeStream({ from: 'sender@example.com', to: 'to@example.com', subject: `seq ${String(n).padStart(3, '0')}`, text: `mail ${n}` });
-      return spool.add({ messageId: built.messageId, envelope: built.envelope, summary: { to: 'to@example.com', subject: `seq ${n}` }, attempts: 0, node, msg: storableMsg({ _msgid: `m${n}`, payload: n }) }, built.message);
+      const built = await composeStream({
+        from: 'sender@example.com',
+        to: 'to@example.com',
+        subject: `seq ${String(n).padStart(3, '0')}`,
+        text: `mail ${n}`,
+      });
+      return spool.add(
+        {
+          messageId: built.messageId,
+          envelope: built.envelope,
+          summary: { to: 'to@example.com', subject: `seq ${n}` },
+          attempts: 0,
+          node,
+          msg: storableMsg({ _msgid: `m${n}`, payload: n }),
+        },
+        built.message,
+      );
     };
     const good = [await put(spoolDir, 1, SEND), await put(spoolDir, 2, SEND), await put(spoolDir, 3, 'gone0000000001')];
     const cut = await put(spoolDir, 4, SEND);
@@ -182,11 +234,20 @@ describe('outbox across processes', function () {
     fs.writeFileSync(path.join(userDir, 'flows_cred.json'), JSON.stringify({ [CONN]: nodes.find((n) => n.id === CONN)!.credentials }));
     red = await startNodeRed(userDir, settings(60000));
     await smtp.waitForMessages(4);
-    await red.output.waitFor(/\[info\] \[smtp-oauth-config:[^\]]*\] Sent from the outbox: "seq 3"[^\n]*its send node is no longer deployed/);
+    await red.output.waitFor(
+      /\[info\] \[smtp-oauth-config:[^\]]*\] Sent from the outbox: "seq 3"[^\n]*its send node is no longer deployed/,
+    );
     await lines(red.output, /Sent from the outbox: "seq [125]"/, 3);
 
-    assert.deepEqual(smtp.messages.map((m) => m.parsed.subject), ['seq 001', 'seq 002', 'seq 003', 'seq 005'], 'the good mails, oldest first; none of the deleted connection');
-    assert.deepEqual(smtp.messages.map((m) => m.parsed.messageId), good.map((r) => r.messageId));
+    assert.deepEqual(
+      smtp.messages.map((m) => m.parsed.subject),
+      ['seq 001', 'seq 002', 'seq 003', 'seq 005'],
+      'the good mails, oldest first; none of the deleted connection',
+    );
+    assert.deepEqual(
+      smtp.messages.map((m) => m.parsed.messageId),
+      good.map((r) => r.messageId),
+    );
     assert.deepEqual(fs.readdirSync(spoolDir), ['damaged'], 'sent mails deleted, the temporary file too');
     assert.deepEqual(fs.readdirSync(path.join(spoolDir, 'damaged')).sort(), [`${cut.id}.eml`, `${cut.id}.json`]);
     const warnings = red.output.text.split('\n').filter((l) => /\[warn\]/.test(l) && /outbox/i.test(l));

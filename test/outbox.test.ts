@@ -9,7 +9,18 @@ import type { NodeMessage } from 'node-red';
 import { startSmtp, smtpError, type SmtpOptions, type SmtpServer } from './support/smtp';
 import { startTokenEndpoint } from './support/token-endpoint';
 import { fakeClock } from './support/clock';
-import { helper, deploy, next, currentUserDir, type ConfigNode, type EmailResult, type FlowNode, type Msg, type TestHelper, type TestNode } from './support/flow';
+import {
+  helper,
+  deploy,
+  next,
+  currentUserDir,
+  type ConfigNode,
+  type EmailResult,
+  type FlowNode,
+  type Msg,
+  type TestHelper,
+  type TestNode,
+} from './support/flow';
 import { Spool, storableMsg, type SpoolRecord } from '../src/lib/spool';
 import { composeStream } from '../src/lib/compose';
 import type { MailError } from '../src/lib/errors';
@@ -169,7 +180,10 @@ describe('outbox on disk', function () {
   it('writes a mail that has to wait to the outbox (0600, without secrets) and deletes it once the server accepted it', async function () {
     const idp = await startTokenEndpoint({ clientId: 'app-1', clientSecret: 'client-secret-9c4e' });
     let refusals = 1;
-    const smtp = await startSmtp({ tokens: (_user, token) => idp.state.issued.includes(token), onMailFrom: () => (refusals-- > 0 ? smtpError('451 4.7.1 Greylisted, try again later') : undefined) });
+    const smtp = await startSmtp({
+      tokens: (_user, token) => idp.state.issued.includes(token),
+      onMailFrom: () => (refusals-- > 0 ? smtpError('451 4.7.1 Greylisted, try again later') : undefined),
+    });
     try {
       const clock = fakeClock(); // never moves: the mail waits for its retry until Retry now
       helper.settings({ smtpOauthConfigRetryTiming: { now: clock.now, timers: clock } });
@@ -268,23 +282,46 @@ describe('outbox on disk', function () {
       smtp.hold = true;
       await helper.unload();
       assert.equal(first.ends.length, 21, 'every msg ended with the redeploy');
-      assert.deepEqual(first.ends.filter((e) => e.err), [], 'none failed');
+      assert.deepEqual(
+        first.ends.filter((e) => e.err),
+        [],
+        'none failed',
+      );
       assert.equal(first.outputs.length, 1, 'only the sent one was passed on');
       const waited = first.ends.map((e) => e.id).filter((id) => id !== first.outputs[0]._msgid);
 
       nodes = await deploy({ connection, credentials: basic, send });
       const later = reports(nodes.send);
-      const statuses = () => nodes.send.status.getCalls().filter((c) => c.thisValue === nodes.send).map((c) => c.args[0]);
+      const statuses = () =>
+        nodes.send.status
+          .getCalls()
+          .filter((c) => c.thisValue === nodes.send)
+          .map((c) => c.args[0]);
       await whenStatus(nodes.send, () => statuses().some((s) => s.text === 'send-smtp-email.status.outbox'));
       smtp.release();
       const got = await later.until(20);
-      assert.deepEqual(got.map((r) => 'info' in r.outcome), Array(20).fill(true), 'all sent');
+      assert.deepEqual(
+        got.map((r) => 'info' in r.outcome),
+        Array(20).fill(true),
+        'all sent',
+      );
       assert.deepEqual(got.map((r) => r.msg._msgid).sort(), waited.sort(), 'each waiting msg reported once, with its own msg');
-      assert.deepEqual(smtp.messages.map((m) => m.parsed.subject), Array.from({ length: 21 }, (_, i) => `seq ${String(i).padStart(2, '0')}`));
+      assert.deepEqual(
+        smtp.messages.map((m) => m.parsed.subject),
+        Array.from({ length: 21 }, (_, i) => `seq ${String(i).padStart(2, '0')}`),
+      );
       assert.equal(new Set(smtp.messages.map((m) => m.parsed.messageId)).size, 21);
-      assert.equal((nodes.send.context().flow.get('lastMail') as EmailResult).messageId, (got[19].outcome as { info: SentInfo }).info.messageId, 'stored in flow context as in async mode');
+      assert.equal(
+        (nodes.send.context().flow.get('lastMail') as EmailResult).messageId,
+        (got[19].outcome as { info: SentInfo }).info.messageId,
+        'stored in flow context as in async mode',
+      );
       assert.deepEqual(files(), []);
-      assert.deepEqual(nodes.send.error.getCalls().filter((c) => c.thisValue === nodes.send), [], 'nothing reported to Catch');
+      assert.deepEqual(
+        nodes.send.error.getCalls().filter((c) => c.thisValue === nodes.send),
+        [],
+        'nothing reported to Catch',
+      );
       const outboxStatus = statuses().find((s) => s.text === 'send-smtp-email.status.outbox');
       assert.deepEqual([outboxStatus!.fill, outboxStatus!.shape], ['blue', 'ring']);
     } finally {
@@ -310,7 +347,11 @@ describe('outbox on disk', function () {
       assert.ok(waiting.lastError!.hint, 'the hint the user would get');
       assert.equal(waiting.nextAttemptAt, clock.now() + 1000);
       await helper.unload();
-      assert.deepEqual(first.ends.map((e) => e.err), [undefined], 'the msg ended, accepted');
+      assert.deepEqual(
+        first.ends.map((e) => e.err),
+        [undefined],
+        'the msg ended, accepted',
+      );
 
       answer = '550 5.1.1 User unknown';
       const auto = fakeClock({ auto: true });
@@ -332,12 +373,22 @@ describe('outbox on disk', function () {
     }
   });
 
-  it('resumes 200 mails oldest first, opening a mail\'s file only when a connection is free for it', async function () {
+  it("resumes 200 mails oldest first, opening a mail's file only when a connection is free for it", async function () {
     // What an earlier run left: 200 mails of the send node, written by the outbox's own code.
     const { spool } = await Spool.open(outboxDir(), { maxBytes: 1e9, maxCount: 1000 });
     for (let i = 0; i < 200; i++) {
       const built = await composeStream({ from: basic.user, to: 'to@example.com', subject: `left ${i}`, text: 'x' });
-      await spool.add({ messageId: built.messageId, envelope: built.envelope, summary: { to: 'to@example.com', subject: `left ${i}` }, attempts: 0, node: 'send', msg: storableMsg({ _msgid: `m${i}` }) }, built.message);
+      await spool.add(
+        {
+          messageId: built.messageId,
+          envelope: built.envelope,
+          summary: { to: 'to@example.com', subject: `left ${i}` },
+          attempts: 0,
+          node: 'send',
+          msg: storableMsg({ _msgid: `m${i}` }),
+        },
+        built.message,
+      );
     }
     const smtp = await holdingServer();
     try {
@@ -356,7 +407,10 @@ describe('outbox on disk', function () {
       const later = reports(nodes.send);
       smtp.release();
       await later.until(200);
-      assert.deepEqual(smtp.messages.map((m) => m.parsed.subject), Array.from({ length: 200 }, (_, i) => `left ${i}`));
+      assert.deepEqual(
+        smtp.messages.map((m) => m.parsed.subject),
+        Array.from({ length: 200 }, (_, i) => `left ${i}`),
+      );
       assert.deepEqual(files(), []);
     } finally {
       await helper.unload();
@@ -366,7 +420,10 @@ describe('outbox on disk', function () {
 
   it('a send node redeployed alone: its msgs whose mails wait end at once, and the new node gets their outcomes', async function () {
     let refusals = 2;
-    const smtp = await startSmtp({ users: { [basic.user]: basic.password }, onMailFrom: () => (refusals-- > 0 ? smtpError('451 4.7.1 Greylisted, try again later') : undefined) });
+    const smtp = await startSmtp({
+      users: { [basic.user]: basic.password },
+      onMailFrom: () => (refusals-- > 0 ? smtpError('451 4.7.1 Greylisted, try again later') : undefined),
+    });
     try {
       const clock = fakeClock(); // never moves: the mails wait for their retry until Retry now
       helper.settings({ smtpOauthConfigRetryTiming: { now: clock.now, timers: clock } });
@@ -377,10 +434,19 @@ describe('outbox on disk', function () {
       await whenStatus(nodes.send, () => nodes.config.connection().retrying === 2);
       const connection = nodes.config.connection();
       // A "modified nodes" deploy of the send node only: the connection keeps running.
-      const flow = (helper as TestHelper & { _redNodes: RuntimeNodes })._redNodes.getFlows().flows.map((n) => (n.id === 'send' ? { ...n, name: 'renamed' } : n));
+      const flow = (helper as TestHelper & { _redNodes: RuntimeNodes })._redNodes
+        .getFlows()
+        .flows.map((n) => (n.id === 'send' ? { ...n, name: 'renamed' } : n));
       await helper.setFlows(flow, 'nodes', { conn: basic });
       assert.equal((helper.getNode('conn') as ConfigNode).connection(), connection, 'the same connection');
-      assert.deepEqual(first.ends.map((e) => [e.msg.topic, e.err]).sort(), [['one', undefined], ['two', undefined]], 'both msgs ended, accepted');
+      assert.deepEqual(
+        first.ends.map((e) => [e.msg.topic, e.err]).sort(),
+        [
+          ['one', undefined],
+          ['two', undefined],
+        ],
+        'both msgs ended, accepted',
+      );
       const renamed = helper.getNode('send');
       assert.notEqual(renamed, nodes.send);
       const later = reports(renamed);
@@ -415,13 +481,21 @@ describe('outbox on disk', function () {
     it('lists the waiting mails without their content, and deletes one or all: each msg ends as a failure', async function () {
       const smtp = await startSmtp({ users: { [basic.user]: basic.password } });
       try {
-        const nodes = await deploy({ connection: { port: smtp.port, rateLimitPerMinute: '1' }, credentials: basic, send: { subject: 'topic', subjectType: 'msg' } });
+        const nodes = await deploy({
+          connection: { port: smtp.port, rateLimitPerMinute: '1' },
+          credentials: basic,
+          send: { subject: 'topic', subjectType: 'msg' },
+        });
         const ended = watch(nodes.send);
         for (const topic of ['first', 'second', 'third']) nodes.send.receive({ topic, payload: 'secret body text' });
         await ended.until(() => ended.outputs.length === 1);
         await whenStatus(nodes.send, () => nodes.config.connection().waiting === 2);
         const list = nodes.config.outbox!.list();
-        assert.deepEqual(list.map((e) => e.subject), ['second', 'third'], 'oldest first');
+        assert.deepEqual(
+          list.map((e) => e.subject),
+          ['second', 'third'],
+          'oldest first',
+        );
         for (const e of list) {
           assert.deepEqual(Object.keys(e).sort(), ['attempts', 'created', 'id', 'size', 'subject', 'to']);
           assert.equal(e.to, 'to@example.com');
@@ -434,10 +508,16 @@ describe('outbox on disk', function () {
         const caught = await next(nodes.caught);
         assert.equal(caught.topic, 'second');
         assert.match(caught.error.message, /The mail was deleted from the outbox before the server accepted it/);
-        assert.deepEqual(nodes.config.outbox!.list().map((e) => e.subject), ['third']);
+        assert.deepEqual(
+          nodes.config.outbox!.list().map((e) => e.subject),
+          ['third'],
+        );
         assert.equal(await nodes.config.outbox!.remove(), 1);
         await ended.until(() => ended.ends.length === 3);
-        assert.deepEqual(ended.ends.map((e) => e.err && e.err.code), [undefined, 'EOUTBOX', 'EOUTBOX']);
+        assert.deepEqual(
+          ended.ends.map((e) => e.err && e.err.code),
+          [undefined, 'EOUTBOX', 'EOUTBOX'],
+        );
         assert.deepEqual(files(), []);
         assert.equal(smtp.messages.length, 1);
       } finally {
@@ -460,18 +540,28 @@ describe('outbox on disk', function () {
         await ended.until(() => ended.outputs.length === 1);
         await whenStatus(nodes.send, () => nodes.config.connection().waiting === 2);
         const listed = (await helper.request().get('/smtp-oauth-config/outbox').expect(200)).body as OutboxListing[];
-        assert.deepEqual(listed.map((c) => [c.id, c.name, c.outbox, c.mails.map((m) => m.subject)]), [
-          ['conn', 'Office', 'disk', ['second', 'third']],
-          ['mem', '', 'memory', []],
-        ]);
+        assert.deepEqual(
+          listed.map((c) => [c.id, c.name, c.outbox, c.mails.map((m) => m.subject)]),
+          [
+            ['conn', 'Office', 'disk', ['second', 'third']],
+            ['mem', '', 'memory', []],
+          ],
+        );
         await helper.request().post('/smtp-oauth-config/outbox/conn/delete').type('form').send({ mail: listed[0].mails[0].id }).expect(415);
         const one = await helper.request().post('/smtp-oauth-config/outbox/conn/delete').send({ mail: listed[0].mails[0].id }).expect(200);
         assert.deepEqual(one.body, { count: 1 });
-        assert.deepEqual((await helper.request().post('/smtp-oauth-config/outbox/conn/retry').send({}).expect(200)).body, { count: 0 }, 'nothing waits for a retry');
+        assert.deepEqual(
+          (await helper.request().post('/smtp-oauth-config/outbox/conn/retry').send({}).expect(200)).body,
+          { count: 0 },
+          'nothing waits for a retry',
+        );
         await helper.request().post('/smtp-oauth-config/outbox/mem/delete').send({}).expect(404);
         assert.deepEqual((await helper.request().post('/smtp-oauth-config/outbox/conn/delete').send({}).expect(200)).body, { count: 1 });
         await ended.until(() => ended.ends.length === 3);
-        assert.deepEqual(ended.ends.map((e) => e.err && e.err.code), [undefined, 'EOUTBOX', 'EOUTBOX']);
+        assert.deepEqual(
+          ended.ends.map((e) => e.err && e.err.code),
+          [undefined, 'EOUTBOX', 'EOUTBOX'],
+        );
       } finally {
         await helper.unload();
         await smtp.close();
@@ -480,7 +570,10 @@ describe('outbox on disk', function () {
 
     it('Retry now ends the backoff wait of a mail at once', async function () {
       let refusals = 1;
-      const smtp = await startSmtp({ users: { [basic.user]: basic.password }, onRcpt: () => (refusals-- > 0 ? smtpError('451 4.7.1 Greylisted, try again later') : undefined) });
+      const smtp = await startSmtp({
+        users: { [basic.user]: basic.password },
+        onRcpt: () => (refusals-- > 0 ? smtpError('451 4.7.1 Greylisted, try again later') : undefined),
+      });
       try {
         const clock = fakeClock(); // never moves: only Retry now ends the wait
         helper.settings({ smtpOauthConfigRetryTiming: { now: clock.now, timers: clock } });
@@ -509,7 +602,14 @@ describe('outbox on disk', function () {
         const nodes = await deploy({
           connection: { port: smtp.port, outboxMaxMB: '0.05', rateLimitPerMinute: '1' },
           credentials: basic,
-          send: { attachmentType: 'text', attachment: 'payload', attachmentValueType: 'msg', attachmentFilename: 'a.txt', subject: 'topic', subjectType: 'msg' },
+          send: {
+            attachmentType: 'text',
+            attachment: 'payload',
+            attachmentValueType: 'msg',
+            attachmentFilename: 'a.txt',
+            subject: 'topic',
+            subjectType: 'msg',
+          },
         });
         const ended = watch(nodes.send);
         nodes.send.receive({ payload: 'x'.repeat(30 * 1024), topic: 'sent at once' });
@@ -526,7 +626,10 @@ describe('outbox on disk', function () {
         assert.match(refused.err!.message, /The outbox is full/);
         assert.match(refused.err!.hint, /Outbox cap/);
         assert.deepEqual(files(), before, 'nothing of the refused mail, no temporary file');
-        assert.deepEqual(nodes.config.outbox!.list().map((e) => e.subject), ['waits']);
+        assert.deepEqual(
+          nodes.config.outbox!.list().map((e) => e.subject),
+          ['waits'],
+        );
       } finally {
         await helper.unload();
         await smtp.close();

@@ -95,7 +95,13 @@ describe('provider limits', function () {
       Object.assign(exchange.switches, { quotaExceeded: false, mailboxFull: false });
       exchange.release(MAILBOX);
     });
-    const oauth = (connection = {}) => ({ port: exchange.port, authType: 'oauth2-client-credentials', tokenUrl: idp.url, scope: 'https://outlook.office365.com/.default', ...connection });
+    const oauth = (connection = {}) => ({
+      port: exchange.port,
+      authType: 'oauth2-client-credentials',
+      tokenUrl: idp.url,
+      scope: 'https://outlook.office365.com/.default',
+      ...connection,
+    });
     const creds = { user: MAILBOX, clientId: 'app-1', clientSecret: 'cs-1' };
 
     it('delivers a burst of 30 at the connection defaults (pool 5): all 30, no error, at most 3 sessions, one token', async function () {
@@ -105,16 +111,25 @@ describe('provider limits', function () {
       const ended = collect(nodes, 30);
       for (let i = 0; i < 30; i++) nodes.send.receive({ payload: i });
       const outcomes = await ended;
-      assert.deepEqual(outcomes.filter((o) => o.kind !== 'sent').map((o) => o.err && o.err.message), []);
+      assert.deepEqual(
+        outcomes.filter((o) => o.kind !== 'sent').map((o) => o.err && o.err.message),
+        [],
+      );
       assert.equal(exchange.messages.length, 30);
       assert.equal(new Set(exchange.messages.map((m) => m.parsed.messageId)).size, 30);
       assert.ok(exchange.stats.peakSessions <= 3, `sessions at once: ${exchange.stats.peakSessions}`);
-      assert.ok(exchange.stats.refusals >= 1 && exchange.stats.refusals <= 2, `432 answers: ${exchange.stats.refusals} (at most the 2 connections beyond 3)`);
+      assert.ok(
+        exchange.stats.refusals >= 1 && exchange.stats.refusals <= 2,
+        `432 answers: ${exchange.stats.refusals} (at most the 2 connections beyond 3)`,
+      );
       assert.equal(idp.state.requests.length, 1, 'a 432 costs no token request');
       const attempts = outcomes.map((o) => o.msg.emailResult.attempts);
       assert.equal(attempts.filter((a) => a === 2).length, exchange.stats.refusals, 'each refused mail was sent on its second attempt');
       assert.equal(nodes.config.connection().poolSize, 3, 'the pool follows the server');
-      assert.ok(nodes.config.warn.args.some((a) => /now opens at most 3/.test(String(a[0]))), 'the config node says why');
+      assert.ok(
+        nodes.config.warn.args.some((a) => /now opens at most 3/.test(String(a[0]))),
+        'the config node says why',
+      );
     });
 
     it('waits with backoff while another client holds the mailbox’s 3 sessions, then delivers, with no second token', async function () {
@@ -146,7 +161,12 @@ describe('provider limits', function () {
 
     for (const [name, setup, send, hint] of [
       ['a custom From without Send As (554 5.2.252)', () => {}, { from: 'other@contoso.example' }, /may not send as this From address/],
-      ['the recipient quota (554 5.2.0 SubmissionQuotaExceeded)', () => (exchange.switches.quotaExceeded = true), {}, /10,000 recipients in a rolling 24 hours/],
+      [
+        'the recipient quota (554 5.2.0 SubmissionQuotaExceeded)',
+        () => (exchange.switches.quotaExceeded = true),
+        {},
+        /10,000 recipients in a rolling 24 hours/,
+      ],
       ['a full mailbox (554 5.2.2)', () => (exchange.switches.mailboxFull = true), {}, /mailbox is full .*Sent Items/],
     ] as const) {
       it(`fails at once, after one attempt, on ${name}`, async function () {
@@ -172,7 +192,10 @@ describe('provider limits', function () {
         .send({ host: '127.0.0.1', security: 'none', ...oauth(), credentials: creds });
       assert.equal(res.body.ok, false);
       assert.equal(res.body.error.responseCode, 432);
-      assert.match(res.body.error.hint, /^The server is busy: 432 4\.3\.2 Concurrent connections limit exceeded\. .*; retry later\. Microsoft 365 allows 3 connections per mailbox; lower Pool size to 3\.$/);
+      assert.match(
+        res.body.error.hint,
+        /^The server is busy: 432 4\.3\.2 Concurrent connections limit exceeded\. .*; retry later\. Microsoft 365 allows 3 connections per mailbox; lower Pool size to 3\.$/,
+      );
       assert.equal(idp.state.requests.length, 1);
     });
   });
@@ -182,7 +205,10 @@ describe('provider limits', function () {
       const { clock, timing } = instantBackoff();
       useBackoff(timing);
       let connections = 0;
-      const gmail = await startSmtp({ users: { 'sender@example.com': 'pw-1' }, onConnect: () => (++connections <= 2 ? smtpError(answer('421 4.7.0 Try again later')) : undefined) });
+      const gmail = await startSmtp({
+        users: { 'sender@example.com': 'pw-1' },
+        onConnect: () => (++connections <= 2 ? smtpError(answer('421 4.7.0 Try again later')) : undefined),
+      });
       try {
         const nodes = await deploy({ connection: { port: gmail.port }, credentials: basic, send: { storeResult: 'msg' } });
         const passed = next(nodes.out);
@@ -203,7 +229,10 @@ describe('provider limits', function () {
       const { timing } = instantBackoff();
       useBackoff(timing);
       const seenIds: (string | undefined)[] = [];
-      const smtp = await startSmtp({ users: { 'sender@example.com': 'pw-1' }, onData: (parsed) => (seenIds.push(parsed.messageId), seenIds.length <= 2 ? smtpError(answer('451 4.3.0')) : undefined) });
+      const smtp = await startSmtp({
+        users: { 'sender@example.com': 'pw-1' },
+        onData: (parsed) => (seenIds.push(parsed.messageId), seenIds.length <= 2 ? smtpError(answer('451 4.3.0')) : undefined),
+      });
       try {
         const nodes = await deploy({ connection: { port: smtp.port }, credentials: basic, send: { storeResult: 'msg' } });
         const passed = next(nodes.out);
@@ -284,8 +313,16 @@ describe('provider limits', function () {
       const idp = await startTokenEndpoint({ clientId: 'app-1', clientSecret: 'cs-1' });
       const smtp = await startSmtp({ tokens: (_user, token) => idp.state.issued.includes(token) });
       try {
-        idp.answerNext(429, { error: 'temporarily_unavailable', error_description: 'AADSTS50196: too many requests' }, { 'Retry-After': '30' });
-        const nodes = await deploy({ connection: { port: smtp.port, authType: 'oauth2-client-credentials', tokenUrl: idp.url, scope: 'x/.default' }, credentials: { user: MAILBOX, clientId: 'app-1', clientSecret: 'cs-1' }, send: { storeResult: 'msg' } });
+        idp.answerNext(
+          429,
+          { error: 'temporarily_unavailable', error_description: 'AADSTS50196: too many requests' },
+          { 'Retry-After': '30' },
+        );
+        const nodes = await deploy({
+          connection: { port: smtp.port, authType: 'oauth2-client-credentials', tokenUrl: idp.url, scope: 'x/.default' },
+          credentials: { user: MAILBOX, clientId: 'app-1', clientSecret: 'cs-1' },
+          send: { storeResult: 'msg' },
+        });
         const passed = next(nodes.out);
         nodes.send.receive({});
         const { emailResult } = await passed;
@@ -304,7 +341,14 @@ describe('provider limits', function () {
   describe('permanent answers and the deadline', function () {
     let smtp: SmtpServer;
     let refuseData: (parsed: ParsedMail) => Error | undefined;
-    before(async () => (smtp = await startSmtp({ users: { 'sender@example.com': 'pw-1' }, onRcpt: (a) => (/^nobody@/.test(a.address) ? smtpError('550 5.1.1 User unknown') : undefined), onData: (parsed) => refuseData(parsed) })));
+    before(
+      async () =>
+        (smtp = await startSmtp({
+          users: { 'sender@example.com': 'pw-1' },
+          onRcpt: (a) => (/^nobody@/.test(a.address) ? smtpError('550 5.1.1 User unknown') : undefined),
+          onData: (parsed) => refuseData(parsed),
+        })),
+    );
     after(() => smtp.close());
     beforeEach(() => {
       smtp.messages.length = 0;
@@ -315,7 +359,11 @@ describe('provider limits', function () {
     it('fails an unknown recipient (550 5.1.1) at once: one attempt, its hint', async function () {
       const { clock, timing } = instantBackoff();
       useBackoff(timing);
-      const nodes = await deploy({ connection: { port: smtp.port }, credentials: basic, send: { to: 'nobody@example.com', stopOnError: false, storeResult: 'msg' } });
+      const nodes = await deploy({
+        connection: { port: smtp.port },
+        credentials: basic,
+        send: { to: 'nobody@example.com', stopOnError: false, storeResult: 'msg' },
+      });
       const passed = next(nodes.out);
       nodes.send.receive({});
       const { emailResult } = await passed;
@@ -332,7 +380,11 @@ describe('provider limits', function () {
       useBackoff(timing);
       let tries = 0;
       refuseData = () => (tries++, smtpError(answer('451 4.3.0')));
-      const nodes = await deploy({ connection: { port: smtp.port, retryForSeconds: '10' }, credentials: basic, send: { stopOnError: false, storeResult: 'msg' } });
+      const nodes = await deploy({
+        connection: { port: smtp.port, retryForSeconds: '10' },
+        credentials: basic,
+        send: { stopOnError: false, storeResult: 'msg' },
+      });
       const passed = next(nodes.out);
       nodes.send.receive({});
       const { emailResult } = await passed;
@@ -349,14 +401,21 @@ describe('provider limits', function () {
     it('never retries with retryForSeconds 0', async function () {
       let tries = 0;
       refuseData = () => (tries++, smtpError(answer('451 4.3.0')));
-      const nodes = await deploy({ connection: { port: smtp.port, retryForSeconds: '0' }, credentials: basic, send: { stopOnError: false, storeResult: 'msg' } });
+      const nodes = await deploy({
+        connection: { port: smtp.port, retryForSeconds: '0' },
+        credentials: basic,
+        send: { stopOnError: false, storeResult: 'msg' },
+      });
       const passed = next(nodes.out);
       nodes.send.receive({});
       const { emailResult } = await passed;
       assert.equal(emailResult.attempts, 1);
       assert.equal(tries, 1);
       assert.doesNotMatch(emailResult.error.message, /gave up/);
-      assert.equal(emailResult.error.hint, "The server could not store the message (a disk, queue or processing error on its side); if it persists, the server's admin must check its logs.");
+      assert.equal(
+        emailResult.error.hint,
+        "The server could not store the message (a disk, queue or processing error on its side); if it persists, the server's admin must check its logs.",
+      );
     });
 
     it('finishes every msg exactly once when the flow is redeployed while mails wait for a retry (outbox in memory)', async function () {
@@ -364,7 +423,11 @@ describe('provider limits', function () {
       useBackoff({ now: clock.now, timers: clock });
       refuseData = (parsed) => (/^retry/.test(String(parsed.subject)) ? smtpError(answer('451 4.3.0')) : undefined);
       // In memory the waiting mails cannot outlive the flow: they fail (outbox.test.ts has the disk outbox keep them).
-      const nodes = await deploy({ connection: { port: smtp.port, outbox: 'memory' }, credentials: basic, send: { subject: 'topic', subjectType: 'msg' } });
+      const nodes = await deploy({
+        connection: { port: smtp.port, outbox: 'memory' },
+        credentials: basic,
+        send: { subject: 'topic', subjectType: 'msg' },
+      });
       const ended = collect(nodes, 6);
       const waiting = statusMatching(nodes, (s) => /retrying/.test(String(s.text)) && nodes.config.connection().retrying === 3);
       for (let i = 0; i < 6; i++) nodes.send.receive({ topic: i % 2 ? `retry ${i}` : `ok ${i}` });
@@ -404,7 +467,11 @@ describe('provider limits', function () {
       useBackoff(timing);
       let refused = 0;
       refuse = (step) => (step === 'mail' && refused++ === 0 ? smtpError('451 4.7.1 Greylisted, try again later') : undefined);
-      const nodes = await deploy({ connection: { port: smtp.port }, credentials: basic, send: { attachmentType: 'url', attachment: `${base}/notes.txt`, storeResult: 'msg' } });
+      const nodes = await deploy({
+        connection: { port: smtp.port },
+        credentials: basic,
+        send: { attachmentType: 'url', attachment: `${base}/notes.txt`, storeResult: 'msg' },
+      });
       const passed = next(nodes.out);
       nodes.send.receive({});
       const { emailResult } = await passed;
@@ -443,7 +510,11 @@ describe('provider limits', function () {
       useBackoff(timing);
       smtp.messages.length = 0;
       refuse = (step) => (step === 'data' ? smtpError(answer('451 4.3.0')) : undefined);
-      const nodes = await deploy({ connection: { port: smtp.port, outbox: 'memory' }, credentials: basic, send: { attachmentType: 'url', attachment: `${base}/notes.txt`, stopOnError: false, storeResult: 'msg' } });
+      const nodes = await deploy({
+        connection: { port: smtp.port, outbox: 'memory' },
+        credentials: basic,
+        send: { attachmentType: 'url', attachment: `${base}/notes.txt`, stopOnError: false, storeResult: 'msg' },
+      });
       const passed = next(nodes.out);
       nodes.send.receive({});
       const { emailResult } = await passed;
@@ -462,7 +533,11 @@ describe('provider limits', function () {
       const count = (req: http.IncomingMessage) => downloads.push(req.url);
       web.on('request', count);
       try {
-        const nodes = await deploy({ connection: { port: smtp.port }, credentials: basic, send: { attachmentType: 'url', attachment: `${base}/notes.txt`, stopOnError: false, storeResult: 'msg' } });
+        const nodes = await deploy({
+          connection: { port: smtp.port },
+          credentials: basic,
+          send: { attachmentType: 'url', attachment: `${base}/notes.txt`, stopOnError: false, storeResult: 'msg' },
+        });
         const passed = next(nodes.out);
         nodes.send.receive({});
         const { emailResult } = await passed;
@@ -482,15 +557,27 @@ describe('provider limits', function () {
 describe('backoff of a connection (injected clock)', function () {
   let smtp: SmtpServer;
   let refusals: number;
-  before(async () => (smtp = await startSmtp({ auth: false, onData: () => (refusals-- > 0 ? smtpError('451 4.3.0 Error: queue file write error') : undefined) })));
+  before(
+    async () =>
+      (smtp = await startSmtp({
+        auth: false,
+        onData: () => (refusals-- > 0 ? smtpError('451 4.3.0 Error: queue file write error') : undefined),
+      })),
+  );
   after(() => smtp.close());
 
   it('waits 1 s, 2 s, 4 s between attempts and reports each wait', async function () {
     refusals = 3;
     const clock = fakeClock({ auto: true });
-    const conn = new Connection({ host: '127.0.0.1', port: smtp.port, security: 'none', authType: 'none' }, { user: 'sender@example.com' }, { retry: { now: clock.now, timers: clock, random: () => 0.5 } });
+    const conn = new Connection(
+      { host: '127.0.0.1', port: smtp.port, security: 'none', authType: 'none' },
+      { user: 'sender@example.com' },
+      { retry: { now: clock.now, timers: clock, random: () => 0.5 } },
+    );
     const waits: boolean[] = [];
-    const info = await conn.send({ from: 'sender@example.com', to: 'to@example.com', subject: 'x', text: 'x' }, false, undefined, (w) => waits.push(w));
+    const info = await conn.send({ from: 'sender@example.com', to: 'to@example.com', subject: 'x', text: 'x' }, false, undefined, (w) =>
+      waits.push(w),
+    );
     await conn.close();
     assert.equal(info.attempts, 4);
     assert.deepEqual(clock.delays, [1000, 2000, 4000]);

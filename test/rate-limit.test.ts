@@ -62,15 +62,24 @@ describe('rate limiter', function () {
     const start = clock.t;
     const released: { i: number; at: number }[] = [];
     let waitedCalls = 0;
-    const all = Array.from({ length: 60 }, (_, i) => limiter.acquire(() => waitedCalls++).then(() => released.push({ i, at: clock.t - start })));
+    const all = Array.from({ length: 60 }, (_, i) =>
+      limiter.acquire(() => waitedCalls++).then(() => released.push({ i, at: clock.t - start })),
+    );
     await flush();
     assert.equal(released.length, 1, 'the first goes at once');
     assert.equal(limiter.waiting, 59);
     assert.equal(waitedCalls, 59, 'every other caller is told it waits');
     while (clock.step()) await flush();
     await Promise.all(all);
-    assert.deepEqual(released.map((r) => r.i), [...Array(60).keys()], 'first come, first served');
-    assert.deepEqual(released.map((r) => r.at), Array.from({ length: 60 }, (_, i) => i * 500));
+    assert.deepEqual(
+      released.map((r) => r.i),
+      [...Array(60).keys()],
+      'first come, first served',
+    );
+    assert.deepEqual(
+      released.map((r) => r.at),
+      Array.from({ length: 60 }, (_, i) => i * 500),
+    );
     assert.equal(limiter.waiting, 0);
   });
 
@@ -88,14 +97,23 @@ describe('rate limiter', function () {
     await flush();
     while (clock.step()) await flush();
     await Promise.all(second);
-    for (let i = 1; i < times.length; i++) assert.ok(times[i] - times[i - 1] >= 5, `sends ${i - 1} and ${i} are ${times[i] - times[i - 1]} ms apart`);
+    for (let i = 1; i < times.length; i++)
+      assert.ok(times[i] - times[i - 1] >= 5, `sends ${i - 1} and ${i} are ${times[i] - times[i - 1]} ms apart`);
   });
 
   it('fails the waiting callers when it is closed, and only them', async function () {
     const clock = fakeTime();
     const limiter = new RateLimiter(60, { now: clock.now, timers: clock.timersApi });
-    const outcomes = await Promise.allSettled([limiter.acquire(), limiter.acquire(), limiter.acquire(), flush().then(() => limiter.close(new Error('closed')))]);
-    assert.deepEqual(outcomes.slice(0, 3).map((o) => o.status), ['fulfilled', 'rejected', 'rejected']);
+    const outcomes = await Promise.allSettled([
+      limiter.acquire(),
+      limiter.acquire(),
+      limiter.acquire(),
+      flush().then(() => limiter.close(new Error('closed'))),
+    ]);
+    assert.deepEqual(
+      outcomes.slice(0, 3).map((o) => o.status),
+      ['fulfilled', 'rejected', 'rejected'],
+    );
     assert.equal(clock.timers.length, 0, 'no timer is left behind');
   });
 });
@@ -106,25 +124,41 @@ describe('rate limit of a connection', function () {
   after(() => smtp.close());
   afterEach(() => (smtp.messages.length = 0));
 
-  const config = (port: number, extra?: ConnectionConfig): ConnectionConfig => ({ host: '127.0.0.1', port, security: 'none', authType: 'none', rateLimitPerMinute: 120, ...extra });
+  const config = (port: number, extra?: ConnectionConfig): ConnectionConfig => ({
+    host: '127.0.0.1',
+    port,
+    security: 'none',
+    authType: 'none',
+    rateLimitPerMinute: 120,
+    ...extra,
+  });
 
   it('queues what exceeds the rate, reports each waiting send, and delivers them all as time passes', async function () {
     const clock = fakeTime();
     const conn = new Connection(config(smtp.port), { user: 'sender@example.com' }, { now: clock.now, timers: clock.timersApi });
     const queueEvents: [number, boolean][] = [];
     const sends = Array.from({ length: 6 }, (_, i) =>
-      conn.send({ from: 'sender@example.com', to: 'to@example.com', subject: `m${i}`, text: 'x' }, false, (waiting) => queueEvents.push([i, waiting])),
+      conn.send({ from: 'sender@example.com', to: 'to@example.com', subject: `m${i}`, text: 'x' }, false, (waiting) =>
+        queueEvents.push([i, waiting]),
+      ),
     );
     await smtp.waitForMessages(1);
     assert.equal(conn.waiting, 5);
     assert.equal(smtp.messages.length, 1);
-    assert.deepEqual(queueEvents, [1, 2, 3, 4, 5].map((i) => [i, true]));
+    assert.deepEqual(
+      queueEvents,
+      [1, 2, 3, 4, 5].map((i) => [i, true]),
+    );
     while (clock.step()) await flush();
     const results = await Promise.all(sends);
     assert.equal(results.length, 6);
     // Released in order; over several pooled connections they may arrive in any order.
     assert.deepEqual(smtp.messages.map((m) => m.parsed.subject).sort(), ['m0', 'm1', 'm2', 'm3', 'm4', 'm5']);
-    assert.deepEqual(queueEvents.filter(([, w]) => !w).map(([i]) => i), [1, 2, 3, 4, 5], 'each waiting send reported leaving the queue');
+    assert.deepEqual(
+      queueEvents.filter(([, w]) => !w).map(([i]) => i),
+      [1, 2, 3, 4, 5],
+      'each waiting send reported leaving the queue',
+    );
     await conn.close();
   });
 
@@ -164,7 +198,10 @@ describe('send-smtp-email under a rate limit', function () {
 
   it('shows how many messages wait (blue ring), passes every msg on, then shows the success', async function () {
     // 600 per minute: one every 100 ms, so the queue drains in under half a second without a fake clock.
-    const nodes = await deploy({ connection: { port: smtp.port, authType: 'none', rateLimitPerMinute: '600' }, credentials: { user: 'sender@example.com' } });
+    const nodes = await deploy({
+      connection: { port: smtp.port, authType: 'none', rateLimitPerMinute: '600' },
+      credentials: { user: 'sender@example.com' },
+    });
     const statuses: NodeStatus[] = [];
     const onStatus = (match: (status: NodeStatus) => boolean) =>
       new Promise<{ status: NodeStatus; waiting: number }>((resolve) =>

@@ -67,7 +67,10 @@ describe('nothing lost, nothing crashed', function () {
       const again = outcomes(nodes, 3);
       for (let i = 0; i < 3; i++) nodes.send.receive({ payload: `again ${i}` });
       const after = await again.all;
-      assert.deepEqual([...after.values()].map((o) => o.kind), ['sent', 'sent', 'sent']);
+      assert.deepEqual(
+        [...after.values()].map((o) => o.kind),
+        ['sent', 'sent', 'sent'],
+      );
       assert.equal(back.messages.length, 3);
     } finally {
       await helper.unload();
@@ -98,7 +101,10 @@ describe('nothing lost, nothing crashed', function () {
       await redeploy;
       const seen = await run.all;
       assert.equal(seen.size, 10);
-      assert.deepEqual([...seen.values()].filter((o) => o.kind !== 'sent'), []);
+      assert.deepEqual(
+        [...seen.values()].filter((o) => o.kind !== 'sent'),
+        [],
+      );
       assert.equal(smtp.messages.length, 10);
 
       const again = await deploy({ connection: { port: smtp.port }, credentials: basic });

@@ -11,7 +11,12 @@ import type { ConnectionConfig, ConnectionCredentials } from '../src/lib/transpo
 /** Connection properties, each given as a value or as a function that gives it once the servers run. */
 type Deferred<T> = { [K in keyof T]: T[K] | (() => T[K]) };
 
-const SECRETS = { password: 'PW-secret-7f3a91', clientSecret: 'CS-secret-9b2c44', refreshToken: 'RT-secret-5d6e77', accessToken: 'AT-secret-1a2b33' };
+const SECRETS = {
+  password: 'PW-secret-7f3a91',
+  clientSecret: 'CS-secret-9b2c44',
+  refreshToken: 'RT-secret-5d6e77',
+  accessToken: 'AT-secret-1a2b33',
+};
 
 describe('secrets never leak', function () {
   let smtp: SmtpServer;
@@ -49,10 +54,20 @@ describe('secrets never leak', function () {
   for (const [name, connection, extraCreds] of paths) {
     for (const mode of [{}, { stopOnError: false, storeResult: 'msg' }, { async: true, storeResult: 'flow' }]) {
       it(`${name} ${JSON.stringify(mode)}`, async function () {
-        const resolved = Object.fromEntries(Object.entries(connection).map(([k, v]) => [k, typeof v === 'function' ? v() : v])) as ConnectionConfig;
+        const resolved = Object.fromEntries(
+          Object.entries(connection).map(([k, v]) => [k, typeof v === 'function' ? v() : v]),
+        ) as ConnectionConfig;
         const nodes = await deploy({
           connection: { port: smtp.port, tokenUrl: idp.url, scope: 'https://outlook.office365.com/.default', ...resolved },
-          credentials: { user: 'mailbox@contoso.example', password: SECRETS.password, clientId: 'app-1', clientSecret: SECRETS.clientSecret, refreshToken: SECRETS.refreshToken, accessToken: SECRETS.accessToken, ...extraCreds },
+          credentials: {
+            user: 'mailbox@contoso.example',
+            password: SECRETS.password,
+            clientId: 'app-1',
+            clientSecret: SECRETS.clientSecret,
+            refreshToken: SECRETS.refreshToken,
+            accessToken: SECRETS.accessToken,
+            ...extraCreds,
+          },
           send: mode,
         });
         const ended = new Promise<unknown>((resolve) => {
@@ -63,7 +78,18 @@ describe('secrets never leak', function () {
         nodes.send.on('call:status', (c) => statuses.push(c.args));
         nodes.send.receive({ payload: 'x' });
         emitted.push(await ended, statuses, nodes.send.context().flow.get('emailResult'));
-        const res = await helper.request().post('/smtp-oauth-config/test').send({ id: 'conn', host: '127.0.0.1', ...Object.fromEntries(Object.entries(resolved).filter(([k]) => k !== 'port')), port: resolved.port || smtp.port, security: 'none', tokenUrl: resolved.tokenUrl || idp.url, credentials: { user: 'mailbox@contoso.example', password: '__PWRD__', clientSecret: '__PWRD__' } });
+        const res = await helper
+          .request()
+          .post('/smtp-oauth-config/test')
+          .send({
+            id: 'conn',
+            host: '127.0.0.1',
+            ...Object.fromEntries(Object.entries(resolved).filter(([k]) => k !== 'port')),
+            port: resolved.port || smtp.port,
+            security: 'none',
+            tokenUrl: resolved.tokenUrl || idp.url,
+            credentials: { user: 'mailbox@contoso.example', password: '__PWRD__', clientSecret: '__PWRD__' },
+          });
         assert.equal(res.body.ok, false);
         emitted.push(res.body);
       });

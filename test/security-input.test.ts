@@ -26,7 +26,16 @@ describe('untrusted input', function () {
    * test had started would have arrived too, so the server's count is final without waiting on a timer.
    */
   const barrier: FlowNode[] = [
-    { id: 'barrier', type: 'send-smtp-email', z: 'tab', connection: 'conn', to: 'to@example.com', subject: 'Barrier', html: '<p>b</p>', wires: [['barrierOut']] },
+    {
+      id: 'barrier',
+      type: 'send-smtp-email',
+      z: 'tab',
+      connection: 'conn',
+      to: 'to@example.com',
+      subject: 'Barrier',
+      html: '<p>b</p>',
+      wires: [['barrierOut']],
+    },
     { id: 'barrierOut', type: 'helper', z: 'tab' },
   ];
   async function passBarrier() {
@@ -73,9 +82,16 @@ describe('untrusted input', function () {
     }
 
     it('never writes a prepared attachment header into the mail, whatever the node decides', async function () {
-      const nodes = await deploy({ connection: { port: smtp.port }, credentials, send: { stopOnError: false, storeResult: 'msg' }, extra: barrier });
+      const nodes = await deploy({
+        connection: { port: smtp.port },
+        credentials,
+        send: { stopOnError: false, storeResult: 'msg' },
+        extra: barrier,
+      });
       const ended = outcome(nodes);
-      nodes.send.receive({ attachments: [{ filename: 'a.txt', content: 'hi', headers: { 'X-Note': { prepared: true, value: INJECTION } } }] });
+      nodes.send.receive({
+        attachments: [{ filename: 'a.txt', content: 'hi', headers: { 'X-Note': { prepared: true, value: INJECTION } } }],
+      });
       await ended;
       await passBarrier();
       for (const m of smtp.messages) {
@@ -89,7 +105,13 @@ describe('untrusted input', function () {
       const ended = outcome(nodes);
       nodes.send.receive({
         attachments: [
-          { filename: 'a.pdf', content: 'hi', contentType: 'application/pdf', contentDisposition: 'inline', headers: { 'X-Report-Id': '42' } },
+          {
+            filename: 'a.pdf',
+            content: 'hi',
+            contentType: 'application/pdf',
+            contentDisposition: 'inline',
+            headers: { 'X-Report-Id': '42' },
+          },
           { filename: 'logo.png', content: 'iVBORw0KGgo=', encoding: 'base64', contentType: 'image/png', cid: 'logo@x' },
         ],
       });
@@ -108,7 +130,12 @@ describe('untrusted input', function () {
   describe('an invalid result key', function () {
     for (const mode of [{}, { stopOnError: false }, { async: true }, { storeResult: 'flow' }, { storeResult: 'global', async: true }]) {
       it(`is reported at deploy and fails every msg with ECONFIG before sending ${JSON.stringify(mode)}`, async function () {
-        const nodes = await deploy({ connection: { port: smtp.port }, credentials, send: { storeResult: 'msg', resultKey: 'a..b[', ...mode }, extra: barrier });
+        const nodes = await deploy({
+          connection: { port: smtp.port },
+          credentials,
+          send: { storeResult: 'msg', resultKey: 'a..b[', ...mode },
+          extra: barrier,
+        });
         const own = <A extends unknown[]>(spy: SinonSpy<A, void>) => spy.getCalls().filter((c) => c.thisValue === nodes.send);
         const atDeploy = own(nodes.send.error);
         assert.equal(atDeploy.length, 1, 'the node reports the bad key once at deploy');
@@ -130,7 +157,12 @@ describe('untrusted input', function () {
     }
 
     it('fails a msg whose key refers to a msg property it lacks, before sending', async function () {
-      const nodes = await deploy({ connection: { port: smtp.port }, credentials, send: { storeResult: 'msg', resultKey: 'results[msg.topic]' }, extra: barrier });
+      const nodes = await deploy({
+        connection: { port: smtp.port },
+        credentials,
+        send: { storeResult: 'msg', resultKey: 'results[msg.topic]' },
+        extra: barrier,
+      });
       const ended = outcome(nodes);
       nodes.send.receive({ payload: 'no topic' });
       const r = await ended;
@@ -140,7 +172,11 @@ describe('untrusted input', function () {
 
       const sent = outcome(nodes);
       nodes.send.receive({ topic: 'daily' });
-      assert.equal(((await sent).msg.results as Record<string, EmailResult>).daily.success, true, 'a msg with the property is sent and its result stored');
+      assert.equal(
+        ((await sent).msg.results as Record<string, EmailResult>).daily.success,
+        true,
+        'a msg with the property is sent and its result stored',
+      );
     });
   });
 });

@@ -41,7 +41,11 @@ describe('security: Test connection in a started Node-RED', function () {
   let attackerTokenUrl: string;
 
   const post = (body: object | string, type = 'application/json') =>
-    red.api('/smtp-oauth-config/test', { method: 'POST', headers: { 'Content-Type': type }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+    red.api('/smtp-oauth-config/test', {
+      method: 'POST',
+      headers: { 'Content-Type': type },
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    });
   const alive = async () => {
     assert.equal(red.child.exitCode, null, `Node-RED exited:\n${red.output.text.slice(-2000)}`);
     assert.equal(red.child.signalCode, null);
@@ -75,9 +79,36 @@ describe('security: Test connection in a started Node-RED', function () {
     red = await startNodeRed(userDir, `nodesDir: ${JSON.stringify(builtDist())},`);
     await red.deploy([
       { id: 'tab', type: 'tab', label: 'secrets' },
-      { id: 'conn', type: 'smtp-oauth-config', host: '127.0.0.1', port: legit.port, security: 'none', authType: 'basic', credentials: { user: 'alice@example.com', password: SECRETS.connection } },
-      { id: 'cc', type: 'smtp-oauth-config', host: '127.0.0.1', port: legit.port, security: 'none', authType: 'oauth2-client-credentials', tokenUrl: idp.url, scope: 'mail', credentials: { user: 'alice@example.com', clientId: 'app-1', clientSecret: SECRETS.client } },
-      { id: 'web', type: 'http request', z: 'tab', method: 'GET', url: 'http://127.0.0.1:9/', authType: 'basic', credentials: { user: 'bob', password: SECRETS.http }, wires: [] },
+      {
+        id: 'conn',
+        type: 'smtp-oauth-config',
+        host: '127.0.0.1',
+        port: legit.port,
+        security: 'none',
+        authType: 'basic',
+        credentials: { user: 'alice@example.com', password: SECRETS.connection },
+      },
+      {
+        id: 'cc',
+        type: 'smtp-oauth-config',
+        host: '127.0.0.1',
+        port: legit.port,
+        security: 'none',
+        authType: 'oauth2-client-credentials',
+        tokenUrl: idp.url,
+        scope: 'mail',
+        credentials: { user: 'alice@example.com', clientId: 'app-1', clientSecret: SECRETS.client },
+      },
+      {
+        id: 'web',
+        type: 'http request',
+        z: 'tab',
+        method: 'GET',
+        url: 'http://127.0.0.1:9/',
+        authType: 'basic',
+        credentials: { user: 'bob', password: SECRETS.http },
+        wires: [],
+      },
       { id: 'broker', type: 'mqtt-broker', broker: '127.0.0.1', port: '1883', credentials: { user: 'carol', password: SECRETS.mqtt } },
     ]);
   });
@@ -110,7 +141,13 @@ describe('security: Test connection in a started Node-RED', function () {
   }
 
   it('refuses an unknown security value (fail closed) and lists the four', async function () {
-    const res = await post({ host: '127.0.0.1', port: legit.port, security: 'ssl', authType: 'basic', credentials: { user: 'alice@example.com', password: 'x' } });
+    const res = await post({
+      host: '127.0.0.1',
+      port: legit.port,
+      security: 'ssl',
+      authType: 'basic',
+      credentials: { user: 'alice@example.com', password: 'x' },
+    });
     assert.equal(res.status, 400);
     const { error } = (await res.json()) as TestAnswer;
     assert.equal(error.code, 'ECONFIG');
@@ -127,15 +164,48 @@ describe('security: Test connection in a started Node-RED', function () {
     credentials: Record<string, string>;
   }
   const redirected: [name: string, request: Redirected, secret: string][] = [
-    ['this connection, pointed at another SMTP server', { id: 'conn', port: () => attacker.port, authType: 'basic', credentials: { user: 'alice@example.com', password: '__PWRD__' } }, 'password'],
-    ['this connection, the secret left out altogether', { id: 'conn', port: () => attacker.port, authType: 'basic', credentials: { user: 'alice@example.com' } }, 'password'],
-    ['an http request node', { id: 'web', port: () => attacker.port, authType: 'basic', credentials: { user: 'bob', password: '__PWRD__' } }, 'password'],
-    ['an mqtt-broker node', { id: 'broker', port: () => attacker.port, authType: 'basic', credentials: { user: 'carol', password: '__PWRD__' } }, 'password'],
-    ['a client-credentials connection, pointed at another token URL', { id: 'cc', port: () => legit.port, authType: 'oauth2-client-credentials', tokenUrl: () => attackerTokenUrl, scope: 'mail', credentials: { user: 'alice@example.com', clientId: 'app-1', clientSecret: '__PWRD__' } }, 'clientSecret'],
+    [
+      'this connection, pointed at another SMTP server',
+      { id: 'conn', port: () => attacker.port, authType: 'basic', credentials: { user: 'alice@example.com', password: '__PWRD__' } },
+      'password',
+    ],
+    [
+      'this connection, the secret left out altogether',
+      { id: 'conn', port: () => attacker.port, authType: 'basic', credentials: { user: 'alice@example.com' } },
+      'password',
+    ],
+    [
+      'an http request node',
+      { id: 'web', port: () => attacker.port, authType: 'basic', credentials: { user: 'bob', password: '__PWRD__' } },
+      'password',
+    ],
+    [
+      'an mqtt-broker node',
+      { id: 'broker', port: () => attacker.port, authType: 'basic', credentials: { user: 'carol', password: '__PWRD__' } },
+      'password',
+    ],
+    [
+      'a client-credentials connection, pointed at another token URL',
+      {
+        id: 'cc',
+        port: () => legit.port,
+        authType: 'oauth2-client-credentials',
+        tokenUrl: () => attackerTokenUrl,
+        scope: 'mail',
+        credentials: { user: 'alice@example.com', clientId: 'app-1', clientSecret: '__PWRD__' },
+      },
+      'clientSecret',
+    ],
   ];
   for (const [name, request, secret] of redirected) {
     it(`never sends the stored secret of ${name}; the dialog is asked for the ${secret}`, async function () {
-      const body = { host: '127.0.0.1', security: 'none', ...request, port: request.port(), tokenUrl: request.tokenUrl ? request.tokenUrl() : '' };
+      const body = {
+        host: '127.0.0.1',
+        security: 'none',
+        ...request,
+        port: request.port(),
+        tokenUrl: request.tokenUrl ? request.tokenUrl() : '',
+      };
       const res = await post(body);
       assert.equal(res.status, 200);
       const answer = (await res.json()) as TestAnswer;
@@ -148,9 +218,25 @@ describe('security: Test connection in a started Node-RED', function () {
   }
 
   it('still tests an unchanged, deployed connection with its stored secrets', async function () {
-    const basic = await post({ id: 'conn', host: '127.0.0.1', port: legit.port, security: 'none', authType: 'basic', credentials: { user: 'alice@example.com', password: '__PWRD__' } });
+    const basic = await post({
+      id: 'conn',
+      host: '127.0.0.1',
+      port: legit.port,
+      security: 'none',
+      authType: 'basic',
+      credentials: { user: 'alice@example.com', password: '__PWRD__' },
+    });
     assert.deepEqual(await basic.json(), { ok: true });
-    const cc = await post({ id: 'cc', host: '127.0.0.1', port: legit.port, security: 'none', authType: 'oauth2-client-credentials', tokenUrl: idp.url, scope: 'mail', credentials: { user: 'alice@example.com', clientId: 'app-1', clientSecret: '__PWRD__' } });
+    const cc = await post({
+      id: 'cc',
+      host: '127.0.0.1',
+      port: legit.port,
+      security: 'none',
+      authType: 'oauth2-client-credentials',
+      tokenUrl: idp.url,
+      scope: 'mail',
+      credentials: { user: 'alice@example.com', clientId: 'app-1', clientSecret: '__PWRD__' },
+    });
     const answer = (await cc.json()) as TestAnswer;
     // The loopback server knows no tokens: what matters is that the stored secret reached the real token endpoint.
     assert.equal(answer.ok, false);
@@ -262,7 +348,10 @@ describe('security: deployed connections and sends', function () {
     });
     const port = await listen(hostile);
     try {
-      const nodes = await deploy({ connection: { port, timeout: 1, authType: 'oauth2', retryForSeconds: 0 }, credentials: { user: 'sender@example.com', accessToken: 'at-1' } });
+      const nodes = await deploy({
+        connection: { port, timeout: 1, authType: 'oauth2', retryForSeconds: 0 },
+        credentials: { user: 'sender@example.com', accessToken: 'at-1' },
+      });
       const result = outcome(nodes);
       nodes.send.receive({ payload: 'x' });
       const { kind, msg } = await result;

@@ -39,9 +39,16 @@ describe('send-smtp-email over basic auth', function () {
       connection: connection(),
       credentials,
       send: {
-        to: 'a@example.com; Bob <b@example.com>', cc: 'payload.cc', ccType: 'msg', bcc: 'hidden@example.com',
-        from: 'Alerts <sender@example.com>', replyTo: 'help@example.com', subject: 'Order {{payload.id}}',
-        html: '<p>Hello {{payload.name}}</p>', text: 'Plain {{payload.name}}', priority: 'high',
+        to: 'a@example.com; Bob <b@example.com>',
+        cc: 'payload.cc',
+        ccType: 'msg',
+        bcc: 'hidden@example.com',
+        from: 'Alerts <sender@example.com>',
+        replyTo: 'help@example.com',
+        subject: 'Order {{payload.id}}',
+        html: '<p>Hello {{payload.name}}</p>',
+        text: 'Plain {{payload.name}}',
+        priority: 'high',
       },
     });
     const done = next(nodes.out);
@@ -49,11 +56,23 @@ describe('send-smtp-email over basic auth', function () {
     await done;
     const [m] = await smtp.waitForMessages(1);
     const p = m.parsed;
-    assert.deepEqual(p.to.value.map((a) => a.address), ['a@example.com', 'b@example.com']);
+    assert.deepEqual(
+      p.to.value.map((a) => a.address),
+      ['a@example.com', 'b@example.com'],
+    );
     assert.equal(p.to.value[1].name, 'Bob');
-    assert.deepEqual(p.cc.value.map((a) => a.address), ['c1@example.com', 'c2@example.com']);
+    assert.deepEqual(
+      p.cc.value.map((a) => a.address),
+      ['c1@example.com', 'c2@example.com'],
+    );
     assert.equal(p.bcc, undefined, 'BCC must not appear in the headers');
-    assert.deepEqual(m.envelope.rcptTo.map((r) => r.address).sort(), ['a@example.com', 'b@example.com', 'c1@example.com', 'c2@example.com', 'hidden@example.com']);
+    assert.deepEqual(m.envelope.rcptTo.map((r) => r.address).sort(), [
+      'a@example.com',
+      'b@example.com',
+      'c1@example.com',
+      'c2@example.com',
+      'hidden@example.com',
+    ]);
     assert.equal(p.from.value[0].name, 'Alerts');
     assert.equal(p.replyTo.value[0].address, 'help@example.com');
     assert.equal(p.subject, 'Order 42');
@@ -65,7 +84,11 @@ describe('send-smtp-email over basic auth', function () {
   });
 
   it('defaults From to the connection user and derives the text from the HTML', async function () {
-    const nodes = await deploy({ connection: connection(), credentials, send: { html: '<h1>Title</h1><p>Line<br>two <a href="https://x.example/">link</a></p><ul><li>one</li></ul>', priority: 'low' } });
+    const nodes = await deploy({
+      connection: connection(),
+      credentials,
+      send: { html: '<h1>Title</h1><p>Line<br>two <a href="https://x.example/">link</a></p><ul><li>one</li></ul>', priority: 'low' },
+    });
     nodes.send.receive({});
     const [m] = await smtp.waitForMessages(1);
     assert.equal(m.parsed.from.value[0].address, 'sender@example.com');
@@ -76,8 +99,20 @@ describe('send-smtp-email over basic auth', function () {
   it('reads recipients and content from msg, flow, global, env and jsonata', async function () {
     process.env.SMTP_TEST_BCC = 'env@example.com';
     const nodes = await deploy({
-      connection: connection(), credentials,
-      send: { to: 'payload.to', toType: 'msg', cc: 'ccList', ccType: 'flow', bcc: 'SMTP_TEST_BCC', bccType: 'env', subject: 'subj', subjectType: 'global', html: '"<b>" & payload.n & "</b>"', htmlType: 'jsonata' },
+      connection: connection(),
+      credentials,
+      send: {
+        to: 'payload.to',
+        toType: 'msg',
+        cc: 'ccList',
+        ccType: 'flow',
+        bcc: 'SMTP_TEST_BCC',
+        bccType: 'env',
+        subject: 'subj',
+        subjectType: 'global',
+        html: '"<b>" & payload.n & "</b>"',
+        htmlType: 'jsonata',
+      },
     });
     nodes.send.context().flow.set('ccList', 'flow@example.com');
     nodes.send.context().global.set('subj', 'From {{global}}');
@@ -92,7 +127,11 @@ describe('send-smtp-email over basic auth', function () {
 
   it('renders flow, global and env values in str templates', async function () {
     process.env.SMTP_TEST_SITE = 'Plant 3';
-    const nodes = await deploy({ connection: connection(), credentials, send: { subject: '{{flow.area}} / {{global.shift}} / {{env.SMTP_TEST_SITE}}' } });
+    const nodes = await deploy({
+      connection: connection(),
+      credentials,
+      send: { subject: '{{flow.area}} / {{global.shift}} / {{env.SMTP_TEST_SITE}}' },
+    });
     nodes.send.context().flow.set('area', 'Hall A');
     nodes.send.context().global.set('shift', 'night');
     nodes.send.receive({});
@@ -101,12 +140,52 @@ describe('send-smtp-email over basic auth', function () {
   });
 
   const attachmentCases = [
-    { name: 'url (http)', send: () => ({ attachmentType: 'url', attachment: `${filesUrl}/report.csv` }), filename: 'report.csv', type: 'text/csv', content: 'a,b\n1,2\n' },
-    { name: 'url (data:)', send: () => ({ attachmentType: 'url', attachment: 'data:image/png;base64,iVBORw0KGgo=', attachmentFilename: 'pixel.png' }), filename: 'pixel.png', type: 'image/png', content: Buffer.from('iVBORw0KGgo=', 'base64') },
-    { name: 'text', send: () => ({ attachmentType: 'text', attachment: 'hello text' }), filename: 'attachment.txt', type: 'text/plain', content: 'hello text' },
-    { name: 'base64', send: () => ({ attachmentType: 'base64', attachment: Buffer.from('binary!').toString('base64'), attachmentFilename: 'b.bin' }), filename: 'b.bin', type: 'application/octet-stream', content: 'binary!' },
-    { name: 'custom', send: () => ({ attachmentType: 'custom', attachment: '{"a":1}', attachmentMimeType: 'application/json' }), filename: 'attachment.json', type: 'application/json', content: '{"a":1}' },
-    { name: 'mime', send: () => ({ attachmentType: 'mime', attachment: 'Content-Type: text/calendar; method=REQUEST\r\nContent-Disposition: attachment; filename="invite.ics"\r\n\r\nBEGIN:VCALENDAR\r\nEND:VCALENDAR' }), filename: 'invite.ics', type: 'text/calendar', content: 'BEGIN:VCALENDAR\r\nEND:VCALENDAR' },
+    {
+      name: 'url (http)',
+      send: () => ({ attachmentType: 'url', attachment: `${filesUrl}/report.csv` }),
+      filename: 'report.csv',
+      type: 'text/csv',
+      content: 'a,b\n1,2\n',
+    },
+    {
+      name: 'url (data:)',
+      send: () => ({ attachmentType: 'url', attachment: 'data:image/png;base64,iVBORw0KGgo=', attachmentFilename: 'pixel.png' }),
+      filename: 'pixel.png',
+      type: 'image/png',
+      content: Buffer.from('iVBORw0KGgo=', 'base64'),
+    },
+    {
+      name: 'text',
+      send: () => ({ attachmentType: 'text', attachment: 'hello text' }),
+      filename: 'attachment.txt',
+      type: 'text/plain',
+      content: 'hello text',
+    },
+    {
+      name: 'base64',
+      send: () => ({ attachmentType: 'base64', attachment: Buffer.from('binary!').toString('base64'), attachmentFilename: 'b.bin' }),
+      filename: 'b.bin',
+      type: 'application/octet-stream',
+      content: 'binary!',
+    },
+    {
+      name: 'custom',
+      send: () => ({ attachmentType: 'custom', attachment: '{"a":1}', attachmentMimeType: 'application/json' }),
+      filename: 'attachment.json',
+      type: 'application/json',
+      content: '{"a":1}',
+    },
+    {
+      name: 'mime',
+      send: () => ({
+        attachmentType: 'mime',
+        attachment:
+          'Content-Type: text/calendar; method=REQUEST\r\nContent-Disposition: attachment; filename="invite.ics"\r\n\r\nBEGIN:VCALENDAR\r\nEND:VCALENDAR',
+      }),
+      filename: 'invite.ics',
+      type: 'text/calendar',
+      content: 'BEGIN:VCALENDAR\r\nEND:VCALENDAR',
+    },
   ];
   for (const c of attachmentCases) {
     it(`attaches ${c.name}`, async function () {
@@ -121,7 +200,11 @@ describe('send-smtp-email over basic auth', function () {
   }
 
   it('adds msg.attachments to the node attachment', async function () {
-    const nodes = await deploy({ connection: connection(), credentials, send: { attachmentType: 'text', attachment: 'own', attachmentFilename: 'own.txt' } });
+    const nodes = await deploy({
+      connection: connection(),
+      credentials,
+      send: { attachmentType: 'text', attachment: 'own', attachmentFilename: 'own.txt' },
+    });
     nodes.send.receive({
       attachments: [
         { filename: 'buf.bin', content: Buffer.from([1, 2, 3]) },
@@ -130,7 +213,10 @@ describe('send-smtp-email over basic auth', function () {
       ],
     });
     const [m] = await smtp.waitForMessages(1);
-    assert.deepEqual(m.parsed.attachments.map((a) => a.filename), ['own.txt', 'buf.bin', 'b64.txt', 'remote.csv']);
+    assert.deepEqual(
+      m.parsed.attachments.map((a) => a.filename),
+      ['own.txt', 'buf.bin', 'b64.txt', 'remote.csv'],
+    );
     assert.deepEqual([...m.parsed.attachments[1].content], [1, 2, 3]);
     assert.equal(m.parsed.attachments[2].content.toString(), 'decoded');
     assert.equal(m.parsed.attachments[3].content.toString(), 'a,b\n1,2\n');
@@ -175,7 +261,11 @@ describe('send-smtp-email over basic auth', function () {
   });
 
   it('with stop on error off: stores the failure and passes the msg on', async function () {
-    const nodes = await deploy({ connection: connection(), credentials: { user: 'sender@example.com', password: 'wrong' }, send: { stopOnError: false, storeResult: 'msg' } });
+    const nodes = await deploy({
+      connection: connection(),
+      credentials: { user: 'sender@example.com', password: 'wrong' },
+      send: { stopOnError: false, storeResult: 'msg' },
+    });
     const result = outcome(nodes);
     nodes.send.receive({ payload: 'x' });
     const r = await result;
@@ -204,7 +294,11 @@ describe('send-smtp-email over basic auth', function () {
   });
 
   it('asynchronous: a failure reaches Catch nodes after the msg passed on', async function () {
-    const nodes = await deploy({ connection: connection(), credentials: { user: 'sender@example.com', password: 'wrong' }, send: { async: true } });
+    const nodes = await deploy({
+      connection: connection(),
+      credentials: { user: 'sender@example.com', password: 'wrong' },
+      send: { async: true },
+    });
     const passed = next(nodes.out);
     const caught = next(nodes.caught);
     nodes.send.receive({ payload: 'later' });

@@ -24,7 +24,8 @@ interface ConnectionOutbox {
 /** While the tab is shown, its list is read again this often. */
 const REFRESH_MS = 5000;
 
-const size = (bytes: number) => (bytes < 1024 ? `${bytes} B` : bytes < 1024 * 1024 ? `${Math.round(bytes / 1024)} KB` : `${(bytes / 1024 / 1024).toFixed(1)} MB`);
+const size = (bytes: number) =>
+  bytes < 1024 ? `${bytes} B` : bytes < 1024 * 1024 ? `${Math.round(bytes / 1024)} KB` : `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 const time = (ms: number) => new Date(ms).toLocaleTimeString();
 
 /** Adds the Outbox tab to the sidebar; `_` translates the connection node's message keys. */
@@ -32,7 +33,9 @@ export function addOutboxTab(_: (key: string, options?: Record<string, unknown>)
   const canAct = () => !RED.user || RED.user.hasPermission('smtp-oauth-config.write');
   const content = $('<div class="smtp-outbox"></div>');
   const toolbar = $('<div class="smtp-outbox-toolbar"></div>');
-  const refreshButton = $('<button type="button" class="red-ui-sidebar-header-button" id="smtp-outbox-refresh"><i class="fa fa-refresh"></i></button>')
+  const refreshButton = $(
+    '<button type="button" class="red-ui-sidebar-header-button" id="smtp-outbox-refresh"><i class="fa fa-refresh"></i></button>',
+  )
     .attr('title', _('smtp-oauth-config.outbox.refresh'))
     .appendTo(toolbar);
   const list = $('<div class="smtp-outbox-list" id="smtp-outbox-list"></div>').appendTo(content);
@@ -40,8 +43,16 @@ export function addOutboxTab(_: (key: string, options?: Record<string, unknown>)
   let timer: ReturnType<typeof setInterval> | undefined;
 
   function act(connection: string, action: 'retry' | 'delete', mail?: string) {
-    $.ajax({ url: `smtp-oauth-config/outbox/${encodeURIComponent(connection)}/${action}`, method: 'POST', contentType: 'application/json', data: JSON.stringify(mail ? { mail } : {}), dataType: 'json' })
-      .done((r: { count: number }) => RED.notify(_(`smtp-oauth-config.outbox.${action}Done`, { count: r.count }), { type: 'success', timeout: 3000 }))
+    $.ajax({
+      url: `smtp-oauth-config/outbox/${encodeURIComponent(connection)}/${action}`,
+      method: 'POST',
+      contentType: 'application/json',
+      data: JSON.stringify(mail ? { mail } : {}),
+      dataType: 'json',
+    })
+      .done((r: { count: number }) =>
+        RED.notify(_(`smtp-oauth-config.outbox.${action}Done`, { count: r.count }), { type: 'success', timeout: 3000 }),
+      )
       .fail((xhr) => RED.notify(_('smtp-oauth-config.outbox.failed', { status: xhr.status }), 'error'))
       .always(refresh);
   }
@@ -62,12 +73,20 @@ export function addOutboxTab(_: (key: string, options?: Record<string, unknown>)
     for (const c of connections) {
       const section = $('<div class="smtp-outbox-connection"></div>').attr('data-connection', c.id).appendTo(list);
       const header = $('<div class="smtp-outbox-header"></div>').appendTo(section);
-      $('<span class="smtp-outbox-name"></span>').text(c.name || c.id).appendTo(header);
-      $('<span class="smtp-outbox-count"></span>').text(_('smtp-oauth-config.outbox.count', { count: c.mails.length })).appendTo(header);
+      $('<span class="smtp-outbox-name"></span>')
+        .text(c.name || c.id)
+        .appendTo(header);
+      $('<span class="smtp-outbox-count"></span>')
+        .text(_('smtp-oauth-config.outbox.count', { count: c.mails.length }))
+        .appendTo(header);
       if (c.mails.length) {
         const all = $('<span class="smtp-outbox-actions"></span>').appendTo(header);
-        button('fa-repeat', _('smtp-oauth-config.outbox.retryAll'), () => act(c.id, 'retry')).addClass('smtp-outbox-retry-all').appendTo(all);
-        button('fa-trash', _('smtp-oauth-config.outbox.deleteAll'), () => act(c.id, 'delete')).addClass('smtp-outbox-delete-all').appendTo(all);
+        button('fa-repeat', _('smtp-oauth-config.outbox.retryAll'), () => act(c.id, 'retry'))
+          .addClass('smtp-outbox-retry-all')
+          .appendTo(all);
+        button('fa-trash', _('smtp-oauth-config.outbox.deleteAll'), () => act(c.id, 'delete'))
+          .addClass('smtp-outbox-delete-all')
+          .appendTo(all);
       }
       if (c.outbox === 'memory') $('<div class="smtp-outbox-note"></div>').text(_('smtp-oauth-config.outbox.memoryNote')).appendTo(section);
       for (const m of c.mails) {
@@ -85,8 +104,12 @@ export function addOutboxTab(_: (key: string, options?: Record<string, unknown>)
           if (m.lastError.hint) $('<div class="smtp-outbox-hint"></div>').text(m.lastError.hint).appendTo(row);
         }
         const actions = $('<div class="smtp-outbox-actions"></div>').appendTo(row);
-        button('fa-repeat', _('smtp-oauth-config.outbox.retry'), () => act(c.id, 'retry', m.id)).addClass('smtp-outbox-retry').appendTo(actions);
-        button('fa-trash', _('smtp-oauth-config.outbox.delete'), () => act(c.id, 'delete', m.id)).addClass('smtp-outbox-delete').appendTo(actions);
+        button('fa-repeat', _('smtp-oauth-config.outbox.retry'), () => act(c.id, 'retry', m.id))
+          .addClass('smtp-outbox-retry')
+          .appendTo(actions);
+        button('fa-trash', _('smtp-oauth-config.outbox.delete'), () => act(c.id, 'delete', m.id))
+          .addClass('smtp-outbox-delete')
+          .appendTo(actions);
       }
     }
   }
@@ -97,7 +120,9 @@ export function addOutboxTab(_: (key: string, options?: Record<string, unknown>)
       .done(render)
       .fail((xhr) => {
         list.empty();
-        $('<div class="smtp-outbox-empty"></div>').text(_('smtp-oauth-config.outbox.failed', { status: xhr.status })).appendTo(list);
+        $('<div class="smtp-outbox-empty"></div>')
+          .text(_('smtp-oauth-config.outbox.failed', { status: xhr.status }))
+          .appendTo(list);
       });
   }
 

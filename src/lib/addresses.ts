@@ -40,7 +40,8 @@ function splitList(list: string): string[] {
   return parts.map((p) => p.trim()).filter(Boolean);
 }
 
-const lineBreak = (field: Param) => mailError(ErrorCodes.EINPUT, text('errors.address.lineBreak', { field }), text('hints.address.lineBreak', { field }));
+const lineBreak = (field: Param) =>
+  mailError(ErrorCodes.EINPUT, text('errors.address.lineBreak', { field }), text('hints.address.lineBreak', { field }));
 
 function parseOne(entry: string, field: Param): Address {
   // CR/LF in an address is not folded by nodemailer: "a@x\r\nBcc: b@y" would become a group.
@@ -71,7 +72,11 @@ export function parseAddresses(value: unknown, field: Param): Address[] {
       if (/[\r\n]/.test(String(name ?? ''))) throw lineBreak(field);
       out.push(parseOne(written, field));
     } else {
-      throw mailError(ErrorCodes.EINPUT, text('errors.address.notList', { field, type: typeOf(entry) }), text('hints.address.notList', { field }));
+      throw mailError(
+        ErrorCodes.EINPUT,
+        text('errors.address.notList', { field, type: typeOf(entry) }),
+        text('hints.address.notList', { field }),
+      );
     }
   }
   return out;
@@ -80,7 +85,12 @@ export function parseAddresses(value: unknown, field: Param): Address[] {
 /** Parses a field that takes exactly one address (From, Reply-To). */
 export function parseSingleAddress(value: unknown, field: Param): Address | undefined {
   const list = parseAddresses(value, field);
-  if (list.length > 1) throw mailError(ErrorCodes.EINPUT, text('errors.address.single', { field, given: list.length }), text('hints.address.single', { field }));
+  if (list.length > 1)
+    throw mailError(
+      ErrorCodes.EINPUT,
+      text('errors.address.single', { field, given: list.length }),
+      text('hints.address.single', { field }),
+    );
   return list[0];
 }
 

@@ -9,7 +9,6 @@ import { text, type Param, type Text } from './texts';
 import { CONNECTION_DEFAULTS } from '../shared/constants';
 import { httpClient } from './http-client';
 
-
 export interface AttachmentSpec {
   /** One of ATTACHMENT_TYPES, as the flow file holds it: anything else is refused with EINPUT. */
   type: string;
@@ -25,7 +24,11 @@ export interface DownloadLimits {
   maxRedirects: number;
 }
 
-export const DEFAULT_LIMITS: DownloadLimits = { timeout: CONNECTION_DEFAULTS.timeout * 1000, maxBytes: CONNECTION_DEFAULTS.maxAttachmentMB * 1024 * 1024, maxRedirects: 5 };
+export const DEFAULT_LIMITS: DownloadLimits = {
+  timeout: CONNECTION_DEFAULTS.timeout * 1000,
+  maxBytes: CONNECTION_DEFAULTS.maxAttachmentMB * 1024 * 1024,
+  maxRedirects: 5,
+};
 
 /** The download limits of a connection: its time-out and its size cap (in MB) or the default. */
 export function downloadLimits(timeoutMs: number, maxMB: unknown): DownloadLimits {
@@ -56,7 +59,8 @@ const fail = (message: Text, hint: Text) => mailError(ErrorCodes.EATTACHMENT, me
 /** Strict base64 (RFC 4648 §4), white space allowed between lines as in MIME bodies. */
 export function decodeBase64(value: string, what: Param): Buffer {
   const clean = value.replace(/\s+/g, '');
-  if (clean.length % 4 === 1 || !/^[A-Za-z0-9+/]*={0,2}$/.test(clean)) throw fail(text('errors.attachment.base64', { what }), text('hints.attachment.base64'));
+  if (clean.length % 4 === 1 || !/^[A-Za-z0-9+/]*={0,2}$/.test(clean))
+    throw fail(text('errors.attachment.base64', { what }), text('hints.attachment.base64'));
   return Buffer.from(clean, 'base64');
 }
 
@@ -87,24 +91,40 @@ async function download(url: string, limits: DownloadLimits): Promise<{ stream: 
       maxRedirects: limits.maxRedirects,
       validateStatus: () => true,
       beforeRedirect: (options: { protocol?: string }) => {
-        if (!/^https?:$/.test(options.protocol || '')) throw textError(text('errors.attachment.redirect', { protocol: String(options.protocol) }));
+        if (!/^https?:$/.test(options.protocol || ''))
+          throw textError(text('errors.attachment.redirect', { protocol: String(options.protocol) }));
       },
     });
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     // Our own refusal of a redirect is said in the user's language; of any other failure the code says most.
     const own = ownCause(err);
-    const reason = own ? messageOf(own) : /redirect|ERR_FR_TOO_MANY_REDIRECTS/i.test(`${err.code} ${err.message}`) ? err.message : err.code || err.message;
+    const reason = own
+      ? messageOf(own)
+      : /redirect|ERR_FR_TOO_MANY_REDIRECTS/i.test(`${err.code} ${err.message}`)
+        ? err.message
+        : err.code || err.message;
     throw fail(text('errors.attachment.download', { host, reason }), text('hints.attachment.download'));
   }
   const declared = Number(res.headers['content-length']);
   if (res.status >= 400 || declared > limits.maxBytes) {
     res.data.destroy();
-    throw res.status >= 400 ? fail(text('errors.attachment.httpStatus', { status: res.status }), text('hints.attachment.httpStatus')) : tooLarge(limits);
+    throw res.status >= 400
+      ? fail(text('errors.attachment.httpStatus', { status: res.status }), text('hints.attachment.httpStatus'))
+      : tooLarge(limits);
   }
   // Re-emit stream errors (size cap, time-out, reset) as our own error: axios' carries its config.
   const out = new PassThrough();
-  res.data.on('error', (e: Error) => out.destroy(/maxContentLength/.test(e.message) ? tooLarge(limits) : fail(text('errors.attachment.brokeOff', { host, reason: e.message }), text('hints.attachment.brokeOff', { seconds: limits.timeout / 1000 }))));
+  res.data.on('error', (e: Error) =>
+    out.destroy(
+      /maxContentLength/.test(e.message)
+        ? tooLarge(limits)
+        : fail(
+            text('errors.attachment.brokeOff', { host, reason: e.message }),
+            text('hints.attachment.brokeOff', { seconds: limits.timeout / 1000 }),
+          ),
+    ),
+  );
   res.data.pipe(out);
   // And the other way: when the attachment is dropped (a failed send), end the download too.
   out.once('close', () => res.data.destroy());
@@ -133,7 +153,12 @@ function nameFromUrl(url: string): string | undefined {
 }
 
 /** An attachment from a URL: http(s) streamed, data: decoded, every other scheme refused. */
-export async function fromUrl(value: unknown, filename: string | undefined, mimeType: string | undefined, limits: DownloadLimits): Promise<Mail.Attachment> {
+export async function fromUrl(
+  value: unknown,
+  filename: string | undefined,
+  mimeType: string | undefined,
+  limits: DownloadLimits,
+): Promise<Mail.Attachment> {
   const url = asText(value, text('fields.attachmentUrl')).trim();
   if (/^data:/i.test(url)) return fromDataUrl(url, filename, mimeType);
   let protocol;
@@ -152,7 +177,8 @@ export async function fromUrl(value: unknown, filename: string | undefined, mime
 /** A pregenerated MIME part: headers, an empty line, a body. */
 function fromMime(value: unknown, what: Param = text('fields.mimePart')): Mail.Attachment {
   const raw = asText(value, what);
-  if (!/^[A-Za-z0-9-]+:[^\r\n]*\r?\n(?:[^\r\n]*\r?\n)*?\r?\n/.test(raw)) throw fail(text('errors.attachment.mimeNoHeaders'), text('hints.attachment.mimeNoHeaders'));
+  if (!/^[A-Za-z0-9-]+:[^\r\n]*\r?\n(?:[^\r\n]*\r?\n)*?\r?\n/.test(raw))
+    throw fail(text('errors.attachment.mimeNoHeaders'), text('hints.attachment.mimeNoHeaders'));
   return { raw };
 }
 
@@ -166,22 +192,38 @@ export async function buildAttachment(spec: AttachmentSpec, limits: DownloadLimi
     case 'url':
       return fromUrl(spec.value, filename, mimeType, limits);
     case 'text':
-      return { filename: filename || 'attachment.txt', content: asText(spec.value, text('fields.attachmentText')), contentType: mimeType || 'text/plain; charset=utf-8' };
+      return {
+        filename: filename || 'attachment.txt',
+        content: asText(spec.value, text('fields.attachmentText')),
+        contentType: mimeType || 'text/plain; charset=utf-8',
+      };
     case 'base64': {
       const content = decodeBase64(asText(spec.value, text('fields.base64Attachment')), text('fields.base64Attachment'));
-      return { filename: filename || `attachment.${mimeType ? detectExtension(mimeType) : 'bin'}`, content, contentType: mimeType || 'application/octet-stream' };
+      return {
+        filename: filename || `attachment.${mimeType ? detectExtension(mimeType) : 'bin'}`,
+        content,
+        contentType: mimeType || 'application/octet-stream',
+      };
     }
     case 'custom': {
       const contentType = mimeType || 'application/octet-stream';
       // An object from msg (a JSON document, say) is attached as its JSON text.
       const value = spec.value;
-      const content = Buffer.isBuffer(value) ? value : value !== null && typeof value === 'object' ? JSON.stringify(value) : asText(value, text('fields.attachmentContent'));
+      const content = Buffer.isBuffer(value)
+        ? value
+        : value !== null && typeof value === 'object'
+          ? JSON.stringify(value)
+          : asText(value, text('fields.attachmentContent'));
       return { filename: filename || `attachment.${detectExtension(contentType)}`, content, contentType };
     }
     case 'mime':
       return fromMime(spec.value);
     default:
-      throw mailError(ErrorCodes.EINPUT, text('errors.attachment.unknownType', { type: String(spec.type) }), text('hints.attachment.unknownType'));
+      throw mailError(
+        ErrorCodes.EINPUT,
+        text('errors.attachment.unknownType', { type: String(spec.type) }),
+        text('hints.attachment.unknownType'),
+      );
   }
 }
 
@@ -201,11 +243,18 @@ export async function fromMsgAttachments(list: unknown, limits: DownloadLimits =
 
 async function fromMsgAttachment(entry: unknown, what: string, limits: DownloadLimits): Promise<Mail.Attachment> {
   if (!entry || typeof entry !== 'object' || Buffer.isBuffer(entry) || Array.isArray(entry)) {
-    throw mailError(ErrorCodes.EINPUT, text('errors.attachment.notObject', { what, type: typeOf(entry) }), text('hints.attachment.notObject'));
+    throw mailError(
+      ErrorCodes.EINPUT,
+      text('errors.attachment.notObject', { what, type: typeOf(entry) }),
+      text('hints.attachment.notObject'),
+    );
   }
   const unknown = Object.keys(entry).filter((k) => !ALLOWED_KEYS.has(k));
   if (unknown.length) {
-    throw fail(text('errors.attachment.unknownKeys', { what, keys: unknown.map((k) => `"${k}"`).join(', ') }), text('hints.attachment.unknownKeys', { allowed: [...ALLOWED_KEYS].join(', ') }));
+    throw fail(
+      text('errors.attachment.unknownKeys', { what, keys: unknown.map((k) => `"${k}"`).join(', ') }),
+      text('hints.attachment.unknownKeys', { allowed: [...ALLOWED_KEYS].join(', ') }),
+    );
   }
   const e = entry as Record<string, unknown>;
   // null counts as absent: flows often clear a field by setting it to null.
@@ -238,7 +287,11 @@ async function fromMsgAttachment(entry: unknown, what: string, limits: DownloadL
     const content = typeof e.content === 'string' && encoding ? decodeContent(e.content, encoding, what) : e.content;
     source = { filename, content, contentType };
   } else if (given('content')) {
-    throw mailError(ErrorCodes.EINPUT, text('errors.attachment.contentType', { what, type: typeOf(e.content) }), text('hints.attachment.contentType'));
+    throw mailError(
+      ErrorCodes.EINPUT,
+      text('errors.attachment.contentType', { what, type: typeOf(e.content) }),
+      text('hints.attachment.contentType'),
+    );
   } else {
     throw fail(text('errors.attachment.noContent', { what }), text('hints.attachment.noContent'));
   }
@@ -258,7 +311,8 @@ function optionalText(value: unknown, what: string): string | undefined {
 /** An optional text field that ends up in a header: a string without line breaks or controls. */
 function headerText(value: unknown, what: string): string | undefined {
   const found = optionalText(value, what);
-  if (found !== undefined && CONTROL.test(found)) throw fail(text('errors.attachment.control', { what }), text('hints.attachment.control', { what }));
+  if (found !== undefined && CONTROL.test(found))
+    throw fail(text('errors.attachment.control', { what }), text('hints.attachment.control', { what }));
   return found;
 }
 
@@ -279,11 +333,15 @@ function partHeaders(value: unknown, what: string): Record<string, string> | und
   }
   const out: Record<string, string> = {};
   for (const [name, header] of Object.entries(value as Record<string, unknown>)) {
-    if (!FIELD_NAME.test(name)) throw fail(text('errors.attachment.headerName', { what, name: JSON.stringify(name) }), text('hints.attachment.headerName'));
-    if (PART_HEADERS.has(name.toLowerCase())) throw fail(text('errors.attachment.headerOwn', { what, name }), text('hints.attachment.headerOwn'));
+    if (!FIELD_NAME.test(name))
+      throw fail(text('errors.attachment.headerName', { what, name: JSON.stringify(name) }), text('hints.attachment.headerName'));
+    if (PART_HEADERS.has(name.toLowerCase()))
+      throw fail(text('errors.attachment.headerOwn', { what, name }), text('hints.attachment.headerOwn'));
     // nodemailer takes an object value as options, and {prepared: true} writes its value unfolded.
-    if (typeof header !== 'string') throw fail(text('errors.attachment.headerValueType', { what, name, type: typeOf(header) }), text('hints.attachment.headerValueType'));
-    if (CONTROL.test(header)) throw fail(text('errors.attachment.headerValueControl', { what, name }), text('hints.attachment.headerValueControl'));
+    if (typeof header !== 'string')
+      throw fail(text('errors.attachment.headerValueType', { what, name, type: typeOf(header) }), text('hints.attachment.headerValueType'));
+    if (CONTROL.test(header))
+      throw fail(text('errors.attachment.headerValueControl', { what, name }), text('hints.attachment.headerValueControl'));
     // defineProperty: a "__proto__" name stays a plain key instead of changing the object's prototype.
     Object.defineProperty(out, name, { value: header, enumerable: true, writable: true, configurable: true });
   }
@@ -295,7 +353,8 @@ function decodeContent(content: string, encoding: string, what: string): string 
   const name = encoding.toLowerCase().replace(/[-_\s]/g, '');
   if (name === 'base64') return decodeBase64(content, what);
   if (name === 'hex') {
-    if (!/^(?:[0-9a-fA-F]{2})*$/.test(content.replace(/\s+/g, ''))) throw fail(text('errors.attachment.hex', { what }), text('hints.attachment.hex'));
+    if (!/^(?:[0-9a-fA-F]{2})*$/.test(content.replace(/\s+/g, '')))
+      throw fail(text('errors.attachment.hex', { what }), text('hints.attachment.hex'));
     return Buffer.from(content.replace(/\s+/g, ''), 'hex');
   }
   if (!Buffer.isEncoding(name)) throw fail(text('errors.attachment.encoding', { what, encoding }), text('hints.attachment.encoding'));

@@ -20,7 +20,10 @@ const streaming = nodemailer.createTransport(
   {
     name: 'outbox',
     version: '1',
-    send(mail: { message: { keepBcc: boolean; getEnvelope(): unknown; messageId(): string; createReadStream(): Readable } }, done: (err: Error | null, info?: unknown) => void) {
+    send(
+      mail: { message: { keepBcc: boolean; getEnvelope(): unknown; messageId(): string; createReadStream(): Readable } },
+      done: (err: Error | null, info?: unknown) => void,
+    ) {
       mail.message.keepBcc = false;
       let message: Readable;
       try {
@@ -61,7 +64,11 @@ export async function composeBuffer(message: Mail.Options): Promise<Composed<Buf
 export function fixMessageId(message: Mail.Options): void {
   if (message.messageId || hasHeader(message.headers, 'message-id')) return;
   const from = typeof message.from === 'string' ? message.from : message.from && 'address' in message.from ? message.from.address : '';
-  const domain = (from || '').split('@').pop()?.replace(/[<>\s]/g, '') || 'localhost';
+  const domain =
+    (from || '')
+      .split('@')
+      .pop()
+      ?.replace(/[<>\s]/g, '') || 'localhost';
   message.messageId = `<${randomUUID()}@${domain}>`;
 }
 

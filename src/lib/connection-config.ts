@@ -25,7 +25,8 @@ const named = (field: string): Text => text(`fields.config.${field}`);
 
 function textField(value: unknown, field: Text): string {
   if (value === undefined || value === null) return '';
-  if (typeof value !== 'string') throw invalid(text('errors.config.notText', { field, type: typeOf(value) }), text('hints.config.notText', { field }));
+  if (typeof value !== 'string')
+    throw invalid(text('errors.config.notText', { field, type: typeOf(value) }), text('hints.config.notText', { field }));
   return value;
 }
 
@@ -40,7 +41,10 @@ function number(value: unknown, field: Text, fallback: number, min: number, max:
   const n = typeof value === 'number' ? value : typeof value === 'string' && /^\s*\d+(\.\d+)?\s*$/.test(value) ? Number(value) : NaN;
   if (!Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) {
     const params = { field, min, max, value: String(JSON.stringify(value)) };
-    throw invalid(integer ? text('errors.config.wholeNumber', params) : text('errors.config.number', params), text('hints.config.range', { field, min, max }));
+    throw invalid(
+      integer ? text('errors.config.wholeNumber', params) : text('errors.config.number', params),
+      text('hints.config.range', { field, min, max }),
+    );
   }
   return n;
 }
@@ -49,7 +53,10 @@ function oneOf<T extends string>(value: unknown, field: Text, allowed: readonly 
   if (value === undefined || value === null || value === '') return fallback;
   if (typeof value === 'string' && (allowed as readonly string[]).includes(value)) return value as T;
   const list = allowed.join(', ');
-  throw invalid(text('errors.config.oneOf', { field, value: String(JSON.stringify(value)), allowed: list }), text('hints.config.oneOf', { field, allowed: list }));
+  throw invalid(
+    text('errors.config.oneOf', { field, value: String(JSON.stringify(value)), allowed: list }),
+    text('hints.config.oneOf', { field, allowed: list }),
+  );
 }
 
 function flag(value: unknown, field: Text, fallback: boolean): boolean {
@@ -67,10 +74,12 @@ function flag(value: unknown, field: Text, fallback: boolean): boolean {
  * STARTTLS. Anything unknown is refused here (fail closed) with an ECONFIG error.
  */
 export function checkConnectionConfig(raw: unknown): ConnectionConfig {
-  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw invalid(text('errors.config.settingsMissing'), text('hints.config.settingsMissing'));
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw))
+    throw invalid(text('errors.config.settingsMissing'), text('hints.config.settingsMissing'));
   const c = raw as Record<string, unknown>;
   const service = textField(c.service, named('service'));
-  if (service && !(wellKnown(service) || undefined)?.host) throw invalid(text('errors.config.unknownService', { service }), text('hints.config.unknownService'));
+  if (service && !(wellKnown(service) || undefined)?.host)
+    throw invalid(text('errors.config.unknownService', { service }), text('hints.config.unknownService'));
   const host = textField(c.host, named('host')).trim();
   if (!service && !host) throw invalid(text('errors.config.noHost'), text('hints.config.noHost'));
   if (host && !HOST.test(host)) throw invalid(text('errors.config.badHost', { host: host.slice(0, 80) }), text('hints.config.badHost'));
@@ -87,7 +96,10 @@ export function checkConnectionConfig(raw: unknown): ConnectionConfig {
     maxConnections: optionalNumber(c.maxConnections, named('poolSize'), 0, 1000) || undefined,
     rateLimitPerMinute: number(c.rateLimitPerMinute, named('rateLimit'), DEFAULTS.rateLimitPerMinute, 0, 1000000),
     timeout: number(c.timeout, named('timeout'), DEFAULTS.timeout, 0, 86400) || DEFAULTS.timeout,
-    maxAttachmentMB: c.maxAttachmentMB === undefined || c.maxAttachmentMB === '' ? undefined : number(c.maxAttachmentMB, named('maxAttachment'), DEFAULTS.maxAttachmentMB, 0, 100000, false),
+    maxAttachmentMB:
+      c.maxAttachmentMB === undefined || c.maxAttachmentMB === ''
+        ? undefined
+        : number(c.maxAttachmentMB, named('maxAttachment'), DEFAULTS.maxAttachmentMB, 0, 100000, false),
     retryForSeconds: optionalNumber(c.retryForSeconds, named('retryTime'), 0, 7 * 86400),
     outbox: oneOf(c.outbox, named('outbox'), OUTBOX_MODES, 'disk'),
     outboxMaxMB: number(c.outboxMaxMB, named('outboxCap'), DEFAULT_OUTBOX_MB, 0.01, 1000000, false),
@@ -103,7 +115,8 @@ export function checkCredentials(raw: unknown): ConnectionCredentials {
     const value = (raw as Record<string, unknown>)[name];
     if (value === undefined || value === null) continue;
     // Never the value itself in the error: it is a credential.
-    if (typeof value !== 'string' || value.length > MAX_CREDENTIAL) throw invalid(text('errors.config.credentialTooLong', { field: name }), text('hints.config.credentialTooLong', { field: name }));
+    if (typeof value !== 'string' || value.length > MAX_CREDENTIAL)
+      throw invalid(text('errors.config.credentialTooLong', { field: name }), text('hints.config.credentialTooLong', { field: name }));
     out[name] = value;
   }
   return out;

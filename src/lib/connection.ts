@@ -73,7 +73,12 @@ export class Connection implements Courier {
   ) {
     if (config.authType === 'oauth2-client-credentials') {
       this.tokens = new TokenCache(
-        { tokenUrl: config.tokenUrl || '', clientId: creds.clientId || '', clientSecret: creds.clientSecret || '', scope: config.scope || '' },
+        {
+          tokenUrl: config.tokenUrl || '',
+          clientId: creds.clientId || '',
+          clientSecret: creds.clientSecret || '',
+          scope: config.scope || '',
+        },
         { timeout: options.tokenTimeout ?? timeoutMs(config), now: options.now },
       );
     }
@@ -121,14 +126,22 @@ export class Connection implements Courier {
     if (tokens) {
       // nodemailer asks per pooled connection; `this` is that connection's XOAuth2 object, whose
       // accessToken is the one the server just refused when renew is true.
-      transporter.set('oauth2_provision_cb', function (this: { accessToken?: unknown } | undefined, _user: string, renew: boolean, cb: (err: Error | null, token?: string, expires?: number) => void) {
-        if (renew) tokens.invalidate(typeof this?.accessToken === 'string' ? this.accessToken : undefined);
-        tokens.get().then(
-          (t) => callSafely(() => cb(null, t.accessToken, t.renewAt)),
-          // A copy per waiter: nodemailer rewrites the code of the error it is given.
-          (err: Error) => callSafely(() => cb(Object.assign(new Error(err.message), err))),
-        );
-      });
+      transporter.set(
+        'oauth2_provision_cb',
+        function (
+          this: { accessToken?: unknown } | undefined,
+          _user: string,
+          renew: boolean,
+          cb: (err: Error | null, token?: string, expires?: number) => void,
+        ) {
+          if (renew) tokens.invalidate(typeof this?.accessToken === 'string' ? this.accessToken : undefined);
+          tokens.get().then(
+            (t) => callSafely(() => cb(null, t.accessToken, t.renewAt)),
+            // A copy per waiter: nodemailer rewrites the code of the error it is given.
+            (err: Error) => callSafely(() => cb(Object.assign(new Error(err.message), err))),
+          );
+        },
+      );
     }
     this.transporter = transporter;
     return transporter;
@@ -150,14 +163,27 @@ export class Connection implements Courier {
    * connection can be recognised as a duplicate by the receiving side. With a disk outbox the mail
    * goes through it (outbox.ts); `origin` is what its outcome is reported with after a restart.
    */
-  send(message: Mail.Options, customFrom = false, onQueue?: (waiting: boolean) => void, onRetry?: (waiting: boolean) => void, origin?: Origin): Promise<SentInfo> {
-    const p = this.outbox ? this.outbox.accept(message, customFrom, { onQueue, onRetry }, origin) : this.deliver(message, customFrom, onQueue, onRetry);
+  send(
+    message: Mail.Options,
+    customFrom = false,
+    onQueue?: (waiting: boolean) => void,
+    onRetry?: (waiting: boolean) => void,
+    origin?: Origin,
+  ): Promise<SentInfo> {
+    const p = this.outbox
+      ? this.outbox.accept(message, customFrom, { onQueue, onRetry }, origin)
+      : this.deliver(message, customFrom, onQueue, onRetry);
     this.track(p);
     return p;
   }
 
   /** Without a disk outbox: the message waits in memory for its turn, its attachment streams lent to each attempt. */
-  private async deliver(message: Mail.Options, customFrom: boolean, onQueue?: (waiting: boolean) => void, onRetry?: (waiting: boolean) => void): Promise<SentInfo> {
+  private async deliver(
+    message: Mail.Options,
+    customFrom: boolean,
+    onQueue?: (waiting: boolean) => void,
+    onRetry?: (waiting: boolean) => void,
+  ): Promise<SentInfo> {
     if (this.limiter) {
       let waited = false;
       try {
@@ -214,7 +240,13 @@ export class Connection implements Courier {
       if (isTooManyConnections(err) && this.followServerLimit(err)) continue;
       const delay = backoffDelay(attempts, this.backoff.timing, err.retryAfterMs);
       const left = started + this.retryMs - this.backoff.now();
-      if ((err.retryAfterMs ?? 0) > left) throw this.failed(err, attempts, customFrom, text('errors.retry.gaveUpAsked', { count: attempts, seconds: seconds(this.backoff.now() - started) }));
+      if ((err.retryAfterMs ?? 0) > left)
+        throw this.failed(
+          err,
+          attempts,
+          customFrom,
+          text('errors.retry.gaveUpAsked', { count: attempts, seconds: seconds(this.backoff.now() - started) }),
+        );
       // The last attempt comes at the deadline, not after it.
       const wait = Math.min(delay, left);
       // Recorded first (the outbox writes it to disk), so that a crash during the wait keeps it.
@@ -243,7 +275,8 @@ export class Connection implements Courier {
     if (this.closing) return text('errors.retry.closed', { count: attempts });
     if (!reusable()) return text('errors.retry.streamed');
     const elapsed = this.backoff.now() - started;
-    if (elapsed >= this.retryMs || attempts >= MAX_ATTEMPTS) return text('errors.retry.gaveUp', { count: attempts, seconds: seconds(elapsed) });
+    if (elapsed >= this.retryMs || attempts >= MAX_ATTEMPTS)
+      return text('errors.retry.gaveUp', { count: attempts, seconds: seconds(elapsed) });
     return undefined;
   }
 
@@ -289,7 +322,11 @@ export class Connection implements Courier {
     const connections = (pool as unknown as { _connections?: unknown[] })._connections;
     const open = Array.isArray(connections) ? connections.length : Infinity;
     pool.options.maxConnections = Math.max(1, Math.min(pool.options.maxConnections - 1, open));
-    this.options.onError?.(textError(text('errors.connection.poolReduced', { answer: firstLine(err.response || err.message), max: pool.options.maxConnections })));
+    this.options.onError?.(
+      textError(
+        text('errors.connection.poolReduced', { answer: firstLine(err.response || err.message), max: pool.options.maxConnections }),
+      ),
+    );
     return open > 0 && OTHERS_BUSY.test(`${err.response ?? ''}`);
   }
 

@@ -18,7 +18,8 @@ interface Rule {
 }
 
 /** A 4xx SMTP answer (RFC 5321 §4.2.1: transient negative completion). */
-const isTemporary = (t: string, e: MailError) => e.code !== ErrorCodes.EOAUTH2 && ((e.responseCode !== undefined && e.responseCode >= 400 && e.responseCode < 500) || /^4\d\d\b/.test(t));
+const isTemporary = (t: string, e: MailError) =>
+  e.code !== ErrorCodes.EOAUTH2 && ((e.responseCode !== undefined && e.responseCode >= 400 && e.responseCode < 500) || /^4\d\d\b/.test(t));
 /** The hint that says what a send does about a temporary answer, or the one without that when nothing was retried. */
 const retried = (once: Text, again: Text) => (ctx: DiagnoseContext) => (ctx.noRetry ? once : again);
 const oauth = (ctx: DiagnoseContext) => ctx.authType === 'oauth2-client-credentials' || ctx.authType === 'oauth2';
@@ -37,7 +38,10 @@ const RULES: Rule[] = [
   { match: (t) => /AADSTS90002\b/.test(t), hint: text('hints.server.tenantNotFound') },
   { match: (t) => /AADSTS900023\b/.test(t), hint: text('hints.server.tenantMalformed', { tokenUrl: TOKEN_URL_EXAMPLE }) },
   { match: (t) => /AADSTS1002012|AADSTS70011|invalid_scope/.test(t), hint: text('hints.server.scopeInvalid', { scope: M365_SCOPE }) },
-  { match: (_t, e) => e.code === ErrorCodes.EOAUTH2 && !!e.responseCode && (e.responseCode === 429 || e.responseCode >= 500), hint: retried(text('hints.server.tokenBusy'), text('hints.server.tokenBusyRetried')) },
+  {
+    match: (_t, e) => e.code === ErrorCodes.EOAUTH2 && !!e.responseCode && (e.responseCode === 429 || e.responseCode >= 500),
+    hint: retried(text('hints.server.tokenBusy'), text('hints.server.tokenBusyRetried')),
+  },
   { match: (t) => /invalid_client|unauthorized_client/.test(t), hint: text('hints.server.clientRefused') },
   // SMTP answers
   { match: (t) => /5\.7\.139/.test(t) && /security defaults/i.test(t), hint: text('hints.server.securityDefaults') },
@@ -46,16 +50,31 @@ const RULES: Rule[] = [
   { match: (t) => /5\.7\.139/.test(t), hint: text('hints.server.smtpAuthMailbox') },
   // Provider limits (Exchange Online limits service description, Gmail sending limits). Tested
   // before the authentication rules: a limit reached at AUTH is not a credentials problem.
-  { match: (t) => /^432\b/.test(t) && /4\.3\.2|concurrent/i.test(t), hint: retried(text('hints.server.concurrentConnections'), text('hints.server.concurrentConnectionsRetried')) },
+  {
+    match: (t) => /^432\b/.test(t) && /4\.3\.2|concurrent/i.test(t),
+    hint: retried(text('hints.server.concurrentConnections'), text('hints.server.concurrentConnectionsRetried')),
+  },
   { match: (t) => /SubmissionQuotaExceeded/i.test(t), hint: text('hints.server.recipientQuota') },
   { match: (t) => /5\.2\.2\b|ShutoffQuotaExceeded|mailbox full/i.test(t) && !/throttled/i.test(t), hint: text('hints.server.mailboxFull') },
   { match: (t) => /5\.2\.25[1-5]/.test(t) && /throttl/i.test(t), hint: text('hints.server.senderThrottled') },
   { match: (t) => /4\.5\.3|too many recipients/i.test(t), hint: text('hints.server.tooManyRecipients') },
   { match: (t) => /5\.4\.5|daily user sending limit/i.test(t), hint: text('hints.server.gmailDailyLimit') },
-  { match: (t) => /too many login attempts/i.test(t), hint: retried(text('hints.server.tooManyLogins'), text('hints.server.tooManyLoginsRetried')) },
-  { match: (t) => /^421\b/.test(t) && /4\.7\.0|try again later|too many/i.test(t), hint: retried(text('hints.server.rateLimited'), text('hints.server.rateLimitedRetried')) },
-  { match: (t) => /^421\b/.test(t) && /shutting down|closing transmission channel|not available/i.test(t), hint: retried(text('hints.server.shuttingDown'), text('hints.server.shuttingDownRetried')) },
-  { match: (t) => /^451\b|queue file write error|local error in processing/i.test(t), hint: retried(text('hints.server.storeFailed'), text('hints.server.storeFailedRetried')) },
+  {
+    match: (t) => /too many login attempts/i.test(t),
+    hint: retried(text('hints.server.tooManyLogins'), text('hints.server.tooManyLoginsRetried')),
+  },
+  {
+    match: (t) => /^421\b/.test(t) && /4\.7\.0|try again later|too many/i.test(t),
+    hint: retried(text('hints.server.rateLimited'), text('hints.server.rateLimitedRetried')),
+  },
+  {
+    match: (t) => /^421\b/.test(t) && /shutting down|closing transmission channel|not available/i.test(t),
+    hint: retried(text('hints.server.shuttingDown'), text('hints.server.shuttingDownRetried')),
+  },
+  {
+    match: (t) => /^451\b|queue file write error|local error in processing/i.test(t),
+    hint: retried(text('hints.server.storeFailed'), text('hints.server.storeFailedRetried')),
+  },
   { match: (t) => /SendAsDenied|5\.2\.0.*SendAs/i.test(t), hint: text('hints.server.sendAsDenied') },
   { match: (t) => /5\.7\.57/.test(t), hint: text('hints.server.authRequired') },
   { match: (t) => /534[- ]5\.7\.9|Application-specific password/i.test(t), hint: text('hints.server.appPassword') },
@@ -65,8 +84,12 @@ const RULES: Rule[] = [
   {
     // Only a refusal of the token itself: a limit, a busy server or any other answer at AUTH is not
     // a missing permission.
-    match: (t, e, c) => oauth(c) && (/^(535|334)\b/.test(t) || /\b5\.7\.3\b/.test(t) || (e.code === EAUTH && !e.responseCode && !/^[45]\d\d\b/.test(t))),
-    hint: (c) => (c.customFrom ? text('hints.server.oauthRefusedCustomFrom', { scope: M365_SCOPE }) : text('hints.server.oauthRefused', { scope: M365_SCOPE })),
+    match: (t, e, c) =>
+      oauth(c) && (/^(535|334)\b/.test(t) || /\b5\.7\.3\b/.test(t) || (e.code === EAUTH && !e.responseCode && !/^[45]\d\d\b/.test(t))),
+    hint: (c) =>
+      c.customFrom
+        ? text('hints.server.oauthRefusedCustomFrom', { scope: M365_SCOPE })
+        : text('hints.server.oauthRefused', { scope: M365_SCOPE }),
   },
   // Any other temporary answer: never taken for a credentials problem.
   { match: (t, e) => isTemporary(t, e), hint: retried(text('hints.server.temporary'), text('hints.server.temporaryRetried')) },

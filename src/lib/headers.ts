@@ -16,7 +16,8 @@ const refuse = (message: Text, hint: Text) => mailError(ErrorCodes.EINPUT, messa
 function headerValue(name: string, value: unknown): string | string[] {
   if (Array.isArray(value)) return value.map((v) => headerValue(name, v) as string);
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  if (typeof value !== 'string') throw refuse(text('errors.header.valueType', { name, type: typeOf(value) }), text('hints.header.valueType'));
+  if (typeof value !== 'string')
+    throw refuse(text('errors.header.valueType', { name, type: typeOf(value) }), text('hints.header.valueType'));
   if (/[\r\n]/.test(value)) throw refuse(text('errors.header.valueLineBreak', { name }), text('hints.header.valueLineBreak'));
   return value;
 }
@@ -39,7 +40,10 @@ export function customHeaders(fromNode: unknown, fromMsg: unknown): Record<strin
     for (const [name, value] of Object.entries(headers)) {
       if (!FIELD_NAME.test(name)) throw refuse(text('errors.header.name', { source, name: name.slice(0, 60) }), text('hints.header.name'));
       if (OWN_FIELDS.test(name)) {
-        throw refuse(text('errors.header.own', { source, name }), fromMsgHeaders ? text('hints.header.ownMsg', { name }) : text('hints.header.ownNode', { name }));
+        throw refuse(
+          text('errors.header.own', { source, name }),
+          fromMsgHeaders ? text('hints.header.ownMsg', { name }) : text('hints.header.ownNode', { name }),
+        );
       }
       out[name] = headerValue(name, value);
     }
@@ -62,7 +66,8 @@ export function messageIds(value: unknown, field: 'In-Reply-To' | 'References'):
     .filter((p) => p !== '')
     .map((p) => {
       const id = typeof p === 'string' ? (p.startsWith('<') ? p : `<${p}>`) : '';
-      if (!MSG_ID.test(id)) throw refuse(text('errors.header.idInvalid', { field, value: String(p).slice(0, 80) }), text('hints.header.idInvalid'));
+      if (!MSG_ID.test(id))
+        throw refuse(text('errors.header.idInvalid', { field, value: String(p).slice(0, 80) }), text('hints.header.idInvalid'));
       return id;
     });
   if (field === 'In-Reply-To' && ids.length > 1) throw refuse(text('errors.header.inReplyToMany'), text('hints.header.inReplyToMany'));

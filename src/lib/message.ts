@@ -114,7 +114,7 @@ export interface FailureResult {
   attempts: number;
 }
 
-const addressOf = (a: string | Mail.Address | undefined) => (typeof a === 'string' ? a : a?.address ?? '');
+const addressOf = (a: string | Mail.Address | undefined) => (typeof a === 'string' ? a : (a?.address ?? ''));
 
 export function successResult(info: SMTPPool.SentMessageInfo & { attempts?: number }): SuccessResult {
   return {

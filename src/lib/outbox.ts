@@ -180,11 +180,14 @@ class Copy {
 
 const addressList = (value: unknown): string =>
   (Array.isArray(value) ? value : value ? [value] : [])
-    .map((a) => (typeof a === 'string' ? a : (a as Mail.Address)?.address ?? ''))
+    .map((a) => (typeof a === 'string' ? a : ((a as Mail.Address)?.address ?? '')))
     .filter(Boolean)
     .join(', ');
 
-const summary = (message: Mail.Options, envelope: { to: string[] }) => ({ to: addressList(message.to) || envelope.to.join(', '), subject: String(message.subject ?? '') });
+const summary = (message: Mail.Options, envelope: { to: string[] }) => ({
+  to: addressList(message.to) || envelope.to.join(', '),
+  subject: String(message.subject ?? ''),
+});
 
 const deletedError = (record: SpoolRecord): SendError => {
   const err = mailError(ErrorCodes.EOUTBOX, text('errors.outbox.deleted'), text('hints.outbox.deleted')) as SendError;
@@ -235,7 +238,10 @@ export class Outbox implements OutboxControl {
    * (a read-only user directory) is not kept: the next send tries again.
    */
   open(): Promise<Spool> {
-    this.opening ??= Spool.open(this.options.dir, { maxBytes: this.options.maxBytes, maxCount: this.options.maxCount ?? DEFAULT_OUTBOX_COUNT }).then(
+    this.opening ??= Spool.open(this.options.dir, {
+      maxBytes: this.options.maxBytes,
+      maxCount: this.options.maxCount ?? DEFAULT_OUTBOX_COUNT,
+    }).then(
       (contents) => {
         this.spool = contents.spool;
         this.opened = contents;
@@ -304,7 +310,15 @@ export class Outbox implements OutboxControl {
     // turn free, at most a pool's worth of sends wait for a pooled connection) goes from memory,
     // and is written to the outbox only when it has to wait for a retry: writing every mail cost
     // half to two thirds of the throughput (the README's Outbox section names the window this leaves).
-    if (holds && estimatedSize(message) <= EXPRESS_LIMIT && this.spool && !this.closing && !this.ready.length && !this.writingHolds() && this.courier.tryTurn()) {
+    if (
+      holds &&
+      estimatedSize(message) <= EXPRESS_LIMIT &&
+      this.spool &&
+      !this.closing &&
+      !this.ready.length &&
+      !this.writingHolds() &&
+      this.courier.tryTurn()
+    ) {
       return this.sendAtOnce(id, message, customFrom, live, origin);
     }
     let written!: () => void;
@@ -324,7 +338,13 @@ export class Outbox implements OutboxControl {
   }
 
   /** A mail sent at once: built in memory; the outbox writes it only before it waits for a retry. */
-  private async sendAtOnce(id: string, message: Mail.Options, customFrom: boolean, live: Pick<Live, 'onQueue' | 'onRetry'>, origin: Origin | undefined): Promise<SentInfo> {
+  private async sendAtOnce(
+    id: string,
+    message: Mail.Options,
+    customFrom: boolean,
+    live: Pick<Live, 'onQueue' | 'onRetry'>,
+    origin: Origin | undefined,
+  ): Promise<SentInfo> {
     fixMessageId(message);
     const msg = origin ? storableMsg(origin.msg) : undefined;
     let built: Awaited<ReturnType<typeof composeStream>>;
@@ -354,7 +374,14 @@ export class Outbox implements OutboxControl {
     });
   }
 
-  private async write(id: string, message: Mail.Options, customFrom: boolean, live: Pick<Live, 'onQueue' | 'onRetry'>, origin: Origin | undefined, written: () => void): Promise<SentInfo> {
+  private async write(
+    id: string,
+    message: Mail.Options,
+    customFrom: boolean,
+    live: Pick<Live, 'onQueue' | 'onRetry'>,
+    origin: Origin | undefined,
+    written: () => void,
+  ): Promise<SentInfo> {
     const spool = await this.open().catch((e: MailError) => {
       throw Object.assign(e, { attempts: 0 });
     });
@@ -377,7 +404,9 @@ export class Outbox implements OutboxControl {
         { id, onChunk: (chunk) => copy.add(chunk) },
       );
     } catch (e) {
-      throw (e as MailError).code === ErrorCodes.EOUTBOX ? Object.assign(e as MailError, { attempts: 0 }) : this.courier.rejected(e as MailError, customFrom);
+      throw (e as MailError).code === ErrorCodes.EOUTBOX
+        ? Object.assign(e as MailError, { attempts: 0 })
+        : this.courier.rejected(e as MailError, customFrom);
     }
     return new Promise<SentInfo>((resolve, reject) => {
       const job: Job = { record, customFrom, state: 'ready', live: { node: origin?.node, resolve, reject, ...live }, copy: copy.take() };
@@ -492,7 +521,9 @@ export class Outbox implements OutboxControl {
           // saying what the server answered.
           const { id, created, size, ...fields } = record;
           job.record = await spool.add(fields, job.unspooled, { id, now: created }).catch((e: MailError) => {
-            throw Object.assign(setMessage(e, text('errors.outbox.cannotWait', { error: messageOf(e), last: messageOf(lastError) })), { attempts });
+            throw Object.assign(setMessage(e, text('errors.outbox.cannotWait', { error: messageOf(e), last: messageOf(lastError) })), {
+              attempts,
+            });
           });
           job.unspooled = undefined;
           this.jobs.set(id, job);
@@ -507,18 +538,20 @@ export class Outbox implements OutboxControl {
         if (job.removed) return Promise.reject(deletedError(job.record));
         const soon = job.retrySoon;
         job.retrySoon = false;
-        return this.courier.backoff.wait(soon ? 0 : ms, (wake) => (job.wake = wake)).then(
-          () => {
-            job.wake = undefined;
-            if (job.removed) throw deletedError(job.record);
-            job.state = 'sending';
-            this.changed();
-          },
-          () => {
-            job.wake = undefined;
-            throw deferred();
-          },
-        );
+        return this.courier.backoff
+          .wait(soon ? 0 : ms, (wake) => (job.wake = wake))
+          .then(
+            () => {
+              job.wake = undefined;
+              if (job.removed) throw deletedError(job.record);
+              job.state = 'sending';
+              this.changed();
+            },
+            () => {
+              job.wake = undefined;
+              throw deferred();
+            },
+          );
       },
     };
     let outcome: Outcome;
@@ -616,7 +649,14 @@ export class Outbox implements OutboxControl {
 
   list(): OutboxEntry[] {
     return (this.spool?.list() ?? []).map((r) => {
-      const entry: OutboxEntry = { id: r.id, created: r.created, to: r.summary.to, subject: r.summary.subject, size: r.size, attempts: r.attempts };
+      const entry: OutboxEntry = {
+        id: r.id,
+        created: r.created,
+        to: r.summary.to,
+        subject: r.summary.subject,
+        size: r.size,
+        attempts: r.attempts,
+      };
       if (r.nextAttemptAt !== undefined) entry.nextAttemptAt = r.nextAttemptAt;
       if (r.lastError) {
         const { message, code, responseCode, hint, messageKey, params, hintKey, hintParams } = r.lastError;

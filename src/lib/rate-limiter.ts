@@ -78,13 +78,16 @@ export class RateLimiter {
 
   private schedule() {
     if (this.timer !== undefined || !this.queue.length) return;
-    this.timer = this.timers.set(() => {
-      this.timer = undefined;
-      while (this.queue.length && this.now() >= this.nextAt) {
-        this.take();
-        this.queue.shift()!.resolve();
-      }
-      this.schedule();
-    }, Math.max(0, this.nextAt - this.now()));
+    this.timer = this.timers.set(
+      () => {
+        this.timer = undefined;
+        while (this.queue.length && this.now() >= this.nextAt) {
+          this.take();
+          this.queue.shift()!.resolve();
+        }
+        this.schedule();
+      },
+      Math.max(0, this.nextAt - this.now()),
+    );
   }
 }

@@ -32,7 +32,18 @@ export const MAX_ATTEMPTS = 1000;
  * attempt a little later may well get through. A refused certificate or a TLS/port mismatch is not
  * among them: it fails the same way every time.
  */
-const NETWORK_FAULTS: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'EHOSTDOWN', 'ENETUNREACH', 'ENETDOWN', 'EAI_AGAIN']);
+const NETWORK_FAULTS: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'EHOSTDOWN',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'EAI_AGAIN',
+]);
 /** Configuration errors nodemailer reports as a broken connection. */
 const MISMATCH = /wrong version number|ssl3_get_record|packet length too long|certificate|self[- ]signed|unable to verify|STARTTLS/i;
 

@@ -154,7 +154,15 @@ async function unlink(file: string): Promise<void> {
 
 function isRecord(value: unknown, id: string): value is SpoolRecord {
   const r = value as SpoolRecord;
-  return !!r && r.id === id && typeof r.messageId === 'string' && typeof r.size === 'number' && !!r.envelope && Array.isArray(r.envelope.to) && typeof r.attempts === 'number';
+  return (
+    !!r &&
+    r.id === id &&
+    typeof r.messageId === 'string' &&
+    typeof r.size === 'number' &&
+    !!r.envelope &&
+    Array.isArray(r.envelope.to) &&
+    typeof r.attempts === 'number'
+  );
 }
 
 /**
@@ -245,12 +253,21 @@ export class Spool {
    * Stores a built message and its record; resolves once both are on disk. Refuses with EOUTBOX
    * when the outbox is full or the disk cannot take it, leaving nothing half-written.
    */
-  async add(fields: Omit<SpoolRecord, 'id' | 'size' | 'created'>, message: Readable | Buffer, options: AddOptions = {}): Promise<SpoolRecord> {
+  async add(
+    fields: Omit<SpoolRecord, 'id' | 'size' | 'created'>,
+    message: Readable | Buffer,
+    options: AddOptions = {},
+  ): Promise<SpoolRecord> {
     const now = options.now ?? Date.now();
     const { maxBytes, maxCount } = this.limits;
     const full = () =>
       outboxError(
-        text('errors.outbox.full', { mails: this.records.size, mb: Math.round(this.bytes / 1024 / 1024), maxMails: maxCount, maxMb: Math.round(maxBytes / 1024 / 1024) }),
+        text('errors.outbox.full', {
+          mails: this.records.size,
+          mb: Math.round(this.bytes / 1024 / 1024),
+          maxMails: maxCount,
+          maxMb: Math.round(maxBytes / 1024 / 1024),
+        }),
         text('hints.outbox.full'),
       );
     // An error of the message before it is read (a download that failed at once) must not go
@@ -273,7 +290,9 @@ export class Spool {
     try {
       // The message goes straight to its name: without its record it is never sent (open() deletes it).
       eml = await fsp.open(emlFile, 'wx', FILE_MODE);
-      const iterator: Iterator<Buffer> | AsyncIterator<Buffer> = Buffer.isBuffer(message) ? [message][Symbol.iterator]() : (message as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+      const iterator: Iterator<Buffer> | AsyncIterator<Buffer> = Buffer.isBuffer(message)
+        ? [message][Symbol.iterator]()
+        : (message as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
       for (;;) {
         let next: IteratorResult<Buffer>;
         try {
@@ -319,7 +338,9 @@ export class Spool {
   async update(record: SpoolRecord): Promise<void> {
     if (!this.records.has(record.id)) return;
     this.records.set(record.id, record);
-    await writeAtomically(this.file(record.id, 'json'), (handle) => handle.writeFile(JSON.stringify(record)), this.folder).catch(() => undefined);
+    await writeAtomically(this.file(record.id, 'json'), (handle) => handle.writeFile(JSON.stringify(record)), this.folder).catch(
+      () => undefined,
+    );
     // Removed while it was being written: the rename brought the record back without its message.
     if (!this.records.has(record.id)) await unlink(this.file(record.id, 'json'));
   }
@@ -380,11 +401,17 @@ export function storableMsg(msg: Record<string, unknown>, maxBytes = 256 * 1024)
     return copy(msg) as Record<string, unknown>;
   } catch (e) {
     if (e !== tooLarge) throw e;
-    return { _msgid: msg._msgid, topic: msg.topic, truncated: `the msg was larger than ${Math.round(maxBytes / 1024)} KB and was not kept` };
+    return {
+      _msgid: msg._msgid,
+      topic: msg.topic,
+      truncated: `the msg was larger than ${Math.round(maxBytes / 1024)} KB and was not kept`,
+    };
   }
 }
 
 /** JSON.parse that gives Buffers back, from the form JSON.stringify gives them ({type: 'Buffer', data}). */
 function parseRecord(text: string): unknown {
-  return JSON.parse(text, (_key, value) => (value && value.type === 'Buffer' && Array.isArray(value.data) && Object.keys(value).length === 2 ? Buffer.from(value.data) : value));
+  return JSON.parse(text, (_key, value) =>
+    value && value.type === 'Buffer' && Array.isArray(value.data) && Object.keys(value).length === 2 ? Buffer.from(value.data) : value,
+  );
 }

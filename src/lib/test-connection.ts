@@ -56,7 +56,9 @@ export function planTest(body: Record<string, unknown>, stored: StoredConnection
     }
     if (!changed.length) credentials[name] = keep;
   }
-  const missing = secretsOf(config.authType).find((name) => credentials[name] === undefined && (typed[name] === UNCHANGED || !!stored?.credentials[name]));
+  const missing = secretsOf(config.authType).find(
+    (name) => credentials[name] === undefined && (typed[name] === UNCHANGED || !!stored?.credentials[name]),
+  );
   if (missing) return { needSecret: missing, changed: changed ?? [] };
   return { config, credentials };
 }

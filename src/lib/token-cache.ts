@@ -114,7 +114,9 @@ export class TokenCache {
     if (res.status !== 200 || typeof json.access_token !== 'string') {
       // The endpoint's own words (AADSTS codes and all) stay as they are: diagnose.ts reads them.
       const why = [json.error, json.error_description].filter((x) => typeof x === 'string').join(': ');
-      const message = why ? text('errors.token.refusedWhy', { status: res.status, why }) : text('errors.token.refused', { status: res.status });
+      const message = why
+        ? text('errors.token.refusedWhy', { status: res.status, why })
+        : text('errors.token.refused', { status: res.status });
       if (busy(res.status)) throw temporary(res.status, res.headers, message);
       const err: MailError = mailError(ErrorCodes.EOAUTH2, message);
       err.responseCode = res.status;
@@ -129,8 +131,15 @@ export class TokenCache {
 const busy = (status: number) => status === 429 || status >= 500;
 
 /** A token endpoint error that a later request may not meet; Retry-After (RFC 9110 §10.2.3) kept in ms. */
-function temporary(status: number, headers: Record<string, unknown>, message: Text): MailError & { transient: true; retryAfterMs?: number } {
-  const err = Object.assign(mailError(ErrorCodes.EOAUTH2, message), { responseCode: status, transient: true as const }) as MailError & { transient: true; retryAfterMs?: number };
+function temporary(
+  status: number,
+  headers: Record<string, unknown>,
+  message: Text,
+): MailError & { transient: true; retryAfterMs?: number } {
+  const err = Object.assign(mailError(ErrorCodes.EOAUTH2, message), { responseCode: status, transient: true as const }) as MailError & {
+    transient: true;
+    retryAfterMs?: number;
+  };
   const wait = retryAfterMs(headers['retry-after']);
   if (wait !== undefined) err.retryAfterMs = wait;
   return err;
@@ -157,7 +166,11 @@ function requestFailed(tokenUrl: string, e: NodeJS.ErrnoException): MailError {
   const timedOut = e.code === 'ECONNABORTED' || e.code === 'ETIMEDOUT';
   const err: MailError & { transient?: boolean } = timedOut
     ? mailError(ErrorCodes.EOAUTH2, text('errors.token.timedOut', { host }), text('hints.token.timedOut'))
-    : mailError(ErrorCodes.EOAUTH2, text('errors.token.unreachable', { host, reason: e.code || e.message }), text('hints.token.unreachable'));
+    : mailError(
+        ErrorCodes.EOAUTH2,
+        text('errors.token.unreachable', { host, reason: e.code || e.message }),
+        text('hints.token.unreachable'),
+      );
   // A time-out or a connection cut mid-request may pass; a refused connection or an unknown host
   // is a wrong token URL far more often than an outage.
   if (timedOut || e.code === 'ECONNRESET') err.transient = true;

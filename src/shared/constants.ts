@@ -8,7 +8,21 @@
 // --- send-smtp-email
 
 /** The TypedInput properties of the send node: the value in `x`, where it comes from in `xType`. */
-export const TYPED_PROPERTIES = ['to', 'cc', 'bcc', 'from', 'replyTo', 'subject', 'html', 'text', 'attachment', 'attachmentFilename', 'headers', 'inReplyTo', 'references'] as const;
+export const TYPED_PROPERTIES = [
+  'to',
+  'cc',
+  'bcc',
+  'from',
+  'replyTo',
+  'subject',
+  'html',
+  'text',
+  'attachment',
+  'attachmentFilename',
+  'headers',
+  'inReplyTo',
+  'references',
+] as const;
 export type TypedProperty = (typeof TYPED_PROPERTIES)[number];
 /** The property holding a typed property's type: `xType`, except the attachment's (`attachmentType` was taken by the kind of attachment). */
 export type TypeKey<N extends TypedProperty = TypedProperty> = N extends 'attachment' ? 'attachmentValueType' : `${N}Type`;
@@ -46,7 +60,13 @@ export const SEND_DEFAULTS = {
   attachmentCid: '',
   deliver: 'send',
   previewFromMsg: false,
-} as const satisfies { attachmentType: AttachmentType; storeResult: StoreTarget; priority: Priority; deliver: DeliverMode; [key: string]: unknown };
+} as const satisfies {
+  attachmentType: AttachmentType;
+  storeResult: StoreTarget;
+  priority: Priority;
+  deliver: DeliverMode;
+  [key: string]: unknown;
+};
 
 // --- smtp-oauth-config
 
@@ -71,7 +91,9 @@ export type CredentialName = keyof typeof CREDENTIALS;
 export type SecretName = { [K in CredentialName]: (typeof CREDENTIALS)[K]['type'] extends 'password' ? K : never }[CredentialName];
 export const CREDENTIAL_NAMES = Object.keys(CREDENTIALS) as readonly CredentialName[];
 /** The credentials that are secret: the editor never gets them back, and Test connection guards them. */
-export const SECRET_NAMES = CREDENTIAL_NAMES.filter((name): name is SecretName => CREDENTIALS[name].type === 'password') as readonly SecretName[];
+export const SECRET_NAMES = CREDENTIAL_NAMES.filter(
+  (name): name is SecretName => CREDENTIALS[name].type === 'password',
+) as readonly SecretName[];
 export const isSecret = (name: string): name is SecretName => (SECRET_NAMES as readonly string[]).includes(name);
 /** The credentials each method uses, in the order the dialog shows them. */
 const CREDENTIALS_OF: Readonly<Record<AuthType, readonly CredentialName[]>> = {

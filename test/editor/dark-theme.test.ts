@@ -16,7 +16,9 @@ import { launch, openEditor } from '../support/browser';
 import { preferDarkTheme, toolbarContrast } from '../support/dark-theme';
 
 const ROOT = path.join(__dirname, '..', '..');
-const SHOT_DIRS = [path.join(ROOT, 'test-artifacts', 'screenshots')].concat(process.env.UPDATE_SCREENSHOTS ? [path.join(ROOT, 'docs', 'screenshots')] : []);
+const SHOT_DIRS = [path.join(ROOT, 'test-artifacts', 'screenshots')].concat(
+  process.env.UPDATE_SCREENSHOTS ? [path.join(ROOT, 'docs', 'screenshots')] : [],
+);
 const IDS = { tab: 'da0000000000000a', connection: 'da0000000000000b', send: 'da0000000000000c' };
 
 /** A send node with rich content (a heading, bold, a list) and its connection. */
@@ -105,7 +107,11 @@ describe("the send dialog in Node-RED 5's dark theme (Chromium)", function () {
 
   afterEach(function () {
     const found = pageErrors.splice(0);
-    assert.deepEqual(found.map((e) => e.message), [], 'the editor page threw');
+    assert.deepEqual(
+      found.map((e) => e.message),
+      [],
+      'the editor page threw',
+    );
   });
 
   it('draws every toolbar icon, the heading picker and the editor text at 4.5:1 or more on the dark background (screenshot)', async function () {
@@ -113,14 +119,26 @@ describe("the send dialog in Node-RED 5's dark theme (Chromium)", function () {
     try {
       browser.page.on('pageerror', (err) => pageErrors.push(err));
       await openSendDialog(browser.page, red.url, { dark: true });
-      const invalid = await browser.page.evaluate(() => RED.nodes.filterNodes({}).concat(RED.nodes.node('da0000000000000b')).filter((n: EditorNode | undefined) => n && !n.valid).map((n: EditorNode) => `${n.type}: ${n.validationErrors}`));
+      const invalid = await browser.page.evaluate(() =>
+        RED.nodes
+          .filterNodes({})
+          .concat(RED.nodes.node('da0000000000000b'))
+          .filter((n: EditorNode | undefined) => n && !n.valid)
+          .map((n: EditorNode) => `${n.type}: ${n.validationErrors}`),
+      );
       assert.deepEqual(invalid, []);
-      assert.ok(await browser.page.evaluate(() => document.documentElement.classList.contains('nr-theme-dark')), `Node-RED ${nr5.versions.nodeRed} turned its dark theme on`);
+      assert.ok(
+        await browser.page.evaluate(() => document.documentElement.classList.contains('nr-theme-dark')),
+        `Node-RED ${nr5.versions.nodeRed} turned its dark theme on`,
+      );
       // The cursor in the heading: the picker shows "Heading 2" in the active colour.
       await browser.page.locator('#smtp-html-rich .ql-editor h2').click();
       const report = await toolbarContrast(browser.page);
       fs.mkdirSync(SHOT_DIRS[0], { recursive: true });
-      fs.writeFileSync(path.join(SHOT_DIRS[0], 'send-dialog-dark-contrast.json'), `${JSON.stringify({ nodeRed: nr5.versions.nodeRed, ...report }, null, 2)}\n`);
+      fs.writeFileSync(
+        path.join(SHOT_DIRS[0], 'send-dialog-dark-contrast.json'),
+        `${JSON.stringify({ nodeRed: nr5.versions.nodeRed, ...report }, null, 2)}\n`,
+      );
       await shoot(browser.page, 'send-dialog-dark.png');
       assert.ok(report.marks >= 10, `toolbar marks found: ${report.marks}`);
       assert.ok(report.weakest.ratio >= 4.5, `WCAG AA needs 4.5:1 for the toolbar's icons: ${JSON.stringify(report)}`);
@@ -139,7 +157,10 @@ describe("the send dialog in Node-RED 5's dark theme (Chromium)", function () {
       await browser.page.locator('#smtp-html-rich .ql-editor h2').click();
       const report = await toolbarContrast(browser.page);
       fs.mkdirSync(SHOT_DIRS[0], { recursive: true });
-      fs.writeFileSync(path.join(SHOT_DIRS[0], 'send-dialog-light-contrast.json'), `${JSON.stringify({ nodeRed: nr5.versions.nodeRed, ...report }, null, 2)}\n`);
+      fs.writeFileSync(
+        path.join(SHOT_DIRS[0], 'send-dialog-light-contrast.json'),
+        `${JSON.stringify({ nodeRed: nr5.versions.nodeRed, ...report }, null, 2)}\n`,
+      );
       assert.ok(report.weakest.ratio >= 4.5, `WCAG AA needs 4.5:1 for the toolbar's icons: ${JSON.stringify(report)}`);
       assert.ok(report.editorText.ratio >= 4.5, `text in the editor area: ${JSON.stringify(report.editorText)}`);
     } finally {

@@ -13,7 +13,9 @@ import { startSmtp } from '../support/smtp';
 import { preferDarkTheme, applyDarkTheme, toolbarContrast } from '../support/dark-theme';
 
 const ROOT = path.join(__dirname, '..', '..');
-const SHOT_DIRS = [path.join(ROOT, 'test-artifacts', 'screenshots')].concat(process.env.UPDATE_SCREENSHOTS ? [path.join(ROOT, 'docs', 'screenshots')] : []);
+const SHOT_DIRS = [path.join(ROOT, 'test-artifacts', 'screenshots')].concat(
+  process.env.UPDATE_SCREENSHOTS ? [path.join(ROOT, 'docs', 'screenshots')] : [],
+);
 const USER = 'alice@example.com';
 const PASSWORD = 'correct-horse-battery';
 const WRONG_PASSWORD = 'not-the-password-42';
@@ -82,7 +84,11 @@ describe('editor in a real browser (Chromium)', function () {
       await page.screenshot({ path: path.join(SHOT_DIRS[0], `failed-${this.currentTest!.title.replace(/\W+/g, '-').slice(0, 60)}.png`) });
     }
     const found = pageErrors.splice(0);
-    assert.deepEqual(found.map((e) => e.message), [], 'the editor page threw');
+    assert.deepEqual(
+      found.map((e) => e.message),
+      [],
+      'the editor page threw',
+    );
   });
 
   it('offers "send email" with an envelope in the network category, and the connection as a config node only', async () => {
@@ -113,8 +119,23 @@ describe('editor in a real browser (Chromium)', function () {
     await page.locator('#smtp-send-advanced-toggle').click();
     const labels = await visibleTexts(page.locator('.smtp-send-dialog .form-row > label:not(.smtp-check-text)'));
     assert.deepEqual(labels.filter(Boolean), [
-      'Name', 'Connection', 'To', 'CC', 'BCC', 'Subject', 'Content', 'Attachment', 'Store result',
-      'Custom From', 'Reply-To', 'In-Reply-To', 'References', 'Text content', 'Headers', 'Priority', 'Deliver',
+      'Name',
+      'Connection',
+      'To',
+      'CC',
+      'BCC',
+      'Subject',
+      'Content',
+      'Attachment',
+      'Store result',
+      'Custom From',
+      'Reply-To',
+      'In-Reply-To',
+      'References',
+      'Text content',
+      'Headers',
+      'Priority',
+      'Deliver',
     ]);
     const checks = await visibleTexts(page.locator('.smtp-send-dialog label.smtp-check-text'));
     assert.deepEqual(checks, ['Stop on error', 'Execute asynchronously', 'Allow msg.preview']);
@@ -144,7 +165,9 @@ describe('editor in a real browser (Chromium)', function () {
       custom: { value: 'Content', rows: ['value', 'filename', 'mime', 'cid'], hint: /MIME type below/ },
       mime: { value: 'MIME part', rows: ['value'], hint: /complete MIME part/ },
     };
-    const options = await page.locator('#node-input-attachmentType option').evaluateAll((os: HTMLOptionElement[]) => os.map((o) => [o.value, o.textContent]));
+    const options = await page
+      .locator('#node-input-attachmentType option')
+      .evaluateAll((os: HTMLOptionElement[]) => os.map((o) => [o.value, o.textContent]));
     assert.deepEqual(options, [
       ['none', 'No attachment'],
       ['url', 'From URL'],
@@ -228,7 +251,9 @@ describe('editor in a real browser (Chromium)', function () {
     assert.equal(await page.locator('.form-row:has(#node-input-headers) .red-ui-typedInput-container.input-error').count(), 0);
     assert.match(await page.locator('#smtp-headers-hint').innerText(), /JSON object .*msg\.headers is merged in/);
 
-    const options = await page.locator('#node-input-deliver option').evaluateAll((os: HTMLOptionElement[]) => os.map((o) => [o.value, o.textContent]));
+    const options = await page
+      .locator('#node-input-deliver option')
+      .evaluateAll((os: HTMLOptionElement[]) => os.map((o) => [o.value, o.textContent]));
     assert.deepEqual(options, [
       ['send', 'Send'],
       ['preview', 'Preview: build the message as .eml without sending'],
@@ -286,7 +311,10 @@ describe('editor in a real browser (Chromium)', function () {
     assert.ok(await source.isVisible());
     assert.equal(await editor.isVisible(), false);
     const html = await source.inputValue();
-    assert.match(html, /^<h2>Monthly report<\/h2><p>Hello \{\{payload\.name\}\}, this is <strong>important<\/strong><\/p><ul><li>first point<\/li><li>second point<\/li><\/ul><p><a href="https:\/\/example\.com\/report"[^>]*>Details<\/a><\/p>$/);
+    assert.match(
+      html,
+      /^<h2>Monthly report<\/h2><p>Hello \{\{payload\.name\}\}, this is <strong>important<\/strong><\/p><ul><li>first point<\/li><li>second point<\/li><\/ul><p><a href="https:\/\/example\.com\/report"[^>]*>Details<\/a><\/p>$/,
+    );
     assert.doesNotMatch(html, /&nbsp;|ql-|contenteditable/);
 
     // An edit in the source view shows in the rich view.
@@ -333,9 +361,13 @@ describe('editor in a real browser (Chromium)', function () {
     await page.locator('#node-config-input-authType').selectOption('oauth2-client-credentials');
     assert.equal(await page.locator('#node-config-input-scope').inputValue(), 'https://outlook.office365.com/.default');
     await page.locator('#smtp-config-tenant').fill('contoso.onmicrosoft.com');
-    assert.equal(await page.locator('#node-config-input-tokenUrl').inputValue(), 'https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token');
+    assert.equal(
+      await page.locator('#node-config-input-tokenUrl').inputValue(),
+      'https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token',
+    );
     assert.equal(await page.locator('#node-config-input-password').isVisible(), false);
-    for (const id of ['user', 'clientId', 'clientSecret', 'tokenUrl', 'scope']) assert.ok(await page.locator(`#node-config-input-${id}`).isVisible(), `${id} shown for client credentials`);
+    for (const id of ['user', 'clientId', 'clientSecret', 'tokenUrl', 'scope'])
+      assert.ok(await page.locator(`#node-config-input-${id}`).isVisible(), `${id} shown for client credentials`);
     assert.equal((await page.locator('#smtp-config-user-label').innerText()).trim(), 'Mailbox');
     await page.locator('#node-config-input-clientSecret').fill(CLIENT_SECRET);
 
@@ -410,7 +442,10 @@ describe('editor in a real browser (Chromium)', function () {
     result = await test();
     assert.match((await result.getAttribute('class')) ?? '', /smtp-ok/);
     assert.match(await result.innerText(), /Connected and authenticated/);
-    assert.deepEqual(smtp.authAttempts.map((a) => a.username), [USER, USER]);
+    assert.deepEqual(
+      smtp.authAttempts.map((a) => a.username),
+      [USER, USER],
+    );
 
     await result.scrollIntoViewIfNeeded();
     await shoot(page, 'connection-dialog.png');
@@ -460,14 +495,31 @@ describe('editor in a real browser (Chromium)', function () {
     assert.equal(send.toType, 'str');
     assert.equal(send.subject, 'Report for {{payload.name}}');
     assert.equal(send.htmlType, 'str');
-    assert.match(send.html as string, /^<h2>Weekly report<\/h2><p>Hello \{\{payload\.name\}\}, this is <strong>important<\/strong><\/p><ul><li>first point<\/li><li>second point<\/li><\/ul>/);
+    assert.match(
+      send.html as string,
+      /^<h2>Weekly report<\/h2><p>Hello \{\{payload\.name\}\}, this is <strong>important<\/strong><\/p><ul><li>first point<\/li><li>second point<\/li><\/ul>/,
+    );
     assert.equal(send.attachmentType, 'url');
     assert.equal(send.attachment, LOGO);
     assert.equal(send.attachmentFilename, 'logo.png');
     assert.equal(send.attachmentCid, 'logo');
     assert.deepEqual(
-      { headers: send.headers, headersType: send.headersType, inReplyTo: send.inReplyTo, inReplyToType: send.inReplyToType, references: send.references, referencesType: send.referencesType },
-      { headers: '{"X-Ticket-Id":"T-1"}', headersType: 'json', inReplyTo: '<first@example.com>', inReplyToType: 'str', references: '<first@example.com>', referencesType: 'str' },
+      {
+        headers: send.headers,
+        headersType: send.headersType,
+        inReplyTo: send.inReplyTo,
+        inReplyToType: send.inReplyToType,
+        references: send.references,
+        referencesType: send.referencesType,
+      },
+      {
+        headers: '{"X-Ticket-Id":"T-1"}',
+        headersType: 'json',
+        inReplyTo: '<first@example.com>',
+        inReplyToType: 'str',
+        references: '<first@example.com>',
+        referencesType: 'str',
+      },
     );
     assert.equal(send.deliver, 'preview');
     assert.equal(send.previewFromMsg, true);
@@ -492,7 +544,21 @@ describe('editor in a real browser (Chromium)', function () {
         outbox: config.outbox,
         outboxMaxMB: String(config.outboxMaxMB),
       },
-      { name: 'Loopback inbox', service: '', host: '127.0.0.1', port: String(smtp.port), security: 'none', authType: 'basic', rejectUnauthorized: true, maxConnections: '5', rateLimitPerMinute: '30', maxAttachmentMB: String(MAX_ATTACHMENT_SETTING), retryForSeconds: '600', outbox: 'disk', outboxMaxMB: '150' },
+      {
+        name: 'Loopback inbox',
+        service: '',
+        host: '127.0.0.1',
+        port: String(smtp.port),
+        security: 'none',
+        authType: 'basic',
+        rejectUnauthorized: true,
+        maxConnections: '5',
+        rateLimitPerMinute: '30',
+        maxAttachmentMB: String(MAX_ATTACHMENT_SETTING),
+        retryForSeconds: '600',
+        outbox: 'disk',
+        outboxMaxMB: '150',
+      },
     );
     assert.equal(config.credentials, undefined);
     const credFile = fs.readFileSync(path.join(nr.userDir, 'flows_cred.json'), 'utf8');
@@ -594,7 +660,8 @@ describe('editor in a real browser (Chromium)', function () {
       }
     }
     const sendHelp = await page.evaluate(() => RED.nodes.getNodeHelp('send-smtp-email'));
-    for (const code of ['EAUTH', 'ECONNECTION', 'ETLS', 'EENVELOPE', 'EOAUTH2', 'EATTACHMENT', 'EINPUT', 'ECONFIG']) assert.match(sendHelp, new RegExp(code));
+    for (const code of ['EAUTH', 'ECONNECTION', 'ETLS', 'EENVELOPE', 'EOAUTH2', 'EATTACHMENT', 'EINPUT', 'ECONFIG'])
+      assert.match(sendHelp, new RegExp(code));
     const configHelp = await page.evaluate(() => RED.nodes.getNodeHelp('smtp-oauth-config'));
     assert.match(configHelp, /SMTP\.SendAsApp/);
     // The user's way in: the help tab of the sidebar for the selected node.
@@ -619,10 +686,24 @@ describe('editor in a real browser (Chromium)', function () {
       // Advanced is open: the saved node holds values there.
       assert.ok(await p.locator('#smtp-send-advanced').isVisible());
       const labels: Record<string, string> = {};
-      for (const name of ['attachmentCid', 'inReplyTo', 'references', 'headers', 'deliver', 'previewFromMsg']) labels[name] = (await p.locator(`label[for="node-input-${name}"]`).innerText()).trim();
-      assert.deepEqual(labels, { attachmentCid: 'Content-ID', inReplyTo: 'In-Reply-To', references: 'References', headers: 'Header', deliver: 'Zustellung', previewFromMsg: 'msg.preview erlauben' });
-      assert.equal(await p.locator('#smtp-attachment-cid-hint').innerText(), 'Wird eingebettet gesendet; verweisen Sie im Inhalt mit <img src="cid:logo"> darauf.');
-      assert.deepEqual(await p.locator('#node-input-deliver option').allInnerTexts(), ['Senden', 'Vorschau: Nachricht als .eml erstellen, ohne zu senden']);
+      for (const name of ['attachmentCid', 'inReplyTo', 'references', 'headers', 'deliver', 'previewFromMsg'])
+        labels[name] = (await p.locator(`label[for="node-input-${name}"]`).innerText()).trim();
+      assert.deepEqual(labels, {
+        attachmentCid: 'Content-ID',
+        inReplyTo: 'In-Reply-To',
+        references: 'References',
+        headers: 'Header',
+        deliver: 'Zustellung',
+        previewFromMsg: 'msg.preview erlauben',
+      });
+      assert.equal(
+        await p.locator('#smtp-attachment-cid-hint').innerText(),
+        'Wird eingebettet gesendet; verweisen Sie im Inhalt mit <img src="cid:logo"> darauf.',
+      );
+      assert.deepEqual(await p.locator('#node-input-deliver option').allInnerTexts(), [
+        'Senden',
+        'Vorschau: Nachricht als .eml erstellen, ohne zu senden',
+      ]);
       assert.match(await p.locator('#smtp-preview-hint').innerText(), /^Es wird nichts gesendet/);
       assert.match(await p.locator('#smtp-thread-hint').innerText(), /im selben Verlauf/);
       assert.match(await p.locator('#smtp-preview-msg-hint').innerText(), /als Vorschau erstellt/);
@@ -653,7 +734,13 @@ describe('editor in a real browser (Chromium)', function () {
       // Every labelled row fits: no input reaches past the dialog's edge.
       const overflow = await narrow.locator('.smtp-send-dialog').evaluate((dialog) => {
         const right = dialog.getBoundingClientRect().right;
-        return [...dialog.querySelectorAll<HTMLElement>('.form-row')].filter((row) => row.offsetParent && ([...row.children] as HTMLElement[]).some((c) => c.offsetParent && c.getBoundingClientRect().right > right + 1)).map((row) => row.textContent!.trim().slice(0, 40));
+        return [...dialog.querySelectorAll<HTMLElement>('.form-row')]
+          .filter(
+            (row) =>
+              row.offsetParent &&
+              ([...row.children] as HTMLElement[]).some((c) => c.offsetParent && c.getBoundingClientRect().right > right + 1),
+          )
+          .map((row) => row.textContent!.trim().slice(0, 40));
       });
       assert.deepEqual(overflow, []);
       await shoot(narrow, 'send-dialog-narrow.png');

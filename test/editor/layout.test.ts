@@ -62,9 +62,20 @@ const FLOWS: Flow[] = fs
   .readdirSync(examplesDir)
   .filter((f) => f.endsWith('.json'))
   .sort()
-  .map((f): Flow => ({ name: f.replace(/\.json$/, ''), nodes: JSON.parse(fs.readFileSync(path.join(examplesDir, f), 'utf8')) as FlowNode[] }))
+  .map((f): Flow => ({
+    name: f.replace(/\.json$/, ''),
+    nodes: JSON.parse(fs.readFileSync(path.join(examplesDir, f), 'utf8')) as FlowNode[],
+  }))
   // The demo flow comes with its own tab, which an import into a new flow leaves out.
-  .concat([{ name: 'npm start demo flow', nodes: demoFlow().filter((n) => n.type !== 'tab').map(({ z, ...n }) => n), tab: demoFlow().find((n) => n.type === 'tab') }]);
+  .concat([
+    {
+      name: 'npm start demo flow',
+      nodes: demoFlow()
+        .filter((n) => n.type !== 'tab')
+        .map(({ z, ...n }) => n),
+      tab: demoFlow().find((n) => n.type === 'tab'),
+    },
+  ]);
 
 /** The flow with every id prefixed (the examples share their connection's id), references included. */
 function withPrefix(nodes: FlowNode[], prefix: string): FlowNode[] {
@@ -110,7 +121,11 @@ describe('example flows and the demo flow in the editor (Chromium)', function ()
 
   afterEach(function () {
     const found = pageErrors.splice(0);
-    assert.deepEqual(found.map((e) => e.message), [], 'the editor page threw');
+    assert.deepEqual(
+      found.map((e) => e.message),
+      [],
+      'the editor page threw',
+    );
   });
 
   /**
@@ -140,7 +155,15 @@ describe('example flows and the demo flow in the editor (Chromium)', function ()
         }
         RED.view.select('');
         const onTab: EditorNode[] = RED.nodes.filterNodes({ z });
-        const configs = [...new Set(onTab.flatMap((n) => Object.keys(n._def.defaults || {}).filter((p) => n._def.defaults![p].type && RED.nodes.node(n[p])).map((p): EditorNode => RED.nodes.node(n[p]))))];
+        const configs = [
+          ...new Set(
+            onTab.flatMap((n) =>
+              Object.keys(n._def.defaults || {})
+                .filter((p) => n._def.defaults![p].type && RED.nodes.node(n[p]))
+                .map((p): EditorNode => RED.nodes.node(n[p])),
+            ),
+          ),
+        ];
         return {
           ids: onTab.map((n) => n.id),
           invalid: [...onTab, ...configs].filter((n) => !n.valid).map((n) => `${n.type} "${n.name || ''}": ${n.validationErrors}`),
@@ -148,12 +171,21 @@ describe('example flows and the demo flow in the editor (Chromium)', function ()
       },
       { nodes: withPrefix(nodes, prefix), how, tab: { ...tab, id: prefix + 'tab' } },
     );
-    assert.deepEqual(result.ids.sort(), nodes.filter((n) => n.x !== undefined).map((n) => prefix + n.id).sort(), 'every node is on the new tab');
+    assert.deepEqual(
+      result.ids.sort(),
+      nodes
+        .filter((n) => n.x !== undefined)
+        .map((n) => prefix + n.id)
+        .sort(),
+      'every node is on the new tab',
+    );
 
     // The view draws on the next animation frame: wait until the nodes of this flow, and only
     // they, are drawn.
     await page.waitForFunction(
-      (ids) => ids.every((id) => document.getElementById(id)) && document.querySelectorAll('#red-ui-workspace-chart g.red-ui-flow-node-group').length === ids.length,
+      (ids) =>
+        ids.every((id) => document.getElementById(id)) &&
+        document.querySelectorAll('#red-ui-workspace-chart g.red-ui-flow-node-group').length === ids.length,
       result.ids,
     );
     const boxes = await page.locator('#red-ui-workspace-chart g.red-ui-flow-node-group').evaluateAll((groups) =>
@@ -161,7 +193,14 @@ describe('example flows and the demo flow in the editor (Chromium)', function ()
         const r = g.getBoundingClientRect();
         // __data__: the node d3 drew the group from.
         const drawn = (g as SVGGElement & { __data__: { type: string } }).__data__;
-        return { id: g.id, label: g.querySelector('.red-ui-flow-node-label')?.textContent || drawn.type, left: r.left, top: r.top, right: r.right, bottom: r.bottom };
+        return {
+          id: g.id,
+          label: g.querySelector('.red-ui-flow-node-label')?.textContent || drawn.type,
+          left: r.left,
+          top: r.top,
+          right: r.right,
+          bottom: r.bottom,
+        };
       }),
     );
     return { boxes: boxes.map((b) => ({ ...b, x: inFile.get(b.id)!.x, y: inFile.get(b.id)!.y })), invalid: result.invalid };
@@ -171,7 +210,8 @@ describe('example flows and the demo flow in the editor (Chromium)', function ()
     assert.equal(FLOWS.length, 10);
     // A named node shows its name: the layout then never depends on a subject or on a default label.
     for (const flow of FLOWS) {
-      for (const n of flow.nodes.filter((n) => n.type === 'send-smtp-email')) assert.ok(n.name && n.name.length <= 20, `${flow.name}: send node ${n.id} is named "${n.name}"`);
+      for (const n of flow.nodes.filter((n) => n.type === 'send-smtp-email'))
+        assert.ok(n.name && n.name.length <= 20, `${flow.name}: send node ${n.id} is named "${n.name}"`);
     }
   });
 

@@ -165,7 +165,14 @@ describe('Outbox tab in a real browser (Chromium)', function () {
     assert.deepEqual(await viewer.page.locator('.smtp-outbox-subject').allInnerTexts(), MARKS.subjects);
     const buttons = viewer.page.locator('.smtp-outbox-retry, .smtp-outbox-delete, .smtp-outbox-retry-all, .smtp-outbox-delete-all');
     assert.equal(await buttons.count(), 6);
-    assert.deepEqual(await buttons.evaluateAll((bs: HTMLButtonElement[]) => bs.map((b) => b.disabled)), [true, true, true, true, true, true]);
+    assert.deepEqual(await buttons.evaluateAll((bs: HTMLButtonElement[]) => bs.map((b) => b.disabled)), [
+      true,
+      true,
+      true,
+      true,
+      true,
+      true,
+    ]);
     // Refresh is reading: it stays usable.
     assert.ok(await viewer.page.locator('#smtp-outbox-refresh').isEnabled());
     await viewer.close();

@@ -35,7 +35,13 @@ interface EditorNode {
 const MODULE = pkg.name;
 const USER = 'nr5@example.com';
 const PASSWORD = 'node-red-5-password';
-const IDS = { tab: 'f5a0000000000001', connection: 'f5a0000000000002', inject: 'f5a0000000000003', send: 'f5a0000000000004', debug: 'f5a0000000000005' };
+const IDS = {
+  tab: 'f5a0000000000001',
+  connection: 'f5a0000000000002',
+  inject: 'f5a0000000000003',
+  send: 'f5a0000000000004',
+  debug: 'f5a0000000000005',
+};
 
 /** The test flow: inject -> send (templates, basic auth) -> debug showing msg.emailResult. */
 function flow(smtpPort: number) {
@@ -59,7 +65,23 @@ function flow(smtpPort: number) {
       credentials: { user: USER, password: PASSWORD },
     },
     // Every property the editor saves, so that no node shows as not properly configured.
-    { id: IDS.inject, type: 'inject', z: IDS.tab, name: 'send', props: [{ p: 'payload' }], repeat: '', crontab: '', once: false, onceDelay: 0.1, topic: '', payload: '{"name":"Ada"}', payloadType: 'json', x: 120, y: 80, wires: [[IDS.send]] },
+    {
+      id: IDS.inject,
+      type: 'inject',
+      z: IDS.tab,
+      name: 'send',
+      props: [{ p: 'payload' }],
+      repeat: '',
+      crontab: '',
+      once: false,
+      onceDelay: 0.1,
+      topic: '',
+      payload: '{"name":"Ada"}',
+      payloadType: 'json',
+      x: 120,
+      y: 80,
+      wires: [[IDS.send]],
+    },
     {
       id: IDS.send,
       type: 'send-smtp-email',
@@ -97,7 +119,23 @@ function flow(smtpPort: number) {
       y: 80,
       wires: [[IDS.debug]],
     },
-    { id: IDS.debug, type: 'debug', z: IDS.tab, name: 'sent', active: true, tosidebar: true, console: false, tostatus: false, complete: 'emailResult', targetType: 'msg', statusVal: '', statusType: 'auto', x: 480, y: 80, wires: [] },
+    {
+      id: IDS.debug,
+      type: 'debug',
+      z: IDS.tab,
+      name: 'sent',
+      active: true,
+      tosidebar: true,
+      console: false,
+      tostatus: false,
+      complete: 'emailResult',
+      targetType: 'msg',
+      statusVal: '',
+      statusType: 'auto',
+      x: 480,
+      y: 80,
+      wires: [],
+    },
   ];
 }
 
@@ -149,16 +187,31 @@ describe('Node-RED 5 on Node 22: the packed package, a sent mail, the editor', f
     const registryDir = path.dirname(require.resolve('@node-red/registry/package.json', { paths: [path.dirname(nr5.redJs)] }));
     assert.equal(path.dirname(require.resolve('npm/package.json', { paths: [registryDir] })), path.dirname(path.dirname(nr5.npmCli)));
     const installer = fs.readFileSync(path.join(registryDir, 'lib', 'installer.js'), 'utf8');
-    const args = PALETTE_INSTALL_ARGS.slice(1).map((a) => `'${a}'`).join(',');
-    assert.ok(installer.includes(`"args": [${args}]`), `Node-RED ${nr5.versions.nodeRed} installs with npm install ${PALETTE_INSTALL_ARGS.slice(1).join(' ')}`);
+    const args = PALETTE_INSTALL_ARGS.slice(1)
+      .map((a) => `'${a}'`)
+      .join(',');
+    assert.ok(
+      installer.includes(`"args": [${args}]`),
+      `Node-RED ${nr5.versions.nodeRed} installs with npm install ${PALETTE_INSTALL_ARGS.slice(1).join(' ')}`,
+    );
     const project = JSON.parse(fs.readFileSync(path.join(userDir, 'package.json'), 'utf8'));
     assert.match(project.dependencies[MODULE], /^file:.*\.tgz$/);
-    assert.ok(fs.existsSync(path.join(userDir, 'node_modules', ...MODULE.split('/'), 'dist', 'nodes', 'send-smtp-email', 'send-smtp-email.html')));
+    assert.ok(
+      fs.existsSync(path.join(userDir, 'node_modules', ...MODULE.split('/'), 'dist', 'nodes', 'send-smtp-email', 'send-smtp-email.html')),
+    );
   });
 
   it('loads both node types (GET /nodes)', async function () {
-    const sets = ((await (await red.api('/nodes', { headers: { Accept: 'application/json' } })).json()) as NodeSet[]).filter((s) => s.module === MODULE);
-    assert.deepEqual(sets.map((s) => s.types).flat().sort(), ['send-smtp-email', 'smtp-oauth-config']);
+    const sets = ((await (await red.api('/nodes', { headers: { Accept: 'application/json' } })).json()) as NodeSet[]).filter(
+      (s) => s.module === MODULE,
+    );
+    assert.deepEqual(
+      sets
+        .map((s) => s.types)
+        .flat()
+        .sort(),
+      ['send-smtp-email', 'smtp-oauth-config'],
+    );
     for (const set of sets) {
       assert.equal(set.enabled, true, `${set.id} is enabled`);
       assert.equal(set.err, undefined, `${set.id} loaded without error`);
@@ -172,8 +225,14 @@ describe('Node-RED 5 on Node 22: the packed package, a sent mail, the editor', f
     await red.inject(IDS.inject);
     const [mail] = await smtp.waitForMessages(1);
     assert.equal(mail.parsed.subject, 'Hello Ada from Node-RED 5');
-    assert.deepEqual(mail.parsed.to.value.map((a: EmailAddress) => [a.name, a.address]), [['Ada Lovelace', 'ada@example.com']]);
-    assert.deepEqual(mail.envelope.rcptTo.map((r: SMTPServerAddress) => r.address), ['ada@example.com']);
+    assert.deepEqual(
+      mail.parsed.to.value.map((a: EmailAddress) => [a.name, a.address]),
+      [['Ada Lovelace', 'ada@example.com']],
+    );
+    assert.deepEqual(
+      mail.envelope.rcptTo.map((r: SMTPServerAddress) => r.address),
+      ['ada@example.com'],
+    );
     assert.equal(mail.parsed.html, '<p>Sent by <b>Node-RED 5</b> to Ada</p>');
     assert.equal(mail.user, USER, 'logged in with the deployed credentials');
     const [sent] = await red.waitForDebug((m: { name: string }) => m.name === 'sent');
@@ -187,7 +246,13 @@ describe('Node-RED 5 on Node 22: the packed package, a sent mail, the editor', f
     page.on('pageerror', (err) => pageErrors.push(err));
     await openEditor(page, red.url);
     // No node carries the "not properly configured" triangle (Deploy would ask for confirmation).
-    const invalid = await page.evaluate((ids) => [...RED.nodes.filterNodes({ z: ids.tab }), RED.nodes.node(ids.connection)].filter((n: EditorNode) => !n.valid).map((n: EditorNode) => `${n.type} ${n.id}: ${n.validationErrors}`), IDS);
+    const invalid = await page.evaluate(
+      (ids) =>
+        [...RED.nodes.filterNodes({ z: ids.tab }), RED.nodes.node(ids.connection)]
+          .filter((n: EditorNode) => !n.valid)
+          .map((n: EditorNode) => `${n.type} ${n.id}: ${n.validationErrors}`),
+      IDS,
+    );
     assert.deepEqual(invalid, []);
     await page.locator(`g.red-ui-flow-node-group[id="${IDS.send}"] rect.red-ui-flow-node`).dblclick();
     const subject = page.locator('.form-row:has(#node-input-subject) input.red-ui-typedInput-input');
@@ -214,6 +279,10 @@ describe('Node-RED 5 on Node 22: the packed package, a sent mail, the editor', f
     const mails = await smtp.waitForMessages(2);
     assert.equal(mails[1].parsed.subject, 'Edited in Node-RED 5 for Ada');
     assert.equal(mails[1].user, USER, 'the stored credentials still work after the editor deploy');
-    assert.deepEqual(pageErrors.map((e) => e.message), [], 'the editor page threw');
+    assert.deepEqual(
+      pageErrors.map((e) => e.message),
+      [],
+      'the editor page threw',
+    );
   });
 });

@@ -65,14 +65,26 @@ describe('palette install: the packed package in a fresh Node-RED user dir', fun
   });
 
   it('installs from the tarball with the palette arguments, without dev dependencies or sources', function () {
-    assert.deepEqual(PALETTE_INSTALL_ARGS, ['install', '--no-audit', '--no-update-notifier', '--no-fund', '--save', '--save-prefix=~', '--omit=dev', '--engine-strict']);
+    assert.deepEqual(PALETTE_INSTALL_ARGS, [
+      'install',
+      '--no-audit',
+      '--no-update-notifier',
+      '--no-fund',
+      '--save',
+      '--save-prefix=~',
+      '--omit=dev',
+      '--engine-strict',
+    ]);
     const project = JSON.parse(fs.readFileSync(path.join(userDir, 'package.json'), 'utf8'));
     assert.match(project.dependencies[MODULE], /^file:.*\.tgz$/);
     const shipped = JSON.parse(fs.readFileSync(path.join(installed.moduleDir, 'package.json'), 'utf8'));
     assert.equal(shipped.version, pkg.version);
     for (const file of Object.values(pkg['node-red'].nodes as Record<string, string>)) {
       assert.ok(fs.existsSync(path.join(installed.moduleDir, file)), `${file} is in the package`);
-      assert.ok(fs.existsSync(path.join(installed.moduleDir, file.replace(/\.js$/, '.html'))), `the editor HTML of ${file} is in the package`);
+      assert.ok(
+        fs.existsSync(path.join(installed.moduleDir, file.replace(/\.js$/, '.html'))),
+        `the editor HTML of ${file} is in the package`,
+      );
     }
     assert.ok(fs.existsSync(path.join(installed.moduleDir, 'LICENSE')));
     assert.ok(!fs.existsSync(path.join(installed.moduleDir, 'src')), 'TypeScript sources are not shipped');
@@ -89,7 +101,13 @@ describe('palette install: the packed package in a fresh Node-RED user dir', fun
     const res = await red.api('/nodes', { headers: { Accept: 'application/json' } });
     assert.equal(res.status, 200);
     const sets = ((await res.json()) as NodeSet[]).filter((s) => s.module === MODULE);
-    assert.deepEqual(sets.map((s) => s.types).flat().sort(), ['send-smtp-email', 'smtp-oauth-config']);
+    assert.deepEqual(
+      sets
+        .map((s) => s.types)
+        .flat()
+        .sort(),
+      ['send-smtp-email', 'smtp-oauth-config'],
+    );
     for (const set of sets) {
       assert.equal(set.enabled, true, `${set.id} is enabled`);
       assert.equal(set.err, undefined, `${set.id} loaded without error`);
@@ -151,12 +169,30 @@ describe('palette install: the packed package in a fresh Node-RED user dir', fun
     const sent = (msg: DebugMessage) => msg.name === 'sent';
 
     it('every example has a comment node and uses only core nodes and ours', function () {
-      const core = new Set(['tab', 'comment', 'inject', 'debug', 'catch', 'change', 'switch', 'template', 'split', 'send-smtp-email', 'smtp-oauth-config']);
+      const core = new Set([
+        'tab',
+        'comment',
+        'inject',
+        'debug',
+        'catch',
+        'change',
+        'switch',
+        'template',
+        'split',
+        'send-smtp-email',
+        'smtp-oauth-config',
+      ]);
       for (const name of exampleNames) {
         const nodes = readExample(name);
-        assert.ok(nodes.some((n) => n.type === 'comment' && n.info && n.info.length > 100), `${name} explains itself in a comment`);
+        assert.ok(
+          nodes.some((n) => n.type === 'comment' && n.info && n.info.length > 100),
+          `${name} explains itself in a comment`,
+        );
         for (const n of nodes) assert.ok(core.has(n.type), `${name} uses ${n.type}`);
-        assert.ok(nodes.some((n) => n.type === 'send-smtp-email'), `${name} has a send node`);
+        assert.ok(
+          nodes.some((n) => n.type === 'send-smtp-email'),
+          `${name} has a send node`,
+        );
       }
     });
 
@@ -177,17 +213,29 @@ describe('palette install: the packed package in a fresh Node-RED user dir', fun
       const bySubject = Object.fromEntries(mails.map((m) => [m.parsed.subject ?? '', m] as const));
       const grace = bySubject['Order A-1002 for Grace'];
       assert.ok(grace, `subjects: ${Object.keys(bySubject)}`);
-      assert.deepEqual(grace.envelope.rcptTo.map((r) => r.address).sort(), ['grace@example.com', 'sales@example.com', 'support@example.com']);
+      assert.deepEqual(grace.envelope.rcptTo.map((r) => r.address).sort(), [
+        'grace@example.com',
+        'sales@example.com',
+        'support@example.com',
+      ]);
       assert.match(grace.parsed.html, /<li>cable<\/li><li>adapter<\/li>/);
-      assert.deepEqual(grace.parsed.replyTo.value.map((a) => [a.name, a.address]), [['Orders', 'orders@example.com']]);
-      assert.deepEqual(bySubject['Order B-7 for team'].envelope.rcptTo.map((r) => r.address).sort(), ['ann@example.com', 'bob@example.com']);
+      assert.deepEqual(
+        grace.parsed.replyTo.value.map((a) => [a.name, a.address]),
+        [['Orders', 'orders@example.com']],
+      );
+      assert.deepEqual(bySubject['Order B-7 for team'].envelope.rcptTo.map((r) => r.address).sort(), [
+        'ann@example.com',
+        'bob@example.com',
+      ]);
     });
 
     it('03 sends every attachment type', async function () {
       const flow = await deployExample(exampleNames[2]);
       for (const i of injects(flow)) await red.inject(i.id);
       const mails = await smtp.waitForMessages(6);
-      const files = Object.fromEntries(mails.map((m) => [m.parsed.subject, m.parsed.attachments.map((a) => `${a.filename}|${a.contentType}`)]));
+      const files = Object.fromEntries(
+        mails.map((m) => [m.parsed.subject, m.parsed.attachments.map((a) => `${a.filename}|${a.contentType}`)]),
+      );
       assert.deepEqual(files['Attachment from a URL'], ['orders.csv|text/csv']);
       assert.deepEqual(files['Attachment from text'], ['timestamp.txt|text/plain']);
       assert.deepEqual(files['Attachment from base64'], ['pixel.png|image/png']);
@@ -245,7 +293,8 @@ describe('palette install: the packed package in a fresh Node-RED user dir', fun
       assert.match(conn.tokenUrl as string, /^https:\/\/login\.microsoftonline\.com\/YOUR-TENANT-ID\/oauth2\/v2\.0\/token$/);
       assert.equal(conn.credentials, undefined);
       const text = JSON.stringify(readExample(exampleNames[6]));
-      for (const step of ['SMTP.SendAsApp', 'admin consent', 'New-ServicePrincipal', 'Add-MailboxPermission', 'Authenticated SMTP']) assert.ok(text.includes(step), `the comment explains ${step}`);
+      for (const step of ['SMTP.SendAsApp', 'admin consent', 'New-ServicePrincipal', 'Add-MailboxPermission', 'Authenticated SMTP'])
+        assert.ok(text.includes(step), `the comment explains ${step}`);
     });
   });
 });

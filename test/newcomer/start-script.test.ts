@@ -53,7 +53,13 @@ describe('npm start: Node-RED with the package, a demo flow and a development in
     inbox = `http://127.0.0.1:${ports.inbox}`;
     child = spawn(process.execPath, [path.join(root, 'scripts', 'start.js')], {
       cwd: root,
-      env: { ...process.env, DEMO_USER_DIR: userDir, NODE_RED_PORT: String(ports.nodeRed), INBOX_PORT: String(ports.inbox), INBOX_SMTP_PORT: String(ports.smtp) },
+      env: {
+        ...process.env,
+        DEMO_USER_DIR: userDir,
+        NODE_RED_PORT: String(ports.nodeRed),
+        INBOX_PORT: String(ports.inbox),
+        INBOX_SMTP_PORT: String(ports.smtp),
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     output = outputWatcher(child);
@@ -86,8 +92,16 @@ describe('npm start: Node-RED with the package, a demo flow and a development in
   it('runs Node-RED with the package installed from its tarball into the user dir', async function () {
     const project = JSON.parse(fs.readFileSync(path.join(userDir, 'package.json'), 'utf8'));
     assert.match(project.dependencies['@mailwire/node-red-send-smtp-email'], /^file:.*\.tgz$/);
-    const sets = ((await (await fetch(`${nodeRed}/nodes`, { headers: { Accept: 'application/json' } })).json()) as NodeSet[]).filter((s) => s.module === '@mailwire/node-red-send-smtp-email');
-    assert.deepEqual(sets.map((s) => s.types).flat().sort(), ['send-smtp-email', 'smtp-oauth-config']);
+    const sets = ((await (await fetch(`${nodeRed}/nodes`, { headers: { Accept: 'application/json' } })).json()) as NodeSet[]).filter(
+      (s) => s.module === '@mailwire/node-red-send-smtp-email',
+    );
+    assert.deepEqual(
+      sets
+        .map((s) => s.types)
+        .flat()
+        .sort(),
+      ['send-smtp-email', 'smtp-oauth-config'],
+    );
     const settings = await (await fetch(`${nodeRed}/settings`)).json();
     assert.equal(settings.editorTheme.tours, false);
     assert.deepEqual(settings.editorTheme.palette.catalogues, []);

@@ -85,7 +85,9 @@ export async function applyDarkTheme(page: Page): Promise<'native' | 'emulated'>
     if (html.classList.contains('nr-theme-dark')) return 'native';
     const style = document.createElement('style');
     style.id = 'test-nr5-dark-theme';
-    style.textContent = `html.nr-theme-dark{color-scheme:dark;${Object.entries(vars).map(([k, v]) => `--red-ui-${k}:${v};`).join('')}}`;
+    style.textContent = `html.nr-theme-dark{color-scheme:dark;${Object.entries(vars)
+      .map(([k, v]) => `--red-ui-${k}:${v};`)
+      .join('')}}`;
     document.head.appendChild(style);
     html.classList.add('nr-theme-dark');
     return 'emulated';
@@ -108,7 +110,10 @@ export interface Rgba extends Rgb {
 export function parseColor(css: string): Rgba {
   const m = /^rgba?\(([^)]+)\)$/.exec(String(css).trim());
   if (!m) throw new Error(`not an rgb() colour: ${css}`);
-  const [r, g, b, a = 1] = m[1].split(/[\s,/]+/).filter(Boolean).map(Number);
+  const [r, g, b, a = 1] = m[1]
+    .split(/[\s,/]+/)
+    .filter(Boolean)
+    .map(Number);
   return { r, g, b, a };
 }
 
@@ -186,7 +191,10 @@ export async function toolbarContrast(page: Page): Promise<ToolbarContrast> {
         ...[...bar.querySelectorAll('.ql-fill')]
           .filter((el) => el.getBoundingClientRect().width > 0)
           .map((el) => ({ what: `fill in ${el.closest('button, .ql-picker')!.className}`, color: getComputedStyle(el).fill })),
-        ...[...bar.querySelectorAll('.ql-picker-label, button.ql-source')].map((el) => ({ what: `text of ${el.className}`, color: getComputedStyle(el).color })),
+        ...[...bar.querySelectorAll('.ql-picker-label, button.ql-source')].map((el) => ({
+          what: `text of ${el.className}`,
+          color: getComputedStyle(el).color,
+        })),
       ],
       editor: { color: getComputedStyle(editor).color, backgrounds: editorBackgrounds },
     };
@@ -199,6 +207,10 @@ export async function toolbarContrast(page: Page): Promise<ToolbarContrast> {
     background,
     marks: ratios.length,
     weakest: { ...weakest, ratio: Number(weakest.ratio.toFixed(2)) },
-    editorText: { color: seen.editor.color, background: editorBackground, ratio: Number(contrast(parseColor(seen.editor.color), editorBackground).toFixed(2)) },
+    editorText: {
+      color: seen.editor.color,
+      background: editorBackground,
+      ratio: Number(contrast(parseColor(seen.editor.color), editorBackground).toFixed(2)),
+    },
   };
 }

@@ -72,7 +72,9 @@ export async function startEditorNodeRed(): Promise<EditorNodeRed> {
       };
       started.stdout.on('data', onData);
       started.stderr.on('data', onData);
-      started.once('exit', (code, signal) => reject(new Error(`Node-RED exited (${signal || code}) before it started:\n${output.slice(-3000)}`)));
+      started.once('exit', (code, signal) =>
+        reject(new Error(`Node-RED exited (${signal || code}) before it started:\n${output.slice(-3000)}`)),
+      );
     });
     await ready;
     return { url: `http://127.0.0.1:${port}/`, port, userDir, output: () => output, stop };

@@ -97,7 +97,8 @@ export async function startExchange({ tokens, limit = 3, port = 0 }: ExchangeOpt
       stats.auths++;
       // smtp-server refuses an XOAUTH2 login (the only method offered) without a user or a token before it asks onAuth.
       const user = auth.username as string;
-      if (!tokens(user, auth.accessToken as string)) return cb(smtpError('535 5.7.3 Authentication unsuccessful [BN9PR03CA0123.namprd03.prod.outlook.com]'));
+      if (!tokens(user, auth.accessToken as string))
+        return cb(smtpError('535 5.7.3 Authentication unsuccessful [BN9PR03CA0123.namprd03.prod.outlook.com]'));
       const held = of(user.toLowerCase());
       if (held.size >= limit) {
         stats.refusals++;
@@ -118,7 +119,8 @@ export async function startExchange({ tokens, limit = 3, port = 0 }: ExchangeOpt
         const raw = Buffer.concat(chunks);
         const parsed = await simpleParser(raw);
         const from = parsed.from && parsed.from.value[0] && parsed.from.value[0].address!.toLowerCase();
-        if (from !== session.user) return cb(smtpError(SEND_AS_DENIED.replace('sender@contoso.com', session.user).replace('other@contoso.com', String(from))));
+        if (from !== session.user)
+          return cb(smtpError(SEND_AS_DENIED.replace('sender@contoso.com', session.user).replace('other@contoso.com', String(from))));
         if (switches.quotaExceeded) return cb(smtpError(QUOTA));
         if (switches.mailboxFull) return cb(smtpError(MAILBOX_FULL));
         messages.push({ parsed: parsed as ReadMail, envelope: session.envelope, user: session.user });

@@ -125,7 +125,10 @@ export interface FlowNode {
  * node's keys (and none, for the current settings), startServer() and stopServer() as the promises
  * they return, the log spy with its levels, and the nodes with their spies.
  */
-export interface TestHelper extends Omit<typeof baseHelper, 'settings' | 'startServer' | 'stopServer' | 'log' | 'getNode' | 'load' | 'setFlows'> {
+export interface TestHelper extends Omit<
+  typeof baseHelper,
+  'settings' | 'startServer' | 'stopServer' | 'log' | 'getNode' | 'load' | 'setFlows'
+> {
   settings(settings?: TestSettings): LocalSettings;
   startServer(): Promise<void>;
   stopServer(): Promise<void>;
@@ -184,7 +187,17 @@ export async function deploy({ connection = {}, send = {}, credentials = {}, ext
   const flow: FlowNode[] = [
     { id: 'tab', type: 'tab', label: 'test' },
     { id: 'conn', type: 'smtp-oauth-config', z: '', host: '127.0.0.1', security: 'none', authType: 'basic', ...connection },
-    { id: 'send', type: 'send-smtp-email', z: 'tab', connection: 'conn', to: 'to@example.com', subject: 'Hello', html: '<p>Hi</p>', wires: [['out']], ...send },
+    {
+      id: 'send',
+      type: 'send-smtp-email',
+      z: 'tab',
+      connection: 'conn',
+      to: 'to@example.com',
+      subject: 'Hello',
+      html: '<p>Hi</p>',
+      wires: [['out']],
+      ...send,
+    },
     { id: 'out', type: 'helper', z: 'tab' },
     { id: 'catcher', type: 'catch', z: 'tab', scope: null, uncaught: false, wires: [['caught']] },
     { id: 'caught', type: 'helper', z: 'tab' },

@@ -63,7 +63,12 @@ function usable(dir: string): boolean {
   const paths = layout(dir);
   try {
     const ready = JSON.parse(fs.readFileSync(path.join(dir, 'ready.json'), 'utf8')) as { node: string; nodeRed: string };
-    return ready.node === paths.nodeVersion() && ready.nodeRed === paths.nodeRedVersion() && fs.existsSync(paths.npmCli) && fs.existsSync(paths.redJs);
+    return (
+      ready.node === paths.nodeVersion() &&
+      ready.nodeRed === paths.nodeRedVersion() &&
+      fs.existsSync(paths.npmCli) &&
+      fs.existsSync(paths.redJs)
+    );
   } catch {
     return false;
   }
@@ -78,7 +83,11 @@ function npmInstall(
   fs.mkdirSync(prefix, { recursive: true });
   // npm 11 asks for install scripts to be allowed per package (a warning now, blocked later).
   fs.writeFileSync(path.join(prefix, 'package.json'), JSON.stringify({ private: true, allowScripts }, null, 2));
-  execFileSync(npm, ['install', '--prefix', prefix, ...NPM_QUIET, spec], { env, stdio: ['ignore', 'ignore', 'pipe'], timeout: INSTALL_TIMEOUT_MS });
+  execFileSync(npm, ['install', '--prefix', prefix, ...NPM_QUIET, spec], {
+    env,
+    stdio: ['ignore', 'ignore', 'pipe'],
+    timeout: INSTALL_TIMEOUT_MS,
+  });
 }
 
 /**

@@ -75,7 +75,8 @@ export function freePort(): Promise<number> {
 export async function waitForHttp(url: string, child?: ChildProcess, timeoutMs = 60000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (child && (child.exitCode !== null || child.signalCode !== null)) throw new Error(`process exited (${child.exitCode ?? child.signalCode}) before ${url} answered`);
+    if (child && (child.exitCode !== null || child.signalCode !== null))
+      throw new Error(`process exited (${child.exitCode ?? child.signalCode}) before ${url} answered`);
     try {
       const res = await fetch(url);
       if (res.ok) return;
@@ -111,7 +112,8 @@ export function outputWatcher(child: ChildProcess): OutputWatcher {
   child.stdout?.on('data', onData);
   child.stderr?.on('data', onData);
   child.once('exit', (code, signal) => {
-    for (const w of waiters.splice(0)) w.reject(new Error(`process exited (${signal || code}) while waiting for ${w.re}\n${text.slice(-3000)}`));
+    for (const w of waiters.splice(0))
+      w.reject(new Error(`process exited (${signal || code}) while waiting for ${w.re}\n${text.slice(-3000)}`));
   });
   return {
     get text() {
@@ -173,10 +175,14 @@ export async function startNodeRed(userDir: string, settings = '', runtime: Runt
 };
 `,
   );
-  const child = spawn(runtime.node || process.execPath, [runtime.redJs || require.resolve('node-red/red.js'), '--userDir', userDir, '--settings', settingsFile], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: runtime.env || process.env,
-  });
+  const child = spawn(
+    runtime.node || process.execPath,
+    [runtime.redJs || require.resolve('node-red/red.js'), '--userDir', userDir, '--settings', settingsFile],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: runtime.env || process.env,
+    },
+  );
   const output = outputWatcher(child);
   const url = `http://127.0.0.1:${port}`;
   try {

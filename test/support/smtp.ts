@@ -133,7 +133,8 @@ export async function startSmtp(options: SmtpOptions = {}): Promise<SmtpServer> 
         // smtp-server refuses an XOAUTH2 login without a user or a token before it asks onAuth.
         const verdict = options.tokens ? options.tokens(auth.username as string, auth.accessToken as string) : false;
         if (verdict === true) return cb(null, { user: auth.username });
-        if (verdict === 'challenge') return cb(null, { data: { status: '401', schemes: 'bearer', scope: 'https://outlook.office365.com/.default' } });
+        if (verdict === 'challenge')
+          return cb(null, { data: { status: '401', schemes: 'bearer', scope: 'https://outlook.office365.com/.default' } });
         return cb(smtpError(options.authError || '535 Authentication unsuccessful'));
       }
       if (options.users && options.users[auth.username as string] === auth.password) return cb(null, { user: auth.username });

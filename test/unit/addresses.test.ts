@@ -13,7 +13,10 @@ describe('addresses', function () {
   });
 
   it('accepts arrays of strings and {name, address} objects', function () {
-    assert.deepEqual(parseAddresses(['a@example.com, b@example.com', { name: 'C', address: 'c@example.com' }], 'CC').map((a) => a.address), ['a@example.com', 'b@example.com', 'c@example.com']);
+    assert.deepEqual(
+      parseAddresses(['a@example.com, b@example.com', { name: 'C', address: 'c@example.com' }], 'CC').map((a) => a.address),
+      ['a@example.com', 'b@example.com', 'c@example.com'],
+    );
   });
 
   it('treats empty values as no address', function () {
@@ -21,8 +24,19 @@ describe('addresses', function () {
   });
 
   it('refuses line breaks, bare words, groups and two @', function () {
-    for (const bad of ['a@example.com\r\nBcc: evil@example.com', 'a@example.com, foo', 'group: a@example.com;', 'a@b@example.com', '<>', 'Name <>']) {
-      assert.throws(() => parseAddresses(bad, 'To'), (err: MailError) => err.code === 'EINPUT' && /^To /.test(err.message) && !!err.hint, bad);
+    for (const bad of [
+      'a@example.com\r\nBcc: evil@example.com',
+      'a@example.com, foo',
+      'group: a@example.com;',
+      'a@b@example.com',
+      '<>',
+      'Name <>',
+    ]) {
+      assert.throws(
+        () => parseAddresses(bad, 'To'),
+        (err: MailError) => err.code === 'EINPUT' && /^To /.test(err.message) && !!err.hint,
+        bad,
+      );
     }
     assert.throws(() => parseAddresses([{ name: 'x\ny', address: 'a@example.com' }], 'To'), /line break/);
   });

@@ -12,7 +12,10 @@ import { diagnose, hintFor } from '../../src/lib/diagnose';
 
 type Catalog = { [key: string]: string | Catalog };
 /** The runtime's i18n with the two calls the runtime makes at start, which @types/node-red__util leaves out. */
-const runtimeI18n = i18n as typeof i18n & { init(settings: object): Promise<void>; i: { loadLanguages(languages: string[]): Promise<unknown> } };
+const runtimeI18n = i18n as typeof i18n & {
+  init(settings: object): Promise<void>;
+  i: { loadLanguages(languages: string[]): Promise<unknown> };
+};
 
 const root = path.join(__dirname, '..', '..');
 const locales = path.join(root, 'locales');

@@ -39,7 +39,10 @@ describe('compose', function () {
     assert.equal(streamed.messageId, '<fixed@x.example>');
     assert.equal(b.messageId, a.messageId);
     assert.equal(b.html, a.html);
-    assert.deepEqual(b.attachments.map((x) => x.content.toString()), a.attachments.map((x) => x.content.toString()));
+    assert.deepEqual(
+      b.attachments.map((x) => x.content.toString()),
+      a.attachments.map((x) => x.content.toString()),
+    );
   });
 
   it('keeps Bcc in the envelope of the streamed message, never in its headers (as the SMTP transport does)', async function () {
@@ -60,6 +63,9 @@ describe('compose', function () {
   });
 
   it('never reads a local file, even if asked to', async function () {
-    await assert.rejects(composeBuffer({ from: 'a@x', to: 'b@y', text: { path: '/etc/hostname' } }), (e: MailError) => e.code === 'ESTREAM' || /EFILEACCESS|denied/i.test(`${e.code} ${e.message}`));
+    await assert.rejects(
+      composeBuffer({ from: 'a@x', to: 'b@y', text: { path: '/etc/hostname' } }),
+      (e: MailError) => e.code === 'ESTREAM' || /EFILEACCESS|denied/i.test(`${e.code} ${e.message}`),
+    );
   });
 });

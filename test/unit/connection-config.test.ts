@@ -9,7 +9,13 @@ describe('connection settings: outbox', function () {
     const c = checkConnectionConfig(base);
     assert.equal(c.outbox, 'disk');
     assert.equal(c.outboxMaxMB, 200);
-    assert.deepEqual([checkConnectionConfig({ ...base, outbox: '', outboxMaxMB: '' }).outbox, checkConnectionConfig({ ...base, outbox: '', outboxMaxMB: '' }).outboxMaxMB], ['disk', 200]);
+    assert.deepEqual(
+      [
+        checkConnectionConfig({ ...base, outbox: '', outboxMaxMB: '' }).outbox,
+        checkConnectionConfig({ ...base, outbox: '', outboxMaxMB: '' }).outboxMaxMB,
+      ],
+      ['disk', 200],
+    );
   });
 
   it('takes memory, and a cap the dialog saved as a string', function () {
@@ -19,7 +25,11 @@ describe('connection settings: outbox', function () {
 
   it('refuses an unknown outbox and a cap that is no positive number, with ECONFIG and what to set', function () {
     for (const bad of [{ outbox: 'cloud' }, { outbox: true }, { outboxMaxMB: '-1' }, { outboxMaxMB: 'lots' }, { outboxMaxMB: 0 }]) {
-      assert.throws(() => checkConnectionConfig({ ...base, ...bad }), (e: MailError) => e.code === 'ECONFIG' && /outbox/.test(e.message) && !!e.hint, JSON.stringify(bad));
+      assert.throws(
+        () => checkConnectionConfig({ ...base, ...bad }),
+        (e: MailError) => e.code === 'ECONFIG' && /outbox/.test(e.message) && !!e.hint,
+        JSON.stringify(bad),
+      );
     }
   });
 });

@@ -16,7 +16,12 @@ describe('diagnose', function () {
       if (!/^535 5\.7\.3 /.test(r.response)) assert.notEqual(hint, generic, `specific hint for: ${r.response}`);
     }
     for (const t of providers.token) {
-      const hint = hintFor(failure({ code: 'EOAUTH2', message: `The token endpoint refused the request (HTTP ${t.status}): ${t.body.error}: ${t.body.error_description}` }));
+      const hint = hintFor(
+        failure({
+          code: 'EOAUTH2',
+          message: `The token endpoint refused the request (HTTP ${t.status}): ${t.body.error}: ${t.body.error_description}`,
+        }),
+      );
       assert.ok(hint && !/refused the client: check the client ID/.test(hint), t.body.error_description);
     }
   });
@@ -36,7 +41,8 @@ describe('diagnose', function () {
     [/^451 4\.3\.0/, /could not store the message/],
   ];
   /** The code nodemailer gives an answer at that step. */
-  const codeAt = (when: string) => (/^AUTH/.test(when) ? 'EAUTH' : /greeting/.test(when) ? 'EPROTOCOL' : /DATA/.test(when) && !/MAIL/.test(when) ? 'EMESSAGE' : 'EENVELOPE');
+  const codeAt = (when: string) =>
+    /^AUTH/.test(when) ? 'EAUTH' : /greeting/.test(when) ? 'EPROTOCOL' : /DATA/.test(when) && !/MAIL/.test(when) ? 'EMESSAGE' : 'EENVELOPE';
   const limits = providers.smtp.filter((r): r is typeof r & { when: string } => !!r.when);
 
   it('gives each provider limit of the fixtures its own hint, whatever the authentication', function () {
@@ -46,27 +52,49 @@ describe('diagnose', function () {
       const expected = LIMITS.filter(([answer]) => answer.test(r.response));
       assert.equal(expected.length, 1, `one expectation for: ${r.response}`);
       for (const authType of ['oauth2-client-credentials', 'basic']) {
-        const err = failure({ code: codeAt(r.when), responseCode: Number(r.response.slice(0, 3)), response: r.response, message: `Failed: ${r.response}` });
+        const err = failure({
+          code: codeAt(r.when),
+          responseCode: Number(r.response.slice(0, 3)),
+          response: r.response,
+          message: `Failed: ${r.response}`,
+        });
         const hint = hintFor(err, { authType });
         assert.match(hint!, expected[0][1], `${authType}: ${r.response}`);
-        assert.doesNotMatch(hint!, /SendAsApp|refused the OAuth2 token|check the user and password/, `not a credentials problem: ${r.response}`);
+        assert.doesNotMatch(
+          hint!,
+          /SendAsApp|refused the OAuth2 token|check the user and password/,
+          `not a credentials problem: ${r.response}`,
+        );
       }
-      const hint = hintFor(failure({ code: codeAt(r.when), response: r.response, message: r.response }), { authType: 'oauth2-client-credentials' });
+      const hint = hintFor(failure({ code: codeAt(r.when), response: r.response, message: r.response }), {
+        authType: 'oauth2-client-credentials',
+      });
       assert.ok(!seen.has(hint), `${r.response} shares its hint with ${seen.get(hint)}`);
       seen.set(hint, r.response);
     }
   });
 
   it('never gives a temporary answer the OAuth2-permission hint', function () {
-    for (const response of ['432 4.7.12 A password transition is needed', '454 4.7.0 Temporary authentication failure', '421 4.4.2 Connection dropped', '450 4.2.1 Try later']) {
-      const hint = hintFor(failure({ code: 'EAUTH', responseCode: Number(response.slice(0, 3)), response, message: `Invalid login: ${response}` }), { authType: 'oauth2-client-credentials' });
+    for (const response of [
+      '432 4.7.12 A password transition is needed',
+      '454 4.7.0 Temporary authentication failure',
+      '421 4.4.2 Connection dropped',
+      '450 4.2.1 Try later',
+    ]) {
+      const hint = hintFor(
+        failure({ code: 'EAUTH', responseCode: Number(response.slice(0, 3)), response, message: `Invalid login: ${response}` }),
+        { authType: 'oauth2-client-credentials' },
+      );
       assert.match(hint!, /temporary error \(4xx\): mails are retried/, response);
     }
   });
 
   it('words the limits for Test connection and retries off without promising a retry', function () {
     const r = limits.find((x) => /^432/.test(x.response))!;
-    const hint = hintFor(failure({ code: 'EAUTH', responseCode: 432, response: r.response, message: r.response }), { authType: 'oauth2-client-credentials', noRetry: true });
+    const hint = hintFor(failure({ code: 'EAUTH', responseCode: 432, response: r.response, message: r.response }), {
+      authType: 'oauth2-client-credentials',
+      noRetry: true,
+    });
     assert.equal(hint, 'Microsoft 365 allows 3 connections per mailbox; lower Pool size to 3.');
   });
 

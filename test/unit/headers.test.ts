@@ -4,11 +4,14 @@ import { customHeaders, messageIds, missingCids } from '../../src/lib/headers';
 
 describe('custom headers', function () {
   it('merges the node headers and msg.headers, msg winning, values as text or lists', function () {
-    assert.deepEqual(customHeaders({ 'X-Ticket-Id': 42, 'List-Unsubscribe': '<mailto:u@x>' }, { 'X-Ticket-Id': '43', 'X-Tag': ['a', 'b'] }), {
-      'X-Ticket-Id': '43',
-      'List-Unsubscribe': '<mailto:u@x>',
-      'X-Tag': ['a', 'b'],
-    });
+    assert.deepEqual(
+      customHeaders({ 'X-Ticket-Id': 42, 'List-Unsubscribe': '<mailto:u@x>' }, { 'X-Ticket-Id': '43', 'X-Tag': ['a', 'b'] }),
+      {
+        'X-Ticket-Id': '43',
+        'List-Unsubscribe': '<mailto:u@x>',
+        'X-Tag': ['a', 'b'],
+      },
+    );
     assert.equal(customHeaders(undefined, undefined), undefined);
     assert.equal(customHeaders({}, ''), undefined);
   });
@@ -31,16 +34,31 @@ describe('custom headers', function () {
   ];
   for (const [name, headers] of refused) {
     it(`refuses ${name} with EINPUT`, function () {
-      assert.throws(() => customHeaders(headers, undefined), (e: MailError) => e.code === 'EINPUT' && !!e.hint);
-      assert.throws(() => customHeaders(undefined, headers), (e: MailError) => e.code === 'EINPUT' && !!e.hint);
+      assert.throws(
+        () => customHeaders(headers, undefined),
+        (e: MailError) => e.code === 'EINPUT' && !!e.hint,
+      );
+      assert.throws(
+        () => customHeaders(undefined, headers),
+        (e: MailError) => e.code === 'EINPUT' && !!e.hint,
+      );
     });
   }
   it('tells a user whose msg.headers came from an http node to delete it', function () {
-    assert.throws(() => customHeaders(undefined, { host: 'x', 'content-type': 'application/json' }), (e: MailError) => /delete it before this node/.test(e.hint ?? ''));
+    assert.throws(
+      () => customHeaders(undefined, { host: 'x', 'content-type': 'application/json' }),
+      (e: MailError) => /delete it before this node/.test(e.hint ?? ''),
+    );
   });
   it('refuses a list or text as the header object', function () {
-    assert.throws(() => customHeaders(['X-A: 1'], undefined), (e: MailError) => e.code === 'EINPUT');
-    assert.throws(() => customHeaders(undefined, 'X-A: 1'), (e: MailError) => e.code === 'EINPUT');
+    assert.throws(
+      () => customHeaders(['X-A: 1'], undefined),
+      (e: MailError) => e.code === 'EINPUT',
+    );
+    assert.throws(
+      () => customHeaders(undefined, 'X-A: 1'),
+      (e: MailError) => e.code === 'EINPUT',
+    );
   });
 });
 
@@ -54,7 +72,11 @@ describe('message ids for threading', function () {
   });
   it('refuses what is not a message id, line breaks included, and two ids in In-Reply-To', function () {
     for (const bad of ['no-at-sign', '<a@x>\r\nBcc: e@x', '<a b@x>', 42, { id: 'a@x' }]) {
-      assert.throws(() => messageIds(bad, 'References'), (e: MailError) => e.code === 'EINPUT', String(bad));
+      assert.throws(
+        () => messageIds(bad, 'References'),
+        (e: MailError) => e.code === 'EINPUT',
+        String(bad),
+      );
     }
     assert.throws(() => messageIds('<a@x> <b@x>', 'In-Reply-To'), /more than one/);
   });

@@ -3,10 +3,18 @@ import { htmlToText, MAX_TEXT_LENGTH, TRUNCATION_NOTE } from '../../src/lib/plai
 
 describe('htmlToText', function () {
   it('keeps paragraphs, breaks, list items and link targets, and decodes entities', function () {
-    assert.equal(htmlToText('<h2>Report</h2><p>A&amp;B &lt;ok&gt;&nbsp;&#8364;</p><ol><li>one</li><li>two</li></ol><p><a href="https://x.example/a">details</a><br>end</p>'), 'Report\n\nA&B <ok> €\n\n- one\n- two\n\ndetails (https://x.example/a)\nend');
+    assert.equal(
+      htmlToText(
+        '<h2>Report</h2><p>A&amp;B &lt;ok&gt;&nbsp;&#8364;</p><ol><li>one</li><li>two</li></ol><p><a href="https://x.example/a">details</a><br>end</p>',
+      ),
+      'Report\n\nA&B <ok> €\n\n- one\n- two\n\ndetails (https://x.example/a)\nend',
+    );
   });
   it('drops scripts and styles and does not repeat a link that is its own text', function () {
-    assert.equal(htmlToText('<style>p{}</style><script>x()</script><p><a href="https://a.example">https://a.example</a></p>'), 'https://a.example');
+    assert.equal(
+      htmlToText('<style>p{}</style><script>x()</script><p><a href="https://a.example">https://a.example</a></p>'),
+      'https://a.example',
+    );
   });
 });
 
@@ -42,7 +50,9 @@ describe('htmlToText on hostile input', function () {
     const blocks: string[] = [];
     const expected: string[] = [];
     for (let i = 0; i < n; i++) {
-      blocks.push(`<h2>Item ${i}</h2>\n<p>Price &lt;${i}&gt; &amp; more&nbsp;&#8364;</p>\n<ul>\n  <li>one</li>\n  <li><a href="https://x.example/${i}">link ${i}</a></li>\n</ul>\n<script>track(${i})</script>\n`);
+      blocks.push(
+        `<h2>Item ${i}</h2>\n<p>Price &lt;${i}&gt; &amp; more&nbsp;&#8364;</p>\n<ul>\n  <li>one</li>\n  <li><a href="https://x.example/${i}">link ${i}</a></li>\n</ul>\n<script>track(${i})</script>\n`,
+      );
       // The source's newline before each <li> and the <li> make two.
       expected.push(`Item ${i}\n\nPrice <${i}> & more €\n\n- one\n\n- link ${i} (https://x.example/${i})`);
     }
@@ -60,7 +70,10 @@ describe('htmlToText, where markup ends', function () {
     assert.equal(htmlToText('<p>Total: 5</p><img src="https://t.example/p'), 'Total: 5');
   });
   it('drops comments whole, Outlook conditional ones included', function () {
-    assert.equal(htmlToText('<!-- a > b --><!--[if mso]><table><tr><td>Outlook only</td></tr></table><![endif]--><p>c</p><!-->d'), 'c\n\nd');
+    assert.equal(
+      htmlToText('<!-- a > b --><!--[if mso]><table><tr><td>Outlook only</td></tr></table><![endif]--><p>c</p><!-->d'),
+      'c\n\nd',
+    );
   });
   it('keeps what follows a <head> without </head>, which HTML allows', function () {
     assert.equal(htmlToText('<html><head><meta charset="utf-8"><body><p>Hi</p>'), 'Hi');

@@ -5,7 +5,8 @@ import { transportOptions, type ConnectionConfig } from '../../src/lib/transport
 describe('pool size', function () {
   it('gives Microsoft 365 its documented 3 connections per mailbox when the connection sets none', function () {
     assert.equal(POOL_LIMITS.Outlook365, 3);
-    for (const unset of [undefined, '', 0, '0']) assert.equal(transportOptions({ service: 'Outlook365', maxConnections: unset }, {}).maxConnections, 3, String(unset));
+    for (const unset of [undefined, '', 0, '0'])
+      assert.equal(transportOptions({ service: 'Outlook365', maxConnections: unset }, {}).maxConnections, 3, String(unset));
   });
 
   it('never changes a value the user set, and keeps 5 for services without a documented limit', function () {

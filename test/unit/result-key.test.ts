@@ -7,11 +7,12 @@ describe('result key', function () {
   const check = (key: string, msg?: NodeMessage) => resultKeyError(key, (k) => util.normalisePropertyExpression(k, msg));
 
   it('accepts property paths, nested ones and msg references', function () {
-    for (const key of ['emailResult', 'result.mail', 'results[0].mail', 'results["a b"]', 'results[msg.topic]']) assert.equal(check(key), undefined, key);
+    for (const key of ['emailResult', 'result.mail', 'results[0].mail', 'results["a b"]', 'results[msg.topic]'])
+      assert.equal(check(key), undefined, key);
     assert.equal(check('results[msg.topic]', { topic: 'daily' }), undefined);
   });
 
-  it('explains a key Node-RED cannot parse, with the parser\'s reason and a hint', function () {
+  it("explains a key Node-RED cannot parse, with the parser's reason and a hint", function () {
     const err = check('a..b[')!;
     assert.equal(err.code, 'ECONFIG');
     assert.equal(err.message, 'Result key "a..b[" is not a valid property: Invalid property expression: unexpected . at position 2');

@@ -14,7 +14,13 @@ const failure = (fields: Omit<RetryableError, 'name'>): RetryableError => fields
 
 /** The error nodemailer reports for an answer at that step of the session. */
 function smtpError(response: string, when = 'MAIL FROM'): RetryableError {
-  const code = /^AUTH/.test(when) ? 'EAUTH' : /greeting/.test(when) ? 'EPROTOCOL' : /DATA/.test(when) && !/MAIL/.test(when) ? 'EMESSAGE' : 'EENVELOPE';
+  const code = /^AUTH/.test(when)
+    ? 'EAUTH'
+    : /greeting/.test(when)
+      ? 'EPROTOCOL'
+      : /DATA/.test(when) && !/MAIL/.test(when)
+        ? 'EMESSAGE'
+        : 'EENVELOPE';
   return failure({ code, response, responseCode: Number(response.slice(0, 3)), message: `Failed: ${response}` });
 }
 
@@ -49,7 +55,11 @@ describe('retry: what is transient', function () {
       socketError('EDNS', 'EAI_AGAIN', 'getaddrinfo EAI_AGAIN smtp.example.com'),
     ];
     const permanent = [
-      socketError('ESOCKET', 'ERR_SSL_WRONG_VERSION_NUMBER', '80ECACED347F0000:error:0A00010B:SSL routines:ssl3_get_record:wrong version number'),
+      socketError(
+        'ESOCKET',
+        'ERR_SSL_WRONG_VERSION_NUMBER',
+        '80ECACED347F0000:error:0A00010B:SSL routines:ssl3_get_record:wrong version number',
+      ),
       socketError('ESOCKET', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'self-signed certificate'),
       socketError('EDNS', 'ENOTFOUND', 'getaddrinfo ENOTFOUND smtp.example.invalid'),
       failure({ code: 'EATTACHMENT', message: 'The attachment URL answered HTTP 404' }),
@@ -63,16 +73,31 @@ describe('retry: what is transient', function () {
     let idp: TokenEndpoint;
     before(async () => (idp = await startTokenEndpoint({ clientId: 'c', clientSecret: 's' })));
     after(() => idp.close());
-    const cache = (extra: Partial<ClientCredentials> = {}) => new TokenCache({ tokenUrl: idp.url, clientId: 'c', clientSecret: 's', scope: 'x/.default', ...extra }, { timeout: 300 });
+    const cache = (extra: Partial<ClientCredentials> = {}) =>
+      new TokenCache({ tokenUrl: idp.url, clientId: 'c', clientSecret: 's', scope: 'x/.default', ...extra }, { timeout: 300 });
 
     it('marks 429 and 5xx transient and keeps Retry-After; never a 4xx of the fixtures', async function () {
-      idp.answerNext(429, { error: 'temporarily_unavailable', error_description: 'AADSTS50196: The server terminated an operation because it encountered a client request loop.' }, { 'Retry-After': '7' });
-      await assert.rejects(cache().get(), (e: RetryableError) => e.code === 'EOAUTH2' && e.responseCode === 429 && isTransient(e) && e.retryAfterMs === 7000);
+      idp.answerNext(
+        429,
+        {
+          error: 'temporarily_unavailable',
+          error_description: 'AADSTS50196: The server terminated an operation because it encountered a client request loop.',
+        },
+        { 'Retry-After': '7' },
+      );
+      await assert.rejects(
+        cache().get(),
+        (e: RetryableError) => e.code === 'EOAUTH2' && e.responseCode === 429 && isTransient(e) && e.retryAfterMs === 7000,
+      );
       idp.answerNext(503, 'Service Unavailable');
       await assert.rejects(cache().get(), (e: RetryableError) => e.responseCode === 503 && isTransient(e) && e.retryAfterMs === undefined);
       for (const t of providers.token) {
         idp.answerNext(t.status, t.body);
-        await assert.rejects(cache().get(), (e: RetryableError) => e.responseCode === t.status && !isTransient(e), t.body.error_description);
+        await assert.rejects(
+          cache().get(),
+          (e: RetryableError) => e.responseCode === t.status && !isTransient(e),
+          t.body.error_description,
+        );
       }
     });
 
@@ -81,12 +106,18 @@ describe('retry: what is transient', function () {
       await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
       const port = (silent.address() as AddressInfo).port;
       try {
-        await assert.rejects(cache({ tokenUrl: `http://127.0.0.1:${port}/token` }).get(), (e: RetryableError) => /timed out/.test(e.message) && isTransient(e));
+        await assert.rejects(
+          cache({ tokenUrl: `http://127.0.0.1:${port}/token` }).get(),
+          (e: RetryableError) => /timed out/.test(e.message) && isTransient(e),
+        );
       } finally {
         silent.closeAllConnections();
         await new Promise((r) => silent.close(r));
       }
-      await assert.rejects(cache({ tokenUrl: `http://127.0.0.1:${port}/token` }).get(), (e: RetryableError) => /ECONNREFUSED/.test(e.message) && !isTransient(e));
+      await assert.rejects(
+        cache({ tokenUrl: `http://127.0.0.1:${port}/token` }).get(),
+        (e: RetryableError) => /ECONNREFUSED/.test(e.message) && !isTransient(e),
+      );
     });
   });
 
@@ -124,7 +155,10 @@ describe('retry: backoff', function () {
   });
 
   it('takes a shorter base and cap from tests and the benchmark', function () {
-    assert.deepEqual([1, 2, 3, 4].map((n) => backoffDelay(n, { baseMs: 5, maxMs: 12, random: () => 0.5 })), [5, 10, 12, 12]);
+    assert.deepEqual(
+      [1, 2, 3, 4].map((n) => backoffDelay(n, { baseMs: 5, maxMs: 12, random: () => 0.5 })),
+      [5, 10, 12, 12],
+    );
   });
 
   it('waits on the injected timers and ends every wait when closed, leaving no timer behind', async function () {

@@ -7,7 +7,12 @@ import { Readable } from 'node:stream';
 import type { MailError } from '../../src/lib/errors';
 import { nextId, Spool, storableMsg, type SpoolLimits, type SpoolRecord } from '../../src/lib/spool';
 
-const fields = (n: number): Omit<SpoolRecord, 'id' | 'size' | 'created'> => ({ messageId: `<m${n}@x>`, envelope: { from: 'a@x', to: ['b@x'] }, summary: { to: 'b@x', subject: `mail ${n}` }, attempts: 0 });
+const fields = (n: number): Omit<SpoolRecord, 'id' | 'size' | 'created'> => ({
+  messageId: `<m${n}@x>`,
+  envelope: { from: 'a@x', to: ['b@x'] },
+  summary: { to: 'b@x', subject: `mail ${n}` },
+  attempts: 0,
+});
 const LIMITS: SpoolLimits = { maxBytes: 1024 * 1024, maxCount: 100 };
 
 describe('spool', function () {
@@ -22,7 +27,10 @@ describe('spool', function () {
     for (let i = 0; i < 5; i++) await spool.add(fields(i), Buffer.from(`Subject: ${i}\r\n\r\nbody ${i}`));
     await spool.add(fields(5), Readable.from([Buffer.from('Subject: 5\r\n'), Buffer.from('\r\nbody 5')]));
     const again = await Spool.open(dir, LIMITS);
-    assert.deepEqual(again.pending.map((r) => r.summary.subject), ['mail 0', 'mail 1', 'mail 2', 'mail 3', 'mail 4', 'mail 5']);
+    assert.deepEqual(
+      again.pending.map((r) => r.summary.subject),
+      ['mail 0', 'mail 1', 'mail 2', 'mail 3', 'mail 4', 'mail 5'],
+    );
     assert.deepEqual(again.damaged, []);
     const last = again.pending[5];
     assert.equal(fs.readFileSync(again.spool.file(last.id, 'eml'), 'utf8'), 'Subject: 5\r\n\r\nbody 5');
@@ -56,7 +64,10 @@ describe('spool', function () {
     fs.rmSync(spool.file(orphan.id, 'json'));
     fs.writeFileSync(path.join(dir, 'x.eml.tmp'), 'half');
     const again = await Spool.open(dir, LIMITS);
-    assert.deepEqual(again.pending.map((r) => r.id), [good.id]);
+    assert.deepEqual(
+      again.pending.map((r) => r.id),
+      [good.id],
+    );
     // A message without its record was never accepted, or was already sent (the record goes first).
     assert.deepEqual(again.damaged, [cut.id]);
     assert.equal(again.removedTemps, 2);
@@ -67,7 +78,10 @@ describe('spool', function () {
   it('refuses a mail with EOUTBOX when full by count or by size, leaving nothing half-written', async function () {
     const { spool } = await Spool.open(dir, { maxBytes: 100, maxCount: 2 });
     await spool.add(fields(1), Buffer.alloc(10));
-    await assert.rejects(spool.add(fields(2), Readable.from([Buffer.alloc(60), Buffer.alloc(60)])), (e: MailError) => e.code === 'EOUTBOX' && /outbox is full/.test(e.message) && /Outbox/.test(e.hint ?? ''));
+    await assert.rejects(
+      spool.add(fields(2), Readable.from([Buffer.alloc(60), Buffer.alloc(60)])),
+      (e: MailError) => e.code === 'EOUTBOX' && /outbox is full/.test(e.message) && /Outbox/.test(e.hint ?? ''),
+    );
     await spool.add(fields(3), Buffer.alloc(10));
     await assert.rejects(spool.add(fields(4), Buffer.alloc(1)), (e: MailError) => e.code === 'EOUTBOX');
     assert.equal(spool.count, 2);
@@ -99,19 +113,32 @@ describe('spool', function () {
     if (root) execFileSync('chattr', ['+i', dir]);
     else fs.chmodSync(dir, 0o500);
     try {
-      await assert.rejects(spool.add(fields(2), Buffer.from('x')), (e: MailError) => e.code === 'EOUTBOX' && /could not be written to the outbox \((EPERM|EACCES)\)/.test(e.message) && /writable/.test(e.hint ?? ''));
+      await assert.rejects(
+        spool.add(fields(2), Buffer.from('x')),
+        (e: MailError) =>
+          e.code === 'EOUTBOX' && /could not be written to the outbox \((EPERM|EACCES)\)/.test(e.message) && /writable/.test(e.hint ?? ''),
+      );
     } finally {
       if (root) execFileSync('chattr', ['-i', dir]);
       else fs.chmodSync(dir, 0o700);
     }
     assert.equal(spool.count, 1);
-    assert.deepEqual((await Spool.open(dir, LIMITS)).pending.map((r) => r.summary.subject), ['mail 1']);
+    assert.deepEqual(
+      (await Spool.open(dir, LIMITS)).pending.map((r) => r.summary.subject),
+      ['mail 1'],
+    );
   });
 });
 
 describe('storableMsg', function () {
   it('keeps JSON and Buffers, drops functions, live objects and cycles', function () {
-    const msg = { _msgid: 'm1', topic: 't', payload: { n: 1, b: Buffer.from('hi') } as Record<string, unknown>, req: { socket: {} }, fn() {} };
+    const msg = {
+      _msgid: 'm1',
+      topic: 't',
+      payload: { n: 1, b: Buffer.from('hi') } as Record<string, unknown>,
+      req: { socket: {} },
+      fn() {},
+    };
     msg.payload.self = msg.payload;
     const stored = storableMsg(msg);
     assert.deepEqual(stored, { _msgid: 'm1', topic: 't', payload: { n: 1, b: Buffer.from('hi') } });
@@ -120,7 +147,10 @@ describe('storableMsg', function () {
     const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'spool-')), 'c');
     try {
       const { spool } = await Spool.open(dir, LIMITS);
-      await spool.add({ ...fields(1), msg: storableMsg({ _msgid: 'm1', payload: Buffer.from('pdf bytes'), when: new Date(0) }) }, Buffer.from('x'));
+      await spool.add(
+        { ...fields(1), msg: storableMsg({ _msgid: 'm1', payload: Buffer.from('pdf bytes'), when: new Date(0) }) },
+        Buffer.from('x'),
+      );
       const [record] = (await Spool.open(dir, LIMITS)).pending;
       assert.deepEqual(record.msg, { _msgid: 'm1', payload: Buffer.from('pdf bytes'), when: '1970-01-01T00:00:00.000Z' });
     } finally {

@@ -5,9 +5,16 @@ import { renderTemplate, type TemplateScopes } from '../../src/lib/templates';
 const lookup = (values: Record<string, unknown>, key: string): unknown => values[key];
 
 describe('renderTemplate', function () {
-  const scopes: TemplateScopes = { flow: (k) => lookup({ area: 'Hall <A>' }, k), global: (k) => lookup({ n: 3 }, k), env: (k) => lookup({ SITE: 'Plant' }, k) };
+  const scopes: TemplateScopes = {
+    flow: (k) => lookup({ area: 'Hall <A>' }, k),
+    global: (k) => lookup({ n: 3 }, k),
+    env: (k) => lookup({ SITE: 'Plant' }, k),
+  };
   it('renders msg, flow, global and env values', function () {
-    assert.equal(renderTemplate('{{payload.name}} {{flow.area}} {{global.n}} {{env.SITE}}', { payload: { name: 'Ada' } }, scopes, false), 'Ada Hall <A> 3 Plant');
+    assert.equal(
+      renderTemplate('{{payload.name}} {{flow.area}} {{global.n}} {{env.SITE}}', { payload: { name: 'Ada' } }, scopes, false),
+      'Ada Hall <A> 3 Plant',
+    );
   });
   it('escapes HTML only in HTML content', function () {
     assert.equal(renderTemplate('<b>{{flow.area}}</b>', {}, scopes, true), '<b>Hall &lt;A&gt;</b>');

@@ -36,13 +36,27 @@ describe('Test connection plan', function () {
   }
 
   it('uses a secret typed in the dialog wherever it goes, and never a stored one without a deployed connection', function () {
-    assert.equal(ready(planTest({ ...deployed, host: 'other.example.com', credentials: { password: 'typed' } }, stored)).credentials.password, 'typed');
+    assert.equal(
+      ready(planTest({ ...deployed, host: 'other.example.com', credentials: { password: 'typed' } }, stored)).credentials.password,
+      'typed',
+    );
     assert.deepEqual(planTest({ ...deployed, credentials: { password: UNCHANGED } }, undefined), { needSecret: 'password', changed: [] });
   });
 
   it('refuses malformed fields before anything else', function () {
-    for (const bad of [{ host: ['x'] }, { host: 'a b' }, { ...deployed, port: 70000 }, { ...deployed, security: 'ssl' }, { ...deployed, credentials: { password: 5 } }, { ...deployed, credentials: 'pw' }]) {
-      assert.throws(() => planTest(bad, stored), (e: MailError) => e.code === 'ECONFIG', JSON.stringify(bad));
+    for (const bad of [
+      { host: ['x'] },
+      { host: 'a b' },
+      { ...deployed, port: 70000 },
+      { ...deployed, security: 'ssl' },
+      { ...deployed, credentials: { password: 5 } },
+      { ...deployed, credentials: 'pw' },
+    ]) {
+      assert.throws(
+        () => planTest(bad, stored),
+        (e: MailError) => e.code === 'ECONFIG',
+        JSON.stringify(bad),
+      );
     }
   });
 });

@@ -9,7 +9,8 @@ describe('TokenCache', function () {
   after(() => idp.close());
   beforeEach(() => (idp.state.requests.length = 0));
 
-  const cache = (clock: { now: number }) => new TokenCache({ tokenUrl: idp.url, clientId: 'c', clientSecret: 's', scope: 'x/.default' }, { now: () => clock.now });
+  const cache = (clock: { now: number }) =>
+    new TokenCache({ tokenUrl: idp.url, clientId: 'c', clientSecret: 's', scope: 'x/.default' }, { now: () => clock.now });
 
   it('makes one request however many callers wait', async function () {
     const c = cache({ now: Date.now() });

@@ -15,14 +15,30 @@ describe('transport options', function () {
   });
 
   it('resolves well-known services from nodemailer, keeping their TLS mode', function () {
-    assert.deepEqual(resolveServer({ service: 'Outlook365', security: 'tls' }), { host: 'smtp.office365.com', port: 587, secure: false, security: 'starttls' });
-    assert.deepEqual(resolveServer({ service: 'Gmail', security: 'starttls' }), { host: 'smtp.gmail.com', port: 465, secure: true, security: 'tls' });
-    assert.throws(() => resolveServer({ service: 'NoSuchMail' }), (e: MailError) => e.code === 'ECONFIG');
+    assert.deepEqual(resolveServer({ service: 'Outlook365', security: 'tls' }), {
+      host: 'smtp.office365.com',
+      port: 587,
+      secure: false,
+      security: 'starttls',
+    });
+    assert.deepEqual(resolveServer({ service: 'Gmail', security: 'starttls' }), {
+      host: 'smtp.gmail.com',
+      port: 465,
+      secure: true,
+      security: 'tls',
+    });
+    assert.throws(
+      () => resolveServer({ service: 'NoSuchMail' }),
+      (e: MailError) => e.code === 'ECONFIG',
+    );
     assert.throws(() => resolveServer({}), /no SMTP host/);
   });
 
   it('turns file and URL access off, and reads numbers saved as strings', function () {
-    const o = transportOptions({ host: 'h', port: '2525', maxConnections: '3', rejectUnauthorized: false, timeout: '5' }, { user: 'u', password: 'p' });
+    const o = transportOptions(
+      { host: 'h', port: '2525', maxConnections: '3', rejectUnauthorized: false, timeout: '5' },
+      { user: 'u', password: 'p' },
+    );
     assert.equal(o.disableFileAccess, true);
     assert.equal(o.disableUrlAccess, true);
     assert.equal(o.port, 2525);
@@ -33,9 +49,15 @@ describe('transport options', function () {
   });
 
   it('sets up auth for each method', function () {
-    assert.deepEqual(transportOptions({ host: 'h', authType: 'oauth2-client-credentials' }, { user: 'm@x' }).auth, { type: 'OAuth2', user: 'm@x' });
+    assert.deepEqual(transportOptions({ host: 'h', authType: 'oauth2-client-credentials' }, { user: 'm@x' }).auth, {
+      type: 'OAuth2',
+      user: 'm@x',
+    });
     assert.equal(transportOptions({ host: 'h', authType: 'none' }, { user: 'u', password: 'p' }).auth, undefined);
-    const legacy = transportOptions({ host: 'h', authType: 'oauth2', tokenUrl: 'https://t/token' }, { user: 'm', clientId: 'c', clientSecret: 's', refreshToken: 'r' }).auth!;
+    const legacy = transportOptions(
+      { host: 'h', authType: 'oauth2', tokenUrl: 'https://t/token' },
+      { user: 'm', clientId: 'c', clientSecret: 's', refreshToken: 'r' },
+    ).auth!;
     assert.equal(legacy.accessUrl, 'https://t/token');
     assert.equal(legacy.refreshToken, 'r');
   });

@@ -77,7 +77,10 @@ let quillLoading: JQuery.Promise<typeof Quill> | null = null;
 function loadQuill(): JQuery.Promise<typeof Quill> {
   if (window.Quill) return $.Deferred<typeof Quill>().resolve(window.Quill).promise();
   if (!quillLoading) {
-    if (!$('link#smtp-quill-css').length) $('<link id="smtp-quill-css" rel="stylesheet" type="text/css">').attr('href', RESOURCES + 'quill.snow.css').appendTo('head');
+    if (!$('link#smtp-quill-css').length)
+      $('<link id="smtp-quill-css" rel="stylesheet" type="text/css">')
+        .attr('href', RESOURCES + 'quill.snow.css')
+        .appendTo('head');
     const amd = window.define;
     window.define = undefined;
     const loading = $.ajax({ url: RESOURCES + 'quill.min.js', dataType: 'script', cache: true, timeout: 15000 })
@@ -103,7 +106,12 @@ function cleanHtml(quill: Quill): string {
 }
 
 function sameHtml(a: string, b: string): boolean {
-  const norm = (s: string) => s.replace(/&nbsp;|\u00a0/g, ' ').replace(/>\s+</g, '><').replace(/\s+/g, ' ').trim();
+  const norm = (s: string) =>
+    s
+      .replace(/&nbsp;|\u00a0/g, ' ')
+      .replace(/>\s+</g, '><')
+      .replace(/\s+/g, ' ')
+      .trim();
   return norm(a) === norm(b);
 }
 
@@ -225,8 +233,12 @@ RED.nodes.registerType<SendProps>('send-smtp-email', {
       sourceView = on;
       $('#smtp-html-editor').toggleClass('smtp-source-view', on);
       $('#smtp-html-toolbar .ql-formats:not(.smtp-keep)').toggleClass('smtp-disabled', on);
-      $('#smtp-html-toolbar .ql-source').toggleClass('ql-active', on).attr('aria-pressed', on ? 'true' : 'false');
-      $('#smtp-html-notice').text(notice || '').toggle(!!notice);
+      $('#smtp-html-toolbar .ql-source')
+        .toggleClass('ql-active', on)
+        .attr('aria-pressed', on ? 'true' : 'false');
+      $('#smtp-html-notice')
+        .text(notice || '')
+        .toggle(!!notice);
       if (on) {
         $source.val(html);
       } else if (quill) {
@@ -280,7 +292,10 @@ RED.nodes.registerType<SendProps>('send-smtp-email', {
               `#smtp-html-editor .ql-snow .ql-tooltip a.ql-remove::before{content:${css(t('content.remove'))}}`,
           )
           .appendTo($editor);
-        (editor.theme as unknown as { tooltip: { textbox: HTMLInputElement } }).tooltip.textbox.setAttribute('data-link', 'https://example.com');
+        (editor.theme as unknown as { tooltip: { textbox: HTMLInputElement } }).tooltip.textbox.setAttribute(
+          'data-link',
+          'https://example.com',
+        );
         editor.on('text-change', (_delta, _old, origin) => {
           if (origin === 'user') html = cleanHtml(editor);
         });
@@ -329,7 +344,9 @@ RED.nodes.registerType<SendProps>('send-smtp-email', {
       const async = $async.prop('checked') as boolean;
       const preview = $deliver.val() === 'preview';
       $('.smtp-result-key').toggle(store !== 'none');
-      $('#smtp-result-key-prefix').text(store === 'msg' ? 'msg.' : '').toggle(store === 'msg');
+      $('#smtp-result-key-prefix')
+        .text(store === 'msg' ? 'msg.' : '')
+        .toggle(store === 'msg');
       $('#smtp-result-key-hint').text(store === 'none' ? '' : t(`result.keyHint.${store}`));
       $('#smtp-async-msg-warning').toggle(async && store === 'msg');
       $('#smtp-stop-hint').text(t(async ? 'result.stopHintAsync' : 'result.stopHint'));

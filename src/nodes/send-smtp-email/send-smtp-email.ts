@@ -4,13 +4,30 @@ import { buildAttachment, closeStreams, DEFAULT_LIMITS, fromMsgAttachments } fro
 import { composeBuffer } from '../../lib/compose';
 import { contentId, customHeaders, messageIds, missingCids } from '../../lib/headers';
 import { ErrorCodes, mailError, type MailError } from '../../lib/errors';
-import { buildMessage, failureResult, previewResult, successResult, withWarnings, type FailureResult, type PreviewResult, type SuccessResult } from '../../lib/message';
+import {
+  buildMessage,
+  failureResult,
+  previewResult,
+  successResult,
+  withWarnings,
+  type FailureResult,
+  type PreviewResult,
+  type SuccessResult,
+} from '../../lib/message';
 import { isDeferred, type Outcome } from '../../lib/outbox';
 import { resultKeyError } from '../../lib/result-key';
 import { renderTemplate, type TemplateScopes } from '../../lib/templates';
 import { text, type Text } from '../../lib/texts';
 import { localized, translator, type Say } from '../../lib/translate';
-import { defaultValueType as defaultType, SEND_DEFAULTS, TYPED_PROPERTIES as TYPED, typeKey, type DeliverMode, type StoreTarget, type TypedProperty as TypedName } from '../../shared/constants';
+import {
+  defaultValueType as defaultType,
+  SEND_DEFAULTS,
+  TYPED_PROPERTIES as TYPED,
+  typeKey,
+  type DeliverMode,
+  type StoreTarget,
+  type TypedProperty as TypedName,
+} from '../../shared/constants';
 import type { OutcomeReceiver, SmtpOauthConfigNode } from '../smtp-oauth-config/types';
 
 /** Typed properties whose `str` value is a mustache template. */
@@ -75,7 +92,11 @@ export = function (RED: NodeAPI) {
     const ASYNC_TYPES = new Set(['flow', 'global', 'jsonata']);
     // The reason is Node-RED's own words (a JSONata or context store error).
     const failedRead = (name: TypedName, type: string, value: string, err: Error) =>
-      mailError(ErrorCodes.EINPUT, text('errors.send.unreadable', { name: FIELD_NAMES[name], type, value, reason: err.message }), text('hints.send.unreadable', { name: FIELD_NAMES[name] }));
+      mailError(
+        ErrorCodes.EINPUT,
+        text('errors.send.unreadable', { name: FIELD_NAMES[name], type, value, reason: err.message }),
+        text('hints.send.unreadable', { name: FIELD_NAMES[name] }),
+      );
 
     /** A property's value for this msg: at once where Node-RED can give it at once, else a promise. */
     const evaluate = (name: TypedName, msg: NodeMessage): unknown => {
@@ -91,7 +112,9 @@ export = function (RED: NodeAPI) {
         }
       }
       return new Promise((resolve, reject) =>
-        RED.util.evaluateNodeProperty(value, type, node, msg, (err, result) => (err ? reject(failedRead(name, type, value, err)) : resolve(result))),
+        RED.util.evaluateNodeProperty(value, type, node, msg, (err, result) =>
+          err ? reject(failedRead(name, type, value, err)) : resolve(result),
+        ),
       );
     };
 
@@ -131,12 +154,15 @@ export = function (RED: NodeAPI) {
       const cid = contentId(def.attachmentCid);
       const limits = connection?.downloadLimits ?? DEFAULT_LIMITS;
       const attachments = await fromMsgAttachments((msg as { attachments?: unknown }).attachments, limits);
-      const own = await buildAttachment({
-        type: def.attachmentType || 'none',
-        value: values.attachment,
-        filename: values.attachmentFilename === undefined ? undefined : String(values.attachmentFilename),
-        mimeType: def.attachmentMimeType,
-      }, limits).catch((err) => {
+      const own = await buildAttachment(
+        {
+          type: def.attachmentType || 'none',
+          value: values.attachment,
+          filename: values.attachmentFilename === undefined ? undefined : String(values.attachmentFilename),
+          mimeType: def.attachmentMimeType,
+        },
+        limits,
+      ).catch((err) => {
         closeStreams(attachments);
         throw err;
       });
@@ -214,7 +240,8 @@ export = function (RED: NodeAPI) {
       // Mails of this node that wait in the outbox since a restart or redeploy.
       else if (inOutbox > 0) node.status({ fill: 'blue', shape: 'ring', text: label('outbox', inOutbox) });
       else if (lastError) node.status({ fill: 'red', shape: 'ring', text: String(lastError.code || 'error').slice(0, 19) });
-      else node.status({ fill: 'green', shape: 'dot', text: RED._('send-smtp-email.status.sent', { time: new Date().toLocaleTimeString() }) });
+      else
+        node.status({ fill: 'green', shape: 'dot', text: RED._('send-smtp-email.status.sent', { time: new Date().toLocaleTimeString() }) });
     }
 
     // At most ten status updates a second: in a burst each update costs more than a send, and the
@@ -257,7 +284,9 @@ export = function (RED: NodeAPI) {
 
     /** Node-RED's parse of the Result key as store() will use it; a context key may name its store ("#:(file)::result"). */
     const parseKey = (msg?: NodeMessage) => (key: string) =>
-      storeResult === 'msg' ? RED.util.normalisePropertyExpression(key, msg) : RED.util.normalisePropertyExpression(RED.util.parseContextStore(key).key);
+      storeResult === 'msg'
+        ? RED.util.normalisePropertyExpression(key, msg)
+        : RED.util.normalisePropertyExpression(RED.util.parseContextStore(key).key);
     const storesResult = storeResult === 'msg' || storeResult === 'flow' || storeResult === 'global';
     const badKey = storesResult ? resultKeyError(resultKey, parseKey()) : undefined;
     if (badKey) {
@@ -330,7 +359,13 @@ export = function (RED: NodeAPI) {
           const result = successResult(outcome.info);
           if (context) store(msg, result);
           lastError = undefined;
-          node.log(RED._('send-smtp-email.log.sentFromOutbox', { subject: record.summary.subject, to: record.summary.to, messageId: result.messageId }));
+          node.log(
+            RED._('send-smtp-email.log.sentFromOutbox', {
+              subject: record.summary.subject,
+              to: record.summary.to,
+              messageId: result.messageId,
+            }),
+          );
         } else {
           const err = asMailError(outcome.error);
           if (context) store(msg, failureResult(localized(err, say)));
@@ -375,6 +410,7 @@ function asMailError(e: unknown): MailError {
 function reportable(error: MailError & { attempts?: number }, say: Say): MailError {
   const err = localized(error, say);
   const out: MailError = new Error(err.hint ? `${err.message}. ${err.hint}` : err.message);
-  for (const key of ['code', 'responseCode', 'command', 'hint', 'attempts'] as const) if (err[key] !== undefined) (out as unknown as Record<string, unknown>)[key] = err[key];
+  for (const key of ['code', 'responseCode', 'command', 'hint', 'attempts'] as const)
+    if (err[key] !== undefined) (out as unknown as Record<string, unknown>)[key] = err[key];
   return out;
 }

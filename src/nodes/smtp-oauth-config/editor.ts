@@ -241,7 +241,9 @@ RED.nodes.registerType<ConnectionProps, ConnectionCredentials>('smtp-oauth-confi
         refresh();
       })
       .fail((xhr) => {
-        $('#smtp-config-services-error').text(t('hint.servicesFailed', { status: xhr.status })).show();
+        $('#smtp-config-services-error')
+          .text(t('hint.servicesFailed', { status: xhr.status }))
+          .show();
       });
 
     // Test connection: the values in the dialog. A stored secret left unchanged is sent as
@@ -258,7 +260,14 @@ RED.nodes.registerType<ConnectionProps, ConnectionCredentials>('smtp-oauth-confi
       body.credentials = credentials;
       $('#smtp-config-test').prop('disabled', true);
       // The answer's errors and hints come in the editor's language, which may differ from the runtime's.
-      $.ajax({ url: 'smtp-oauth-config/test', method: 'POST', contentType: 'application/json', data: JSON.stringify(body), dataType: 'json', headers: { 'Accept-Language': RED.i18n.lang() } })
+      $.ajax({
+        url: 'smtp-oauth-config/test',
+        method: 'POST',
+        contentType: 'application/json',
+        data: JSON.stringify(body),
+        dataType: 'json',
+        headers: { 'Accept-Language': RED.i18n.lang() },
+      })
         .done((r: TestAnswer) => {
           $result.empty();
           if (r.ok) {
@@ -267,15 +276,31 @@ RED.nodes.registerType<ConnectionProps, ConnectionCredentials>('smtp-oauth-confi
           }
           const err = r.error || {};
           // A stored secret is only used for the deployed server: ask for it again.
-          if (r.needSecret) $('#node-config-input-' + r.needSecret).val('').addClass('input-error').trigger('focus');
-          $result.addClass('smtp-fail').append(
-            $('<div class="smtp-config-test-title">').append($('<i class="fa fa-exclamation-circle"></i>'), ' ', $('<span>').text(t('test.error')), err.code ? $('<code>').text(err.code) : ''),
-            $('<div class="smtp-config-test-message">').text(err.message || ''),
-            err.hint ? $('<div class="smtp-config-test-hint">').append($('<i class="fa fa-lightbulb-o"></i>'), ' ', $('<span>').text(err.hint)) : '',
-          );
+          if (r.needSecret)
+            $('#node-config-input-' + r.needSecret)
+              .val('')
+              .addClass('input-error')
+              .trigger('focus');
+          $result
+            .addClass('smtp-fail')
+            .append(
+              $('<div class="smtp-config-test-title">').append(
+                $('<i class="fa fa-exclamation-circle"></i>'),
+                ' ',
+                $('<span>').text(t('test.error')),
+                err.code ? $('<code>').text(err.code) : '',
+              ),
+              $('<div class="smtp-config-test-message">').text(err.message || ''),
+              err.hint
+                ? $('<div class="smtp-config-test-hint">').append($('<i class="fa fa-lightbulb-o"></i>'), ' ', $('<span>').text(err.hint))
+                : '',
+            );
         })
         .fail((xhr) => {
-          $result.empty().addClass('smtp-fail').text(t('test.failed', { status: xhr.status }));
+          $result
+            .empty()
+            .addClass('smtp-fail')
+            .text(t('test.failed', { status: xhr.status }));
         })
         .always(() => {
           $('#smtp-config-test').prop('disabled', false);
@@ -285,7 +310,9 @@ RED.nodes.registerType<ConnectionProps, ConnectionCredentials>('smtp-oauth-confi
 });
 
 // The Outbox tab speaks through the connection node's messages (Node-RED gives its definition `_`).
-addOutboxTab((key, options) => (RED.nodes.getType('smtp-oauth-config') as unknown as { _: (key: string, options?: Record<string, unknown>) => string })._(key, options));
+addOutboxTab((key, options) =>
+  (RED.nodes.getType('smtp-oauth-config') as unknown as { _: (key: string, options?: Record<string, unknown>) => string })._(key, options),
+);
 
 /** The answer of POST smtp-oauth-config/test. */
 interface TestAnswer {

@@ -45,9 +45,11 @@ export function registerOutboxAdmin(RED: NodeAPI, say: Say): void {
     RED.httpAdmin.post(`/smtp-oauth-config/outbox/:id/${action}`, RED.auth.needsPermission('smtp-oauth-config.write'), async (req, res) => {
       if (!req.is('application/json')) return void res.status(415).json({ error: 'JSON only' });
       const node = RED.nodes.getNode(String(req.params.id)) as SmtpOauthConfigNode | null;
-      if (!node || node.type !== 'smtp-oauth-config' || !node.outbox) return void res.status(404).json({ error: 'No connection with an outbox has this id' });
+      if (!node || node.type !== 'smtp-oauth-config' || !node.outbox)
+        return void res.status(404).json({ error: 'No connection with an outbox has this id' });
       const mail = (req.body as { mail?: unknown } | undefined)?.mail;
-      if (mail !== undefined && typeof mail !== 'string') return void res.status(400).json({ error: 'mail must be the id of a waiting mail' });
+      if (mail !== undefined && typeof mail !== 'string')
+        return void res.status(400).json({ error: 'mail must be the id of a waiting mail' });
       try {
         const count = action === 'retry' ? await node.outbox.retryNow(mail) : await node.outbox.remove(mail);
         res.json({ count });

@@ -83,7 +83,8 @@ export = function (RED: NodeAPI) {
     /** The outcome of a mail whose msg no longer waits: to its send node if it is still deployed, else to the log. */
     function report(record: SpoolRecord, outcome: Outcome) {
       const sender = record.node ? (RED.nodes.getNode(record.node) as (Node & Partial<OutcomeReceiver>) | null) : null;
-      if (sender && typeof sender.reportOutcome === 'function') return sender.reportOutcome(record.msg as Record<string, unknown> | undefined, outcome, record);
+      if (sender && typeof sender.reportOutcome === 'function')
+        return sender.reportOutcome(record.msg as Record<string, unknown> | undefined, outcome, record);
       const about = { subject: record.summary.subject, to: record.summary.to, messageId: record.messageId };
       if ('info' in outcome) node.log(RED._('smtp-oauth-config.log.sent', about));
       else node.warn(RED._('smtp-oauth-config.log.failed', { ...about, error: logLine(outcome.error, say) }));
@@ -104,7 +105,13 @@ export = function (RED: NodeAPI) {
             const found = outbox.found!;
             // Unfinished writes alone are mails that were never accepted (their msg got no answer): nothing to warn about.
             if (found.damaged.length) {
-              node.warn(RED._('smtp-oauth-config.log.damaged', { damaged: found.damaged.length, temps: found.removedTemps, dir: path.join(outboxDir, 'damaged') }));
+              node.warn(
+                RED._('smtp-oauth-config.log.damaged', {
+                  damaged: found.damaged.length,
+                  temps: found.removedTemps,
+                  dir: path.join(outboxDir, 'damaged'),
+                }),
+              );
             }
           },
           (err: MailError) => node.error(logLine(err, say)),
@@ -134,10 +141,14 @@ export = function (RED: NodeAPI) {
     });
   }
   // The setting is also the dialog's default for new connections (exported to the editor as RED.settings.smtpOauthConfigMaxAttachmentMB).
-  RED.nodes.registerType<SmtpOauthConfigNode, SmtpOauthConfigDef, { smtpOauthConfigMaxAttachmentMB: number }, ConnectionCredentials>('smtp-oauth-config', SmtpOauthConfig, {
-    credentials: CREDENTIALS,
-    settings: { smtpOauthConfigMaxAttachmentMB: { value: CONNECTION_DEFAULTS.maxAttachmentMB, exportable: true } },
-  });
+  RED.nodes.registerType<SmtpOauthConfigNode, SmtpOauthConfigDef, { smtpOauthConfigMaxAttachmentMB: number }, ConnectionCredentials>(
+    'smtp-oauth-config',
+    SmtpOauthConfig,
+    {
+      credentials: CREDENTIALS,
+      settings: { smtpOauthConfigMaxAttachmentMB: { value: CONNECTION_DEFAULTS.maxAttachmentMB, exportable: true } },
+    },
+  );
 
   // The outbox of a connection that was deleted from the flows: its mails are never sent with
   // another connection's credentials; the user is told once where they are.
@@ -167,7 +178,9 @@ export = function (RED: NodeAPI) {
 
   // The editor's service list comes from the installed nodemailer, never from a copy.
   RED.httpAdmin.get('/smtp-oauth-config/services', RED.auth.needsPermission('smtp-oauth-config.read'), (_req, res) => {
-    const list = Object.entries(services as Record<string, { description?: string; host?: string; port?: number | string; secure?: boolean }>)
+    const list = Object.entries(
+      services as Record<string, { description?: string; host?: string; port?: number | string; secure?: boolean }>,
+    )
       .filter(([, s]) => s.host)
       .map(([key, s]) => ({ key, description: s.description || key, host: s.host, port: Number(s.port), secure: !!s.secure }));
     res.json(list);
@@ -181,11 +194,16 @@ export = function (RED: NodeAPI) {
     const language: Record<string, string> = lng ? { lng } : {};
     // JSON only: a browser cannot send it cross-site without a CORS preflight, which Node-RED does
     // not grant, while a plain HTML form can post urlencoded or text bodies from any page.
-    if (!req.is('application/json')) return void res.status(415).json({ ok: false, error: { message: sayHere(text('errors.test.jsonOnly')) } });
+    if (!req.is('application/json'))
+      return void res.status(415).json({ ok: false, error: { message: sayHere(text('errors.test.jsonOnly')) } });
     const body = req.body as Record<string, unknown>;
-    if (!body || typeof body !== 'object' || Array.isArray(body)) return void res.status(400).json({ ok: false, error: { message: sayHere(text('errors.test.notObject')) } });
+    if (!body || typeof body !== 'object' || Array.isArray(body))
+      return void res.status(400).json({ ok: false, error: { message: sayHere(text('errors.test.notObject')) } });
     const deployed = typeof body.id === 'string' ? (RED.nodes.getNode(body.id) as SmtpOauthConfigNode | null) : null;
-    const stored = deployed?.type === 'smtp-oauth-config' && deployed.settings ? { config: deployed.settings, credentials: deployed.credentials || {} } : undefined;
+    const stored =
+      deployed?.type === 'smtp-oauth-config' && deployed.settings
+        ? { config: deployed.settings, credentials: deployed.credentials || {} }
+        : undefined;
     let plan;
     try {
       plan = planTest(body, stored);
@@ -195,9 +213,15 @@ export = function (RED: NodeAPI) {
     if ('needSecret' in plan) {
       const what = RED._(`smtp-oauth-config.label.${plan.needSecret}`, language);
       const message = RED._('smtp-oauth-config.test.needSecret', { secret: what, changed: plan.changed.join(', ') || '-', ...language });
-      return void res.json({ ok: false, needSecret: plan.needSecret, error: { code: 'ECONFIG', message, hint: RED._('smtp-oauth-config.test.needSecretHint', { secret: what, ...language }) } });
+      return void res.json({
+        ok: false,
+        needSecret: plan.needSecret,
+        error: { code: 'ECONFIG', message, hint: RED._('smtp-oauth-config.test.needSecretHint', { secret: what, ...language }) },
+      });
     }
-    const connection = new Connection({ ...plan.config, maxConnections: 1, rateLimitPerMinute: 0 }, plan.credentials, { tokenTimeout: 15000 });
+    const connection = new Connection({ ...plan.config, maxConnections: 1, rateLimitPerMinute: 0 }, plan.credentials, {
+      tokenTimeout: 15000,
+    });
     try {
       await connection.verify();
       res.json({ ok: true });
