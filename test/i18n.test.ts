@@ -245,7 +245,7 @@ describe('errors and hints in the language of Node-RED', function () {
 
     it('reports the failure to a Catch node in German, the hint in the message', async function () {
       const error = await run(red, 'injCatch', 'caught');
-      assert.ok(error.message.endsWith(`. ${de.mailboxHint}`), error.message);
+      assert.ok(error.message.endsWith(`information. ${de.mailboxHint}`), `one full stop between answer and hint: ${error.message}`);
       assert.ok(error.message.includes(MAILBOX_535), error.message);
     });
 

@@ -409,7 +409,9 @@ function asMailError(e: unknown): MailError {
  */
 function reportable(error: MailError & { attempts?: number }, say: Say): MailError {
   const err = localized(error, say);
-  const out: MailError = new Error(err.hint ? `${err.message}. ${err.hint}` : err.message);
+  // A server's answer often ends with its own full stop: no second one then.
+  const sentence = /[.!?]$/.test(err.message) ? err.message : `${err.message}.`;
+  const out: MailError = new Error(err.hint ? `${sentence} ${err.hint}` : err.message);
   for (const key of ['code', 'responseCode', 'command', 'hint', 'attempts'] as const)
     if (err[key] !== undefined) (out as unknown as Record<string, unknown>)[key] = err[key];
   return out;
