@@ -1,25 +1,7 @@
 // The editor's Outbox sidebar tab: every connection's waiting mails, with Retry now and Delete,
 // as `mailq`, `postqueue -f` and `postsuper -d` are for Postfix's queue. Built into
 // smtp-oauth-config.html with the connection dialog.
-
-/** A waiting mail as GET smtp-oauth-config/outbox lists it: never its body or attachments. */
-interface WaitingMail {
-  id: string;
-  created: number;
-  to: string;
-  subject: string;
-  size: number;
-  attempts: number;
-  nextAttemptAt?: number;
-  lastError?: { message: string; code?: string; responseCode?: number; hint?: string };
-}
-
-interface ConnectionOutbox {
-  id: string;
-  name: string;
-  outbox: 'disk' | 'memory';
-  mails: WaitingMail[];
-}
+import type { ConnectionOutbox } from '../shared/outbox-list';
 
 /** While the tab is shown, its list is read again this often. */
 const REFRESH_MS = 5000;

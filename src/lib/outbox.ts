@@ -8,20 +8,12 @@ import type { SendError, SentInfo } from './connection';
 import { ErrorCodes, mailError, messageOf, setMessage, type Localizable, type MailError } from './errors';
 import { text } from './texts';
 import type { Backoff } from './retry';
+import type { ShownError, WaitingMail } from '../shared/outbox-list';
 import { nextId, Spool, storableMsg, writeFailed, type SpoolContents, type SpoolRecord } from './spool';
 
-/** One waiting mail as the Outbox tab shows it: never its body, attachments or msg. */
-export interface OutboxEntry {
-  id: string;
-  /** Epoch ms when the mail was accepted. */
-  created: number;
-  to: string;
-  subject: string;
-  /** Bytes of the built message. */
-  size: number;
-  attempts: number;
-  nextAttemptAt?: number;
-  lastError?: Localizable & { code?: string; responseCode?: number };
+/** One waiting mail as the Outbox tab shows it, its last error still in the catalog's keys (outbox-admin translates it). */
+export interface OutboxEntry extends Omit<WaitingMail, 'lastError'> {
+  lastError?: Localizable & Omit<ShownError, 'message' | 'hint'>;
 }
 
 /** What a config node with a disk outbox offers the editor's Outbox tab. */

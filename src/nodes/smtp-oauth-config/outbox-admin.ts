@@ -1,13 +1,15 @@
 import type { NodeAPI } from 'node-red';
 import type { OutboxEntry } from '../../lib/outbox';
+import type { ConnectionOutbox, WaitingMail } from '../../shared/outbox-list';
 import { localized, requestLanguage, translator, type Say } from '../../lib/translate';
 import type { SmtpOauthConfigNode } from './types';
 
 /** A waiting mail as the tab gets it: its last error and hint in the editor's language, without the catalog keys. */
-function shown(mail: OutboxEntry, say: Say) {
-  if (!mail.lastError) return mail;
-  const { message, code, responseCode, hint } = localized(mail.lastError, say);
-  return { ...mail, lastError: { message, code, responseCode, hint } };
+function shown(mail: OutboxEntry, say: Say): WaitingMail {
+  const { lastError, ...rest } = mail;
+  if (!lastError) return rest;
+  const { message, code, responseCode, hint } = localized(lastError, say);
+  return { ...rest, lastError: { message, code, responseCode, hint } };
 }
 
 /**
@@ -31,7 +33,7 @@ export function registerOutboxAdmin(RED: NodeAPI, say: Say): void {
     const lng = requestLanguage(req.headers['accept-language']);
     const sayHere = lng ? translator(RED._, lng) : say;
     res.json(
-      connections().map((node) => ({
+      connections().map((node): ConnectionOutbox => ({
         id: node.id,
         name: node.name || '',
         outbox: node.outbox ? 'disk' : 'memory',
