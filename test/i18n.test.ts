@@ -126,7 +126,10 @@ function flow(port: number): FlowNode[] {
  */
 async function deploy(red: NodeRedProcess, nodes: FlowNode[], lang: string) {
   const runtimeCatalog = JSON.parse(fs.readFileSync(require.resolve(`@node-red/runtime/locales/${lang}/runtime.json`), 'utf8'));
-  const started: string = runtimeCatalog.nodes.flows['started-flows'];
+  const started = new RegExp(`\\[info\\] ${runtimeCatalog.nodes.flows['started-flows']}`);
+  // The flows of the start first (the last run's, in this user dir): else their line could be
+  // taken for the deploy's, and the test would inject before the deployed flows run.
+  await red.output.waitFor(started, 0);
   const from = red.output.length;
   const res = await red.api('/flows', {
     method: 'POST',
@@ -134,7 +137,7 @@ async function deploy(red: NodeRedProcess, nodes: FlowNode[], lang: string) {
     body: JSON.stringify(nodes),
   });
   if (!res.ok) throw new Error(`POST /flows answered ${res.status}: ${await res.text()}`);
-  await red.output.waitFor(new RegExp(`\\[info\\] ${started}`), from);
+  await red.output.waitFor(started, from);
 }
 
 /** A mail of the Outbox tab's list, as far as these tests read it. */
