@@ -39,6 +39,27 @@ export function addOutboxTab(_: (key: string, options?: Record<string, unknown>)
       .always(refresh);
   }
 
+  /** Delete fails the mails' msgs and cannot be undone: it asks first, as Node-RED asks before deleting a flow. */
+  function confirmDelete(count: number, go: () => void) {
+    // The element Node-RED returns has close() (notifications.js), which its types leave out.
+    const note = RED.notify(_('smtp-oauth-config.outbox.confirmDelete', { count }), {
+      modal: true,
+      fixed: true,
+      type: 'warning',
+      buttons: [
+        { text: RED._('common.label.cancel'), class: 'smtp-outbox-cancel-delete', click: () => note.close() },
+        {
+          text: _('smtp-oauth-config.outbox.delete'),
+          class: 'primary smtp-outbox-confirm-delete',
+          click: () => {
+            note.close();
+            go();
+          },
+        },
+      ],
+    }) as HTMLDivElement & { close(): void };
+  }
+
   function button(icon: string, label: string, onClick: () => void) {
     return $('<button type="button" class="red-ui-button red-ui-button-small"></button>')
       .append($('<i>').addClass(`fa ${icon}`), ' ', $('<span>').text(label))
@@ -66,7 +87,7 @@ export function addOutboxTab(_: (key: string, options?: Record<string, unknown>)
         button('fa-repeat', _('smtp-oauth-config.outbox.retryAll'), () => act(c.id, 'retry'))
           .addClass('smtp-outbox-retry-all')
           .appendTo(all);
-        button('fa-trash', _('smtp-oauth-config.outbox.deleteAll'), () => act(c.id, 'delete'))
+        button('fa-trash', _('smtp-oauth-config.outbox.deleteAll'), () => confirmDelete(c.mails.length, () => act(c.id, 'delete')))
           .addClass('smtp-outbox-delete-all')
           .appendTo(all);
       }
@@ -89,7 +110,7 @@ export function addOutboxTab(_: (key: string, options?: Record<string, unknown>)
         button('fa-repeat', _('smtp-oauth-config.outbox.retry'), () => act(c.id, 'retry', m.id))
           .addClass('smtp-outbox-retry')
           .appendTo(actions);
-        button('fa-trash', _('smtp-oauth-config.outbox.delete'), () => act(c.id, 'delete', m.id))
+        button('fa-trash', _('smtp-oauth-config.outbox.delete'), () => confirmDelete(1, () => act(c.id, 'delete', m.id)))
           .addClass('smtp-outbox-delete')
           .appendTo(actions);
       }

@@ -208,10 +208,34 @@ describe('Outbox tab in a real browser (Chromium)', function () {
     assert.equal(await page.locator('.smtp-outbox-count').innerText(), '1 waiting');
   });
 
+  it('Delete asks first: Cancel leaves the mail waiting, and nothing is sent to the server', async function () {
+    const page = admin.page;
+    let asked = 0;
+    const count = (req: { url(): string }) => req.url().endsWith('/smtp-oauth-config/outbox/conn1/delete') && asked++;
+    page.on('request', count);
+    try {
+      await row(second).locator('.smtp-outbox-delete').click();
+      const dialog = page.locator('.red-ui-notification', { has: page.locator('.smtp-outbox-cancel-delete') });
+      assert.equal(await dialog.locator('p').innerText(), 'Delete 1 waiting mail? Its send reports it as failed, and it is never sent.');
+      await dialog.locator('.smtp-outbox-cancel-delete').click();
+      await dialog.waitFor({ state: 'detached' });
+      // The list is read again (Refresh): had the delete gone out, the mail would be gone by then.
+      await Promise.all([
+        page.waitForResponse((r) => r.url().endsWith('/smtp-oauth-config/outbox')),
+        page.locator('#smtp-outbox-refresh').click(),
+      ]);
+    } finally {
+      page.off('request', count);
+    }
+    assert.equal(asked, 0, 'no delete request');
+    assert.equal(await row(second).count(), 1);
+  });
+
   it('Delete removes the other mail: it leaves the list, the server never gets it, its msg fails', async function () {
     const page = admin.page;
     const from = red.output.length;
-    assert.deepEqual(await (await press(page, row(second).locator('.smtp-outbox-delete'), 'delete')).json(), { count: 1 });
+    await row(second).locator('.smtp-outbox-delete').click();
+    assert.deepEqual(await (await press(page, page.locator('.smtp-outbox-confirm-delete'), 'delete')).json(), { count: 1 });
     const [line] = await red.output.waitFor(new RegExp(`FAILED ${second}: [^\\n]*`), from);
     assert.match(line, /deleted from the outbox/);
     await row(second).waitFor({ state: 'detached' });
