@@ -603,6 +603,23 @@ describe('editor in a real browser (Chromium)', function () {
     await page.locator('#smtp-html-editor').waitFor({ state: 'detached' });
   });
 
+  it('lets a node that previews go without a connection, and marks one that sends without a connection', async () => {
+    const valid = await page.evaluate(() =>
+      ['preview', 'send'].map((deliver) => {
+        const def = RED.nodes.getType('send-smtp-email');
+        const node: Record<string, unknown> = { id: `check-${deliver}`, type: 'send-smtp-email', _def: def };
+        for (const [key, property] of Object.entries(def.defaults)) node[key] = (property as { value: unknown }).value;
+        Object.assign(node, { to: 'someone@example.com', subject: 'Hello', deliver, connection: '' });
+        RED.editor.validateNode(node);
+        return [deliver, node.valid];
+      }),
+    );
+    assert.deepEqual(valid, [
+      ['preview', true],
+      ['send', false],
+    ]);
+  });
+
   it('opens Advanced by itself when it holds a value other than the default, and only then', async () => {
     const cases = {
       nothing: {},

@@ -123,7 +123,16 @@ RED.nodes.registerType<SendProps>('send-smtp-email', {
   color: '#c0deed',
   defaults: {
     name: { value: '' },
-    connection: { value: '', type: 'smtp-oauth-config', required: true },
+    // A preview builds the mail without connecting, so it needs no connection (no warning triangle).
+    connection: {
+      value: '',
+      type: 'smtp-oauth-config',
+      validate(this: Partial<SendProps>, v: string) {
+        if (!v || v === '_ADD_') return this.deliver === 'preview';
+        const config = RED.nodes.node(v) as { valid?: boolean } | null;
+        return !!config && config.valid !== false;
+      },
+    },
     to: { value: '', validate: typed('to', true) },
     toType: { value: 'str' },
     cc: { value: '', validate: typed('cc') },
