@@ -78,7 +78,7 @@ export function render(t: Param, lookup?: Lookup): string {
   if (!isText(t)) return String(t);
   const params: Record<string, string | number> = {};
   for (const [name, value] of Object.entries(t.params ?? {})) params[name] = isText(value) ? render(value, lookup) : value;
-  // A key missing from the catalog is a bug that tests/unit/catalog.test.js catches; at run time
+  // A key missing from the catalog is a bug that test/unit/catalog.test.ts catches; at run time
   // the key itself says more than nothing.
   return lookup?.(t.key, params) ?? englishEntry(t.key, params) ?? t.key;
 }

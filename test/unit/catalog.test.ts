@@ -1,21 +1,12 @@
 // The message catalogs: German has every key English has and no other, each with the same
-// __params__; every runtime text the sources name is in the catalog, and every one there is used;
-// and Node-RED's own i18n says them in German through the node layer's translator.
+// __params__; and every runtime text the sources name is in the catalog, and every one there is
+// used. (How texts are said: texts.test.ts and translate.test.ts.)
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { i18n } from '@node-red/util';
-import { CATALOG_ROOT, englishOf, text } from '../../src/lib/texts';
-import { localized, NAMESPACE, translator, type RedTranslate } from '../../src/lib/translate';
-import { mailError, type MailError } from '../../src/lib/errors';
-import { diagnose, hintFor } from '../../src/lib/diagnose';
+import { CATALOG_ROOT } from '../../src/lib/texts';
 
 type Catalog = { [key: string]: string | Catalog };
-/** The runtime's i18n with the two calls the runtime makes at start, which @types/node-red__util leaves out. */
-const runtimeI18n = i18n as typeof i18n & {
-  init(settings: object): Promise<void>;
-  i: { loadLanguages(languages: string[]): Promise<unknown> };
-};
 
 const root = path.join(__dirname, '..', '..');
 const locales = path.join(root, 'locales');
@@ -115,70 +106,6 @@ describe('message catalogs', function () {
         runtime.filter((k) => !used(k)),
         [],
       );
-    });
-  });
-
-  it('gives the library English from the catalog, with nested texts and plural forms', function () {
-    const err = mailError(
-      'EINPUT',
-      text('errors.notText', { field: text('fields.subject'), type: text('types.object') }),
-      text('hints.notText', { field: text('fields.subject') }),
-    );
-    assert.equal(err.message, 'Subject must be text, not an object');
-    assert.equal(err.hint, 'Set Subject to a string.');
-    assert.equal(err.messageKey, 'errors.notText');
-    assert.equal(englishOf(text('errors.retry.gaveUp', { count: 1, seconds: 2 })), 'gave up after 1 attempt in 2 s');
-    assert.equal(englishOf(text('errors.retry.gaveUp', { count: 3, seconds: 2 })), 'gave up after 3 attempts in 2 s');
-    // A value is never read for placeholders itself.
-    assert.equal(englishOf(text('errors.withCode', { error: '__code__', code: 'EIO' })), '__code__ (EIO)');
-  });
-
-  describe("through Node-RED's i18n (@node-red/util)", function () {
-    let _: RedTranslate;
-
-    before(async function () {
-      // The runtime's own i18n, as a node module's RED._ uses it: the catalog registered under the
-      // node set's namespace, German loaded as the editor's catalog request loads it. The
-      // runtime's language stays as it is: each call names its language.
-      await runtimeI18n.init({});
-      await runtimeI18n.registerMessageCatalog(NAMESPACE, locales, 'send-smtp-email.json');
-      await runtimeI18n.i.loadLanguages(['de']);
-      _ = (key, options) => i18n._(key, options);
-    });
-
-    it('says an error and its hint in German, nested texts and plurals included', function () {
-      const say = translator(_, 'de');
-      const err = mailError(
-        'EINPUT',
-        text('errors.notText', { field: text('fields.subject'), type: text('types.object') }),
-        text('hints.notText', { field: text('fields.subject') }),
-      );
-      const de = localized(err, say);
-      assert.equal(de.message, '„Betreff“ muss Text sein, ist aber ein Objekt');
-      assert.equal(de.hint, 'Setzen Sie „Betreff“ auf einen Text.');
-      assert.equal(de.code, 'EINPUT');
-      assert.equal(err.message, 'Subject must be text, not an object', 'the error itself keeps its English');
-      assert.equal(say(text('errors.retry.gaveUp', { count: 1, seconds: 4 })), 'nach 1 Versuch in 4 s aufgegeben');
-      assert.equal(say(text('errors.retry.gaveUp', { count: 5, seconds: 10 })), 'nach 5 Versuchen in 10 s aufgegeben');
-    });
-
-    it("keeps a server's own words and translates only the hint", function () {
-      const response = '535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Mailbox.';
-      const err: MailError = Object.assign(new Error(`Invalid login: ${response}`), { code: 'EAUTH', responseCode: 535, response });
-      const de = localized(diagnose(err, { authType: 'basic' }), translator(_, 'de'));
-      assert.equal(de.message, err.message);
-      assert.match(de.hint ?? '', /^SMTP AUTH ist für dieses Postfach deaktiviert: Aktivieren Sie „Authentifiziertes SMTP“/);
-    });
-
-    it('falls back to English where RED._ has no catalog (the test helper answers every key as it is)', function () {
-      const say = translator((key: string) => key);
-      assert.equal(say(text('hints.server.smtpAuthMailbox')), hintFor(Object.assign(new Error('x'), { response: '535 5.7.139 disabled' })));
-      assert.equal(
-        say(text('errors.retry.closed', { count: 2 })),
-        'not retried: the connection was closed (redeploy or stop) after 2 attempts',
-      );
-      // And in a language without a catalog of ours: Node-RED's fallback, en-US.
-      assert.equal(translator(_, 'fr')(text('errors.send.noConnection')), 'No SMTP connection is configured');
     });
   });
 });
