@@ -246,6 +246,20 @@ export async function startRefusingSmtp(users: Record<string, string>): Promise<
   return smtp;
 }
 
+/**
+ * Deploys outboxFlow() and clicks each of its inject nodes; the server refuses every mail, so each
+ * one waits in the outbox. Resolves with the node statuses once the send node counts them all as
+ * retrying: only then can Retry now reach them (see watchStatus()).
+ */
+export async function leaveMailsWaiting(red: AuthNodeRed, smtp: RefusingSmtp, marks: OutboxMarks): Promise<StatusWatcher> {
+  await red.deploy(outboxFlow(smtp.port, marks));
+  const status = await red.watchStatus();
+  for (const i of marks.subjects.keys()) await red.inject(`inject${i + 1}`);
+  for (const s of marks.subjects) await smtp.untilAttempts(s, 1);
+  await status.until('send1', `retrying (${marks.subjects.length})`);
+  return status;
+}
+
 /** The recognisable strings of outboxFlow(): the credentials, the bodies and attachment, the payload, the subjects. */
 export interface OutboxMarks {
   user: string;
