@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Locator, Page, Response } from 'playwright-core';
-import { launch, CHROMIUM, type LaunchedBrowser } from '../support/browser';
+import { assertNoPageErrors, launch, CHROMIUM, type LaunchedBrowser } from '../support/browser';
 import { USERS, startAuthNodeRed, startRefusingSmtp, leaveMailsWaiting, type RefusingSmtp } from '../support/outbox-admin';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -118,12 +118,7 @@ describe('Outbox tab in a real browser (Chromium)', function () {
           });
       }
     }
-    const found = pageErrors.splice(0);
-    assert.deepEqual(
-      found.map((e) => e.message),
-      [],
-      'the editor page threw',
-    );
+    assertNoPageErrors(pageErrors);
   });
 
   it('lists both waiting mails with subject, recipient, attempts, next try and the 451 (screenshot)', async function () {
