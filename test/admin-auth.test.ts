@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import bcrypt from 'bcryptjs'; // Node-RED's own dependency, used here to hash the test users' passwords
 import { builtDist } from './support/build';
-import { freePort, waitForHttp, stopChild } from './support/node-red-process';
+import { freePort, requestToken, waitForHttp, stopChild } from './support/node-red-process';
 
 /** An entry of GET /smtp-oauth-config/services. */
 interface Service {
@@ -26,17 +26,7 @@ describe('admin endpoints with adminAuth on', function () {
   let userDir: string;
   let dist: string;
   const token = async (username: string): Promise<string> => {
-    const res = await fetch(`${url}/auth/token`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({
-        client_id: 'node-red-admin',
-        grant_type: 'password',
-        scope: username === 'admin' ? '*' : 'read',
-        username,
-        password: 'pw',
-      }),
-    });
+    const res = await requestToken(url, { username, password: 'pw', scope: username === 'admin' ? '*' : 'read' });
     assert.equal(res.status, 200);
     return ((await res.json()) as { access_token: string }).access_token;
   };

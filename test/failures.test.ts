@@ -7,7 +7,7 @@ import type { NodeMessage } from 'node-red';
 import { startSmtp, smtpError, type SmtpServer, type TokenVerdict } from './support/smtp';
 import { startTokenEndpoint } from './support/token-endpoint';
 import { selfSignedCertificate } from './support/certificate';
-import { helper, deploy, next, type DeployOptions, type EmailResult } from './support/flow';
+import { helper, deploy, next, useHelperWithSmtp, type DeployOptions, type EmailResult } from './support/flow';
 import providers from './fixtures/provider-responses.json';
 import configNode from '../src/nodes/smtp-oauth-config/smtp-oauth-config';
 import type { StoredConnection } from '../src/lib/connection-config';
@@ -40,13 +40,12 @@ interface BadInput {
 let watchedClosed: () => void = () => {};
 
 describe('bad input and faults', function () {
-  let smtp: SmtpServer;
+  const smtp = useHelperWithSmtp({ users: { 'sender@example.com': 'pw-1' } });
   let web: http.Server;
   let base: string;
   const basic = { user: 'sender@example.com', password: 'pw-1' };
-  const conn = () => ({ port: smtp.port });
+  const conn = () => ({ port: smtp().port });
   before(async function () {
-    smtp = await startSmtp({ users: { 'sender@example.com': 'pw-1' } });
     web = http.createServer((req, res) => {
       if (req.url === '/missing') return res.writeHead(404).end('not here');
       if (req.url === '/broken') return res.writeHead(500).end('oops');
@@ -77,13 +76,6 @@ describe('bad input and faults', function () {
   after(async function () {
     web.closeAllConnections();
     await new Promise((r) => web.close(r));
-    await smtp.close();
-  });
-  beforeEach(() => helper.startServer());
-  afterEach(async function () {
-    await helper.unload();
-    await helper.stopServer();
-    smtp.messages.length = 0;
   });
 
   describe('bad input: EINPUT / EATTACHMENT, nothing sent', function () {
@@ -232,7 +224,7 @@ describe('bad input and faults', function () {
         assert.equal(r.error.code, c.code);
         assert.match(r.error.message, c.message);
         assert.ok(r.error.hint && r.error.hint.length > 10, 'a hint says what to fix');
-        assert.equal(smtp.messages.length, 0, 'nothing was sent');
+        assert.equal(smtp().messages.length, 0, 'nothing was sent');
       });
     }
   });
@@ -246,7 +238,7 @@ describe('bad input and faults', function () {
     });
     assert.equal(r.error.code, 'EATTACHMENT');
     await closed; // the first download's connection was closed, not left open until its time-out
-    assert.equal(smtp.messages.length, 0);
+    assert.equal(smtp().messages.length, 0);
   });
 
   describe('SMTP answers from real providers', function () {
@@ -483,7 +475,7 @@ describe('bad input and faults', function () {
 
     it('reports success with the values of the dialog, before any deploy', async function () {
       await helper.load([configNode], []);
-      const res = await post({ host: '127.0.0.1', port: smtp.port, security: 'none', authType: 'basic', credentials: basic });
+      const res = await post({ host: '127.0.0.1', port: smtp().port, security: 'none', authType: 'basic', credentials: basic });
       assert.deepEqual(res.body, { ok: true });
     });
 
@@ -491,7 +483,7 @@ describe('bad input and faults', function () {
       await helper.load([configNode], []);
       const res = await post({
         host: '127.0.0.1',
-        port: smtp.port,
+        port: smtp().port,
         security: 'none',
         authType: 'basic',
         credentials: { user: 'sender@example.com', password: 'nope' },
@@ -506,7 +498,7 @@ describe('bad input and faults', function () {
       const res = await post({
         id: 'conn',
         host: '127.0.0.1',
-        port: smtp.port,
+        port: smtp().port,
         security: 'none',
         authType: 'basic',
         credentials: { user: 'sender@example.com', password: '__PWRD__' },
@@ -516,11 +508,11 @@ describe('bad input and faults', function () {
 
     it('asks for the password again, and connects nowhere, when the dialog points elsewhere', async function () {
       await deploy({ connection: conn(), credentials: basic });
-      const attempts = smtp.authAttempts.length;
+      const attempts = smtp().authAttempts.length;
       const res = await post({
         id: 'conn',
         host: 'localhost',
-        port: smtp.port,
+        port: smtp().port,
         security: 'none',
         authType: 'basic',
         credentials: { user: 'sender@example.com', password: '__PWRD__' },
@@ -528,7 +520,7 @@ describe('bad input and faults', function () {
       assert.equal(res.body.ok, false);
       assert.equal(res.body.needSecret, 'password');
       assert.equal(res.body.error.code, 'ECONFIG');
-      assert.equal(smtp.authAttempts.length, attempts);
+      assert.equal(smtp().authAttempts.length, attempts);
     });
   });
 });

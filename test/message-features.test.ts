@@ -2,30 +2,20 @@
 // server receives (mailparser), sent by the node inside Node-RED.
 import assert from 'node:assert/strict';
 import { simpleParser } from 'mailparser';
-import { startSmtp, type ReadMail, type SmtpServer } from './support/smtp';
+import type { ReadMail } from './support/smtp';
 import type { NodeMessage } from 'node-red';
-import { helper, deploy, outcome, type Deployed, type Outcome } from './support/flow';
+import { helper, deploy, outcome, useHelperWithSmtp, type Deployed, type Outcome } from './support/flow';
 
 const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64');
 
 describe('message features: threading, headers, inline images, preview', function () {
-  let smtp: SmtpServer;
+  const smtp = useHelperWithSmtp({ users: { 'sender@example.com': 'pw-1' } });
   const basic = { user: 'sender@example.com', password: 'pw-1' };
   const store = { storeResult: 'msg', resultKey: 'emailResult' };
-  before(async function () {
-    smtp = await startSmtp({ users: { 'sender@example.com': 'pw-1' } });
-  });
-  after(() => smtp.close());
-  beforeEach(() => helper.startServer());
-  afterEach(async function () {
-    await helper.unload();
-    await helper.stopServer();
-    smtp.messages.length = 0;
-  });
 
   /** Deploys with the given send-node properties and sends one msg; resolves with the outcome. */
   async function sendOne(send: Record<string, unknown>, msg: NodeMessage = { payload: 'x' }): Promise<Outcome & { nodes: Deployed }> {
-    const nodes = await deploy({ connection: { port: smtp.port }, credentials: basic, send: { ...store, ...send } });
+    const nodes = await deploy({ connection: { port: smtp().port }, credentials: basic, send: { ...store, ...send } });
     const result = outcome(nodes);
     nodes.send.receive(msg);
     return { ...(await result), nodes };
@@ -33,7 +23,7 @@ describe('message features: threading, headers, inline images, preview', functio
 
   it('replies in the same thread: In-Reply-To and References name the first mail', async function () {
     const nodes = await deploy({
-      connection: { port: smtp.port },
+      connection: { port: smtp().port },
       credentials: basic,
       send: { ...store, inReplyTo: 'parentId', inReplyToType: 'msg', references: 'thread', referencesType: 'msg' },
     });
@@ -44,7 +34,7 @@ describe('message features: threading, headers, inline images, preview', functio
     nodes.send.receive({ payload: 'reply', parentId: first.messageId, thread: ['<root@example.com>', first.messageId] });
     const reply = await result;
     assert.equal(reply.kind, 'sent');
-    const [a, b] = await smtp.waitForMessages(2);
+    const [a, b] = await smtp().waitForMessages(2);
     assert.equal(a.parsed.messageId, first.messageId);
     assert.equal(b.parsed.inReplyTo, first.messageId);
     assert.deepEqual(b.parsed.references, ['<root@example.com>', first.messageId]);
@@ -56,7 +46,7 @@ describe('message features: threading, headers, inline images, preview', functio
       { payload: 'x', headers: { 'X-Flow': 'alerts' } },
     );
     assert.equal(kind, 'sent');
-    const [m] = await smtp.waitForMessages(1);
+    const [m] = await smtp().waitForMessages(1);
     assert.equal(m.parsed.headers.get('x-ticket-id'), 'T-1');
     assert.equal(m.parsed.headers.get('x-flow'), 'alerts');
     assert.match(m.raw, /^List-Unsubscribe: <mailto:unsub@example\.com>\r$/m);
@@ -76,7 +66,7 @@ describe('message features: threading, headers, inline images, preview', functio
       const { kind, msg } = await sendOne({}, { payload: 'x', headers });
       assert.equal(kind, 'caught');
       assert.equal(msg.error.code, 'EINPUT');
-      assert.equal(smtp.messages.length, 0);
+      assert.equal(smtp().messages.length, 0);
     });
   }
 
@@ -94,7 +84,7 @@ describe('message features: threading, headers, inline images, preview', functio
     );
     assert.equal(kind, 'sent');
     assert.equal(msg.emailResult.warnings, undefined);
-    const [m] = await smtp.waitForMessages(1);
+    const [m] = await smtp().waitForMessages(1);
     assert.match(m.raw, /Content-Type: multipart\/related/);
     const logo = m.parsed.attachments.find((a) => a.filename === 'logo.png')!;
     const csv = m.parsed.attachments.find((a) => a.filename === 'report.csv')!;
@@ -116,7 +106,7 @@ describe('message features: threading, headers, inline images, preview', functio
     assert.equal(kind, 'caught');
     assert.equal(msg.error.code, 'EINPUT');
     assert.match(msg.error.message, /Content-ID header into the MIME part/);
-    assert.equal(smtp.messages.length, 0);
+    assert.equal(smtp().messages.length, 0);
   });
 
   it('warns, in the result and the log, about a cid: the mail has no image for', async function () {
@@ -144,12 +134,12 @@ describe('message features: threading, headers, inline images, preview', functio
     assert.equal(result.preview, true);
     assert.deepEqual(result.envelope, { from: 'sender@example.com', to: ['bob@example.com', 'carol@example.com'] });
     assert.equal(typeof result.eml, 'string');
-    assert.equal(smtp.messages.length, 0, 'the server received nothing');
+    assert.equal(smtp().messages.length, 0, 'the server received nothing');
     await helper.unload();
 
     const sent = await sendOne(send, { payload: { n: 7 } });
     assert.equal(sent.kind, 'sent');
-    const [m] = await smtp.waitForMessages(1);
+    const [m] = await smtp().waitForMessages(1);
     const p = (await simpleParser(result.eml!)) as ReadMail;
     assert.equal(p.messageId, result.messageId);
     assert.equal(p.subject, m.parsed.subject);
@@ -165,10 +155,10 @@ describe('message features: threading, headers, inline images, preview', functio
   it('ignores msg.preview unless the node allows it', async function () {
     const ignored = await sendOne({}, { payload: 'x', preview: true });
     assert.equal(ignored.msg.emailResult.preview, undefined);
-    assert.equal(smtp.messages.length, 1);
+    assert.equal(smtp().messages.length, 1);
     await helper.unload();
     const allowed = await sendOne({ previewFromMsg: true }, { payload: 'x', preview: true });
     assert.equal(allowed.msg.emailResult.preview, true);
-    assert.equal(smtp.messages.length, 1, 'the preview sent nothing');
+    assert.equal(smtp().messages.length, 1, 'the preview sent nothing');
   });
 });

@@ -6,7 +6,7 @@ import { builtDist } from './support/build';
 import {
   startAuthNodeRed,
   startRefusingSmtp,
-  outboxFlow,
+  leaveMailsWaiting,
   type AuthNodeRed,
   type OutboxMarks,
   type RefusingSmtp,
@@ -72,11 +72,7 @@ describe('Outbox admin endpoints with adminAuth on', function () {
   before(async function () {
     smtp = await startRefusingSmtp({ [MARKS.user]: MARKS.password });
     red = await startAuthNodeRed();
-    await red.deploy(outboxFlow(smtp.port, MARKS));
-    status = await red.watchStatus();
-    for (const id of ['inject1', 'inject2']) await red.inject(id);
-    for (const s of MARKS.subjects) await smtp.untilAttempts(s, 1);
-    await status.until('send1', 'retrying (2)');
+    status = await leaveMailsWaiting(red, smtp, MARKS);
     assert.equal((await mailsOf()).length, 2);
   });
   after(async function () {

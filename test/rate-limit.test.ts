@@ -6,7 +6,7 @@ import { RateLimiter, type Timers } from '../src/lib/rate-limiter';
 import { Connection } from '../src/lib/connection';
 import { transportOptions, type ConnectionConfig } from '../src/lib/transport-options';
 import { startSmtp, type SmtpServer } from './support/smtp';
-import { helper, deploy, type Msg } from './support/flow';
+import { deploy, useHelperWithSmtp, type Msg } from './support/flow';
 
 interface FakeTimer {
   at: number;
@@ -186,20 +186,12 @@ describe('rate limit of a connection', function () {
 });
 
 describe('send-smtp-email under a rate limit', function () {
-  let smtp: SmtpServer;
-  before(async () => (smtp = await startSmtp({ auth: false })));
-  after(() => smtp.close());
-  beforeEach(() => helper.startServer());
-  afterEach(async () => {
-    await helper.unload();
-    await helper.stopServer();
-    smtp.messages.length = 0;
-  });
+  const smtp = useHelperWithSmtp({ auth: false });
 
   it('shows how many messages wait (blue ring), passes every msg on, then shows the success', async function () {
     // 600 per minute: one every 100 ms, so the queue drains in under half a second without a fake clock.
     const nodes = await deploy({
-      connection: { port: smtp.port, authType: 'none', rateLimitPerMinute: '600' },
+      connection: { port: smtp().port, authType: 'none', rateLimitPerMinute: '600' },
       credentials: { user: 'sender@example.com' },
     });
     const statuses: NodeStatus[] = [];
@@ -220,7 +212,7 @@ describe('send-smtp-email under a rate limit', function () {
     assert.ok(q.waiting >= 1, `sends were waiting when the ring showed (${q.waiting})`);
     await allOut;
     await success;
-    assert.equal(smtp.messages.length, 5);
+    assert.equal(smtp().messages.length, 5);
     assert.deepEqual(outputs.map((m) => m.payload).sort(), [0, 1, 2, 3, 4]);
     assert.equal(statuses.at(-1)!.fill, 'green', 'the last status is the success');
   });

@@ -2,24 +2,13 @@
 // node send something it then reports as failed. Each case checks what the receiving server got.
 import assert from 'node:assert/strict';
 import type { SinonSpy } from 'sinon';
-import { startSmtp, type SmtpServer } from './support/smtp';
-import { helper, deploy, outcome, type EmailResult, type FlowNode, type Msg } from './support/flow';
+import { helper, deploy, outcome, useHelperWithSmtp, type EmailResult, type FlowNode, type Msg } from './support/flow';
 
 const INJECTION = 'v\r\nX-Inj: 1\r\n\r\nINJECTED BODY';
 
 describe('untrusted input', function () {
-  let smtp: SmtpServer;
+  const smtp = useHelperWithSmtp({ users: { 'sender@example.com': 'pw-1' } });
   const credentials = { user: 'sender@example.com', password: 'pw-1' };
-  before(async function () {
-    smtp = await startSmtp({ users: { 'sender@example.com': 'pw-1' } });
-  });
-  after(() => smtp.close());
-  beforeEach(() => helper.startServer());
-  afterEach(async function () {
-    await helper.unload();
-    await helper.stopServer();
-    smtp.messages.length = 0;
-  });
 
   /**
    * A second send node on the same connection: once its mail has arrived, every mail the node under
@@ -39,9 +28,9 @@ describe('untrusted input', function () {
     { id: 'barrierOut', type: 'helper', z: 'tab' },
   ];
   async function passBarrier() {
-    const before = smtp.messages.length;
+    const before = smtp().messages.length;
     helper.getNode('barrier').receive({});
-    const all = await smtp.waitForMessages(before + 1);
+    const all = await smtp().waitForMessages(before + 1);
     return all.filter((m) => m.parsed.subject !== 'Barrier');
   }
 
@@ -70,7 +59,7 @@ describe('untrusted input', function () {
     ];
     for (const c of refused) {
       it(`refuses ${c.name} (EATTACHMENT), nothing sent`, async function () {
-        const nodes = await deploy({ connection: { port: smtp.port }, credentials, extra: barrier });
+        const nodes = await deploy({ connection: { port: smtp().port }, credentials, extra: barrier });
         const ended = outcome(nodes);
         nodes.send.receive({ attachments: [c.entry] });
         const r = await ended;
@@ -83,7 +72,7 @@ describe('untrusted input', function () {
 
     it('never writes a prepared attachment header into the mail, whatever the node decides', async function () {
       const nodes = await deploy({
-        connection: { port: smtp.port },
+        connection: { port: smtp().port },
         credentials,
         send: { stopOnError: false, storeResult: 'msg' },
         extra: barrier,
@@ -94,14 +83,14 @@ describe('untrusted input', function () {
       });
       await ended;
       await passBarrier();
-      for (const m of smtp.messages) {
+      for (const m of smtp().messages) {
         assert.doesNotMatch(m.raw, /^X-Inj:/im, 'no injected header line');
         assert.doesNotMatch(m.raw, /INJECTED BODY/, 'no injected body');
       }
     });
 
     it('still sends safe attachment headers, disposition and cid', async function () {
-      const nodes = await deploy({ connection: { port: smtp.port }, credentials, send: { html: '<img src="cid:logo@x">' } });
+      const nodes = await deploy({ connection: { port: smtp().port }, credentials, send: { html: '<img src="cid:logo@x">' } });
       const ended = outcome(nodes);
       nodes.send.receive({
         attachments: [
@@ -116,7 +105,7 @@ describe('untrusted input', function () {
         ],
       });
       assert.equal((await ended).kind, 'sent');
-      const [m] = await smtp.waitForMessages(1);
+      const [m] = await smtp().waitForMessages(1);
       const byName = Object.fromEntries(m.parsed.attachments.map((x) => [x.filename, x]));
       const a = byName['a.pdf'];
       const logo = byName['logo.png'];
@@ -131,7 +120,7 @@ describe('untrusted input', function () {
     for (const mode of [{}, { stopOnError: false }, { async: true }, { storeResult: 'flow' }, { storeResult: 'global', async: true }]) {
       it(`is reported at deploy and fails every msg with ECONFIG before sending ${JSON.stringify(mode)}`, async function () {
         const nodes = await deploy({
-          connection: { port: smtp.port },
+          connection: { port: smtp().port },
           credentials,
           send: { storeResult: 'msg', resultKey: 'a..b[', ...mode },
           extra: barrier,
@@ -158,7 +147,7 @@ describe('untrusted input', function () {
 
     it('fails a msg whose key refers to a msg property it lacks, before sending', async function () {
       const nodes = await deploy({
-        connection: { port: smtp.port },
+        connection: { port: smtp().port },
         credentials,
         send: { storeResult: 'msg', resultKey: 'results[msg.topic]' },
         extra: barrier,

@@ -12,7 +12,7 @@ import { builtDist } from './support/build';
 import { startSmtp } from './support/smtp';
 import { startTokenEndpoint } from './support/token-endpoint';
 import { startNodeRed, type NodeRedProcess } from './support/node-red-process';
-import { helper, deploy, outcome } from './support/flow';
+import { deploy, outcome, useHelperWithSmtp } from './support/flow';
 
 type Smtp = Awaited<ReturnType<typeof startSmtp>>;
 
@@ -247,33 +247,23 @@ describe('security: Test connection in a started Node-RED', function () {
 
 describe('security: deployed connections and sends', function () {
   this.timeout(20000);
-  let smtp: Smtp;
+  const smtp = useHelperWithSmtp({ users: { 'sender@example.com': 'pw-1' } });
   const basic = { user: 'sender@example.com', password: 'pw-1' };
-  before(async function () {
-    smtp = await startSmtp({ users: { 'sender@example.com': 'pw-1' } });
-  });
-  after(() => smtp.close());
-  beforeEach(() => helper.startServer());
-  afterEach(async function () {
-    await helper.unload();
-    await helper.stopServer();
-    smtp.authAttempts.length = 0;
-  });
 
   it('fails closed on an unknown security value: ECONFIG, and no AUTH reaches the server', async function () {
-    const nodes = await deploy({ connection: { port: smtp.port, security: 'ssl' }, credentials: basic });
+    const nodes = await deploy({ connection: { port: smtp().port, security: 'ssl' }, credentials: basic });
     const result = outcome(nodes);
     nodes.send.receive({ payload: 'x' });
     const { kind, msg } = await result;
     assert.equal(kind, 'caught');
     assert.equal(msg.error.code, 'ECONFIG');
     assert.match(msg.error.message, /starttls, tls, auto, none/);
-    assert.equal(smtp.authAttempts.length, 0);
-    assert.equal(smtp.messages.length, 0);
+    assert.equal(smtp().authAttempts.length, 0);
+    assert.equal(smtp().messages.length, 0);
   });
 
   it('reports ECONFIG, without crashing, for a host from a flow file that is not text', async function () {
-    const nodes = await deploy({ connection: { port: smtp.port, host: ['127.0.0.1'] }, credentials: basic });
+    const nodes = await deploy({ connection: { port: smtp().port, host: ['127.0.0.1'] }, credentials: basic });
     const result = outcome(nodes);
     nodes.send.receive({ payload: 'x' });
     const { kind, msg } = await result;
@@ -310,7 +300,7 @@ describe('security: deployed connections and sends', function () {
     ]) {
       it(`refuses a ${name} answer with EOAUTH2, and presents nothing to the SMTP server`, async function () {
         const nodes = await deploy({
-          connection: { port: smtp.port, authType: 'oauth2-client-credentials', tokenUrl: url + p, scope: 'mail' },
+          connection: { port: smtp().port, authType: 'oauth2-client-credentials', tokenUrl: url + p, scope: 'mail' },
           credentials: { user: 'sender@example.com', clientId: 'c', clientSecret: 's' },
         });
         const result = outcome(nodes);
@@ -319,7 +309,7 @@ describe('security: deployed connections and sends', function () {
         assert.equal(kind, 'caught');
         assert.equal(msg.error.code, 'EOAUTH2');
         assert.match(msg.error.message, /answer is too large/);
-        assert.equal(smtp.authAttempts.length, 0);
+        assert.equal(smtp().authAttempts.length, 0);
       });
     }
   });

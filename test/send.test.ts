@@ -1,15 +1,14 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { startSmtp, type SmtpServer } from './support/smtp';
-import { helper, deploy, next, outcome, type EmailResult } from './support/flow';
+import { startSmtp } from './support/smtp';
+import { helper, deploy, next, outcome, useHelperWithSmtp, type EmailResult } from './support/flow';
 
 describe('send-smtp-email over basic auth', function () {
-  let smtp: SmtpServer;
+  const smtp = useHelperWithSmtp({ users: { 'sender@example.com': 'secret-pass-1' } });
   let files: http.Server;
   let filesUrl: string;
   before(async function () {
-    smtp = await startSmtp({ users: { 'sender@example.com': 'secret-pass-1' } });
     files = http.createServer((req, res) => {
       if (req.url === '/report.csv') {
         res.writeHead(200, { 'Content-Type': 'text/csv' });
@@ -21,17 +20,10 @@ describe('send-smtp-email over basic auth', function () {
     filesUrl = `http://127.0.0.1:${(files.address() as AddressInfo).port}`;
   });
   after(async function () {
-    await smtp.close();
     await new Promise((r) => files.close(r));
   });
-  beforeEach(() => helper.startServer());
-  afterEach(async function () {
-    await helper.unload();
-    await helper.stopServer();
-    smtp.messages.length = 0;
-  });
 
-  const connection = () => ({ port: smtp.port });
+  const connection = () => ({ port: smtp().port });
   const credentials = { user: 'sender@example.com', password: 'secret-pass-1' };
 
   it('delivers a message with every address field, subject, html, text and priority', async function () {
@@ -54,7 +46,7 @@ describe('send-smtp-email over basic auth', function () {
     const done = next(nodes.out);
     nodes.send.receive({ payload: { id: 42, name: 'Ada & <Co>', cc: ['c1@example.com', { name: 'C Two', address: 'c2@example.com' }] } });
     await done;
-    const [m] = await smtp.waitForMessages(1);
+    const [m] = await smtp().waitForMessages(1);
     const p = m.parsed;
     assert.deepEqual(
       p.to.value.map((a) => a.address),
@@ -90,7 +82,7 @@ describe('send-smtp-email over basic auth', function () {
       send: { html: '<h1>Title</h1><p>Line<br>two <a href="https://x.example/">link</a></p><ul><li>one</li></ul>', priority: 'low' },
     });
     nodes.send.receive({});
-    const [m] = await smtp.waitForMessages(1);
+    const [m] = await smtp().waitForMessages(1);
     assert.equal(m.parsed.from.value[0].address, 'sender@example.com');
     assert.equal(m.parsed.text.trim(), 'Title\n\nLine\ntwo link (https://x.example/)\n\n- one');
     assert.equal(m.parsed.headers.get('priority'), 'low');
@@ -117,7 +109,7 @@ describe('send-smtp-email over basic auth', function () {
     nodes.send.context().flow.set('ccList', 'flow@example.com');
     nodes.send.context().global.set('subj', 'From {{global}}');
     nodes.send.receive({ payload: { to: ['x@example.com'], n: 7 } });
-    const [m] = await smtp.waitForMessages(1);
+    const [m] = await smtp().waitForMessages(1);
     assert.equal(m.parsed.to.value[0].address, 'x@example.com');
     assert.equal(m.parsed.cc.value[0].address, 'flow@example.com');
     assert.ok(m.envelope.rcptTo.some((r) => r.address === 'env@example.com'));
@@ -135,7 +127,7 @@ describe('send-smtp-email over basic auth', function () {
     nodes.send.context().flow.set('area', 'Hall A');
     nodes.send.context().global.set('shift', 'night');
     nodes.send.receive({});
-    const [m] = await smtp.waitForMessages(1);
+    const [m] = await smtp().waitForMessages(1);
     assert.equal(m.parsed.subject, 'Hall A / night / Plant 3');
   });
 
@@ -191,7 +183,7 @@ describe('send-smtp-email over basic auth', function () {
     it(`attaches ${c.name}`, async function () {
       const nodes = await deploy({ connection: connection(), credentials, send: c.send() });
       nodes.send.receive({});
-      const [m] = await smtp.waitForMessages(1);
+      const [m] = await smtp().waitForMessages(1);
       const [a] = m.parsed.attachments;
       assert.equal(a.filename, c.filename);
       assert.equal(a.contentType, c.type);
@@ -212,7 +204,7 @@ describe('send-smtp-email over basic auth', function () {
         { filename: 'remote.csv', href: `${filesUrl}/report.csv` },
       ],
     });
-    const [m] = await smtp.waitForMessages(1);
+    const [m] = await smtp().waitForMessages(1);
     assert.deepEqual(
       m.parsed.attachments.map((a) => a.filename),
       ['own.txt', 'buf.bin', 'b64.txt', 'remote.csv'],
@@ -284,7 +276,7 @@ describe('send-smtp-email over basic auth', function () {
     const msg = await passed;
     assert.equal(msg.payload, 'now');
     assert.equal(nodes.send.context().flow.get('r'), undefined, 'not sent yet when the msg passes on');
-    await smtp.waitForMessages(1);
+    await smtp().waitForMessages(1);
     // The result lands right after the server accepts; wait for the status that follows it.
     await new Promise<void>((resolve) => {
       const check = () => (nodes.send.context().flow.get('r') ? resolve() : setImmediate(check));

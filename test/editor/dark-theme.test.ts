@@ -12,7 +12,7 @@ import type { Page } from 'playwright-core';
 import { buildIfNeeded, installIntoUserDir } from '../../scripts/install-package';
 import { ensureNodeRed5, type NodeRed5 } from '../support/node-red-5';
 import { startNodeRed } from '../support/node-red-process';
-import { launch, openEditor } from '../support/browser';
+import { assertNoPageErrors, launch, openEditor } from '../support/browser';
 import { preferDarkTheme, toolbarContrast } from '../support/dark-theme';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -106,12 +106,7 @@ describe("the send dialog in Node-RED 5's dark theme (Chromium)", function () {
   });
 
   afterEach(function () {
-    const found = pageErrors.splice(0);
-    assert.deepEqual(
-      found.map((e) => e.message),
-      [],
-      'the editor page threw',
-    );
+    assertNoPageErrors(pageErrors);
   });
 
   it('draws every toolbar icon, the heading picker and the editor text at 4.5:1 or more on the dark background (screenshot)', async function () {

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Locator, Page } from 'playwright-core';
-import { CHROMIUM, launch as launchBrowser, openEditor, type LaunchedBrowser } from '../support/browser';
+import { CHROMIUM, assertNoPageErrors, launch as launchBrowser, launchEditor, openEditor, type LaunchedBrowser } from '../support/browser';
 import { startEditorNodeRed, type EditorNodeRed } from '../support/editor-node-red';
 import { startSmtp } from '../support/smtp';
 import { preferDarkTheme, applyDarkTheme, toolbarContrast } from '../support/dark-theme';
@@ -65,10 +65,8 @@ describe('editor in a real browser (Chromium)', function () {
     assert.ok(fs.existsSync(CHROMIUM), `Chromium not found at ${CHROMIUM} (apt-get install chromium)`);
     smtp = await startSmtp({ users: { [USER]: PASSWORD } });
     nr = await startEditorNodeRed();
-    browser = await launch('en-US');
+    browser = await launchEditor(nr.url, pageErrors, { locale: 'en-US' });
     page = browser.page;
-    page.on('pageerror', (err) => pageErrors.push(err));
-    await openEditor(page, nr.url);
   });
 
   after(async function () {
@@ -83,12 +81,7 @@ describe('editor in a real browser (Chromium)', function () {
       fs.mkdirSync(SHOT_DIRS[0], { recursive: true });
       await page.screenshot({ path: path.join(SHOT_DIRS[0], `failed-${this.currentTest!.title.replace(/\W+/g, '-').slice(0, 60)}.png`) });
     }
-    const found = pageErrors.splice(0);
-    assert.deepEqual(
-      found.map((e) => e.message),
-      [],
-      'the editor page threw',
-    );
+    assertNoPageErrors(pageErrors);
   });
 
   it('offers "send email" with an envelope in the network category, and the connection as a config node only', async () => {

@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { startEditorNodeRed, type EditorNodeRed } from '../support/editor-node-red';
-import { launch, openEditor, type LaunchedBrowser } from '../support/browser';
+import { assertNoPageErrors, launchEditor, type LaunchedBrowser } from '../support/browser';
 import { demoFlow } from '../../scripts/demo-flow';
 
 /** A node of a flow file, as the editor imports it. */
@@ -107,10 +107,8 @@ describe('example flows and the demo flow in the editor (Chromium)', function ()
   before(async function () {
     this.timeout(240000);
     nr = await startEditorNodeRed();
-    browser = await launch();
+    browser = await launchEditor(nr.url, pageErrors);
     page = browser.page;
-    page.on('pageerror', (err) => pageErrors.push(err));
-    await openEditor(page, nr.url);
   });
 
   after(async function () {
@@ -120,12 +118,7 @@ describe('example flows and the demo flow in the editor (Chromium)', function ()
   });
 
   afterEach(function () {
-    const found = pageErrors.splice(0);
-    assert.deepEqual(
-      found.map((e) => e.message),
-      [],
-      'the editor page threw',
-    );
+    assertNoPageErrors(pageErrors);
   });
 
   /**

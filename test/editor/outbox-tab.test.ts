@@ -9,8 +9,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Locator, Page, Response } from 'playwright-core';
-import { launch, CHROMIUM, type LaunchedBrowser } from '../support/browser';
-import { USERS, startAuthNodeRed, startRefusingSmtp, outboxFlow, type RefusingSmtp } from '../support/outbox-admin';
+import { assertNoPageErrors, launch, CHROMIUM, type LaunchedBrowser } from '../support/browser';
+import { USERS, startAuthNodeRed, startRefusingSmtp, leaveMailsWaiting, type RefusingSmtp } from '../support/outbox-admin';
 
 const ROOT = path.join(__dirname, '..', '..');
 const SHOT_DIRS = [path.join(ROOT, 'test-artifacts', 'screenshots')].concat(
@@ -88,11 +88,7 @@ describe('Outbox tab in a real browser (Chromium)', function () {
     assert.ok(fs.existsSync(CHROMIUM), `Chromium not found at ${CHROMIUM} (apt-get install chromium)`);
     smtp = await startRefusingSmtp({ [MARKS.user]: MARKS.password });
     red = await startAuthNodeRed();
-    await red.deploy(outboxFlow(smtp.port, MARKS));
-    status = await red.watchStatus();
-    for (const id of ['inject1', 'inject2']) await red.inject(id);
-    for (const s of MARKS.subjects) await smtp.untilAttempts(s, 1);
-    await status.until('send1', 'retrying (2)');
+    status = await leaveMailsWaiting(red, smtp, MARKS);
     const mails = ((await (await red.api('/smtp-oauth-config/outbox')).json()) as OutboxConnection[]).find((c) => c.id === 'conn1')!.mails;
     assert.equal(mails.length, 2);
     for (const m of mails) ids[m.subject] = m.id;
@@ -122,12 +118,7 @@ describe('Outbox tab in a real browser (Chromium)', function () {
           });
       }
     }
-    const found = pageErrors.splice(0);
-    assert.deepEqual(
-      found.map((e) => e.message),
-      [],
-      'the editor page threw',
-    );
+    assertNoPageErrors(pageErrors);
   });
 
   it('lists both waiting mails with subject, recipient, attempts, next try and the 451 (screenshot)', async function () {

@@ -11,18 +11,9 @@ import type { SMTPServerAddress } from 'smtp-server';
 import { buildIfNeeded, installIntoUserDir, PALETTE_INSTALL_ARGS, pkg } from '../../scripts/install-package';
 import { ensureNodeRed5, type NodeRed5 } from '../support/node-red-5';
 import { startNodeRed } from '../support/node-red-process';
+import { assertBothNodeTypes, assertLoaded } from '../support/node-sets';
 import { startSmtp } from '../support/smtp';
-import { launch, openEditor, type LaunchedBrowser } from '../support/browser';
-
-/** A node set of GET /nodes (Accept: application/json). */
-interface NodeSet {
-  id: string;
-  module: string;
-  types: string[];
-  enabled: boolean;
-  err?: string;
-  version: string;
-}
+import { assertNoPageErrors, launchEditor, type LaunchedBrowser } from '../support/browser';
 
 /** What the editor test reads of a node in the editor page (RED.nodes). */
 interface EditorNode {
@@ -202,21 +193,8 @@ describe('Node-RED 5 on Node 22: the packed package, a sent mail, the editor', f
   });
 
   it('loads both node types (GET /nodes)', async function () {
-    const sets = ((await (await red.api('/nodes', { headers: { Accept: 'application/json' } })).json()) as NodeSet[]).filter(
-      (s) => s.module === MODULE,
-    );
-    assert.deepEqual(
-      sets
-        .map((s) => s.types)
-        .flat()
-        .sort(),
-      ['send-smtp-email', 'smtp-oauth-config'],
-    );
-    for (const set of sets) {
-      assert.equal(set.enabled, true, `${set.id} is enabled`);
-      assert.equal(set.err, undefined, `${set.id} loaded without error`);
-      assert.equal(set.version, pkg.version);
-    }
+    const sets = await assertBothNodeTypes(await red.api('/nodes', { headers: { Accept: 'application/json' } }));
+    assertLoaded(sets);
   });
 
   it('deploys a flow whose send node delivers the mail to the SMTP server', async function () {
@@ -241,10 +219,8 @@ describe('Node-RED 5 on Node 22: the packed package, a sent mail, the editor', f
   });
 
   it('edits the send node in the editor (Chromium), deploys, and the next mail has the new subject', async function () {
-    browser = await launch();
+    browser = await launchEditor(red.url, pageErrors);
     const { page } = browser;
-    page.on('pageerror', (err) => pageErrors.push(err));
-    await openEditor(page, red.url);
     // No node carries the "not properly configured" triangle (Deploy would ask for confirmation).
     const invalid = await page.evaluate(
       (ids) =>
@@ -279,10 +255,6 @@ describe('Node-RED 5 on Node 22: the packed package, a sent mail, the editor', f
     const mails = await smtp.waitForMessages(2);
     assert.equal(mails[1].parsed.subject, 'Edited in Node-RED 5 for Ada');
     assert.equal(mails[1].user, USER, 'the stored credentials still work after the editor deploy');
-    assert.deepEqual(
-      pageErrors.map((e) => e.message),
-      [],
-      'the editor page threw',
-    );
+    assertNoPageErrors(pageErrors);
   });
 });

@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { buildIfNeeded, installIntoUserDir, PALETTE_INSTALL_ARGS, pkg, root } from '../../scripts/install-package';
 import { startNodeRed } from '../support/node-red-process';
+import { assertBothNodeTypes, assertLoaded } from '../support/node-sets';
 import { startSmtp } from '../support/smtp';
 
 /** A node of an example flow. */
@@ -17,16 +18,6 @@ interface FlowNode {
   z?: string;
   info?: string;
   [property: string]: unknown;
-}
-
-/** A node set of GET /nodes (Accept: application/json). */
-interface NodeSet {
-  id: string;
-  module: string;
-  types: string[];
-  enabled: boolean;
-  err?: string;
-  version: string;
 }
 
 /** A debug node's message in the debug sidebar: the tests pick them by the debug node's name. */
@@ -100,19 +91,7 @@ describe('palette install: the packed package in a fresh Node-RED user dir', fun
   it('loads both node types (GET /nodes)', async function () {
     const res = await red.api('/nodes', { headers: { Accept: 'application/json' } });
     assert.equal(res.status, 200);
-    const sets = ((await res.json()) as NodeSet[]).filter((s) => s.module === MODULE);
-    assert.deepEqual(
-      sets
-        .map((s) => s.types)
-        .flat()
-        .sort(),
-      ['send-smtp-email', 'smtp-oauth-config'],
-    );
-    for (const set of sets) {
-      assert.equal(set.enabled, true, `${set.id} is enabled`);
-      assert.equal(set.err, undefined, `${set.id} loaded without error`);
-      assert.equal(set.version, pkg.version);
-    }
+    assertLoaded(await assertBothNodeTypes(res));
     const mod = await (await red.api(`/nodes/${MODULE}`, { headers: { Accept: 'application/json' } })).json();
     assert.equal(mod.name, MODULE);
     assert.equal(mod.nodes.length, 2);

@@ -7,15 +7,10 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { freePort, outputWatcher, stopChild } from '../support/node-red-process';
+import { assertBothNodeTypes } from '../support/node-sets';
 import { IDS } from '../../scripts/demo-flow';
 
 const root = path.join(__dirname, '..', '..');
-
-/** A node set of Node-RED's GET /nodes (Accept: application/json). */
-interface NodeSet {
-  module: string;
-  types: string[];
-}
 
 /** A node of Node-RED's GET /flows. */
 interface FlowNode {
@@ -92,16 +87,7 @@ describe('npm start: Node-RED with the package, a demo flow and a development in
   it('runs Node-RED with the package installed from its tarball into the user dir', async function () {
     const project = JSON.parse(fs.readFileSync(path.join(userDir, 'package.json'), 'utf8'));
     assert.match(project.dependencies['@mailwire/node-red-send-smtp-email'], /^file:.*\.tgz$/);
-    const sets = ((await (await fetch(`${nodeRed}/nodes`, { headers: { Accept: 'application/json' } })).json()) as NodeSet[]).filter(
-      (s) => s.module === '@mailwire/node-red-send-smtp-email',
-    );
-    assert.deepEqual(
-      sets
-        .map((s) => s.types)
-        .flat()
-        .sort(),
-      ['send-smtp-email', 'smtp-oauth-config'],
-    );
+    await assertBothNodeTypes(await fetch(`${nodeRed}/nodes`, { headers: { Accept: 'application/json' } }));
     const settings = await (await fetch(`${nodeRed}/settings`)).json();
     assert.equal(settings.editorTheme.tours, false);
     assert.deepEqual(settings.editorTheme.palette.catalogues, []);

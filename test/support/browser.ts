@@ -1,5 +1,6 @@
 // Headless Chromium (Debian's /usr/bin/chromium) driven by playwright-core, as every browser test
 // launches it: no network of its own, no first-run screens.
+import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -50,4 +51,30 @@ export async function launch({ locale = 'en-US', viewport = { width: 1400, heigh
 export async function openEditor(page: Page, url: string): Promise<void> {
   await page.goto(url);
   await page.locator('.red-ui-palette-node[data-palette-type="send-smtp-email"]').waitFor();
+}
+
+/**
+ * Launches Chromium with a fresh profile, collects the errors its page throws into `pageErrors`,
+ * and opens the Node-RED editor at `url` (closing the browser again if the editor does not open).
+ */
+export async function launchEditor(url: string, pageErrors: Error[], options?: LaunchOptions): Promise<LaunchedBrowser> {
+  const browser = await launch(options);
+  try {
+    browser.page.on('pageerror', (err) => pageErrors.push(err));
+    await openEditor(browser.page, url);
+    return browser;
+  } catch (err) {
+    await browser.close();
+    throw err;
+  }
+}
+
+/** Asserts that no editor page threw any of the errors collected in `pageErrors`, and empties it for the next test. */
+export function assertNoPageErrors(pageErrors: Error[]): void {
+  const found = pageErrors.splice(0);
+  assert.deepEqual(
+    found.map((e) => e.message),
+    [],
+    'the editor page threw',
+  );
 }

@@ -11,6 +11,7 @@ import type { FailureResult, PreviewResult, SuccessResult } from '../../src/lib/
 import type { RetryTiming } from '../../src/lib/retry';
 import type { StoredConnection } from '../../src/lib/connection-config';
 import type { ConnectionCredentials } from '../../src/lib/transport-options';
+import { startSmtp, type SmtpOptions, type SmtpServer } from './smtp';
 import configNode from '../../src/nodes/smtp-oauth-config/smtp-oauth-config';
 import type { SmtpOauthConfigNode } from '../../src/nodes/smtp-oauth-config/types';
 import sendNode from '../../src/nodes/send-smtp-email/send-smtp-email';
@@ -158,6 +159,33 @@ after(function () {
 });
 /** The user directory of the current test. */
 export const currentUserDir = (): string => userDir;
+
+/**
+ * The hooks of a describe whose tests deploy flows that send to one loopback SMTP server: the server
+ * (startSmtp with `options`) runs from before the first test to after the last; each test gets the
+ * helper's server, and afterwards its flow unloaded, the helper's server stopped and what the SMTP
+ * server received and was offered forgotten. Returns a getter of the SMTP server, to call in a test
+ * or a hook (the server starts in before()).
+ */
+export function useHelperWithSmtp(options: SmtpOptions): () => SmtpServer {
+  let smtp: SmtpServer | undefined;
+  before(async function () {
+    smtp = await startSmtp(options);
+  });
+  after(() => smtp?.close());
+  beforeEach(() => helper.startServer());
+  afterEach(async function () {
+    await helper.unload();
+    await helper.stopServer();
+    if (!smtp) return;
+    smtp.messages.length = 0;
+    smtp.authAttempts.length = 0;
+  });
+  return () => {
+    if (!smtp) throw new Error('the SMTP server starts in before()');
+    return smtp;
+  };
+}
 
 export interface DeployOptions {
   /** Properties of smtp-oauth-config. */

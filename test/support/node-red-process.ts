@@ -140,6 +140,40 @@ export function stopChild(child: ChildProcess | undefined, signal: NodeJS.Signal
   });
 }
 
+/** fetch() on a Node-RED's admin API: `p` is the path below its URL. */
+export type AdminApi = (p: string, init?: RequestInit) => Promise<Response>;
+
+/**
+ * Full deploy over `api`, as the editor's Deploy button; resolves once the runtime has started the
+ * flows, with what Node-RED printed meanwhile.
+ */
+export async function deployFlows(api: AdminApi, output: OutputWatcher, nodes: FlowNode[]): Promise<string> {
+  const from = output.length;
+  const res = await api('/flows', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', 'Node-RED-Deployment-Type': 'full' },
+    body: JSON.stringify(nodes),
+  });
+  if (!res.ok) throw new Error(`POST /flows answered ${res.status}: ${await res.text()}`);
+  await output.waitFor(/\[info\] Started flows/, from);
+  return output.since(from);
+}
+
+/** Clicks the button of inject node `id` over `api`. */
+export async function injectNode(api: AdminApi, id: string): Promise<void> {
+  const res = await api(`/inject/${id}`, { method: 'POST' });
+  if (!res.ok) throw new Error(`POST /inject/${id} answered ${res.status}: ${await res.text()}`);
+}
+
+/** Asks the Node-RED at `url` (adminAuth on) for a user's access token, as node-red-admin logs in. */
+export function requestToken(url: string, user: { username: string; password: string; scope: string }): Promise<Response> {
+  return fetch(`${url}/auth/token`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ client_id: 'node-red-admin', grant_type: 'password', ...user }),
+  });
+}
+
 /** One message of the editor's websocket: a topic and its data. */
 interface CommsMessage {
   topic: string;
@@ -237,22 +271,8 @@ export async function startNodeRed(userDir: string, settings = '', runtime: Runt
       if (found.length >= count) return Promise.resolve(found);
       return new Promise((resolve) => debugWaiters.push({ match, count, resolve }));
     },
-    /** Full deploy, as the editor's Deploy button; resolves once the runtime has started the flows. */
-    async deploy(nodes) {
-      const from = output.length;
-      const res = await api('/flows', {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json', 'Node-RED-Deployment-Type': 'full' },
-        body: JSON.stringify(nodes),
-      });
-      if (!res.ok) throw new Error(`POST /flows answered ${res.status}: ${await res.text()}`);
-      await output.waitFor(/\[info\] Started flows/, from);
-      return output.since(from);
-    },
-    async inject(id) {
-      const res = await api(`/inject/${id}`, { method: 'POST' });
-      if (!res.ok) throw new Error(`POST /inject/${id} answered ${res.status}: ${await res.text()}`);
-    },
+    deploy: (nodes) => deployFlows(api, output, nodes),
+    inject: (id) => injectNode(api, id),
     async close() {
       ws.terminate();
       await stopChild(child);

@@ -12,7 +12,17 @@ import type { ParsedMail } from 'mailparser';
 import type WS from 'ws';
 import { installIntoUserDir } from '../../scripts/install-package';
 import { builtDist } from './build';
-import { freePort, waitForHttp, outputWatcher, stopChild, type FlowNode, type OutputWatcher } from './node-red-process';
+import {
+  deployFlows,
+  freePort,
+  injectNode,
+  outputWatcher,
+  requestToken,
+  stopChild,
+  waitForHttp,
+  type FlowNode,
+  type OutputWatcher,
+} from './node-red-process';
 import { startSmtp, smtpError } from './smtp';
 
 // The websocket client Node-RED's editor API itself depends on (Node 20 has no WebSocket global).
@@ -106,17 +116,7 @@ export async function startAuthNodeRed(): Promise<AuthNodeRed> {
     const token = async (username: UserName): Promise<string> => {
       const kept = tokens[username];
       if (kept) return kept;
-      const res = await fetch(`${url}/auth/token`, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({
-          client_id: 'node-red-admin',
-          grant_type: 'password',
-          scope: USERS[username].permissions,
-          username,
-          password: USERS[username].password,
-        }),
-      });
+      const res = await requestToken(url, { username, password: USERS[username].password, scope: USERS[username].permissions });
       if (res.status !== 200) throw new Error(`token for ${username}: HTTP ${res.status}`);
       const { access_token } = (await res.json()) as { access_token: string };
       tokens[username] = access_token;
@@ -137,19 +137,9 @@ export async function startAuthNodeRed(): Promise<AuthNodeRed> {
       api,
       /** Full deploy as the admin; resolves once the runtime has started the flows. */
       async deploy(nodes) {
-        const from = output.length;
-        const res = await api('/flows', {
-          method: 'POST',
-          headers: { 'Content-Type': 'application/json', 'Node-RED-Deployment-Type': 'full' },
-          body: JSON.stringify(nodes),
-        });
-        if (!res.ok) throw new Error(`POST /flows answered ${res.status}: ${await res.text()}`);
-        await output.waitFor(/\[info\] Started flows/, from);
+        await deployFlows(api, output, nodes);
       },
-      async inject(id) {
-        const res = await api(`/inject/${id}`, { method: 'POST' });
-        if (!res.ok) throw new Error(`POST /inject/${id} answered ${res.status}: ${await res.text()}`);
-      },
+      inject: (id) => injectNode(api, id),
       /**
        * The node statuses the editor shows, over the editor's websocket as the admin. A mail is
        * ready for Retry now only once its send node counts it as retrying: the outbox lists the
@@ -254,6 +244,20 @@ export async function startRefusingSmtp(users: Record<string, string>): Promise<
       }),
   });
   return smtp;
+}
+
+/**
+ * Deploys outboxFlow() and clicks each of its inject nodes; the server refuses every mail, so each
+ * one waits in the outbox. Resolves with the node statuses once the send node counts them all as
+ * retrying: only then can Retry now reach them (see watchStatus()).
+ */
+export async function leaveMailsWaiting(red: AuthNodeRed, smtp: RefusingSmtp, marks: OutboxMarks): Promise<StatusWatcher> {
+  await red.deploy(outboxFlow(smtp.port, marks));
+  const status = await red.watchStatus();
+  for (const i of marks.subjects.keys()) await red.inject(`inject${i + 1}`);
+  for (const s of marks.subjects) await smtp.untilAttempts(s, 1);
+  await status.until('send1', `retrying (${marks.subjects.length})`);
+  return status;
 }
 
 /** The recognisable strings of outboxFlow(): the credentials, the bodies and attachment, the payload, the subjects. */

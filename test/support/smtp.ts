@@ -190,3 +190,38 @@ export async function startSmtp(options: SmtpOptions = {}): Promise<SmtpServer> 
     },
   };
 }
+
+/** The SMTP server of startScriptedSmtp(): startSmtp()'s, with the answers a test scripts. */
+export interface ScriptedSmtp extends SmtpServer {
+  /** Answers DATA with this while it holds something (one per attempt). */
+  refuse: string[];
+  /** The Message-ID of every message the server saw, refused or not. */
+  seen: (string | undefined)[];
+  /** Forgets the messages, the answers not given yet and the Message-IDs seen, for the next test. */
+  reset(): void;
+}
+
+/**
+ * startSmtp() that answers each message with the next reply of `refuse` while it holds one (and
+ * accepts it otherwise), recording the Message-ID of every message in `seen`.
+ */
+export async function startScriptedSmtp(options: Omit<SmtpOptions, 'onData'> = {}): Promise<ScriptedSmtp> {
+  const server = await startSmtp({
+    ...options,
+    onData: (parsed) => {
+      smtp.seen.push(parsed.messageId);
+      const answer = smtp.refuse.shift();
+      return answer ? smtpError(answer) : undefined;
+    },
+  });
+  const smtp: ScriptedSmtp = Object.assign(server, {
+    refuse: [] as string[],
+    seen: [] as (string | undefined)[],
+    reset() {
+      smtp.messages.length = 0;
+      smtp.refuse = [];
+      smtp.seen = [];
+    },
+  });
+  return smtp;
+}

@@ -7,7 +7,7 @@ import { Connection, isTokenRefusal, type SendError } from '../../src/lib/connec
 import type { MailError } from '../../src/lib/errors';
 import type { ConnectionConfig } from '../../src/lib/transport-options';
 import { fakeClock } from '../support/clock';
-import { startSmtp, smtpError } from '../support/smtp';
+import { startScriptedSmtp, startSmtp, smtpError, type ScriptedSmtp } from '../support/smtp';
 import { startTokenEndpoint, type TokenEndpoint } from '../support/token-endpoint';
 
 const mail = (subject: string): Mail.Options => ({ from: 'sender@example.com', to: 'to@example.com', subject, text: `body of ${subject}` });
@@ -21,28 +21,15 @@ const settled = <T>(p: Promise<T>): Promise<{ value: T } | { error: SendError }>
 
 describe('connection', function () {
   describe('without authentication', function () {
-    let smtp: Awaited<ReturnType<typeof startSmtp>>;
-    /** Answers DATA with this while it holds something (one per attempt). */
-    let refuse: string[] = [];
-    /** The Message-ID of every message the server saw, refused or not. */
-    let seen: (string | undefined)[] = [];
+    let smtp: ScriptedSmtp;
     before(async function () {
-      smtp = await startSmtp({
+      smtp = await startScriptedSmtp({
         auth: false,
         onRcpt: (address: { address: string }) => (address.address.startsWith('unknown') ? smtpError('550 5.1.1 User unknown') : undefined),
-        onData: (parsed: { messageId?: string }) => {
-          seen.push(parsed.messageId);
-          const answer = refuse.shift();
-          return answer ? smtpError(answer) : undefined;
-        },
       });
     });
     after(() => smtp.close());
-    beforeEach(function () {
-      smtp.messages.length = 0;
-      refuse = [];
-      seen = [];
-    });
+    beforeEach(() => smtp.reset());
 
     const config = (extra: ConnectionConfig = {}): ConnectionConfig => ({
       host: '127.0.0.1',
@@ -79,16 +66,16 @@ describe('connection', function () {
         { user: 'sender@example.com' },
         { retry: { now: clock.now, timers: clock, random: () => 0.5 } },
       );
-      refuse = ['451 4.3.0 Error: queue file write error'];
+      smtp.refuse = ['451 4.3.0 Error: queue file write error'];
       const waits: boolean[] = [];
       try {
         const info = await conn.send(mail('retried'), false, undefined, (waiting) => waits.push(waiting));
         assert.equal(info.attempts, 2);
         assert.deepEqual(clock.delays, [1000]);
         assert.deepEqual(waits, [true, false]);
-        assert.equal(seen.length, 2);
-        assert.equal(seen[0], seen[1], 'both attempts carry the same Message-ID');
-        assert.equal(seen[1], info.messageId);
+        assert.equal(smtp.seen.length, 2);
+        assert.equal(smtp.seen[0], smtp.seen[1], 'both attempts carry the same Message-ID');
+        assert.equal(smtp.seen[1], info.messageId);
         assert.equal(conn.retrying, 0);
       } finally {
         await conn.close();
@@ -119,10 +106,10 @@ describe('connection', function () {
         { user: 'sender@example.com' },
         { retry: { now: clock.now, timers: clock } },
       );
-      refuse = ['451 4.3.0 Error: queue file write error'];
+      smtp.refuse = ['451 4.3.0 Error: queue file write error'];
       try {
         await assert.rejects(conn.send(mail('once')), (e: SendError) => e.responseCode === 451 && e.attempts === 1);
-        assert.equal(seen.length, 1);
+        assert.equal(smtp.seen.length, 1);
         assert.deepEqual(clock.delays, []);
       } finally {
         await conn.close();
@@ -137,14 +124,14 @@ describe('connection', function () {
         { user: 'sender@example.com' },
         { retry: { now: clock.now, timers: clock, random: () => 0.5 } },
       );
-      refuse = Array.from({ length: 10 }, () => '451 4.3.0 Error: queue file write error');
+      smtp.refuse = Array.from({ length: 10 }, () => '451 4.3.0 Error: queue file write error');
       try {
         await assert.rejects(
           conn.send(mail('deadline')),
           (e: SendError) => e.attempts === 4 && /gave up after 4 attempts in 4 s/.test(e.message),
         );
         assert.deepEqual(clock.delays, [1000, 2000, 1000]);
-        assert.equal(seen.length, 4);
+        assert.equal(smtp.seen.length, 4);
       } finally {
         await conn.close();
       }
@@ -218,7 +205,7 @@ describe('connection', function () {
     it('ends a send waiting for its next attempt when the connection closes, saying why', async function () {
       const clock = fakeClock(); // never moves: the wait would last for ever
       const conn = new Connection(config(), { user: 'sender@example.com' }, { retry: { now: clock.now, timers: clock } });
-      refuse = ['451 4.3.0 Error: queue file write error'];
+      smtp.refuse = ['451 4.3.0 Error: queue file write error'];
       let waitingForRetry!: () => void;
       const retrying = new Promise<void>((resolve) => (waitingForRetry = resolve));
       const outcome = settled(conn.send(mail('closed'), false, undefined, (waits) => waits && waitingForRetry()));

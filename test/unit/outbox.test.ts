@@ -11,7 +11,7 @@ import { isDeferred, orphanedOutboxes, outboxFolder, type Origin, type Outcome }
 import type { SpoolRecord } from '../../src/lib/spool';
 import type { ConnectionConfig } from '../../src/lib/transport-options';
 import { fakeClock, type FakeClock } from '../support/clock';
-import { startSmtp, smtpError } from '../support/smtp';
+import { startScriptedSmtp, type ScriptedSmtp } from '../support/smtp';
 
 const mail = (subject: string): Mail.Options => ({ from: 'sender@example.com', to: 'to@example.com', subject, text: `body of ${subject}` });
 
@@ -39,30 +39,17 @@ interface OutboxSetup {
 }
 
 describe('outbox', function () {
-  let smtp: Awaited<ReturnType<typeof startSmtp>>;
-  /** Answers DATA with this while it holds something (one per attempt). */
-  let refuse: string[] = [];
-  /** The Message-ID of every message the server saw, refused or not. */
-  let seen: (string | undefined)[] = [];
+  let smtp: ScriptedSmtp;
   let root: string;
   const connections: Connection[] = [];
 
   before(async function () {
-    smtp = await startSmtp({
-      auth: false,
-      onData: (parsed: { messageId?: string }) => {
-        seen.push(parsed.messageId);
-        const answer = refuse.shift();
-        return answer ? smtpError(answer) : undefined;
-      },
-    });
+    smtp = await startScriptedSmtp({ auth: false });
   });
   after(() => smtp.close());
   beforeEach(function () {
     root = fs.mkdtempSync(path.join(os.tmpdir(), 'outbox-'));
-    smtp.messages.length = 0;
-    refuse = [];
-    seen = [];
+    smtp.reset();
   });
   afterEach(async function () {
     await Promise.all(connections.splice(0).map((c) => c.close(0)));
@@ -197,7 +184,7 @@ describe('outbox', function () {
       conn.send(mail('too large for the outbox')),
       (e: SendError) => e.code === 'EOUTBOX' && e.attempts === 0 && !!e.hint,
     );
-    assert.deepEqual(seen, [], 'the server never saw it');
+    assert.deepEqual(smtp.seen, [], 'the server never saw it');
     assert.deepEqual(files(folder('full')), []);
   });
 
@@ -208,7 +195,7 @@ describe('outbox', function () {
       const conn = connection(name, { clock });
       const outbox = conn.outbox!;
       await outbox.open();
-      refuse = ['451 4.3.0 Error: queue file write error'];
+      smtp.refuse = ['451 4.3.0 Error: queue file write error'];
       const retrying = signal();
       const sending = settled(conn.send(mail('refused once'), false, undefined, (waits) => waits && retrying.fire()));
       await retrying.promise;
@@ -233,9 +220,9 @@ describe('outbox', function () {
       const outcome = await sending;
       assert.ok('value' in outcome);
       assert.equal(outcome.value.attempts, 2);
-      assert.equal(seen.length, 2);
-      assert.equal(seen[0], seen[1]);
-      assert.equal(outcome.value.messageId, seen[1]);
+      assert.equal(smtp.seen.length, 2);
+      assert.equal(smtp.seen[0], smtp.seen[1]);
+      assert.equal(outcome.value.messageId, smtp.seen[1]);
       assert.deepEqual(subjects(), ['refused once']);
       assert.deepEqual(outbox.list(), []);
       assert.deepEqual(files(outbox.dir), []);
@@ -254,7 +241,7 @@ describe('outbox', function () {
       assert.deepEqual(files(outbox.dir), []);
       assert.equal(conn.retrying, 0);
       assert.deepEqual(subjects(), []);
-      assert.equal(seen.length, 1);
+      assert.equal(smtp.seen.length, 1);
     });
   });
 
