@@ -238,10 +238,14 @@ describe('Node-RED 5 on Node 22: the packed package, a sent mail, the editor', f
     await page.locator('#node-dialog-ok').click();
     await page.locator('#node-dialog-ok').waitFor({ state: 'detached' });
 
+    const from = red.output.length;
     const deployed = page.waitForResponse((r) => r.url().endsWith('/flows') && r.request().method() === 'POST');
     await page.locator('#red-ui-header-button-deploy').click();
     assert.equal((await deployed).status(), 200);
     await page.locator('#red-ui-header-button-deploy.disabled').waitFor();
+    // The answer to the deploy can come before the flows run again (seen on a busy machine): the
+    // inject below waits for the runtime's own word that they started.
+    await red.output.waitFor(/\[info\] Started (modified )?flows/, from);
 
     const text = await (await red.api('/flows')).text();
     assert.ok(!text.includes(PASSWORD), 'no password in /flows');

@@ -148,6 +148,9 @@ export type AdminApi = (p: string, init?: RequestInit) => Promise<Response>;
  * flows, with what Node-RED printed meanwhile.
  */
 export async function deployFlows(api: AdminApi, output: OutputWatcher, nodes: FlowNode[]): Promise<string> {
+  // The flows of the start first: else their line could be taken for the deploy's, and a test
+  // would inject before the deployed flows run.
+  await output.waitFor(/\[info\] Started flows/, 0);
   const from = output.length;
   const res = await api('/flows', {
     method: 'POST',
