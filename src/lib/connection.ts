@@ -15,7 +15,8 @@ import { poolSize } from './pool-limits';
 import { Slots } from './slots';
 import { CONNECTION_DEFAULTS } from '../shared/constants';
 import { fixMessageId } from './compose';
-import { deferred, Outbox, type AttemptPlan, type Courier, type LastError, type Origin, type OutboxOptions } from './outbox';
+import { deferred, isDeferred, Outbox, type AttemptPlan, type Courier, type LastError, type Origin, type OutboxOptions } from './outbox';
+import { Recipients } from './recipients';
 
 export interface ConnectionOptions {
   /** Where problems that belong to no send go (a failed callback); never given a secret. */
@@ -38,8 +39,12 @@ export interface ConnectionOptions {
 
 type Transporter = Mail<SMTPPool.SentMessageInfo, SMTPPool.Options>;
 
-/** What a send resolves with: nodemailer's info and how many attempts it took. */
-export type SentInfo = SMTPPool.SentMessageInfo & { attempts: number };
+/**
+ * What a send resolves with: nodemailer's info and how many attempts it took. After attempts the
+ * server accepted for some recipients and deferred others, accepted and rejected sum up all of
+ * them, and `warnings` names the recipients that were given up while still deferred.
+ */
+export type SentInfo = SMTPPool.SentMessageInfo & { attempts: number; warnings?: Text[] };
 
 /** What a failed send rejects with: the diagnosed error and how many attempts were made. */
 export type SendError = MailError & { attempts: number };
@@ -214,34 +219,43 @@ export class Connection implements Courier {
     return this.limiter ? this.limiter.tryAcquire() : true;
   }
 
-  /** The attempts of one message, until it is accepted, fails for good, or (durable) stays in the outbox. */
+  /**
+   * The attempts of one message, until it is accepted, fails for good, or (durable) stays in the
+   * outbox. An attempt the server accepted for some recipients while it deferred others (a 4xx to
+   * RCPT TO: greylisting, a full mailbox) is a transient failure for the deferred ones: the next
+   * attempts send the same message to them only, as a mail server keeps deferred recipients queued.
+   */
   async attempts(plan: AttemptPlan, customFrom: boolean, onRetry?: (waiting: boolean) => void): Promise<SentInfo> {
     const started = plan.started ?? this.backoff.now();
+    const recipients = new Recipients(plan.progress);
     for (let attempts = (plan.attempts ?? 0) + 1; ; attempts++) {
-      let err: RetryableError;
+      let err: RetryableError | undefined;
       try {
-        const info = (await this.attempt(() => plan.lend())) as SentInfo;
-        info.attempts = attempts;
-        return info;
+        const info = await this.attempt(() => recipients.narrow(plan.lend()));
+        err = recipients.sent(info);
+        if (!err) return recipients.result(attempts);
       } catch (e) {
         err = ownCode(e as RetryableError);
+        // The last recipients owed were refused for good, and others have the mail: it is done.
+        if (recipients.failed(err) && recipients.delivered) return recipients.result(attempts);
       } finally {
         plan.settled?.();
       }
       if (plan.durable && this.closing && this.retryMs && isTransient(err)) {
         // Redeploy or stop: a mail in the outbox is not failed for that, the next start sends it.
-        await plan.onWait?.(this.describe(err, customFrom), attempts, started);
+        await plan.onWait?.(this.describe(err, customFrom), attempts, started, undefined, recipients.state);
         throw deferred();
       }
       const why = this.whyNotRetry(err, attempts, started, plan.reusable);
-      if (why !== undefined) throw this.failed(err, attempts, customFrom, why ?? undefined);
+      if (why !== undefined) return this.end(recipients, err, attempts, customFrom, why ?? undefined);
       // After "too many connections" the pool opens fewer; when this send can go over one of the
       // connections the server accepted, it goes at once, with no backoff.
       if (isTooManyConnections(err) && this.followServerLimit(err)) continue;
       const delay = backoffDelay(attempts, this.backoff.timing, err.retryAfterMs);
       const left = started + this.retryMs - this.backoff.now();
       if ((err.retryAfterMs ?? 0) > left)
-        throw this.failed(
+        return this.end(
+          recipients,
           err,
           attempts,
           customFrom,
@@ -249,21 +263,47 @@ export class Connection implements Courier {
         );
       // The last attempt comes at the deadline, not after it.
       const wait = Math.min(delay, left);
-      // Recorded first (the outbox writes it to disk), so that a crash during the wait keeps it.
-      if (plan.onWait) await plan.onWait(this.describe(err, customFrom), attempts, started, this.backoff.now() + wait);
+      // Recorded first (the outbox writes it to disk, with the recipients still owed), so that a
+      // crash during the wait keeps it.
+      if (plan.onWait) await plan.onWait(this.describe(err, customFrom), attempts, started, this.backoff.now() + wait, recipients.state);
       onRetry?.(true);
+      let stopped: Text | undefined;
       try {
         // The outbox's wait ends with its own errors (deferred on close, or deleted).
         if (plan.wait) await plan.wait(wait);
-        else {
-          await this.backoff.wait(wait).catch(() => {
-            throw this.failed(err, attempts, customFrom, text('errors.retry.closed', { count: attempts }));
-          });
-        }
+        else await this.backoff.wait(wait);
+      } catch (e) {
+        // Deleted in the Outbox tab while some recipients have the mail: it ends, delivered to those.
+        if (plan.wait && (isDeferred(e) || !recipients.delivered)) throw e;
+        stopped = plan.wait ? text('errors.retry.deleted') : text('errors.retry.closed', { count: attempts });
       } finally {
         onRetry?.(false);
       }
+      if (stopped) return this.end(recipients, err, attempts, customFrom, stopped);
     }
+  }
+
+  /**
+   * The end of a send that is not retried (any more): a failure when the server accepted it for
+   * nobody; else a success for the recipients that have it, with a warning for each answer that
+   * kept others from it, saying why they were given up.
+   */
+  private end(recipients: Recipients, err: RetryableError, attempts: number, customFrom: boolean, why?: Text): SentInfo {
+    if (!recipients.delivered) throw this.failed(err, attempts, customFrom, why);
+    // Without a reason of its own, the answer spoke for itself: retries are off, or it is permanent.
+    const reason = why ?? text(this.retryMs ? 'errors.retry.permanent' : 'errors.retry.off');
+    const warnings = recipients.undelivered(err).map((u) => this.notDelivered(u.recipients, u.error, customFrom, reason));
+    return recipients.result(attempts, warnings);
+  }
+
+  /** The warning for recipients given up: who, the server's answer, why no further attempt, and the hint for that answer. */
+  private notDelivered(to: string[], err: RetryableError, customFrom: boolean, reason: Text): Text {
+    const answer = err.response ? firstLine(err.response) : messageOf(err);
+    const hint =
+      hintTextFor(err, { authType: this.config.authType, customFrom, noRetry: !this.retryMs }) ??
+      hintOf(err) ??
+      text('hints.send.notDelivered');
+    return text('warnings.notDelivered', { recipients: to.join(', '), answer, reason, hint });
   }
 
   /**

@@ -48,6 +48,16 @@ const RULES: Rule[] = [
   { match: (t) => /5\.7\.139/.test(t) && /criteria/i.test(t), hint: text('hints.server.conditionalAccess') },
   { match: (t) => /5\.7\.139/.test(t) && /Tenant/.test(t), hint: text('hints.server.smtpAuthTenant') },
   { match: (t) => /5\.7\.139/.test(t), hint: text('hints.server.smtpAuthMailbox') },
+  // A recipient's server deferring that recipient (RCPT TO): about the recipient's side, not this
+  // sender's; tested before the provider limits, whose "mailbox full" is the sending mailbox's.
+  {
+    match: (t, e) => isTemporary(t, e) && /greylist/i.test(t),
+    hint: retried(text('hints.server.greylisted'), text('hints.server.greylistedRetried')),
+  },
+  {
+    match: (t, e) => e.command === 'RCPT TO' && isTemporary(t, e) && /4\.2\.2|mailbox (is )?full|over ?quota|quota exceeded/i.test(t),
+    hint: retried(text('hints.server.recipientFull'), text('hints.server.recipientFullRetried')),
+  },
   // Provider limits (Exchange Online limits service description, Gmail sending limits). Tested
   // before the authentication rules: a limit reached at AUTH is not a credentials problem.
   {

@@ -76,9 +76,12 @@ export function buildMessage(input: MailInput, defaultFrom: string): Mail.Option
 export interface SuccessResult {
   success: true;
   messageId: string;
+  /** Every recipient accepted, by any attempt. */
   accepted: string[];
+  /** Recipients refused for good, and those still deferred (4xx) when the retries ended (each named in `warnings`). */
   rejected: string[];
   response: string;
+  /** The sender and every recipient of the mail. */
   envelope: { from: string; to: string[] };
   /** How many times the message was handed to the server (more than 1 after transient failures). */
   attempts: number;

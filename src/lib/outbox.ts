@@ -10,6 +10,7 @@ import { text } from './texts';
 import type { Backoff } from './retry';
 import type { ShownError, WaitingMail } from '../shared/outbox-list';
 import { nextId, Spool, storableMsg, writeFailed, type SpoolContents, type SpoolRecord } from './spool';
+import { owedOf, type RecipientProgress } from './recipients';
 
 /** One waiting mail as the Outbox tab shows it, its last error still in the catalog's keys (outbox-admin translates it). */
 export interface OutboxEntry extends Omit<WaitingMail, 'lastError'> {
@@ -68,8 +69,13 @@ export interface AttemptPlan {
   started?: number;
   /** The mail stays in the outbox when the connection closes: a transient failure then defers it. */
   durable?: boolean;
-  /** After a transient failure: what failed, and when the next attempt comes (undefined: not in this run). */
-  onWait?(error: LastError, attempts: number, started: number, nextAttemptAt?: number): Promise<void>;
+  /** What attempts before (in an earlier run) decided about the recipients, when one split them. */
+  progress?: RecipientProgress;
+  /**
+   * After a transient failure: what failed, when the next attempt comes (undefined: not in this
+   * run), and, once an attempt split the recipients, how far the mail got with them.
+   */
+  onWait?(error: LastError, attempts: number, started: number, nextAttemptAt?: number, progress?: RecipientProgress): Promise<void>;
   /** The wait before the next attempt; rejects with the outbox's own errors (deferred, deleted). */
   wait?(ms: number): Promise<void>;
 }
@@ -180,6 +186,16 @@ const summary = (message: Mail.Options, envelope: { to: string[] }) => ({
   to: addressList(message.to) || envelope.to.join(', '),
   subject: String(message.subject ?? ''),
 });
+
+/**
+ * The record of a mail whose recipients an attempt split: its envelope holds only the recipients
+ * still owed, so that a restart never sends it again to those that have it; the progress keeps
+ * what the result reports (every recipient, who accepted, who refused).
+ */
+export function owing(record: SpoolRecord, progress: RecipientProgress | undefined): SpoolRecord {
+  if (!progress) return record;
+  return { ...record, envelope: { ...record.envelope, to: owedOf(progress) }, progress };
+}
 
 const deletedError = (record: SpoolRecord): SendError => {
   const err = mailError(ErrorCodes.EOUTBOX, text('errors.outbox.deleted'), text('hints.outbox.deleted')) as SendError;
@@ -494,6 +510,7 @@ export class Outbox implements OutboxControl {
       attempts: job.record.attempts,
       started: job.record.firstAttemptAt,
       durable: true,
+      progress: job.record.progress,
       // A fresh read of the file for every attempt: nothing of an earlier attempt is reused.
       lend: () => {
         close();
@@ -506,8 +523,8 @@ export class Outbox implements OutboxControl {
       },
       reusable: () => true,
       settled: close,
-      onWait: async (lastError, attempts, started, nextAttemptAt) => {
-        const record = { ...job.record, attempts, firstAttemptAt: started, nextAttemptAt, lastError };
+      onWait: async (lastError, attempts, started, nextAttemptAt, progress) => {
+        const record = { ...owing(job.record, progress), attempts, firstAttemptAt: started, nextAttemptAt, lastError };
         if (job.unspooled) {
           // It has to wait now: into the outbox with it. A disk that refuses ends the send (EOUTBOX),
           // saying what the server answered.

@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { ErrorCodes, mailError, type Localizable, type MailError } from './errors';
 import { text, type Text } from './texts';
+import { isProgress, type RecipientProgress } from './recipients';
 
 /** One waiting mail as the spool keeps it: the built message is in `<id>.eml`, this in `<id>.json`. */
 export interface SpoolRecord {
@@ -23,6 +24,11 @@ export interface SpoolRecord {
   nextAttemptAt?: number;
   /** The last error, with message and hint also as keys of the catalog (errors.ts), for the Outbox tab to translate. */
   lastError?: Localizable & { code?: string; responseCode?: number };
+  /**
+   * How far the mail got with its recipients once an attempt split them (the server accepted it for
+   * some and deferred others); `envelope.to` then holds only the recipients still owed.
+   */
+  progress?: RecipientProgress;
   /** Whether the mail has a From other than the connection's user (for the hints of a failure). */
   customFrom?: boolean;
   /** The send node that accepted the mail, to report the outcome of a mail resumed after a restart. */
@@ -161,7 +167,8 @@ function isRecord(value: unknown, id: string): value is SpoolRecord {
     typeof r.size === 'number' &&
     !!r.envelope &&
     Array.isArray(r.envelope.to) &&
-    typeof r.attempts === 'number'
+    typeof r.attempts === 'number' &&
+    (r.progress === undefined || isProgress(r.progress))
   );
 }
 

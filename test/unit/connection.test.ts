@@ -402,4 +402,44 @@ describe('connection', function () {
     );
     assert.equal(isTokenRefusal(err({ code: 'EENVELOPE', responseCode: 535, response: '535 x', message: 'x' })), false);
   });
+
+  it('sends a mail held in memory to a deferred recipient alone once the others accepted it, from the same sender', async function () {
+    let deferrals = 1;
+    const smtp = await startSmtp({
+      auth: false,
+      onRcpt: (address: { address: string }) =>
+        address.address === 'late@example.com' && deferrals-- > 0 ? smtpError('451 4.7.1 Greylisted, try again later') : undefined,
+    });
+    const clock = fakeClock({ auto: true });
+    const conn = new Connection(
+      { host: '127.0.0.1', port: smtp.port, security: 'none', authType: 'none' },
+      {},
+      { retry: { now: clock.now, timers: clock, random: () => 0.5 } },
+    );
+    const waits: boolean[] = [];
+    try {
+      const message = {
+        ...mail('partial'),
+        from: { name: 'Sender', address: 'sender@example.com' },
+        to: 'a@example.com, late@example.com',
+      };
+      const info = await conn.send(message, false, undefined, (waiting) => waits.push(waiting));
+      assert.deepEqual([info.accepted, info.rejected, info.attempts], [['a@example.com', 'late@example.com'], [], 2]);
+      assert.deepEqual(info.envelope, { from: 'sender@example.com', to: ['a@example.com', 'late@example.com'] });
+      assert.equal(info.warnings, undefined);
+      assert.deepEqual(waits, [true, false]);
+      assert.deepEqual(
+        smtp.messages.map((m) => [m.envelope.mailFrom && m.envelope.mailFrom.address, m.envelope.rcptTo.map((r) => r.address)]),
+        [
+          ['sender@example.com', ['a@example.com']],
+          ['sender@example.com', ['late@example.com']],
+        ],
+      );
+      assert.equal(smtp.messages[1].parsed.messageId, info.messageId);
+      assert.equal(smtp.messages[1].parsed.to.text, 'a@example.com, late@example.com', 'the same headers: only the envelope is narrowed');
+    } finally {
+      await conn.close();
+      await smtp.close();
+    }
+  });
 });

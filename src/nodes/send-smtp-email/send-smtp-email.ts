@@ -15,6 +15,7 @@ import {
   type SuccessResult,
 } from '../../lib/message';
 import { isDeferred, type Outcome } from '../../lib/outbox';
+import type { SentInfo } from '../../lib/connection';
 import { resultKeyError } from '../../lib/result-key';
 import { renderTemplate, type TemplateScopes } from '../../lib/templates';
 import { text, type Text } from '../../lib/texts';
@@ -199,10 +200,17 @@ export = function (RED: NodeAPI) {
           },
           { node: node.id, msg: msg as unknown as Record<string, unknown> },
         );
-        return withWarnings(successResult(sent), warnings);
+        return withWarnings(successResult(sent), [...warnings, ...undelivered(sent)]);
       } finally {
         closeStreams(attachments);
       }
+    }
+
+    /** The warnings of a mail that some recipients did not get (still deferred when retries ended), said in the log as well. */
+    function undelivered(sent: SentInfo): string[] {
+      const said = (sent.warnings ?? []).map(say);
+      for (const w of said) node.warn(w);
+      return said;
     }
 
     function store(msg: NodeMessage, result: Result) {
@@ -356,7 +364,7 @@ export = function (RED: NodeAPI) {
         const msg = (stored ?? { _msgid: RED.util.generateId() }) as NodeMessage;
         const context = storeResult === 'flow' || storeResult === 'global';
         if ('info' in outcome) {
-          const result = successResult(outcome.info);
+          const result = withWarnings(successResult(outcome.info), undelivered(outcome.info));
           if (context) store(msg, result);
           lastError = undefined;
           node.log(

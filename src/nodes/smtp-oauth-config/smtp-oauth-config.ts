@@ -86,8 +86,11 @@ export = function (RED: NodeAPI) {
       if (sender && typeof sender.reportOutcome === 'function')
         return sender.reportOutcome(record.msg as Record<string, unknown> | undefined, outcome, record);
       const about = { subject: record.summary.subject, to: record.summary.to, messageId: record.messageId };
-      if ('info' in outcome) node.log(RED._('smtp-oauth-config.log.sent', about));
-      else node.warn(RED._('smtp-oauth-config.log.failed', { ...about, error: logLine(outcome.error, say) }));
+      if ('info' in outcome) {
+        node.log(RED._('smtp-oauth-config.log.sent', about));
+        // Recipients given up while still deferred: said as the send node would have said them.
+        for (const w of outcome.info.warnings ?? []) node.warn(say(w));
+      } else node.warn(RED._('smtp-oauth-config.log.failed', { ...about, error: logLine(outcome.error, say) }));
     }
 
     let onStarted: (() => void) | undefined;
