@@ -144,6 +144,8 @@ interface Job {
   copy?: Buffer;
   /** The built message of a mail sent at once, not (yet) in the outbox. */
   unspooled?: Buffer;
+  /** The msg of a mail sent at once, stored only if it has to wait: most never do, and copying it costs. */
+  unspooledMsg?: Record<string, unknown>;
 }
 
 /** Largest message whose copy is kept in memory for its first attempt. */
@@ -354,7 +356,6 @@ export class Outbox implements OutboxControl {
     origin: Origin | undefined,
   ): Promise<SentInfo> {
     fixMessageId(message);
-    const msg = origin ? storableMsg(origin.msg) : undefined;
     let built: Awaited<ReturnType<typeof composeStream>>;
     const chunks: Buffer[] = [];
     try {
@@ -374,10 +375,16 @@ export class Outbox implements OutboxControl {
       attempts: 0,
       customFrom,
       node: origin?.node,
-      msg,
     };
     return new Promise<SentInfo>((resolve, reject) => {
-      const job: Job = { record, customFrom, state: 'sending', live: { node: origin?.node, resolve, reject, ...live }, unspooled: raw };
+      const job: Job = {
+        record,
+        customFrom,
+        state: 'sending',
+        live: { node: origin?.node, resolve, reject, ...live },
+        unspooled: raw,
+        unspooledMsg: origin?.msg,
+      };
       this.courier.track(this.send(job));
     });
   }
@@ -529,6 +536,8 @@ export class Outbox implements OutboxControl {
           // It has to wait now: into the outbox with it. A disk that refuses ends the send (EOUTBOX),
           // saying what the server answered.
           const { id, created, size, ...fields } = record;
+          if (job.unspooledMsg) fields.msg = storableMsg(job.unspooledMsg);
+          job.unspooledMsg = undefined;
           job.record = await spool.add(fields, job.unspooled, { id, now: created }).catch((e: MailError) => {
             throw Object.assign(setMessage(e, text('errors.outbox.cannotWait', { error: messageOf(e), last: messageOf(lastError) })), {
               attempts,
