@@ -11,7 +11,7 @@ const root = path.join(__dirname, '..');
 const pkg = require(path.join(root, 'package.json'));
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 
-/** The palette manager's `npm install` arguments (Node-RED 3.x to 5.0; test/newcomer/node-red-5.test.js checks 5's). */
+/** The palette manager's `npm install` arguments (Node-RED 3.x to 5.0; test/newcomer/node-red-5.test.ts checks 5's). */
 const PALETTE_INSTALL_ARGS = [
   'install',
   '--no-audit',
