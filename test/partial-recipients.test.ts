@@ -237,6 +237,8 @@ describe('recipients deferred by the server (4xx to RCPT TO)', function () {
       assert.deepEqual([record.attempts, record.lastError?.responseCode], [1, 451]);
       const [waiting] = nodes.config.outbox!.list();
       assert.match(waiting.lastError!.hint!, /greylists/);
+      assert.deepEqual(waiting.delivered, { count: 1, of: 2 }, 'the Outbox tab tells it was delivered to 1 of 2');
+      assert.equal(waiting.to, 'a@example.com, late@example.com');
 
       // Redeploy: the msg ends, the mail stays; the new flow sends it to the recipient still owed only.
       await helper.unload();

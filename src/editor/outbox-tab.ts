@@ -98,6 +98,7 @@ export function addOutboxTab(_: (key: string, options?: Record<string, unknown>)
         const subject = m.subject || _('smtp-oauth-config.outbox.noSubject');
         $('<div class="smtp-outbox-subject"></div>').text(subject).attr('title', subject).appendTo(row);
         const facts = [m.to, size(m.size), _('smtp-oauth-config.outbox.attempts', { count: m.attempts })];
+        if (m.delivered) facts.push(_('smtp-oauth-config.outbox.delivered', { done: m.delivered.count, of: m.delivered.of }));
         if (m.nextAttemptAt) facts.push(_('smtp-oauth-config.outbox.nextTry', { time: time(m.nextAttemptAt) }));
         $('<div class="smtp-outbox-facts"></div>').text(facts.join(' · ')).appendTo(row);
         if (m.lastError) {

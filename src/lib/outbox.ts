@@ -676,6 +676,8 @@ export class Outbox implements OutboxControl {
         attempts: r.attempts,
       };
       if (r.nextAttemptAt !== undefined) entry.nextAttemptAt = r.nextAttemptAt;
+      // Counts, not addresses: the recipients still owed may include Bcc ones, which the list never shows.
+      if (r.progress) entry.delivered = { count: r.progress.accepted.length, of: r.progress.to.length };
       if (r.lastError) {
         const { message, code, responseCode, hint, messageKey, params, hintKey, hintParams } = r.lastError;
         entry.lastError = { message, code, responseCode, hint, messageKey, params, hintKey, hintParams };

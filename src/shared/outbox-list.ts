@@ -22,6 +22,8 @@ export interface WaitingMail {
   attempts: number;
   nextAttemptAt?: number;
   lastError?: ShownError;
+  /** After the server took the mail for some recipients and deferred others: how many it has of how many. */
+  delivered?: { count: number; of: number };
 }
 
 /** One connection and its waiting mails. */
