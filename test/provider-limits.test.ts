@@ -12,7 +12,7 @@ import { startExchange, answer, type ExchangeServer } from './support/exchange';
 import { startTokenEndpoint } from './support/token-endpoint';
 import { fakeClock } from './support/clock';
 import { helper, deploy, next, type Deployed, type Msg } from './support/flow';
-import { Connection } from '../src/lib/connection';
+import { Connection, POOL_REGROW_MS } from '../src/lib/connection';
 import type { MailError } from '../src/lib/errors';
 import type { RetryTiming } from '../src/lib/retry';
 
@@ -157,6 +157,60 @@ describe('provider limits', function () {
       assert.equal(exchange.stats.refusals, 1);
       assert.equal(idp.state.requests.length, 1, 'the token was kept: a 432 is no token refusal');
       assert.deepEqual(clock.delays, [1000]);
+    });
+
+    it('grows the pool back, one connection per 10 quiet minutes, once another client’s sessions are gone', async function () {
+      const clock = fakeClock(); // moves only when told: 10 minutes pass in a step
+      useBackoff({ now: clock.now, timers: clock, random: () => 0.5 });
+      const tenMinutesPass = () => {
+        clock.set(() => {}, POOL_REGROW_MS);
+        clock.step();
+      };
+      exchange.occupy(MAILBOX, 2);
+      const nodes = await deploy({ connection: oauth({ maxConnections: '3' }), credentials: creds, send: { storeResult: 'msg' } });
+      const sendOne = async () => {
+        const ended = collect(nodes, 1);
+        nodes.send.receive({});
+        const [{ kind, msg }] = await ended;
+        assert.deepEqual([kind, msg.emailResult.success], ['sent', true]);
+        return nodes.config.connection().poolSize;
+      };
+      const burst = collect(nodes, 3);
+      for (let i = 0; i < 3; i++) nodes.send.receive({ payload: i });
+      assert.deepEqual(
+        (await burst).map((o) => o.kind),
+        ['sent', 'sent', 'sent'],
+      );
+      assert.equal(nodes.config.connection().poolSize, 1, 'the other client holds 2 of the 3 sessions');
+      const refused = exchange.stats.refusals;
+      assert.ok(refused >= 1);
+      const poolWarnings = () => nodes.config.warn.args.filter((a) => /now opens at most/.test(String(a[0]))).length;
+      const warned = poolWarnings();
+      assert.ok(warned >= 1);
+
+      exchange.release(MAILBOX);
+      assert.equal(await sendOne(), 1, 'not at once: the limit may still hold');
+      tenMinutesPass();
+      assert.equal(await sendOne(), 2);
+      assert.equal(await sendOne(), 2, 'one connection per 10 minutes');
+      tenMinutesPass();
+      assert.equal(await sendOne(), 3);
+      tenMinutesPass();
+      assert.equal(await sendOne(), 3, "never beyond the connection's own size");
+      assert.equal(exchange.stats.refusals, refused, 'no more 432 once the other client was gone');
+      assert.equal(exchange.messages.length, 8);
+
+      // The other client is back: the pool goes down at once, and the log is not told again.
+      exchange.occupy(MAILBOX, 2);
+      const again = collect(nodes, 3);
+      for (let i = 0; i < 3; i++) nodes.send.receive({ payload: i });
+      assert.deepEqual(
+        (await again).map((o) => o.kind),
+        ['sent', 'sent', 'sent'],
+      );
+      assert.equal(nodes.config.connection().poolSize, 1);
+      assert.ok(exchange.stats.refusals > refused);
+      assert.equal(poolWarnings(), warned, 'a size the log was told about already');
     });
 
     for (const [name, setup, send, hint] of [

@@ -68,6 +68,10 @@ export class Connection implements Courier {
   /** How long a send is retried, in ms; 0: never. */
   private readonly retryMs: number;
   private closing = false;
+  /** When the server last made the pool smaller (backoff clock); undefined while it is at its own size. */
+  private reducedAt?: number;
+  /** The smallest pool size the log was told about. */
+  private warnedPoolSize?: number;
   /** Sends handed to the pool at once: no more than it may open connections. */
   private readonly slots = new Slots(() => this.poolSize);
 
@@ -232,6 +236,7 @@ export class Connection implements Courier {
       let err: RetryableError | undefined;
       try {
         const info = await this.attempt(() => recipients.narrow(plan.lend()));
+        this.regrowPool();
         err = recipients.sent(info);
         if (!err) return recipients.result(attempts);
       } catch (e) {
@@ -361,13 +366,29 @@ export class Connection implements Courier {
     // nodemailer 10 keeps its open connections there; without it, one fewer per refusal still converges.
     const connections = (pool as unknown as { _connections?: unknown[] })._connections;
     const open = Array.isArray(connections) ? connections.length : Infinity;
-    pool.options.maxConnections = Math.max(1, Math.min(pool.options.maxConnections - 1, open));
-    this.options.onError?.(
-      textError(
-        text('errors.connection.poolReduced', { answer: firstLine(err.response || err.message), max: pool.options.maxConnections }),
-      ),
-    );
+    const max = Math.max(1, Math.min(pool.options.maxConnections - 1, open));
+    pool.options.maxConnections = max;
+    this.reducedAt = this.backoff.now();
+    // Said once per size: a pool grown back (regrowPool) and refused again at the same size is routine.
+    if (this.warnedPoolSize === undefined || max < this.warnedPoolSize) {
+      this.warnedPoolSize = max;
+      this.options.onError?.(textError(text('errors.connection.poolReduced', { answer: firstLine(err.response || err.message), max })));
+    }
     return open > 0 && OTHERS_BUSY.test(`${err.response ?? ''}`);
+  }
+
+  /**
+   * After a delivery, once the pool has stayed at a size the server forced for POOL_REGROW_MS: one
+   * connection more, up to the connection's own size. The limit may have been another client's
+   * sessions, gone since; if not, the next "too many" answer takes the pool down again (Postfix's
+   * destination concurrency feedback works the same way: down at once, up slowly).
+   */
+  private regrowPool() {
+    const pool = this.pool();
+    if (!pool || this.reducedAt === undefined || this.backoff.now() - this.reducedAt < POOL_REGROW_MS) return;
+    const size = poolSize(this.config);
+    pool.options.maxConnections = Math.min(size, pool.options.maxConnections + 1);
+    this.reducedAt = pool.options.maxConnections < size ? this.backoff.now() : undefined;
   }
 
   /**
@@ -557,6 +578,9 @@ class Loan extends Readable {
     cb(err);
   }
 }
+
+/** How long the pool keeps a size the server forced before it tries one connection more. */
+export const POOL_REGROW_MS = 10 * 60 * 1000;
 
 /** A "too many connections" answer that blames the client's other, accepted connections. */
 const OTHERS_BUSY = /concurrent|too many (concurrent |simultaneous )?(connections|sessions)/i;
