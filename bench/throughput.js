@@ -7,9 +7,9 @@ const { pump } = require('./common');
 const HTML = '<p>Hi</p>';
 const TEXT = 'Hi'; // what the send node derives from HTML
 
-/** Raw nodemailer: a pool of `pool` connections, the same message the send node builds. */
-async function rawNodemailer(sink, { total, inFlight, pool }) {
-  const transport = nodemailer.createTransport({
+/** nodemailer's own pool to the sink, as the references use it. */
+function rawTransport(sink, pool) {
+  return nodemailer.createTransport({
     pool: true,
     maxConnections: pool,
     host: '127.0.0.1',
@@ -19,10 +19,17 @@ async function rawNodemailer(sink, { total, inFlight, pool }) {
     disableFileAccess: true,
     disableUrlAccess: true,
   });
+}
+
+/** The message the send node builds from its flow (sendNodeFlow), given to nodemailer directly. */
+const sendRaw = (transport) =>
+  transport.sendMail({ from: 'bench@example.com', to: 'to@example.com', subject: 'Hello', html: HTML, text: TEXT, priority: 'normal' });
+
+/** Raw nodemailer: a pool of `pool` connections, the same message the send node builds. */
+async function rawNodemailer(sink, { total, inFlight, pool }) {
+  const transport = rawTransport(sink, pool);
   try {
-    const ms = await pump(total, inFlight, () =>
-      transport.sendMail({ from: 'bench@example.com', to: 'to@example.com', subject: 'Hello', html: HTML, text: TEXT, priority: 'normal' }),
-    );
+    const ms = await pump(total, inFlight, () => sendRaw(transport));
     return ms;
   } finally {
     transport.close();
@@ -108,19 +115,8 @@ async function sendNode(rt, sink, { total, inFlight, pool, flow = {} }) {
 
 /** The floor inside Node-RED: a minimal node calling the same raw pooled transport. */
 async function nodemailerInNodeRed(rt, sink, { total, inFlight, pool }) {
-  const transport = nodemailer.createTransport({
-    pool: true,
-    maxConnections: pool,
-    host: '127.0.0.1',
-    port: sink.port,
-    secure: false,
-    ignoreTLS: true,
-    disableFileAccess: true,
-    disableUrlAccess: true,
-  });
-  rt.setNodemailer(() =>
-    transport.sendMail({ from: 'bench@example.com', to: 'to@example.com', subject: 'Hello', html: HTML, text: TEXT, priority: 'normal' }),
-  );
+  const transport = rawTransport(sink, pool);
+  rt.setNodemailer(() => sendRaw(transport));
   try {
     const driver = await deployWithProbes(rt, [{ id: 'minimal', type: 'bench-nodemailer', z: 'tab', wires: [['done']] }], {
       input: 'minimal',
