@@ -20,17 +20,16 @@ import {
   type Msg,
   type TestHelper,
   type TestNode,
+  whenStatus,
 } from './support/flow';
+import { outboxDir, outboxFiles, reports } from './support/outbox';
 import { Spool, storableMsg, type SpoolRecord } from '../src/lib/spool';
 import { composeStream } from '../src/lib/compose';
 import type { MailError } from '../src/lib/errors';
-import type { Outcome, OutboxEntry } from '../src/lib/outbox';
+import type { OutboxEntry } from '../src/lib/outbox';
 import type { SentInfo } from '../src/lib/connection';
-import type { OutcomeReceiver } from '../src/nodes/smtp-oauth-config/types';
 
 const basic = { user: 'sender@example.com', password: 'outbox-pw-1' };
-const outboxDir = () => path.join(currentUserDir(), 'smtp-outbox', 'conn');
-const files = (dir = outboxDir()) => (fs.existsSync(dir) ? fs.readdirSync(dir).sort() : []);
 
 /** An error a node reports: each carries a code and a hint that says what to fix (src/lib/errors.ts). */
 type NodeError = MailError & { code: string; hint: string };
@@ -94,39 +93,6 @@ function watch(sendNode: TestNode): Watch {
       return new Promise((resolve) => waiters.push({ test, resolve }));
     },
   };
-}
-
-/** An outcome a send node was given for a mail whose msg no longer waits for it, with the msg the mail kept. */
-interface Report {
-  msg: Msg;
-  outcome: Outcome;
-  record: SpoolRecord;
-}
-
-/** Collects the outcomes a send node is given for mails whose msg no longer waits (after a redeploy). */
-function reports(sendNode: TestNode): { got: Report[]; until(n: number): Promise<Report[]> } {
-  const got: Report[] = [];
-  const waiters: { n: number; resolve: (got: Report[]) => void }[] = [];
-  const node = sendNode as TestNode & OutcomeReceiver;
-  const report = node.reportOutcome;
-  node.reportOutcome = function (...args) {
-    const [msg, outcome, record] = args;
-    got.push({ msg: msg as Msg, outcome, record });
-    for (const w of [...waiters]) {
-      if (got.length >= w.n) {
-        waiters.splice(waiters.indexOf(w), 1);
-        w.resolve(got);
-      }
-    }
-    return report.apply(this, args);
-  };
-  return { got, until: (n) => (got.length >= n ? Promise.resolve(got) : new Promise((resolve) => waiters.push({ n, resolve }))) };
-}
-
-/** Resolves once the send node's status shows that `test()` holds. */
-function whenStatus(node: TestNode, test: () => boolean): Promise<void> {
-  if (test()) return Promise.resolve();
-  return new Promise((resolve) => node.on('call:status', () => test() && resolve()));
 }
 
 /** An SMTP server whose answers can be held back (switch `hold`) and let go (release()). */
@@ -196,7 +162,7 @@ describe('outbox on disk', function () {
       nodes.send.receive({ payload: { order: 42 }, topic: 'orders' });
       await whenStatus(nodes.send, () => nodes.config.connection().retrying === 1);
       // Refused for now: it waits for its retry in the outbox.
-      const onDisk = files();
+      const onDisk = outboxFiles();
       assert.equal(onDisk.length, 2);
       const [eml, json] = onDisk;
       assert.match(eml, /\.eml$/);
@@ -215,7 +181,7 @@ describe('outbox on disk', function () {
 
       assert.equal(await nodes.config.outbox!.retryNow(), 1);
       const { emailResult } = await passed;
-      assert.deepEqual(files(), [], 'deleted before the msg was passed on');
+      assert.deepEqual(outboxFiles(), [], 'deleted before the msg was passed on');
       assert.equal(emailResult.attempts, 2);
       assert.equal(emailResult.messageId, record.messageId);
       assert.equal(smtp.messages[0].parsed.messageId, record.messageId);
@@ -237,11 +203,11 @@ describe('outbox on disk', function () {
       const passed = next(nodes.out);
       nodes.send.receive({});
       await smtp.waitForMessages(1);
-      assert.deepEqual(files(), [], 'in flight, only in memory');
+      assert.deepEqual(outboxFiles(), [], 'in flight, only in memory');
       smtp.release();
       const { emailResult } = await passed;
       assert.equal(emailResult.messageId, smtp.messages[0].parsed.messageId);
-      assert.deepEqual(files(), []);
+      assert.deepEqual(outboxFiles(), []);
     } finally {
       await helper.unload();
       await smtp.close();
@@ -275,7 +241,7 @@ describe('outbox on disk', function () {
       for (let i = 0; i <= 20; i++) nodes.send.receive({ topic: `seq ${String(i).padStart(2, '0')}`, payload: i });
       await first.until(() => first.outputs.length === 1);
       await whenStatus(nodes.send, () => nodes.config.connection().waiting === 20);
-      assert.equal(files().length, 40, '20 mails in the outbox');
+      assert.equal(outboxFiles().length, 40, '20 mails in the outbox');
 
       // The new flow's minute is 20 ms: the 20 go out in 0.4 s. Its server answers wait until we listen.
       helper.settings({ smtpOauthConfigRateWindowMs: 20 });
@@ -316,7 +282,7 @@ describe('outbox on disk', function () {
         (got[19].outcome as { info: SentInfo }).info.messageId,
         'stored in flow context as in async mode',
       );
-      assert.deepEqual(files(), []);
+      assert.deepEqual(outboxFiles(), []);
       assert.deepEqual(
         nodes.send.error.getCalls().filter((c) => c.thisValue === nodes.send),
         [],
@@ -366,7 +332,7 @@ describe('outbox on disk', function () {
       assert.equal(result.success, false);
       assert.equal(result.error.responseCode, 550);
       assert.equal(result.attempts, 2, 'the attempt before the redeploy counts');
-      assert.deepEqual(files(), []);
+      assert.deepEqual(outboxFiles(), []);
     } finally {
       await helper.unload();
       await smtp.close();
@@ -411,7 +377,7 @@ describe('outbox on disk', function () {
         smtp.messages.map((m) => m.parsed.subject),
         Array.from({ length: 200 }, (_, i) => `left ${i}`),
       );
-      assert.deepEqual(files(), []);
+      assert.deepEqual(outboxFiles(), []);
     } finally {
       await helper.unload();
       await smtp.close();
@@ -518,7 +484,7 @@ describe('outbox on disk', function () {
           ended.ends.map((e) => e.err && e.err.code),
           [undefined, 'EOUTBOX', 'EOUTBOX'],
         );
-        assert.deepEqual(files(), []);
+        assert.deepEqual(outboxFiles(), []);
         assert.equal(smtp.messages.length, 1);
       } finally {
         await helper.unload();
@@ -616,7 +582,7 @@ describe('outbox on disk', function () {
         await ended.until(() => ended.outputs.length === 1);
         nodes.send.receive({ payload: 'y'.repeat(30 * 1024), topic: 'waits' });
         await whenStatus(nodes.send, () => nodes.config.connection().waiting === 1);
-        const before = files();
+        const before = outboxFiles();
         assert.equal(before.length, 2);
         nodes.send.receive({ payload: 'z'.repeat(30 * 1024), topic: 'too much' });
         const caught = await next(nodes.caught);
@@ -625,7 +591,7 @@ describe('outbox on disk', function () {
         assert.equal(refused.err!.code, 'EOUTBOX');
         assert.match(refused.err!.message, /The outbox is full/);
         assert.match(refused.err!.hint, /Outbox cap/);
-        assert.deepEqual(files(), before, 'nothing of the refused mail, no temporary file');
+        assert.deepEqual(outboxFiles(), before, 'nothing of the refused mail, no temporary file');
         assert.deepEqual(
           nodes.config.outbox!.list().map((e) => e.subject),
           ['waits'],

@@ -9,22 +9,12 @@ import path from 'node:path';
 import type { NodeStatus } from 'node-red';
 import type { SMTPServerAddress } from 'smtp-server';
 import { startSmtp, smtpError, type SmtpOptions, type SmtpServer } from './support/smtp';
-import { fakeClock, type FakeClock } from './support/clock';
-import { helper, deploy, next, currentUserDir, type EmailResult, type TestNode } from './support/flow';
+import { fakeClock } from './support/clock';
+import { helper, deploy, next, instantBackoff, whenStatus, type EmailResult, type TestNode } from './support/flow';
+import { outboxDir, outboxFiles, reports } from './support/outbox';
 import type { SpoolRecord } from '../src/lib/spool';
-import type { Outcome } from '../src/lib/outbox';
-import type { OutcomeReceiver } from '../src/nodes/smtp-oauth-config/types';
 
 const basic = { user: 'sender@example.com', password: 'partial-pw-1' };
-const outboxDir = () => path.join(currentUserDir(), 'smtp-outbox', 'conn');
-const files = () => (fs.existsSync(outboxDir()) ? fs.readdirSync(outboxDir()).sort() : []);
-
-/** Backoff on a fake clock that jumps to each timer at once; random 0.5 makes the delays exact (1 s, 2 s, 4 s …). */
-function instantBackoff(): FakeClock {
-  const clock = fakeClock({ auto: true });
-  helper.settings({ smtpOauthConfigRetryTiming: { now: clock.now, timers: clock, random: () => 0.5 } });
-  return clock;
-}
 
 /**
  * A server that answers RCPT TO per recipient from a script: each address takes the answers listed
@@ -65,24 +55,6 @@ const warned = (node: TestNode): string[] =>
     .getCalls()
     .filter((c) => c.thisValue === node)
     .map((c) => String(c.args[0]));
-
-/** Resolves once the send node's status shows that `test()` holds. */
-function whenStatus(node: TestNode, test: () => boolean): Promise<void> {
-  if (test()) return Promise.resolve();
-  return new Promise((resolve) => node.on('call:status', () => test() && resolve()));
-}
-
-/** The next outcome the send node is given for a mail whose msg no longer waits for it (sent after a redeploy). */
-function nextReport(sendNode: TestNode): Promise<{ outcome: Outcome; record: SpoolRecord }> {
-  const node = sendNode as TestNode & OutcomeReceiver;
-  const report = node.reportOutcome;
-  return new Promise((resolve) => {
-    node.reportOutcome = function (...args) {
-      resolve({ outcome: args[1], record: args[2] });
-      return report.apply(this, args);
-    };
-  });
-}
 
 describe('recipients deferred by the server (4xx to RCPT TO)', function () {
   beforeEach(() => helper.startServer());
@@ -126,7 +98,7 @@ describe('recipients deferred by the server (4xx to RCPT TO)', function () {
         'the node showed that it retries',
       );
       assert.deepEqual(warned(nodes.send), []);
-      assert.deepEqual(files(), [], 'nothing left in the outbox');
+      assert.deepEqual(outboxFiles(), [], 'nothing left in the outbox');
     } finally {
       await helper.unload();
       await smtp.close();
@@ -228,7 +200,7 @@ describe('recipients deferred by the server (4xx to RCPT TO)', function () {
       await whenStatus(nodes.send, () => nodes.config.connection().retrying === 1);
       assert.deepEqual(envelopes(smtp), [['a@example.com']]);
 
-      const json = files().find((f) => f.endsWith('.json'))!;
+      const json = outboxFiles().find((f) => f.endsWith('.json'))!;
       const record = JSON.parse(fs.readFileSync(path.join(outboxDir(), json), 'utf8')) as SpoolRecord;
       assert.deepEqual(record.envelope, { from: basic.user, to: ['late@example.com'] }, 'written before the wait');
       const { response, ...progress } = record.progress!;
@@ -245,7 +217,8 @@ describe('recipients deferred by the server (4xx to RCPT TO)', function () {
       const clock = fakeClock({ auto: true, start: still.now() });
       helper.settings({ smtpOauthConfigRetryTiming: { now: clock.now, timers: clock, random: () => 0.5 } });
       nodes = await deploy({ connection: { port: smtp.port }, credentials: basic, send });
-      const { outcome } = await nextReport(nodes.send);
+      const later = reports(nodes.send);
+      const [{ outcome }] = await later.until(1);
       assert.deepEqual(envelopes(smtp), [['a@example.com'], ['late@example.com']]);
       assert.equal(smtp.asked.get('a@example.com'), 1, 'never asked again for the recipient that has it');
       assert.equal(smtp.messages[1].parsed.messageId, record.messageId);
@@ -257,7 +230,7 @@ describe('recipients deferred by the server (4xx to RCPT TO)', function () {
       assert.deepEqual(result.envelope.to, ['a@example.com', 'late@example.com']);
       assert.equal(result.attempts, 2);
       assert.equal(result.messageId, record.messageId);
-      assert.deepEqual(files(), []);
+      assert.deepEqual(outboxFiles(), []);
     } finally {
       await helper.unload();
       await smtp.close();
@@ -285,7 +258,7 @@ describe('recipients deferred by the server (4xx to RCPT TO)', function () {
         emailResult.warnings![0],
         /^Not delivered to late@example\.com: 451 4\.7\.1 .*\(not retried: the mail was deleted from the outbox\)/,
       );
-      assert.deepEqual(files(), []);
+      assert.deepEqual(outboxFiles(), []);
     } finally {
       await helper.unload();
       await smtp.close();

@@ -11,19 +11,13 @@ import { startSmtp, smtpError, type SmtpServer } from './support/smtp';
 import { startExchange, answer, type ExchangeServer } from './support/exchange';
 import { startTokenEndpoint } from './support/token-endpoint';
 import { fakeClock } from './support/clock';
-import { helper, deploy, next, type Deployed, type Msg } from './support/flow';
+import { helper, deploy, next, instantBackoff, type Deployed, type Msg } from './support/flow';
 import { Connection, POOL_REGROW_MS } from '../src/lib/connection';
 import type { MailError } from '../src/lib/errors';
 import type { RetryTiming } from '../src/lib/retry';
 
 const MAILBOX = 'mailbox@contoso.example';
 const basic = { user: 'sender@example.com', password: 'pw-1' };
-
-/** Backoff on a fake clock that jumps to each timer at once; random 0.5 makes the delays exact (1 s, 2 s, 4 s …). */
-function instantBackoff() {
-  const clock = fakeClock({ auto: true });
-  return { clock, timing: { now: clock.now, timers: clock, random: () => 0.5 } };
-}
 
 /** Makes the config node use this backoff timing (settings.js key read by the connection). */
 function useBackoff(timing: RetryTiming) {
@@ -133,8 +127,7 @@ describe('provider limits', function () {
     });
 
     it('waits with backoff while another client holds the mailbox’s 3 sessions, then delivers, with no second token', async function () {
-      const { clock, timing } = instantBackoff();
-      useBackoff(timing);
+      const clock = instantBackoff();
       exchange.occupy(MAILBOX, 3);
       const nodes = await deploy({ connection: oauth(), credentials: creds, send: { storeResult: 'msg' } });
       const retrying = statusMatching(nodes, (s) => s.fill === 'yellow');
@@ -256,8 +249,7 @@ describe('provider limits', function () {
 
   describe('transient answers', function () {
     it('delivers through Gmail’s 421 4.7.0 to the first two connections: attempts 3, one mail', async function () {
-      const { clock, timing } = instantBackoff();
-      useBackoff(timing);
+      const clock = instantBackoff();
       let connections = 0;
       const gmail = await startSmtp({
         users: { 'sender@example.com': 'pw-1' },
@@ -280,8 +272,7 @@ describe('provider limits', function () {
     });
 
     it('delivers through 451 4.3.0 at DATA twice: one mail, attempts 3, every attempt with the same Message-ID', async function () {
-      const { timing } = instantBackoff();
-      useBackoff(timing);
+      instantBackoff();
       const seenIds: (string | undefined)[] = [];
       const smtp = await startSmtp({
         users: { 'sender@example.com': 'pw-1' },
@@ -304,8 +295,7 @@ describe('provider limits', function () {
     });
 
     it('resends with the same Message-ID when the connection is lost after the final dot with no reply', async function () {
-      const { timing } = instantBackoff();
-      useBackoff(timing);
+      instantBackoff();
       const arrivals: (string | undefined)[] = [];
       const smtp: SmtpServer = await startSmtp({
         users: { 'sender@example.com': 'pw-1' },
@@ -362,8 +352,7 @@ describe('provider limits', function () {
     });
 
     it('waits as long as a busy token endpoint asks (429, Retry-After), then sends with the new token', async function () {
-      const { clock, timing } = instantBackoff();
-      useBackoff(timing);
+      const clock = instantBackoff();
       const idp = await startTokenEndpoint({ clientId: 'app-1', clientSecret: 'cs-1' });
       const smtp = await startSmtp({ tokens: (_user, token) => idp.state.issued.includes(token) });
       try {
@@ -411,8 +400,7 @@ describe('provider limits', function () {
     });
 
     it('fails an unknown recipient (550 5.1.1) at once: one attempt, its hint', async function () {
-      const { clock, timing } = instantBackoff();
-      useBackoff(timing);
+      const clock = instantBackoff();
       const nodes = await deploy({
         connection: { port: smtp.port },
         credentials: basic,
@@ -430,8 +418,7 @@ describe('provider limits', function () {
     });
 
     it('gives up at the deadline, naming the attempts and the last error with its hint', async function () {
-      const { clock, timing } = instantBackoff();
-      useBackoff(timing);
+      const clock = instantBackoff();
       let tries = 0;
       refuseData = () => (tries++, smtpError(answer('451 4.3.0')));
       const nodes = await deploy({
@@ -517,8 +504,7 @@ describe('provider limits', function () {
     });
 
     it('keeps the download for the next attempt when the server refused before DATA', async function () {
-      const { timing } = instantBackoff();
-      useBackoff(timing);
+      instantBackoff();
       let refused = 0;
       refuse = (step) => (step === 'mail' && refused++ === 0 ? smtpError('451 4.7.1 Greylisted, try again later') : undefined);
       const nodes = await deploy({
@@ -560,8 +546,7 @@ describe('provider limits', function () {
     });
 
     it('outbox in memory: does not send a half attachment again: a refusal after DATA ends the send, saying why', async function () {
-      const { timing } = instantBackoff();
-      useBackoff(timing);
+      instantBackoff();
       smtp.messages.length = 0;
       refuse = (step) => (step === 'data' ? smtpError(answer('451 4.3.0')) : undefined);
       const nodes = await deploy({
@@ -578,8 +563,7 @@ describe('provider limits', function () {
     });
 
     it('outbox on disk: a refusal after DATA is retried with the whole attachment, downloaded once', async function () {
-      const { timing } = instantBackoff();
-      useBackoff(timing);
+      instantBackoff();
       smtp.messages.length = 0;
       let refused = 0;
       refuse = (step) => (step === 'data' && refused++ < 2 ? smtpError(answer('451 4.3.0')) : undefined);

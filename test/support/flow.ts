@@ -12,6 +12,7 @@ import type { RetryTiming } from '../../src/lib/retry';
 import type { StoredConnection } from '../../src/lib/connection-config';
 import type { ConnectionCredentials } from '../../src/lib/transport-options';
 import { startSmtp, type SmtpOptions, type SmtpServer } from './smtp';
+import { fakeClock, type FakeClock } from './clock';
 import configNode from '../../src/nodes/smtp-oauth-config/smtp-oauth-config';
 import type { SmtpOauthConfigNode } from '../../src/nodes/smtp-oauth-config/types';
 import sendNode from '../../src/nodes/send-smtp-email/send-smtp-email';
@@ -238,6 +239,22 @@ export async function deploy({ connection = {}, send = {}, credentials = {}, ext
     caught: helper.getNode('caught'),
     config: helper.getNode('conn') as ConfigNode,
   };
+}
+
+/** Resolves once the send node's status shows that `test()` holds. */
+export function whenStatus(node: TestNode, test: () => boolean): Promise<void> {
+  if (test()) return Promise.resolve();
+  return new Promise((resolve) => node.on('call:status', () => test() && resolve()));
+}
+
+/**
+ * Backoff on a fake clock that jumps to each timer at once, for the connections of the next
+ * deploy; random 0.5 makes the delays exact (1 s, 2 s, 4 s …). Returns the clock.
+ */
+export function instantBackoff(): FakeClock {
+  const clock = fakeClock({ auto: true });
+  helper.settings({ smtpOauthConfigRetryTiming: { now: clock.now, timers: clock, random: () => 0.5 } });
+  return clock;
 }
 
 /** Resolves with the next message the helper node receives. */
