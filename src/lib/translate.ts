@@ -56,3 +56,12 @@ export function localized<E extends Localizable>(err: E, say: Say): E {
   if (hint !== undefined) out.hint = hint;
   return out;
 }
+
+/**
+ * Message and hint as one line, for what keeps only a message (a Catch node's msg.error, a log
+ * line). A server's answer often ends with its own full stop: no second one then.
+ */
+export function withHint(err: Localizable): string {
+  if (!err.hint) return err.message;
+  return `${/[.!?]$/.test(err.message) ? err.message : `${err.message}.`} ${err.hint}`;
+}

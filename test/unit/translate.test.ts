@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { i18n } from '@node-red/util';
 import { text } from '../../src/lib/texts';
-import { localized, NAMESPACE, requestLanguage, translator, type RedTranslate } from '../../src/lib/translate';
+import { localized, NAMESPACE, requestLanguage, translator, withHint, type RedTranslate } from '../../src/lib/translate';
 import { mailError, type MailError } from '../../src/lib/errors';
 import { diagnose, hintFor } from '../../src/lib/diagnose';
 
@@ -64,6 +64,15 @@ describe('translate', function () {
       // And in a language without a catalog of ours: Node-RED's fallback, en-US.
       assert.equal(translator(_, 'fr')(text('errors.send.noConnection')), 'No SMTP connection is configured');
     });
+  });
+
+  it('joins message and hint with one full stop, also after a server answer that ends with its own', function () {
+    assert.equal(withHint({ message: 'To is empty', hint: 'Set To in the node.' }), 'To is empty. Set To in the node.');
+    assert.equal(
+      withHint({ message: '535 5.7.139 Visit the page for more information.', hint: 'Enable SMTP AUTH.' }),
+      '535 5.7.139 Visit the page for more information. Enable SMTP AUTH.',
+    );
+    assert.equal(withHint({ message: 'No hint' }), 'No hint');
   });
 
   it('takes the first language of an Accept-Language header, and nothing that is not a language tag', function () {

@@ -19,7 +19,7 @@ import type { SentInfo } from '../../lib/connection';
 import { resultKeyError } from '../../lib/result-key';
 import { renderTemplate, type TemplateScopes } from '../../lib/templates';
 import { text, type Text } from '../../lib/texts';
-import { localized, translator, type Say } from '../../lib/translate';
+import { localized, translator, withHint, type Say } from '../../lib/translate';
 import {
   defaultValueType as defaultType,
   SEND_DEFAULTS,
@@ -417,9 +417,7 @@ function asMailError(e: unknown): MailError {
  */
 function reportable(error: MailError & { attempts?: number }, say: Say): MailError {
   const err = localized(error, say);
-  // A server's answer often ends with its own full stop: no second one then.
-  const sentence = /[.!?]$/.test(err.message) ? err.message : `${err.message}.`;
-  const out: MailError = new Error(err.hint ? `${sentence} ${err.hint}` : err.message);
+  const out: MailError = new Error(withHint(err));
   for (const key of ['code', 'responseCode', 'command', 'hint', 'attempts'] as const)
     if (err[key] !== undefined) (out as unknown as Record<string, unknown>)[key] = err[key];
   return out;

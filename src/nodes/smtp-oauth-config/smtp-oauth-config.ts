@@ -9,7 +9,7 @@ import type { RetryTiming } from '../../lib/retry';
 import type { SpoolRecord } from '../../lib/spool';
 import { planTest } from '../../lib/test-connection';
 import { text } from '../../lib/texts';
-import { localized, requestLanguage, translator, type Say } from '../../lib/translate';
+import { localized, requestLanguage, translator, withHint, type Say } from '../../lib/translate';
 import type { ConnectionCredentials } from '../../lib/transport-options';
 import { CONNECTION_DEFAULTS, CREDENTIALS } from '../../shared/constants';
 import { registerOutboxAdmin } from './outbox-admin';
@@ -27,10 +27,7 @@ const errorJson = (error: MailError, say: Say) => {
 };
 
 /** An error as the log shows it: the message, then the hint, in the language of `say`. */
-const logLine = (error: Localizable, say: Say) => {
-  const err = localized(error, say);
-  return err.hint ? `${err.message}. ${err.hint}` : err.message;
-};
+const logLine = (error: Localizable, say: Say) => withHint(localized(error, say));
 
 export = function (RED: NodeAPI) {
   /** Errors and hints in Node-RED's language (settings.js lang, else the system's). */
