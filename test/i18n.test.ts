@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { installIntoUserDir, root } from '../scripts/install-package';
 import { builtDist } from './support/build';
-import { startNodeRed, type FlowNode, type NodeRedProcess } from './support/node-red-process';
+import { deployFlows, startNodeRed, type FlowNode, type NodeRedProcess } from './support/node-red-process';
 import { startSmtp, smtpError } from './support/smtp';
 
 const MAILBOX_535 =
@@ -120,24 +120,10 @@ function flow(port: number): FlowNode[] {
   ].map(placed);
 }
 
-/**
- * Full deploy, as the editor's Deploy button; resolves once the runtime logged that the flows
- * started, in its language (test/support's deploy waits for the English line).
- */
+/** Full deploy, as the editor's Deploy button, waiting for the runtime's "started" line in its language. */
 async function deploy(red: NodeRedProcess, nodes: FlowNode[], lang: string) {
   const runtimeCatalog = JSON.parse(fs.readFileSync(require.resolve(`@node-red/runtime/locales/${lang}/runtime.json`), 'utf8'));
-  const started = new RegExp(`\\[info\\] ${runtimeCatalog.nodes.flows['started-flows']}`);
-  // The flows of the start first (the last run's, in this user dir): else their line could be
-  // taken for the deploy's, and the test would inject before the deployed flows run.
-  await red.output.waitFor(started, 0);
-  const from = red.output.length;
-  const res = await red.api('/flows', {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json', 'Node-RED-Deployment-Type': 'full' },
-    body: JSON.stringify(nodes),
-  });
-  if (!res.ok) throw new Error(`POST /flows answered ${res.status}: ${await res.text()}`);
-  await red.output.waitFor(started, from);
+  await deployFlows(red.api, red.output, nodes, new RegExp(`\\[info\\] ${runtimeCatalog.nodes.flows['started-flows']}`));
 }
 
 /** A mail of the Outbox tab's list, as far as these tests read it. */

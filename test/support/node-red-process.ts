@@ -145,12 +145,18 @@ export type AdminApi = (p: string, init?: RequestInit) => Promise<Response>;
 
 /**
  * Full deploy over `api`, as the editor's Deploy button; resolves once the runtime has started the
- * flows, with what Node-RED printed meanwhile.
+ * flows, with what Node-RED printed meanwhile. `started` is that log line in the runtime's
+ * language (English unless settings.js sets lang).
  */
-export async function deployFlows(api: AdminApi, output: OutputWatcher, nodes: FlowNode[]): Promise<string> {
+export async function deployFlows(
+  api: AdminApi,
+  output: OutputWatcher,
+  nodes: FlowNode[],
+  started = /\[info\] Started flows/,
+): Promise<string> {
   // The flows of the start first: else their line could be taken for the deploy's, and a test
   // would inject before the deployed flows run.
-  await output.waitFor(/\[info\] Started flows/, 0);
+  await output.waitFor(started, 0);
   const from = output.length;
   const res = await api('/flows', {
     method: 'POST',
@@ -158,7 +164,7 @@ export async function deployFlows(api: AdminApi, output: OutputWatcher, nodes: F
     body: JSON.stringify(nodes),
   });
   if (!res.ok) throw new Error(`POST /flows answered ${res.status}: ${await res.text()}`);
-  await output.waitFor(/\[info\] Started flows/, from);
+  await output.waitFor(started, from);
   return output.since(from);
 }
 
