@@ -17,10 +17,10 @@ const { rawNodemailer, nodemailerInNodeRed, sendNode, emailNode, deployWithProbe
 require('tsx/cjs');
 const { startTokenEndpoint } = require('../test/support/token-endpoint');
 const { Connection } = require('../dist/lib/connection');
-const { Spool, storableMsg } = require('../dist/lib/spool');
-const { composeStream } = require('../dist/lib/compose');
+const { Spool, storableMsg } = require('../dist/lib/delivery/spool');
+const { composeStream } = require('../dist/lib/message/compose');
 const fs = require('node:fs');
-const { htmlToText } = require('../dist/lib/plain-text');
+const { htmlToText } = require('../dist/lib/message/plain-text');
 
 const ALL = ['throughput', 'oauth2', 'attachment', 'rate', 'memory', 'startup', 'html', 'limits', 'outbox'];
 const picked = process.argv.slice(2).filter((a) => ALL.includes(a));

@@ -10,7 +10,7 @@ import { selfSignedCertificate } from './support/certificate';
 import { helper, deploy, next, useHelperWithSmtp, type DeployOptions, type EmailResult } from './support/flow';
 import providers from './fixtures/provider-responses.json';
 import configNode from '../src/nodes/smtp-oauth-config/smtp-oauth-config';
-import type { StoredConnection } from '../src/lib/connection-config';
+import type { StoredConnection } from '../src/lib/config/connection-config';
 
 const response = (text: string) => providers.smtp.find((r) => r.response.includes(text))!.response;
 const tokenAnswer = (code: number) => providers.token.find((t) => t.body.error_codes[0] === code)!;

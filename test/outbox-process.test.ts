@@ -9,8 +9,8 @@ import path from 'node:path';
 import { builtDist } from './support/build';
 import { startSmtp } from './support/smtp';
 import { startNodeRed, type FlowNode, type NodeRedProcess, type OutputWatcher } from './support/node-red-process';
-import { Spool, storableMsg } from '../src/lib/spool';
-import { composeStream } from '../src/lib/compose';
+import { Spool, storableMsg } from '../src/lib/delivery/spool';
+import { composeStream } from '../src/lib/message/compose';
 
 type Smtp = Awaited<ReturnType<typeof startSmtp>>;
 

@@ -23,10 +23,10 @@ import {
   whenStatus,
 } from './support/flow';
 import { outboxDir, outboxFiles, reports } from './support/outbox';
-import { Spool, storableMsg, type SpoolRecord } from '../src/lib/spool';
-import { composeStream } from '../src/lib/compose';
-import type { MailError } from '../src/lib/errors';
-import type { OutboxEntry } from '../src/lib/outbox';
+import { Spool, storableMsg, type SpoolRecord } from '../src/lib/delivery/spool';
+import { composeStream } from '../src/lib/message/compose';
+import type { MailError } from '../src/lib/errors/errors';
+import type { OutboxEntry } from '../src/lib/delivery/outbox';
 import type { SentInfo } from '../src/lib/connection';
 
 const basic = { user: 'sender@example.com', password: 'outbox-pw-1' };

@@ -12,7 +12,7 @@ import { startSmtp, smtpError, type SmtpOptions, type SmtpServer } from './suppo
 import { fakeClock } from './support/clock';
 import { helper, deploy, next, instantBackoff, whenStatus, type EmailResult, type TestNode } from './support/flow';
 import { outboxDir, outboxFiles, reports } from './support/outbox';
-import type { SpoolRecord } from '../src/lib/spool';
+import type { SpoolRecord } from '../src/lib/delivery/spool';
 
 const basic = { user: 'sender@example.com', password: 'partial-pw-1' };
 

@@ -13,8 +13,8 @@ import { startTokenEndpoint } from './support/token-endpoint';
 import { fakeClock } from './support/clock';
 import { helper, deploy, next, instantBackoff, type Deployed, type Msg } from './support/flow';
 import { Connection, POOL_REGROW_MS } from '../src/lib/connection';
-import type { MailError } from '../src/lib/errors';
-import type { RetryTiming } from '../src/lib/retry';
+import type { MailError } from '../src/lib/errors/errors';
+import type { RetryTiming } from '../src/lib/delivery/retry';
 
 const MAILBOX = 'mailbox@contoso.example';
 const basic = { user: 'sender@example.com', password: 'pw-1' };

@@ -2,9 +2,9 @@
 // status. Time is a fake clock here, so a minute's worth of sends takes no minute.
 import assert from 'node:assert/strict';
 import type { NodeStatus } from 'node-red';
-import { RateLimiter, type Timers } from '../src/lib/rate-limiter';
+import { RateLimiter, type Timers } from '../src/lib/delivery/rate-limiter';
 import { Connection } from '../src/lib/connection';
-import { transportOptions, type ConnectionConfig } from '../src/lib/transport-options';
+import { transportOptions, type ConnectionConfig } from '../src/lib/config/transport-options';
 import { startSmtp, type SmtpServer } from './support/smtp';
 import { deploy, useHelperWithSmtp, type Msg } from './support/flow';
 

@@ -2,7 +2,7 @@
 // error at a Catch node, also when the server goes away or the flow is redeployed mid-run.
 import assert from 'node:assert/strict';
 import { startSmtp, smtpError, type SmtpServer } from './support/smtp';
-import type { MailError } from '../src/lib/errors';
+import type { MailError } from '../src/lib/errors/errors';
 import { helper, deploy, type Deployed, type Msg } from './support/flow';
 
 const basic = { user: 'sender@example.com', password: 'pw-1' };

@@ -6,7 +6,7 @@ import util from 'node:util';
 import { startSmtp, type SmtpServer } from './support/smtp';
 import { startTokenEndpoint } from './support/token-endpoint';
 import { helper, deploy } from './support/flow';
-import type { ConnectionConfig, ConnectionCredentials } from '../src/lib/transport-options';
+import type { ConnectionConfig, ConnectionCredentials } from '../src/lib/config/transport-options';
 
 /** Connection properties, each given as a value or as a function that gives it once the servers run. */
 type Deferred<T> = { [K in keyof T]: T[K] | (() => T[K]) };

@@ -3,20 +3,37 @@ import nodemailer from 'nodemailer';
 import { EAUTH, ECONNECTION, ETIMEDOUT } from 'nodemailer/lib/errors';
 import type Mail from 'nodemailer/lib/mailer';
 import type SMTPPool from 'nodemailer/lib/smtp-pool';
-import { diagnose, hintTextFor } from './diagnose';
-import { ErrorCodes, hintOf, messageOf, setHint, setMessage, textError, type MailError } from './errors';
-import { isText, text, type Text } from './texts';
-import { RateLimiter, type Timers } from './rate-limiter';
-import { Backoff, backoffDelay, isTooManyConnections, isTransient, MAX_ATTEMPTS, type RetryableError, type RetryTiming } from './retry';
-import { TokenCache } from './token-cache';
-import { timeoutMs, transportOptions, type ConnectionConfig, type ConnectionCredentials } from './transport-options';
-import { downloadLimits, type DownloadLimits } from './attachments';
-import { poolSize } from './pool-limits';
-import { Slots } from './slots';
+import { diagnose, hintTextFor } from './errors/diagnose';
+import { ErrorCodes, hintOf, messageOf, setHint, setMessage, textError, type MailError } from './errors/errors';
+import { isText, text, type Text } from './errors/texts';
+import { RateLimiter, type Timers } from './delivery/rate-limiter';
+import {
+  Backoff,
+  backoffDelay,
+  isTooManyConnections,
+  isTransient,
+  MAX_ATTEMPTS,
+  type RetryableError,
+  type RetryTiming,
+} from './delivery/retry';
+import { TokenCache } from './auth/token-cache';
+import { timeoutMs, transportOptions, type ConnectionConfig, type ConnectionCredentials } from './config/transport-options';
+import { downloadLimits, type DownloadLimits } from './message/attachments';
+import { poolSize } from './config/pool-limits';
+import { Slots } from './transports/slots';
 import { CONNECTION_DEFAULTS } from '../shared/constants';
-import { fixMessageId } from './compose';
-import { deferred, isDeferred, Outbox, type AttemptPlan, type Courier, type LastError, type Origin, type OutboxOptions } from './outbox';
-import { Recipients } from './recipients';
+import { fixMessageId } from './message/compose';
+import {
+  deferred,
+  isDeferred,
+  Outbox,
+  type AttemptPlan,
+  type Courier,
+  type LastError,
+  type Origin,
+  type OutboxOptions,
+} from './delivery/outbox';
+import { Recipients } from './delivery/recipients';
 
 export interface ConnectionOptions {
   /** Where problems that belong to no send go (a failed callback); never given a secret. */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { parseAddresses, parseSingleAddress } from '../../src/lib/addresses';
-import type { MailError } from '../../src/lib/errors';
+import { parseAddresses, parseSingleAddress } from '../../src/lib/message/addresses';
+import type { MailError } from '../../src/lib/errors/errors';
 
 describe('addresses', function () {
   it('splits on commas and semicolons, keeping quoted names whole', function () {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import vm from 'node:vm';
-import { buildAttachment, decodeBase64, fromMsgAttachments, downloadLimits } from '../../src/lib/attachments';
-import type { MailError } from '../../src/lib/errors';
+import { buildAttachment, decodeBase64, fromMsgAttachments, downloadLimits } from '../../src/lib/message/attachments';
+import type { MailError } from '../../src/lib/errors/errors';
 
 describe('attachments', function () {
   it('decodes strict base64, with line breaks, and refuses anything else', function () {

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { CATALOG_ROOT } from '../../src/lib/texts';
+import { CATALOG_ROOT } from '../../src/lib/errors/texts';
 
 type Catalog = { [key: string]: string | Catalog };
 

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { simpleParser } from 'mailparser';
 import type Mail from 'nodemailer/lib/mailer';
-import { composeBuffer, composeStream } from '../../src/lib/compose';
-import type { MailError } from '../../src/lib/errors';
+import { composeBuffer, composeStream } from '../../src/lib/message/compose';
+import type { MailError } from '../../src/lib/errors/errors';
 
 describe('compose', function () {
   const message = (): Mail.Options => ({

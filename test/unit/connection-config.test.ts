@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { checkConnectionConfig } from '../../src/lib/connection-config';
-import type { MailError } from '../../src/lib/errors';
+import { checkConnectionConfig } from '../../src/lib/config/connection-config';
+import type { MailError } from '../../src/lib/errors/errors';
 
 describe('connection settings: outbox', function () {
   const base = { host: 'smtp.example.com' };

@@ -4,8 +4,8 @@
 import assert from 'node:assert/strict';
 import type Mail from 'nodemailer/lib/mailer';
 import { Connection, isTokenRefusal, type SendError } from '../../src/lib/connection';
-import type { MailError } from '../../src/lib/errors';
-import type { ConnectionConfig } from '../../src/lib/transport-options';
+import type { MailError } from '../../src/lib/errors/errors';
+import type { ConnectionConfig } from '../../src/lib/config/transport-options';
 import { fakeClock } from '../support/clock';
 import { startScriptedSmtp, startSmtp, smtpError, type ScriptedSmtp } from '../support/smtp';
 import { startTokenEndpoint, type TokenEndpoint } from '../support/token-endpoint';

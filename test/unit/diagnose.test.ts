@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { hintFor } from '../../src/lib/diagnose';
-import type { MailError } from '../../src/lib/errors';
+import { hintFor } from '../../src/lib/errors/diagnose';
+import type { MailError } from '../../src/lib/errors/errors';
 import providers from '../fixtures/provider-responses.json';
 
 /** An error as nodemailer or the token cache reports it: the fields the diagnosis reads (no name). */

@@ -1,8 +1,8 @@
 // The package's own errors: an Error with a code, its message and hint in English (read from the
 // en-US catalog), and the catalog keys and parameters the node layer translates them from.
 import assert from 'node:assert/strict';
-import { ErrorCodes, hintOf, mailError, messageOf, textError } from '../../src/lib/errors';
-import { text } from '../../src/lib/texts';
+import { ErrorCodes, hintOf, mailError, messageOf, textError } from '../../src/lib/errors/errors';
+import { text } from '../../src/lib/errors/texts';
 
 describe('errors', function () {
   it('makes an Error carrying the code, the English message and hint, and their keys and parameters', function () {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import type { MailError } from '../../src/lib/errors';
-import { customHeaders, messageIds, missingCids } from '../../src/lib/headers';
+import type { MailError } from '../../src/lib/errors/errors';
+import { customHeaders, messageIds, missingCids } from '../../src/lib/message/headers';
 
 describe('custom headers', function () {
   it('merges the node headers and msg.headers, msg winning, values as text or lists', function () {

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { httpClient } from '../../src/lib/http-client';
+import { httpClient } from '../../src/lib/net/http-client';
 import { startTokenEndpoint, type TokenEndpoint } from '../support/token-endpoint';
 
 const root = path.join(__dirname, '..', '..');
@@ -13,9 +13,9 @@ describe('http client', function () {
     // A fresh process: in this one, another test may have loaded axios already.
     const script = `
       const loaded = () => Object.keys(require.cache).some((file) => file.split(require('node:path').sep).includes('axios'));
-      require('./src/lib/token-cache');
-      require('./src/lib/attachments');
-      const { httpClient } = require('./src/lib/http-client');
+      require('./src/lib/auth/token-cache');
+      require('./src/lib/message/attachments');
+      const { httpClient } = require('./src/lib/net/http-client');
       const before = loaded();
       const client = httpClient();
       process.stdout.write(JSON.stringify({ before, after: loaded(), same: client === httpClient(), post: typeof client.post }));

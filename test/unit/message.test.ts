@@ -3,9 +3,9 @@
 import assert from 'node:assert/strict';
 import { simpleParser } from 'mailparser';
 import type SMTPPool from 'nodemailer/lib/smtp-pool';
-import { composeBuffer } from '../../src/lib/compose';
+import { composeBuffer } from '../../src/lib/message/compose';
 import { Connection, type SendError } from '../../src/lib/connection';
-import type { MailError } from '../../src/lib/errors';
+import type { MailError } from '../../src/lib/errors/errors';
 import {
   buildMessage,
   failureResult,
@@ -14,7 +14,7 @@ import {
   successResult,
   withWarnings,
   type MailInput,
-} from '../../src/lib/message';
+} from '../../src/lib/message/message';
 import { startSmtp, smtpError } from '../support/smtp';
 
 /** The error buildMessage throws for this input, or undefined when it builds. */

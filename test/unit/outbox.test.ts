@@ -7,9 +7,9 @@ import os from 'node:os';
 import path from 'node:path';
 import type Mail from 'nodemailer/lib/mailer';
 import { Connection, type SendError, type SentInfo } from '../../src/lib/connection';
-import { isDeferred, orphanedOutboxes, outboxFolder, type Origin, type Outcome } from '../../src/lib/outbox';
-import type { SpoolRecord } from '../../src/lib/spool';
-import type { ConnectionConfig } from '../../src/lib/transport-options';
+import { isDeferred, orphanedOutboxes, outboxFolder, type Origin, type Outcome } from '../../src/lib/delivery/outbox';
+import type { SpoolRecord } from '../../src/lib/delivery/spool';
+import type { ConnectionConfig } from '../../src/lib/config/transport-options';
 import { fakeClock, type FakeClock } from '../support/clock';
 import { startScriptedSmtp, type ScriptedSmtp } from '../support/smtp';
 

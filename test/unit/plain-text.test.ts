@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { htmlToText, MAX_TEXT_LENGTH, TRUNCATION_NOTE } from '../../src/lib/plain-text';
+import { htmlToText, MAX_TEXT_LENGTH, TRUNCATION_NOTE } from '../../src/lib/message/plain-text';
 
 describe('htmlToText', function () {
   it('keeps paragraphs, breaks, list items and link targets, and decodes entities', function () {

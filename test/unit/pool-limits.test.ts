@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { POOL_LIMITS, poolSize } from '../../src/lib/pool-limits';
-import { transportOptions, type ConnectionConfig } from '../../src/lib/transport-options';
+import { POOL_LIMITS, poolSize } from '../../src/lib/config/pool-limits';
+import { transportOptions, type ConnectionConfig } from '../../src/lib/config/transport-options';
 
 describe('pool size', function () {
   it('gives Microsoft 365 its documented 3 connections per mailbox when the connection sets none', function () {

@@ -1,7 +1,7 @@
 // The rate limiter on the fake clock: sends go one every windowMs / limit, first come first served,
 // and a minute of waiting takes no time.
 import assert from 'node:assert/strict';
-import { RateLimiter } from '../../src/lib/rate-limiter';
+import { RateLimiter } from '../../src/lib/delivery/rate-limiter';
 import { fakeClock, type FakeClockOptions } from '../support/clock';
 
 const limiterOn = (limit: number, clockOptions: FakeClockOptions = {}, windowMs?: number) => {

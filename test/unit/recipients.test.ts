@@ -2,7 +2,7 @@
 // what the next attempt is sent to, and what the result reports.
 import assert from 'node:assert/strict';
 import type SMTPPool from 'nodemailer/lib/smtp-pool';
-import { advance, owedOf, Recipients, verdictOfRefusal, verdictOfSent } from '../../src/lib/recipients';
+import { advance, owedOf, Recipients, verdictOfRefusal, verdictOfSent } from '../../src/lib/delivery/recipients';
 
 describe('recipients', function () {
   /** nodemailer's error for one recipient's RCPT TO answer. */

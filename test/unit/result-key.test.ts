@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { util } from '@node-red/util';
 import type { NodeMessage } from 'node-red';
-import { resultKeyError } from '../../src/lib/result-key';
+import { resultKeyError } from '../../src/lib/message/result-key';
 
 describe('result key', function () {
   const check = (key: string, msg?: NodeMessage) => resultKeyError(key, (k) => util.normalisePropertyExpression(k, msg));

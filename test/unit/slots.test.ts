@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { Slots } from '../../src/lib/slots';
+import { Slots } from '../../src/lib/transports/slots';
 
 describe('slots', function () {
   it('lets at most size() through, first come first served, and follows a size that shrinks', async function () {

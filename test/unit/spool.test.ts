@@ -4,8 +4,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import type { MailError } from '../../src/lib/errors';
-import { nextId, Spool, storableMsg, type SpoolLimits, type SpoolRecord } from '../../src/lib/spool';
+import type { MailError } from '../../src/lib/errors/errors';
+import { nextId, Spool, storableMsg, type SpoolLimits, type SpoolRecord } from '../../src/lib/delivery/spool';
 
 const fields = (n: number): Omit<SpoolRecord, 'id' | 'size' | 'created'> => ({
   messageId: `<m${n}@x>`,

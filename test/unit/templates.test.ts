@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { renderTemplate, type TemplateScopes } from '../../src/lib/templates';
+import { renderTemplate, type TemplateScopes } from '../../src/lib/message/templates';
 
 /** A context read: the value stored under `key`, or undefined. */
 const lookup = (values: Record<string, unknown>, key: string): unknown => values[key];

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { checkConnectionConfig } from '../../src/lib/connection-config';
-import type { MailError } from '../../src/lib/errors';
-import { planTest, UNCHANGED, type TestPlan } from '../../src/lib/test-connection';
-import type { ConnectionConfig } from '../../src/lib/transport-options';
+import { checkConnectionConfig } from '../../src/lib/config/connection-config';
+import type { MailError } from '../../src/lib/errors/errors';
+import { planTest, UNCHANGED, type TestPlan } from '../../src/lib/config/test-connection';
+import type { ConnectionConfig } from '../../src/lib/config/transport-options';
 
 /** A plan's credentials, read as the dialog would; a plan that asks for a secret has none, and reading them fails. */
 const ready = (plan: TestPlan) => plan as Extract<TestPlan, { credentials: unknown }>;

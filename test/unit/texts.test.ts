@@ -1,6 +1,6 @@
 // The runtime texts as keys and parameters, and their English read from the en-US catalog.
 import assert from 'node:assert/strict';
-import { englishOf, interpolate, isText, render, text } from '../../src/lib/texts';
+import { englishOf, interpolate, isText, render, text } from '../../src/lib/errors/texts';
 
 describe('texts', function () {
   it('says a text in English from the catalog, its parameters first, texts among them included', function () {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import type { MailError } from '../../src/lib/errors';
-import { TokenCache } from '../../src/lib/token-cache';
+import type { MailError } from '../../src/lib/errors/errors';
+import { TokenCache } from '../../src/lib/auth/token-cache';
 import { startTokenEndpoint, type TokenEndpoint } from '../support/token-endpoint';
 
 describe('TokenCache', function () {

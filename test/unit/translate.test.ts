@@ -4,10 +4,10 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { i18n } from '@node-red/util';
-import { text } from '../../src/lib/texts';
-import { localized, NAMESPACE, requestLanguage, translator, withHint, type RedTranslate } from '../../src/lib/translate';
-import { mailError, type MailError } from '../../src/lib/errors';
-import { diagnose, hintFor } from '../../src/lib/diagnose';
+import { text } from '../../src/lib/errors/texts';
+import { localized, NAMESPACE, requestLanguage, translator, withHint, type RedTranslate } from '../../src/lib/errors/translate';
+import { mailError, type MailError } from '../../src/lib/errors/errors';
+import { diagnose, hintFor } from '../../src/lib/errors/diagnose';
 
 /** The runtime's i18n with the two calls the runtime makes at start, which @types/node-red__util leaves out. */
 const runtimeI18n = i18n as typeof i18n & {

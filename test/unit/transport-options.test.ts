@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import type { MailError } from '../../src/lib/errors';
-import { transportOptions, resolveServer } from '../../src/lib/transport-options';
+import type { MailError } from '../../src/lib/errors/errors';
+import { transportOptions, resolveServer } from '../../src/lib/config/transport-options';
 
 describe('transport options', function () {
   it('maps the four security settings to nodemailer', function () {

@@ -1,9 +1,9 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
-import type { Address } from '../../lib/addresses';
-import { buildAttachment, closeStreams, DEFAULT_LIMITS, fromMsgAttachments } from '../../lib/attachments';
-import { composeBuffer } from '../../lib/compose';
-import { contentId, customHeaders, messageIds, missingCids } from '../../lib/headers';
-import { ErrorCodes, mailError, type MailError } from '../../lib/errors';
+import type { Address } from '../../lib/message/addresses';
+import { buildAttachment, closeStreams, DEFAULT_LIMITS, fromMsgAttachments } from '../../lib/message/attachments';
+import { composeBuffer } from '../../lib/message/compose';
+import { contentId, customHeaders, messageIds, missingCids } from '../../lib/message/headers';
+import { ErrorCodes, mailError, type MailError } from '../../lib/errors/errors';
 import {
   buildMessage,
   failureResult,
@@ -13,13 +13,13 @@ import {
   type FailureResult,
   type PreviewResult,
   type SuccessResult,
-} from '../../lib/message';
-import { isDeferred, type Outcome } from '../../lib/outbox';
+} from '../../lib/message/message';
+import { isDeferred, type Outcome } from '../../lib/delivery/outbox';
 import type { SentInfo } from '../../lib/connection';
-import { resultKeyError } from '../../lib/result-key';
-import { renderTemplate, type TemplateScopes } from '../../lib/templates';
-import { text, type Text } from '../../lib/texts';
-import { localized, translator, withHint, type Say } from '../../lib/translate';
+import { resultKeyError } from '../../lib/message/result-key';
+import { renderTemplate, type TemplateScopes } from '../../lib/message/templates';
+import { text, type Text } from '../../lib/errors/texts';
+import { localized, translator, withHint, type Say } from '../../lib/errors/translate';
 import {
   defaultValueType as defaultType,
   SEND_DEFAULTS,

@@ -1,7 +1,7 @@
 import type { NodeAPI } from 'node-red';
-import type { OutboxEntry } from '../../lib/outbox';
+import type { OutboxEntry } from '../../lib/delivery/outbox';
 import type { ConnectionOutbox, WaitingMail } from '../../shared/outbox-list';
-import { localized, requestLanguage, translator, type Say } from '../../lib/translate';
+import { localized, requestLanguage, translator, type Say } from '../../lib/errors/translate';
 import type { SmtpOauthConfigNode } from './types';
 
 /** A waiting mail as the tab gets it: its last error and hint in the editor's language, without the catalog keys. */

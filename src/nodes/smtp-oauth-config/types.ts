@@ -2,9 +2,9 @@
 // module with `export =` may export nothing else, not even a type (TypeScript 6 error TS2309).
 import type { Node } from 'node-red';
 import type { Connection } from '../../lib/connection';
-import type { OutboxControl, Outcome } from '../../lib/outbox';
-import type { SpoolRecord } from '../../lib/spool';
-import type { ConnectionConfig, ConnectionCredentials } from '../../lib/transport-options';
+import type { OutboxControl, Outcome } from '../../lib/delivery/outbox';
+import type { SpoolRecord } from '../../lib/delivery/spool';
+import type { ConnectionConfig, ConnectionCredentials } from '../../lib/config/transport-options';
 
 export interface SmtpOauthConfigNode extends Node<ConnectionCredentials> {
   /** The deployed settings, checked; undefined when they are invalid. */

@@ -1,5 +1,5 @@
 import { EAUTH, ECONNECTION, EDNS, EENVELOPE, ESOCKET, ETIMEDOUT } from 'nodemailer/lib/errors';
-import { M365_SCOPE, TOKEN_URL_EXAMPLE } from '../shared/constants';
+import { M365_SCOPE, TOKEN_URL_EXAMPLE } from '../../shared/constants';
 import { ErrorCodes, setHint, type MailError } from './errors';
 import { englishOf, text, type Text } from './texts';
 

@@ -1,43 +1,10 @@
 import wellKnown, { type WellKnownService } from 'nodemailer/lib/well-known';
 import type SMTPPool from 'nodemailer/lib/smtp-pool';
-import { CONNECTION_DEFAULTS, type AuthType, type OutboxMode, type Security } from '../shared/constants';
-import { checkConnectionConfig } from './connection-config';
+import { CONNECTION_DEFAULTS, type AuthType, type Security } from '../../shared/constants';
+import { checkConnectionConfig, type ConnectionConfig, type ConnectionCredentials } from './connection-config';
 import { poolSize } from './pool-limits';
 
-export type { AuthType, Security };
-
-/** A connection's settings as the config node stores them (numbers may arrive as strings). */
-export interface ConnectionConfig {
-  service?: string;
-  host?: string;
-  port?: number;
-  security?: Security;
-  rejectUnauthorized?: boolean;
-  authType?: AuthType;
-  tokenUrl?: string;
-  scope?: string;
-  maxConnections?: number;
-  rateLimitPerMinute?: number;
-  /** Seconds to wait for the server to connect, greet and answer (default 30). */
-  timeout?: number;
-  /** Largest URL attachment to download, in MB (default 25). */
-  maxAttachmentMB?: number;
-  /** Seconds a send with a transient failure is retried (default 600; 0 = never). */
-  retryForSeconds?: number;
-  /** Where accepted mails wait until the server accepted them: "disk" (default, survives restarts) or "memory". */
-  outbox?: OutboxMode;
-  /** The disk outbox's cap in MB (default 200). */
-  outboxMaxMB?: number;
-}
-
-export interface ConnectionCredentials {
-  user?: string;
-  password?: string;
-  clientId?: string;
-  clientSecret?: string;
-  refreshToken?: string;
-  accessToken?: string;
-}
+export type { AuthType, Security, ConnectionConfig, ConnectionCredentials };
 
 /** How long to wait for the server (and for attachment downloads), in ms. */
 export function timeoutMs(config: ConnectionConfig): number {

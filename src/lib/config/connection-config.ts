@@ -1,9 +1,17 @@
 import wellKnown from 'nodemailer/lib/well-known';
-import { typeOf } from './addresses';
-import { ErrorCodes, mailError } from './errors';
-import { text, type Text } from './texts';
-import { AUTH_TYPES, CONNECTION_DEFAULTS as DEFAULTS, CREDENTIAL_NAMES, OUTBOX_MODES, SECURITY } from '../shared/constants';
-import type { ConnectionConfig, ConnectionCredentials } from './transport-options';
+import { typeOf } from '../message/addresses';
+import { ErrorCodes, mailError } from '../errors/errors';
+import { text, type Text } from '../errors/texts';
+import {
+  AUTH_TYPES,
+  type AuthType,
+  type OutboxMode,
+  type Security,
+  CONNECTION_DEFAULTS as DEFAULTS,
+  CREDENTIAL_NAMES,
+  OUTBOX_MODES,
+  SECURITY,
+} from '../../shared/constants';
 
 /**
  * A connection as a flow file holds it: the dialog saves numbers as text, and a file edited by
@@ -120,4 +128,37 @@ export function checkCredentials(raw: unknown): ConnectionCredentials {
     out[name] = value;
   }
   return out;
+}
+
+/** A connection's settings as the config node stores them (numbers may arrive as strings). */
+export interface ConnectionConfig {
+  service?: string;
+  host?: string;
+  port?: number;
+  security?: Security;
+  rejectUnauthorized?: boolean;
+  authType?: AuthType;
+  tokenUrl?: string;
+  scope?: string;
+  maxConnections?: number;
+  rateLimitPerMinute?: number;
+  /** Seconds to wait for the server to connect, greet and answer (default 30). */
+  timeout?: number;
+  /** Largest URL attachment to download, in MB (default 25). */
+  maxAttachmentMB?: number;
+  /** Seconds a send with a transient failure is retried (default 600; 0 = never). */
+  retryForSeconds?: number;
+  /** Where accepted mails wait until the server accepted them: "disk" (default, survives restarts) or "memory". */
+  outbox?: OutboxMode;
+  /** The disk outbox's cap in MB (default 200). */
+  outboxMaxMB?: number;
+}
+
+export interface ConnectionCredentials {
+  user?: string;
+  password?: string;
+  clientId?: string;
+  clientSecret?: string;
+  refreshToken?: string;
+  accessToken?: string;
 }

@@ -1,6 +1,6 @@
 import addressparser from 'nodemailer/lib/addressparser';
-import { ErrorCodes, mailError } from './errors';
-import { text, type Param, type Text } from './texts';
+import { ErrorCodes, mailError } from '../errors/errors';
+import { text, type Param, type Text } from '../errors/texts';
 
 export interface Address {
   name: string;

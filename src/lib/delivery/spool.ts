@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { constants as fsc, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { ErrorCodes, mailError, type Localizable, type MailError } from './errors';
-import { text, type Text } from './texts';
+import { ErrorCodes, mailError, type Localizable, type MailError } from '../errors/errors';
+import { text, type Text } from '../errors/texts';
 import { isProgress, type RecipientProgress } from './recipients';
 
 /** One waiting mail as the spool keeps it: the built message is in `<id>.eml`, this in `<id>.json`. */

@@ -2,12 +2,12 @@ import { PassThrough, type Readable } from 'node:stream';
 import type Mail from 'nodemailer/lib/mailer';
 import { parseDataURI } from 'nodemailer/lib/shared';
 import { detectExtension } from 'nodemailer/lib/mime-funcs';
-import { ErrorCodes, mailError, messageOf, textError, type MailError } from './errors';
+import { ErrorCodes, mailError, messageOf, textError, type MailError } from '../errors/errors';
 import { typeOf } from './addresses';
 import { notText } from './message';
-import { text, type Param, type Text } from './texts';
-import { CONNECTION_DEFAULTS } from '../shared/constants';
-import { httpClient } from './http-client';
+import { text, type Param, type Text } from '../errors/texts';
+import { CONNECTION_DEFAULTS } from '../../shared/constants';
+import { httpClient } from '../net/http-client';
 
 export interface AttachmentSpec {
   /** One of ATTACHMENT_TYPES, as the flow file holds it: anything else is refused with EINPUT. */

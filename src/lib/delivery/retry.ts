@@ -1,5 +1,5 @@
 import { ECONNECTION, EDNS, ESOCKET, ETIMEDOUT, ETLS } from 'nodemailer/lib/errors';
-import { ErrorCodes, type MailError } from './errors';
+import { ErrorCodes, type MailError } from '../errors/errors';
 import type { Timers } from './rate-limiter';
 
 /** An error as the retry sees it: the token cache marks the token endpoint's temporary answers. */

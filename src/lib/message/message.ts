@@ -1,10 +1,10 @@
 import type Mail from 'nodemailer/lib/mailer';
 import type SMTPPool from 'nodemailer/lib/smtp-pool';
 import { parseAddresses, parseSingleAddress, typeOf } from './addresses';
-import { ErrorCodes, mailError, type MailError } from './errors';
+import { ErrorCodes, mailError, type MailError } from '../errors/errors';
 import { htmlToText } from './plain-text';
-import { text, type Param } from './texts';
-import { PRIORITIES, SEND_DEFAULTS, type Priority } from '../shared/constants';
+import { text, type Param } from '../errors/texts';
+import { PRIORITIES, SEND_DEFAULTS, type Priority } from '../../shared/constants';
 
 export type { Priority };
 

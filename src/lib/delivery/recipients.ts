@@ -2,7 +2,7 @@ import { EENVELOPE } from 'nodemailer/lib/errors';
 import type Mail from 'nodemailer/lib/mailer';
 import type SMTPPool from 'nodemailer/lib/smtp-pool';
 import { isTransient, type RetryableError } from './retry';
-import type { Text } from './texts';
+import type { Text } from '../errors/texts';
 
 /**
  * How far a message got with its recipients once an attempt split them: the server took it for

@@ -3,12 +3,12 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import type Mail from 'nodemailer/lib/mailer';
-import { composeStream, fixMessageId } from './compose';
-import type { SendError, SentInfo } from './connection';
-import { ErrorCodes, mailError, messageOf, setMessage, type Localizable, type MailError } from './errors';
-import { text } from './texts';
+import { composeStream, fixMessageId } from '../message/compose';
+import type { SendError, SentInfo } from '../connection';
+import { ErrorCodes, mailError, messageOf, setMessage, type Localizable, type MailError } from '../errors/errors';
+import { text } from '../errors/texts';
 import type { Backoff } from './retry';
-import type { ShownError, WaitingMail } from '../shared/outbox-list';
+import type { ShownError, WaitingMail } from '../../shared/outbox-list';
 import { nextId, Spool, storableMsg, writeFailed, type SpoolContents, type SpoolRecord } from './spool';
 import { owedOf, type RecipientProgress } from './recipients';
 

@@ -1,7 +1,7 @@
 import { typeOf } from './addresses';
-import { ErrorCodes, mailError } from './errors';
-import { text, type Text } from './texts';
-import { CONTENT_ID } from '../shared/constants';
+import { ErrorCodes, mailError } from '../errors/errors';
+import { text, type Text } from '../errors/texts';
+import { CONTENT_ID } from '../../shared/constants';
 
 /** RFC 5322 §3.6.8: a field name is printable US-ASCII but the colon. */
 const FIELD_NAME = /^[\x21-\x39\x3b-\x7e]+$/;

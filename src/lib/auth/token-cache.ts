@@ -1,7 +1,7 @@
-import { httpClient } from './http-client';
-import { ErrorCodes, mailError, type MailError } from './errors';
-import { text, type Text } from './texts';
-import { TOKEN_URL_EXAMPLE } from '../shared/constants';
+import { httpClient } from '../net/http-client';
+import { ErrorCodes, mailError, type MailError } from '../errors/errors';
+import { text, type Text } from '../errors/texts';
+import { TOKEN_URL_EXAMPLE } from '../../shared/constants';
 
 export interface ClientCredentials {
   tokenUrl: string;

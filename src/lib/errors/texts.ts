@@ -33,8 +33,8 @@ export const CATALOG_ROOT = 'send-smtp-email';
  * (scripts/build.js). Run from src/ (the tests, through tsx), it is the source catalog itself.
  */
 export const ENGLISH_CATALOG = [
-  path.join(__dirname, '..', 'nodes', 'send-smtp-email', 'locales', 'en-US', 'send-smtp-email.json'),
-  path.join(__dirname, '..', '..', 'locales', 'en-US', 'send-smtp-email.json'),
+  path.join(__dirname, '..', '..', 'nodes', 'send-smtp-email', 'locales', 'en-US', 'send-smtp-email.json'),
+  path.join(__dirname, '..', '..', '..', 'locales', 'en-US', 'send-smtp-email.json'),
 ].find((file) => fs.existsSync(file))!;
 
 let english: Record<string, unknown> | undefined;

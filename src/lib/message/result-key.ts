@@ -1,5 +1,5 @@
-import { ErrorCodes, mailError, type MailError } from './errors';
-import { text } from './texts';
+import { ErrorCodes, mailError, type MailError } from '../errors/errors';
+import { text } from '../errors/texts';
 
 /**
  * Why a Result key cannot hold the result, or undefined when it can. `parse` is Node-RED's own

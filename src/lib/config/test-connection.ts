@@ -1,4 +1,4 @@
-import { CREDENTIAL_NAMES, credentialsOf, isSecret } from '../shared/constants';
+import { CREDENTIAL_NAMES, credentialsOf, isSecret } from '../../shared/constants';
 import { checkConnectionConfig, checkCredentials } from './connection-config';
 import { resolveServer, type ConnectionConfig, type ConnectionCredentials } from './transport-options';
 

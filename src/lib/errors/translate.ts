@@ -11,7 +11,7 @@ export type RedTranslate = (key: string, options?: Record<string, string | numbe
  * (@node-red/registry, loader.js). Named in every key, so that the connection node, whose RED._
  * looks in its own catalog, reaches the runtime texts too.
  */
-export const NAMESPACE = `${(JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { name: string }).name}/send-smtp-email`;
+export const NAMESPACE = `${(JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { name: string }).name}/send-smtp-email`;
 
 /** A language tag as the editor sends it (en-US, de, pt-BR); anything else is not passed to i18next. */
 const LANGUAGE = /^[a-z]{2,3}(?:-[a-z0-9]{2,8})*$/i;

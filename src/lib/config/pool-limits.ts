@@ -1,7 +1,7 @@
-import { CONNECTION_DEFAULTS, defaultPoolSize } from '../shared/constants';
+import { CONNECTION_DEFAULTS, defaultPoolSize } from '../../shared/constants';
 
 /** The documented limits per service live with the other values the editor shares (Outlook365: 3). */
-export { POOL_LIMITS } from '../shared/constants';
+export { POOL_LIMITS } from '../../shared/constants';
 
 /** The pool size nodemailer gets when the connection sets none. */
 export const DEFAULT_POOL_SIZE = CONNECTION_DEFAULTS.maxConnections;
