@@ -50,7 +50,7 @@ describe('Outbox admin endpoints with adminAuth on', function () {
   this.timeout(60000);
   let red: AuthNodeRed;
   let smtp: RefusingSmtp;
-  /** The node statuses; `retrying (n)` tells that n mails wait for a retry and Retry now can reach them. */
+  /** The node statuses; `retry n: EMESSAGE` tells that n mails wait for a retry after a 451 and Retry now can reach them. */
   let status: StatusWatcher;
   const list = async (user: UserName = 'admin'): Promise<OutboxConnection[]> => {
     const res = await red.api('/smtp-oauth-config/outbox', {}, user);
@@ -176,7 +176,7 @@ describe('Outbox admin endpoints with adminAuth on', function () {
     assert.equal(retried.status, 200);
     assert.deepEqual(await retried.json(), { count: 1 });
     await smtp.untilAttempts(first.subject, 2);
-    await status.until('send1', 'retrying (2)', mark);
+    await status.until('send1', 'retry 2: EMESSAGE', mark);
     const after = await mailsOf();
     assert.deepEqual(
       after.map((m) => [m.id, m.attempts]),
@@ -201,12 +201,12 @@ describe('Outbox admin endpoints with adminAuth on', function () {
     assert.equal(smtp.messages.length, 0, 'the server accepted nothing');
 
     // Without a mail id: every waiting mail (here the one left).
-    await status.until('send1', 'retrying (1)', mark);
+    await status.until('send1', 'retry 1: EMESSAGE', mark);
     mark = status.mark();
     const all = await post('retry', {});
     assert.deepEqual(await all.json(), { count: 1 });
     await smtp.untilAttempts(first.subject, 3);
-    await status.until('send1', 'retrying (1)', mark);
+    await status.until('send1', 'retry 1: EMESSAGE', mark);
     assert.equal((await mailsOf())[0].attempts, 3);
     const fromAll = red.output.length;
     const gone = await post('delete', {});

@@ -94,10 +94,12 @@ describe('recipients deferred by the server (4xx to RCPT TO)', function () {
       assert.equal(emailResult.warnings, undefined);
       assert.deepEqual(clock.delays, [1000, 2000], 'the backoff of any other transient failure');
       assert.ok(
-        statuses(nodes.send).some((s) => s.fill === 'yellow' && s.text === 'send-smtp-email.status.retrying'),
+        statuses(nodes.send).some((s) => s.fill === 'yellow' && s.text === 'send-smtp-email.status.retry'),
         'the node showed that it retries',
       );
-      assert.deepEqual(warned(nodes.send), []);
+      const said = warned(nodes.send);
+      assert.equal(said.length, 1, 'one warning: why the mail waits, none for a recipient given up');
+      assert.match(said[0], /waits for a retry: Recipient command failed: 451 4\.7\.1 Greylisted.*greylists/);
       assert.deepEqual(outboxFiles(), [], 'nothing left in the outbox');
     } finally {
       await helper.unload();
@@ -158,7 +160,12 @@ describe('recipients deferred by the server (4xx to RCPT TO)', function () {
         "Not delivered to full@example.com: 452 4.2.2 Mailbox full (gave up after 5 attempts in 10 s). The recipient's mailbox is full " +
           "(on the recipient's side, not this sender's): mails are retried for the connection's Retry for (s); if it stays full, tell the recipient another way.",
       ]);
-      assert.deepEqual(warned(nodes.send), emailResult.warnings, 'the same warning in the log');
+      const [waits, ...rest] = warned(nodes.send);
+      assert.match(
+        waits,
+        /^"Hello" waits for a retry: Recipient command failed: 452 4\.2\.2 Mailbox full\. The recipient's mailbox is full/,
+      );
+      assert.deepEqual(rest, emailResult.warnings, 'the same warning in the log, after the one that said why it waits');
     } finally {
       await helper.unload();
       await smtp.close();

@@ -8,11 +8,13 @@ import net from 'node:net';
 import type { ParsedMail } from 'mailparser';
 import type { NodeStatus } from 'node-red';
 import { startSmtp, smtpError, type SmtpServer } from './support/smtp';
+import { delivered } from './support/connection';
 import { startExchange, answer, type ExchangeServer } from './support/exchange';
 import { startTokenEndpoint } from './support/token-endpoint';
 import { fakeClock } from './support/clock';
 import { helper, deploy, next, instantBackoff, type Deployed, type Msg } from './support/flow';
-import { Connection, POOL_REGROW_MS } from '../src/lib/connection';
+import { Connection } from '../src/lib/connection';
+import { POOL_REGROW_MS } from '../src/lib/transports/smtp';
 import type { MailError } from '../src/lib/errors/errors';
 import type { RetryTiming } from '../src/lib/delivery/retry';
 
@@ -140,8 +142,8 @@ describe('provider limits', function () {
       });
       nodes.send.receive({});
       const status = await retrying;
-      // The test runtime shows message keys: "retrying (1)" in English.
-      assert.deepEqual([status.shape, status.text], ['ring', 'send-smtp-email.status.retrying']);
+      // The test runtime shows message keys: "retry 1: EAUTH" in English.
+      assert.deepEqual([status.shape, status.text], ['ring', 'send-smtp-email.status.retry']);
       assert.equal(waitingThen, 1);
       const { emailResult } = await passed;
       assert.equal(emailResult.success, true);
@@ -470,7 +472,7 @@ describe('provider limits', function () {
         send: { subject: 'topic', subjectType: 'msg' },
       });
       const ended = collect(nodes, 6);
-      const waiting = statusMatching(nodes, (s) => /retrying/.test(String(s.text)) && nodes.config.connection().retrying === 3);
+      const waiting = statusMatching(nodes, (s) => /retry/.test(String(s.text)) && nodes.config.connection().retrying === 3);
       for (let i = 0; i < 6; i++) nodes.send.receive({ topic: i % 2 ? `retry ${i}` : `ok ${i}` });
       await waiting;
       await smtp.waitForMessages(3);
@@ -613,8 +615,8 @@ describe('backoff of a connection (injected clock)', function () {
       { retry: { now: clock.now, timers: clock, random: () => 0.5 } },
     );
     const waits: boolean[] = [];
-    const info = await conn.send({ from: 'sender@example.com', to: 'to@example.com', subject: 'x', text: 'x' }, false, undefined, (w) =>
-      waits.push(w),
+    const info = await delivered(
+      conn.send({ from: 'sender@example.com', to: 'to@example.com', subject: 'x', text: 'x' }, false, undefined, (w) => waits.push(w)),
     );
     await conn.close();
     assert.equal(info.attempts, 4);

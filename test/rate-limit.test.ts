@@ -6,6 +6,7 @@ import { RateLimiter, type Timers } from '../src/lib/delivery/rate-limiter';
 import { Connection } from '../src/lib/connection';
 import { transportOptions, type ConnectionConfig } from '../src/lib/config/transport-options';
 import { startSmtp, type SmtpServer } from './support/smtp';
+import { delivered } from './support/connection';
 import { deploy, useHelperWithSmtp, type Msg } from './support/flow';
 
 interface FakeTimer {
@@ -138,8 +139,10 @@ describe('rate limit of a connection', function () {
     const conn = new Connection(config(smtp.port), { user: 'sender@example.com' }, { now: clock.now, timers: clock.timersApi });
     const queueEvents: [number, boolean][] = [];
     const sends = Array.from({ length: 6 }, (_, i) =>
-      conn.send({ from: 'sender@example.com', to: 'to@example.com', subject: `m${i}`, text: 'x' }, false, (waiting) =>
-        queueEvents.push([i, waiting]),
+      delivered(
+        conn.send({ from: 'sender@example.com', to: 'to@example.com', subject: `m${i}`, text: 'x' }, false, (waiting) =>
+          queueEvents.push([i, waiting]),
+        ),
       ),
     );
     await smtp.waitForMessages(1);
@@ -165,7 +168,9 @@ describe('rate limit of a connection', function () {
   it('fails the sends still waiting when it is closed, with ECONNECTION and a hint: none is lost silently', async function () {
     const clock = fakeTime();
     const conn = new Connection(config(smtp.port), { user: 'sender@example.com' }, { now: clock.now, timers: clock.timersApi });
-    const sends = [0, 1, 2].map((i) => conn.send({ from: 'sender@example.com', to: 'to@example.com', subject: `m${i}`, text: 'x' }));
+    const sends = [0, 1, 2].map((i) =>
+      delivered(conn.send({ from: 'sender@example.com', to: 'to@example.com', subject: `m${i}`, text: 'x' })),
+    );
     await sends[0];
     await conn.close(0);
     const outcomes = await Promise.allSettled(sends);

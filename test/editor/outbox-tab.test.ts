@@ -75,7 +75,7 @@ describe('Outbox tab in a real browser (Chromium)', function () {
   let smtp: RefusingSmtp;
   let admin: LaunchedBrowser;
   let viewer: LaunchedBrowser | undefined;
-  /** The node statuses; `retrying (n)` tells that n mails wait for a retry and Retry now can reach them. */
+  /** The node statuses; `retry n: EMESSAGE` tells that n mails wait for a retry after a 451 and Retry now can reach them. */
   let status: Awaited<ReturnType<typeof red.watchStatus>>;
   const pageErrors: Error[] = [];
   /** Ids of the two waiting mails, by subject. */
@@ -180,7 +180,7 @@ describe('Outbox tab in a real browser (Chromium)', function () {
     await smtp.untilAttempts(first, 2);
     await row(first).locator('.smtp-outbox-facts', { hasText: '2 attempts' }).waitFor();
     // Waiting again (Retry now reaches it only from then on: the list shows the attempt a moment before).
-    await status.until('send1', 'retrying (2)', mark);
+    await status.until('send1', 'retry 2: EMESSAGE', mark);
     assert.match(await row(second).locator('.smtp-outbox-facts').innerText(), /· 1 attempt ·/, 'the other mail was not retried');
     assert.equal(smtp.attempts(second), 1);
   });

@@ -25,6 +25,7 @@ const catchNode: NodeInitializer = catchNodeModule;
 export type TestSettings = Partial<LocalSettings> & {
   smtpOauthConfigRetryTiming?: RetryTiming;
   smtpOauthConfigRateWindowMs?: number;
+  smtpOauthConfigCloseGraceMs?: number;
   smtpOauthConfigMaxAttachmentMB?: unknown;
 };
 

@@ -256,7 +256,7 @@ export async function leaveMailsWaiting(red: AuthNodeRed, smtp: RefusingSmtp, ma
   const status = await red.watchStatus();
   for (const i of marks.subjects.keys()) await red.inject(`inject${i + 1}`);
   for (const s of marks.subjects) await smtp.untilAttempts(s, 1);
-  await status.until('send1', `retrying (${marks.subjects.length})`);
+  await status.until('send1', `retry ${marks.subjects.length}: EMESSAGE`);
   return status;
 }
 

@@ -32,6 +32,11 @@ export interface SmtpOptions {
   onData?: (parsed: ParsedMail, session: SMTPServerSession) => Error | undefined;
   /** To answer a stored message later, as a slow server does. */
   holdAnswer?: (answer: () => void) => void;
+  /**
+   * To decide on a message later, as a slow MTA does: it counts as received only if accepted while
+   * its client is still connected (one that hung up first left the transaction unfinished).
+   */
+  decideLater?: (message: HeldMessage) => void;
   /** false to accept mail without authentication */
   auth?: boolean;
   /** To refuse a connection at the greeting. */
@@ -59,6 +64,18 @@ export interface ReadMail extends Omit<ParsedMail, 'to' | 'cc' | 'bcc' | 'from' 
   replyTo: AddressObject;
   html: string;
   text: string;
+}
+
+/** A message whose answer a slow server holds: decide() answers 250, or the refusal given. */
+export interface HeldMessage {
+  messageId: string | undefined;
+  decide(refusal?: string): void;
+}
+
+/** smtp-server's connection, as far as the tests look at it. */
+interface Connection {
+  session: SMTPServerSession;
+  _socket: { destroyed: boolean; destroy(): void };
 }
 
 /** A message the server accepted. */
@@ -161,6 +178,25 @@ export async function startSmtp(options: SmtpOptions = {}): Promise<SmtpServer> 
         const parsed = await simpleParser(raw);
         const refused = options.onData && options.onData(parsed, session);
         if (refused) return cb(refused);
+        if (options.decideLater) {
+          const socket = [...(server as unknown as { connections: Set<Connection> }).connections].find(
+            (c) => c.session === session,
+          )?._socket;
+          let decided = false;
+          return options.decideLater({
+            messageId: parsed.messageId,
+            decide(refusal) {
+              if (decided) return;
+              decided = true;
+              if (refusal) return cb(smtpError(refusal));
+              if (socket && !socket.destroyed) {
+                messages.push({ raw: raw.toString('utf8'), parsed: parsed as ReadMail, envelope: session.envelope, user: session.user });
+                settle();
+              }
+              cb(null, 'Queued as ' + messages.length);
+            },
+          });
+        }
         messages.push({ raw: raw.toString('utf8'), parsed: parsed as ReadMail, envelope: session.envelope, user: session.user });
         const answer = () => cb(null, 'Queued as ' + messages.length);
         if (options.holdAnswer) options.holdAnswer(answer);
@@ -186,7 +222,7 @@ export async function startSmtp(options: SmtpOptions = {}): Promise<SmtpServer> 
     /** Goes away at once, as a crashed server would: listener closed, every connection cut. */
     destroy() {
       server.server.close();
-      for (const connection of server.connections) connection._socket.destroy();
+      for (const connection of (server as unknown as { connections: Set<Connection> }).connections) connection._socket.destroy();
     },
   };
 }
@@ -224,4 +260,54 @@ export async function startScriptedSmtp(options: Omit<SmtpOptions, 'onData'> = {
     },
   });
   return smtp;
+}
+
+/** The SMTP server of startSlowMta(). */
+export interface SlowMta extends SmtpServer {
+  /** Messages whose answer is still held, oldest first. */
+  held: HeldMessage[];
+  /** Resolves once `n` messages were held in all. */
+  waitForHeld(n: number): Promise<void>;
+  /** Answers the held messages and every later one at once with 250. */
+  acceptAll(): void;
+}
+
+/**
+ * A server that holds its answer to DATA until the test decides, as a slow MTA does; `messages`
+ * holds only what it accepted while the client was still connected (RFC 5321 §4.1.1.4: a mail is
+ * the server's responsibility once it said OK, and a client that hung up before never heard it).
+ */
+export async function startSlowMta(options: Omit<SmtpOptions, 'decideLater'> = {}): Promise<SlowMta> {
+  let seen = 0;
+  let atOnce = false;
+  const waiters: { n: number; resolve: () => void }[] = [];
+  const held: HeldMessage[] = [];
+  const mta = (await startSmtp({
+    auth: false,
+    ...options,
+    decideLater(message) {
+      seen++;
+      for (const w of [...waiters]) {
+        if (seen < w.n) continue;
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve();
+      }
+      if (atOnce) return message.decide();
+      const waiting: HeldMessage = {
+        messageId: message.messageId,
+        decide: (refusal) => {
+          held.splice(held.indexOf(waiting), 1);
+          message.decide(refusal);
+        },
+      };
+      held.push(waiting);
+    },
+  })) as SlowMta;
+  mta.held = held;
+  mta.waitForHeld = (n) => (seen >= n ? Promise.resolve() : new Promise((resolve) => waiters.push({ n, resolve })));
+  mta.acceptAll = () => {
+    atOnce = true;
+    for (const h of [...held]) h.decide();
+  };
+  return mta;
 }

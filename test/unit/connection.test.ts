@@ -3,11 +3,13 @@
 // closing that waits for what is in flight.
 import assert from 'node:assert/strict';
 import type Mail from 'nodemailer/lib/mailer';
-import { Connection, isTokenRefusal, type SendError } from '../../src/lib/connection';
+import { Connection, type SendError } from '../../src/lib/connection';
+import { isTokenRefusal } from '../../src/lib/transports/smtp';
 import type { MailError } from '../../src/lib/errors/errors';
 import type { ConnectionConfig } from '../../src/lib/config/transport-options';
 import { fakeClock } from '../support/clock';
 import { startScriptedSmtp, startSmtp, smtpError, type ScriptedSmtp } from '../support/smtp';
+import { delivered } from '../support/connection';
 import { startTokenEndpoint, type TokenEndpoint } from '../support/token-endpoint';
 
 const mail = (subject: string): Mail.Options => ({ from: 'sender@example.com', to: 'to@example.com', subject, text: `body of ${subject}` });
@@ -43,7 +45,7 @@ describe('connection', function () {
       const conn = new Connection(config(), { user: 'sender@example.com' });
       try {
         assert.equal(conn.user, 'sender@example.com');
-        const info = await conn.send(mail('hello'));
+        const info = await delivered(conn.send(mail('hello')));
         assert.equal(info.attempts, 1);
         assert.deepEqual(info.accepted, ['to@example.com']);
         assert.match(info.response, /^250 /);
@@ -69,7 +71,7 @@ describe('connection', function () {
       smtp.refuse = ['451 4.3.0 Error: queue file write error'];
       const waits: boolean[] = [];
       try {
-        const info = await conn.send(mail('retried'), false, undefined, (waiting) => waits.push(waiting));
+        const info = await delivered(conn.send(mail('retried'), false, undefined, (waiting) => waits.push(waiting)));
         assert.equal(info.attempts, 2);
         assert.deepEqual(clock.delays, [1000]);
         assert.deepEqual(waits, [true, false]);
@@ -86,7 +88,7 @@ describe('connection', function () {
       const clock = fakeClock({ auto: true });
       const conn = new Connection(config(), { user: 'sender@example.com' }, { retry: { now: clock.now, timers: clock } });
       try {
-        await assert.rejects(conn.send({ ...mail('unknown'), to: 'unknown@example.com' }), (e: SendError) => {
+        await assert.rejects(delivered(conn.send({ ...mail('unknown'), to: 'unknown@example.com' })), (e: SendError) => {
           assert.equal(e.code, 'EENVELOPE');
           assert.equal(e.responseCode, 550);
           assert.equal(e.attempts, 1);
@@ -108,7 +110,7 @@ describe('connection', function () {
       );
       smtp.refuse = ['451 4.3.0 Error: queue file write error'];
       try {
-        await assert.rejects(conn.send(mail('once')), (e: SendError) => e.responseCode === 451 && e.attempts === 1);
+        await assert.rejects(delivered(conn.send(mail('once'))), (e: SendError) => e.responseCode === 451 && e.attempts === 1);
         assert.equal(smtp.seen.length, 1);
         assert.deepEqual(clock.delays, []);
       } finally {
@@ -127,7 +129,7 @@ describe('connection', function () {
       smtp.refuse = Array.from({ length: 10 }, () => '451 4.3.0 Error: queue file write error');
       try {
         await assert.rejects(
-          conn.send(mail('deadline')),
+          delivered(conn.send(mail('deadline'))),
           (e: SendError) => e.attempts === 4 && /gave up after 4 attempts in 4 s/.test(e.message),
         );
         assert.deepEqual(clock.delays, [1000, 2000, 1000]);
@@ -142,12 +144,23 @@ describe('connection', function () {
       // 2 per minute: one every 30 s.
       const conn = new Connection(config({ rateLimitPerMinute: 2 }), { user: 'sender@example.com' }, { now: clock.now, timers: clock });
       const queued: string[] = [];
+      let bothWait!: () => void;
+      const waiting = new Promise<void>((resolve) => (bothWait = resolve));
       const send = (subject: string) =>
-        settled(conn.send(mail(subject), false, (waits) => queued.push(`${subject} ${waits ? 'waits' : 'goes'}`)));
+        settled(
+          delivered(
+            conn.send(mail(subject), false, (waits) => {
+              queued.push(`${subject} ${waits ? 'waits' : 'goes'}`);
+              if (queued.length === 2) bothWait();
+            }),
+          ),
+        );
       try {
         const first = await send('one');
         const second = send('two');
         const third = send('three');
+        // Each mail is built, then waits for its turn.
+        await waiting;
         assert.equal(conn.waiting, 2);
         assert.deepEqual(queued, ['two waits', 'three waits']);
         assert.ok('value' in first);
@@ -174,8 +187,11 @@ describe('connection', function () {
     it('fails a send still waiting for its turn when the connection closes, with ECONNECTION and a hint', async function () {
       const clock = fakeClock();
       const conn = new Connection(config({ rateLimitPerMinute: 1 }), { user: 'sender@example.com' }, { now: clock.now, timers: clock });
-      await conn.send(mail('first'));
-      const waiting = settled(conn.send(mail('second')));
+      await delivered(conn.send(mail('first')));
+      let queued!: () => void;
+      const inQueue = new Promise<void>((resolve) => (queued = resolve));
+      const waiting = settled(delivered(conn.send(mail('second'), false, (waits) => waits && queued())));
+      await inQueue;
       assert.equal(conn.waiting, 1);
       await conn.close(0);
       const outcome = await waiting;
@@ -191,7 +207,7 @@ describe('connection', function () {
       const conn = new Connection({ ...config(), port: slow.port }, { user: 'sender@example.com' });
       try {
         const order: string[] = [];
-        const sent = conn.send(mail('slow')).then(() => order.push('sent'));
+        const sent = delivered(conn.send(mail('slow'))).then(() => order.push('sent'));
         await slow.waitForMessages(1);
         const closed = conn.close().then(() => order.push('closed'));
         answer!();
@@ -208,7 +224,7 @@ describe('connection', function () {
       smtp.refuse = ['451 4.3.0 Error: queue file write error'];
       let waitingForRetry!: () => void;
       const retrying = new Promise<void>((resolve) => (waitingForRetry = resolve));
-      const outcome = settled(conn.send(mail('closed'), false, undefined, (waits) => waits && waitingForRetry()));
+      const outcome = settled(delivered(conn.send(mail('closed'), false, undefined, (waits) => waits && waitingForRetry())));
       await retrying;
       assert.equal(conn.retrying, 1);
       await conn.close();
@@ -300,7 +316,9 @@ describe('connection', function () {
     it('fetches one token for all pooled connections and authenticates with XOAUTH2', async function () {
       const conn = connection();
       try {
-        const infos = await Promise.all(['a', 'b', 'c', 'd', 'e', 'f'].map((s) => conn.send({ ...mail(s), from: 'mailbox@example.com' })));
+        const infos = await Promise.all(
+          ['a', 'b', 'c', 'd', 'e', 'f'].map((s) => delivered(conn.send({ ...mail(s), from: 'mailbox@example.com' }))),
+        );
         assert.equal(infos.length, 6);
         assert.equal(idp.state.requests.length, 1, 'one token request');
         assert.equal(idp.state.requests[0].grant_type, 'client_credentials');
@@ -319,7 +337,7 @@ describe('connection', function () {
       try {
         const token = (await conn.tokens!.get()).accessToken;
         refused.add(token);
-        const info = await conn.send({ ...mail('renewed'), from: 'mailbox@example.com' });
+        const info = await delivered(conn.send({ ...mail('renewed'), from: 'mailbox@example.com' }));
         assert.equal(info.attempts, 1, 'the renewal is part of the attempt');
         assert.equal(idp.state.issued.length, 2);
         assert.notEqual(idp.state.issued[1], token);
@@ -344,7 +362,7 @@ describe('connection', function () {
       );
       try {
         await assert.rejects(
-          conn.send(mail('refused')),
+          delivered(conn.send(mail('refused'))),
           (e: SendError) =>
             e.code === 'EOAUTH2' && /AADSTS7000215/.test(e.message) && /secret VALUE/.test(e.hint ?? '') && e.attempts === 1,
         );
@@ -423,7 +441,7 @@ describe('connection', function () {
         from: { name: 'Sender', address: 'sender@example.com' },
         to: 'a@example.com, late@example.com',
       };
-      const info = await conn.send(message, false, undefined, (waiting) => waits.push(waiting));
+      const info = await delivered(conn.send(message, false, undefined, (waiting) => waits.push(waiting)));
       assert.deepEqual([info.accepted, info.rejected, info.attempts], [['a@example.com', 'late@example.com'], [], 2]);
       assert.deepEqual(info.envelope, { from: 'sender@example.com', to: ['a@example.com', 'late@example.com'] });
       assert.equal(info.warnings, undefined);

@@ -16,6 +16,7 @@ import {
   type MailInput,
 } from '../../src/lib/message/message';
 import { startSmtp, smtpError } from '../support/smtp';
+import { delivered } from '../support/connection';
 
 /** The error buildMessage throws for this input, or undefined when it builds. */
 function refusal(input: MailInput, defaultFrom = 'sender@x.example'): MailError | undefined {
@@ -190,7 +191,7 @@ describe('message', function () {
 
     it('reports what the server accepted and refused, with the attempts', async function () {
       const message = buildMessage({ to: 'a@x.example, unknown@x.example', subject: 'Partly', text: 'x' }, conn.user);
-      const sent = await conn.send(message);
+      const sent = await delivered(conn.send(message));
       assert.deepEqual(successResult(sent), {
         success: true,
         messageId: sent.messageId,
@@ -219,7 +220,7 @@ describe('message', function () {
     });
 
     it('reports a refusal with its code, answer, hint and attempts, and leaves out what it does not know', async function () {
-      const err = await conn.send(buildMessage({ to: 'unknown@x.example', text: 'x' }, conn.user)).then(
+      const err = await delivered(conn.send(buildMessage({ to: 'unknown@x.example', text: 'x' }, conn.user))).then(
         () => assert.fail('the server refused the only recipient'),
         (e: SendError) => e,
       );

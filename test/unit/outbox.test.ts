@@ -6,18 +6,27 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type Mail from 'nodemailer/lib/mailer';
-import { Connection, type SendError, type SentInfo } from '../../src/lib/connection';
-import { isDeferred, orphanedOutboxes, outboxFolder, type Origin, type Outcome } from '../../src/lib/delivery/outbox';
+import {
+  Connection,
+  isHandedOver,
+  type HandedOver,
+  type Origin,
+  type Outcome,
+  type SendError,
+  type SentInfo,
+} from '../../src/lib/connection';
+import { orphanedOutboxes, outboxFolder } from '../../src/lib/delivery/outbox-folders';
 import type { SpoolRecord } from '../../src/lib/delivery/spool';
 import type { ConnectionConfig } from '../../src/lib/config/transport-options';
 import { fakeClock, type FakeClock } from '../support/clock';
 import { startScriptedSmtp, type ScriptedSmtp } from '../support/smtp';
+import { delivered } from '../support/connection';
 
 const mail = (subject: string): Mail.Options => ({ from: 'sender@example.com', to: 'to@example.com', subject, text: `body of ${subject}` });
 
-type Settled = { value: SentInfo } | { error: SendError };
+type Settled<T> = { value: T } | { error: SendError };
 /** A send's outcome, taken at once so that a rejection is never left unhandled while the test waits. */
-const settled = (p: Promise<SentInfo>): Promise<Settled> =>
+const settled = <T = SentInfo | HandedOver>(p: Promise<T>): Promise<Settled<T>> =>
   p.then(
     (value) => ({ value }),
     (error: SendError) => ({ error }),
@@ -77,7 +86,9 @@ describe('outbox', function () {
         now: clock?.now,
         timers: clock,
         retry: { random: () => 0.5 },
-        outbox: { dir: folder(name), maxBytes: setup.maxBytes ?? 10 * 1024 * 1024, report: setup.report, onChange: setup.onChange },
+        report: setup.report,
+        onChange: setup.onChange,
+        outbox: { dir: folder(name), maxBytes: setup.maxBytes ?? 10 * 1024 * 1024 },
       },
     );
     connections.push(conn);
@@ -92,9 +103,9 @@ describe('outbox', function () {
     const outbox = conn.outbox!;
     await outbox.open();
     const queued = [signal(), signal()];
-    const one = settled(conn.send(mail('one')));
-    const two = settled(conn.send(mail('two'), false, (waits) => waits && queued[0].fire()));
-    const three = settled(conn.send(mail('three'), false, (waits) => waits && queued[1].fire()));
+    const one = settled(delivered(conn.send(mail('one'))));
+    const two = settled(delivered(conn.send(mail('two'), false, (waits) => waits && queued[0].fire())));
+    const three = settled(delivered(conn.send(mail('three'), false, (waits) => waits && queued[1].fire())));
     await Promise.all(queued.map((q) => q.promise));
 
     const first = await one;
@@ -150,8 +161,7 @@ describe('outbox', function () {
     await queued.promise;
     await before.close();
     const outcome = await left;
-    assert.ok('error' in outcome);
-    assert.ok(isDeferred(outcome.error), 'the msg ends: its mail stays in the outbox');
+    assert.ok('value' in outcome && isHandedOver(outcome.value), 'the msg ends: its mail stays in the outbox');
     assert.equal(files(folder('restart')).length, 2);
     assert.deepEqual(subjects(), ['sent at once']);
 
@@ -181,7 +191,7 @@ describe('outbox', function () {
     const conn = connection('full', { maxBytes: 100 });
     // Not opened yet, as before the flows have started: the send opens it, and writes the mail first.
     await assert.rejects(
-      conn.send(mail('too large for the outbox')),
+      delivered(conn.send(mail('too large for the outbox'))),
       (e: SendError) => e.code === 'EOUTBOX' && e.attempts === 0 && !!e.hint,
     );
     assert.deepEqual(smtp.seen, [], 'the server never saw it');
@@ -197,7 +207,7 @@ describe('outbox', function () {
       await outbox.open();
       smtp.refuse = ['451 4.3.0 Error: queue file write error'];
       const retrying = signal();
-      const sending = settled(conn.send(mail('refused once'), false, undefined, (waits) => waits && retrying.fire()));
+      const sending = settled(delivered(conn.send(mail('refused once'), false, undefined, (waits) => waits && retrying.fire())));
       await retrying.promise;
       return { clock, conn, outbox, sending };
     }

@@ -48,11 +48,11 @@ describe('recipients', function () {
 
   it('sends the next attempt to the recipients still owed only, keeping the sender, and adds up the result', function () {
     const recipients = new Recipients();
-    const message = { envelope: { from: 's@example.com', to: ['a', 'b'] }, raw: 'x' };
-    assert.equal(recipients.narrow(message), message, 'unchanged until an attempt split the recipients');
+    const envelope = { from: 's@example.com', to: ['a', 'b'] };
+    assert.equal(recipients.narrow(envelope), envelope, 'unchanged until an attempt split the recipients');
     const deferredErr = recipients.sent(info(['a', 'b'], ['a'], [refusal('b', '451 4.7.1 Greylisted')]));
     assert.equal(deferredErr?.recipient, 'b');
-    assert.deepEqual(recipients.narrow(message).envelope, { from: 's@example.com', to: ['b'] });
+    assert.deepEqual(recipients.narrow(envelope), { from: 's@example.com', to: ['b'] });
     assert.equal(recipients.delivered, true);
     // Given up: b is owed, with its answer.
     assert.deepEqual(

@@ -1,7 +1,6 @@
 import { EENVELOPE } from 'nodemailer/lib/errors';
-import type Mail from 'nodemailer/lib/mailer';
-import type SMTPPool from 'nodemailer/lib/smtp-pool';
-import { isTransient, type RetryableError } from './retry';
+import { isTransient, type RetryableError } from '../errors/transient';
+import type { Delivery, Envelope, RecipientError } from '../transports/transport';
 import type { Text } from '../errors/texts';
 
 /**
@@ -21,8 +20,7 @@ export interface RecipientProgress {
   response?: string;
 }
 
-/** One recipient's refusal as nodemailer reports it: its RCPT TO answer, and the recipient. */
-export type RecipientError = RetryableError & { recipient?: string };
+export type { RecipientError };
 
 /** What one attempt decided about the recipients it was sent to. */
 export interface Verdict {
@@ -33,7 +31,7 @@ export interface Verdict {
   deferred: RecipientError[];
 }
 
-type Info = SMTPPool.SentMessageInfo;
+type Info = Delivery;
 
 /** Of the refusals of an attempt, the deferred ones: a later attempt may get them through. */
 const deferredOf = (errors: RecipientError[] | undefined): RecipientError[] =>
@@ -112,15 +110,10 @@ export class Recipients {
     return !!this.progress?.accepted.length;
   }
 
-  /** The message for the next attempt: after a split, to the recipients still owed only. */
-  narrow(message: Mail.Options): Mail.Options {
-    const envelope = message.envelope as { from?: string | false } | undefined;
-    if (typeof envelope?.from === 'string' || envelope?.from === false) this.from = envelope.from;
-    if (!this.progress) return message;
-    // The sender stays what it was: the envelope's (a mail of the outbox), else the From address, as
-    // nodemailer takes it from the message it builds.
-    const from = envelope?.from ?? message.from;
-    return { ...message, envelope: { ...envelope, from, to: owedOf(this.progress) } as Mail.Envelope };
+  /** The envelope of the next attempt: after a split, to the recipients still owed only, from the same sender. */
+  narrow(envelope: Envelope): Envelope {
+    this.from = envelope.from;
+    return this.progress ? { from: envelope.from, to: owedOf(this.progress) } : envelope;
   }
 
   /**

@@ -1,15 +1,6 @@
-import { ECONNECTION, EDNS, ESOCKET, ETIMEDOUT, ETLS } from 'nodemailer/lib/errors';
-import { ErrorCodes, type MailError } from '../errors/errors';
+// Which failures are worth another attempt is the errors' own knowledge (transports use it too).
+export { isTooManyConnections, isTransient, type RetryableError } from '../errors/transient';
 import type { Timers } from './rate-limiter';
-
-/** An error as the retry sees it: the token cache marks the token endpoint's temporary answers. */
-export interface RetryableError extends MailError {
-  originalCode?: string;
-  /** Set by the token cache on HTTP 429, 5xx and time-outs of the token endpoint. */
-  transient?: boolean;
-  /** How long the token endpoint asked us to wait (Retry-After), in ms. */
-  retryAfterMs?: number;
-}
 
 export interface RetryTiming {
   /** First delay in ms (1 s); doubled after every further failure. Shorter only in tests and the benchmark. */
@@ -26,62 +17,6 @@ export const RETRY_BASE_MS = 1000;
 export const RETRY_MAX_MS = 5 * 60 * 1000;
 /** A bound on the loop whatever the deadline: days of retrying at the longest delay. */
 export const MAX_ATTEMPTS = 1000;
-
-/**
- * Errors of the operating system for a connection that could not be made or broke off: another
- * attempt a little later may well get through. A refused certificate or a TLS/port mismatch is not
- * among them: it fails the same way every time.
- */
-const NETWORK_FAULTS: ReadonlySet<string> = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ECONNABORTED',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'EHOSTDOWN',
-  'ENETUNREACH',
-  'ENETDOWN',
-  'EAI_AGAIN',
-]);
-/** Configuration errors nodemailer reports as a broken connection. */
-const MISMATCH = /wrong version number|ssl3_get_record|packet length too long|certificate|self[- ]signed|unable to verify|STARTTLS/i;
-
-/**
- * Whether a later attempt may succeed where this one failed. RFC 5321 §4.2.1: a 4yz answer is a
- * transient negative completion, at whatever step it comes (greeting, EHLO, AUTH, MAIL, RCPT,
- * DATA); a 5yz answer is permanent. A connection that could not be made or broke before the server
- * accepted the message is transient too, and so are the token endpoint's 429, 5xx and time-outs.
- */
-export function isTransient(err: RetryableError): boolean {
-  if (err.code === ErrorCodes.EOAUTH2) return err.transient === true;
-  const text = `${err.response ?? ''} ${err.message ?? ''}`;
-  if (typeof err.responseCode === 'number' && err.responseCode > 0) return err.responseCode >= 400 && err.responseCode < 500;
-  if (MISMATCH.test(text)) return false;
-  switch (err.code) {
-    case ECONNECTION:
-    case ETIMEDOUT:
-      return true;
-    case ESOCKET:
-    case ETLS:
-    case EDNS:
-      return NETWORK_FAULTS.has(err.originalCode || '') || /socket disconnected|closed unexpectedly|socket hang up/i.test(text);
-    default:
-      return false;
-  }
-}
-
-/**
- * The server refused a connection because this client has too many open: Exchange Online's
- * `432 4.3.2 Concurrent connections limit exceeded` at AUTH, Gmail's `421 4.7.0 Try again later`,
- * and any 421 that says "too many".
- */
-export function isTooManyConnections(err: RetryableError): boolean {
-  const text = `${err.response ?? ''} ${err.message ?? ''}`;
-  if (err.responseCode === 432) return /4\.3\.2|concurrent|too many/i.test(text);
-  if (err.responseCode === 421) return /4\.7\.0|too many|concurrent/i.test(text);
-  return false;
-}
 
 /**
  * The wait before the next attempt after `failures` failed ones: 1 s, 2 s, 4 s … up to 5 min, each

@@ -1,49 +1,19 @@
 import { randomUUID } from 'node:crypto';
-import { constants as fsc, promises as fsp } from 'node:fs';
+import { constants as fsc, createReadStream, promises as fsp, type Dirent } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { ErrorCodes, mailError, type Localizable, type MailError } from '../errors/errors';
+import { ErrorCodes, mailError, type MailError } from '../errors/errors';
 import { text, type Text } from '../errors/texts';
-import { isProgress, type RecipientProgress } from './recipients';
+import { isProgress } from './recipients';
+import { MAX_ATTEMPTS } from './retry';
+import type { AddOptions as StoreAddOptions, Found, MailRecord, NewMail, Store } from './store';
 
 /** One waiting mail as the spool keeps it: the built message is in `<id>.eml`, this in `<id>.json`. */
-export interface SpoolRecord {
-  id: string;
-  /** Epoch ms when the mail was accepted. */
-  created: number;
-  messageId: string;
-  envelope: { from: string; to: string[] };
-  /** What the Outbox tab shows: never the body. */
-  summary: { to: string; subject: string };
-  /** Bytes of the built message. */
-  size: number;
-  attempts: number;
-  /** Epoch ms of the first attempt: the retry time counts from it, also across restarts. */
-  firstAttemptAt?: number;
-  /** Epoch ms of the next attempt, while the mail waits for a retry. */
-  nextAttemptAt?: number;
-  /** The last error, with message and hint also as keys of the catalog (errors.ts), for the Outbox tab to translate. */
-  lastError?: Localizable & { code?: string; responseCode?: number };
-  /**
-   * How far the mail got with its recipients once an attempt split them (the server accepted it for
-   * some and deferred others); `envelope.to` then holds only the recipients still owed.
-   */
-  progress?: RecipientProgress;
-  /** Whether the mail has a From other than the connection's user (for the hints of a failure). */
-  customFrom?: boolean;
-  /** The send node that accepted the mail, to report the outcome of a mail resumed after a restart. */
-  node?: string;
-  /** The msg the outcome is reported with (JSON-safe, see storableMsg). */
-  msg?: unknown;
-}
+export type SpoolRecord = MailRecord;
 
-export interface AddOptions {
+export interface AddOptions extends Partial<StoreAddOptions> {
   /** Epoch ms of acceptance (default: now). */
   now?: number;
-  /** An id taken with nextId() when the mail arrived (default: a new one). */
-  id?: string;
-  /** Sees each chunk of the message as it is written (a copy for an immediate send). */
-  onChunk?: (chunk: Buffer) => void;
 }
 
 export interface SpoolLimits {
@@ -51,21 +21,13 @@ export interface SpoolLimits {
   maxCount: number;
 }
 
-/** What opening a spool found: the mails to send, oldest first, and what it set aside. */
-export interface SpoolContents {
-  pending: SpoolRecord[];
-  /** Records that could not be read (a crash mid-write), moved to damaged/. */
-  damaged: string[];
-  /**
-   * Leftovers that were never an accepted mail, deleted: temporary files of interrupted writes, and
-   * messages without a record (a crash before the record was written, or after it was deleted once
-   * the server had accepted the mail).
-   */
-  removedTemps: number;
-}
+/** What opening a spool found. */
+export type SpoolContents = Found;
 
 const FILE_MODE = 0o600;
 const DIR_MODE = 0o700;
+/** The subfolder where records that cannot be trusted are set aside. */
+const DAMAGED = 'damaged';
 /**
  * Record ids sort in the order mails were accepted: time, then a counter within the same ms. A
  * clock set back (NTP) does not reorder them: the time never goes below the last one used.
@@ -158,81 +120,173 @@ async function unlink(file: string): Promise<void> {
   });
 }
 
+/** Epoch ms that a record's times may take: Date's range, so that `new Date(t)` and timers stay sane. */
+const MAX_TIME = 8.64e15;
+const isTime = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && Math.abs(v) <= MAX_TIME;
+const isCount = (v: unknown, max: number) => Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) <= max;
+const isString = (v: unknown) => typeof v === 'string';
+const optional = (v: unknown, check: (v: unknown) => boolean) => v === undefined || check(v);
+const isStrings = (v: unknown) => Array.isArray(v) && v.every(isString);
+
+/**
+ * Whether a value read from disk is a record this version wrote: every field of the right type and
+ * range. A record is a file anyone with access to the user directory can edit or plant; one that
+ * fails here is set aside, never sent, and never breaks the Outbox list.
+ */
 function isRecord(value: unknown, id: string): value is SpoolRecord {
   const r = value as SpoolRecord;
+  if (!r || typeof r !== 'object' || Array.isArray(r)) return false;
+  const e = r.lastError as Record<string, unknown> | undefined;
   return (
-    !!r &&
     r.id === id &&
-    typeof r.messageId === 'string' &&
-    typeof r.size === 'number' &&
+    isTime(r.created) &&
+    isString(r.messageId) &&
     !!r.envelope &&
-    Array.isArray(r.envelope.to) &&
-    typeof r.attempts === 'number' &&
-    (r.progress === undefined || isProgress(r.progress))
+    isString(r.envelope.from) &&
+    isStrings(r.envelope.to) &&
+    !!r.summary &&
+    isString(r.summary.to) &&
+    isString(r.summary.subject) &&
+    optional(r.shown, isStrings) &&
+    isCount(r.size, Number.MAX_SAFE_INTEGER) &&
+    isCount(r.attempts, MAX_ATTEMPTS) &&
+    optional(r.firstAttemptAt, isTime) &&
+    optional(r.nextAttemptAt, isTime) &&
+    optional(
+      e,
+      (v) => !!v && typeof v === 'object' && isString(e!.message) && optional(e!.code, isString) && optional(e!.hint, isString),
+    ) &&
+    optional(r.progress, isProgress) &&
+    optional(r.customFrom, (v) => typeof v === 'boolean') &&
+    optional(r.node, isString) &&
+    optional(r.msg, (v) => v !== null && typeof v === 'object')
   );
 }
+
+/** The queue that holds each folder, in this process: the next one opens it only after it was released. */
+const holders = new Map<string, Promise<void>>();
+
+/** Opens a file for reading without following a link: a link planted in the outbox is never read through. */
+const NO_FOLLOW = fsc.O_RDONLY | fsc.O_NOFOLLOW;
 
 /**
  * A connection's outbox on disk, one folder per connection. A mail counts as accepted once its
  * record is renamed into place: the built message is written first, so a crash before that leaves
  * only a temporary or orphaned file, which the next start deletes (it was never accepted); a record
- * that cannot be read, or whose message is missing or cut short, is set aside in damaged/ instead
- * of sending half a mail. Files are 0600 in a 0700 folder, and hold no credentials.
+ * that cannot be trusted, or whose message is missing or cut short, is set aside in damaged/
+ * instead of sending half a mail. Files are 0600 in a 0700 folder, and hold no credentials.
  */
-export class Spool {
+export class Spool implements Store {
+  readonly durable = true;
   private readonly records = new Map<string, SpoolRecord>();
   private bytes = 0;
+  /** Mails being written, and their bytes so far: they count against the cap before they are in it. */
+  private writing = 0;
+  private writingBytes = 0;
   private readonly folder: FolderSync;
+  private opening?: Promise<Found>;
+  private unlock?: () => void;
 
-  private constructor(
+  constructor(
     readonly dir: string,
     private readonly limits: SpoolLimits,
   ) {
     this.folder = new FolderSync(dir);
   }
 
-  /** Opens (creating it if needed) the spool in `dir`, and reads what an earlier run left in it. */
-  static async open(dir: string, limits: SpoolLimits): Promise<{ spool: Spool } & SpoolContents> {
+  /**
+   * Opens the spool in `dir` at once, as a restart after a crash would (no holder is waited for):
+   * for tools and tests that look at a folder. Queues use open().
+   */
+  static async open(dir: string, limits: SpoolLimits): Promise<{ spool: Spool } & Found> {
     const spool = new Spool(dir, limits);
-    await fsp.mkdir(dir, { recursive: true, mode: DIR_MODE });
-    const names = await fsp.readdir(dir);
+    return { spool, ...(await spool.scan()) };
+  }
+
+  /**
+   * Takes the folder over once the queue that held it before in this process released it (a
+   * redeploy: the old connection writes every mail it still holds first), then reads what is there.
+   * A failure (a read-only user directory) is not kept: the next call tries again.
+   */
+  open(): Promise<Found> {
+    if (!this.unlock) {
+      const before = holders.get(this.dir) ?? Promise.resolve();
+      let release!: () => void;
+      const mine = new Promise<void>((resolve) => (release = resolve));
+      const chain = before.then(() => mine);
+      holders.set(this.dir, chain);
+      this.unlock = () => {
+        release();
+        if (holders.get(this.dir) === chain) holders.delete(this.dir);
+      };
+      this.opening = before.then(() => this.scan());
+    }
+    this.opening ??= this.scan();
+    return this.opening.catch((e) => {
+      this.opening = undefined;
+      throw writeFailed(e);
+    });
+  }
+
+  release(): void {
+    this.unlock?.();
+  }
+
+  private async scan(): Promise<Found> {
+    await fsp.mkdir(this.dir, { recursive: true, mode: DIR_MODE });
+    // The folder itself must be a folder: through a link, deleting and moving files would act elsewhere.
+    if ((await fsp.lstat(this.dir)).isSymbolicLink())
+      throw outboxError(text('errors.outbox.linked', { dir: this.dir }), text('hints.outbox.linked'));
+    const entries = await fsp.readdir(this.dir, { withFileTypes: true });
+    // A link is handled by its name like a file (deleted or set aside, never followed); anything else is not ours.
+    const ours = (e: Dirent) => e.isFile() || e.isSymbolicLink();
+    const skipped = entries.filter((e) => !ours(e) && e.name !== DAMAGED).map((e) => e.name);
+    const names = entries.filter(ours).map((e) => e.name);
     let removedTemps = 0;
     for (const name of names.filter((n) => n.endsWith('.tmp'))) {
-      await fsp.rm(path.join(dir, name), { force: true });
+      await unlink(path.join(this.dir, name));
       removedTemps++;
     }
     const damaged: string[] = [];
     const records = new Set(names.filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -'.json'.length)));
     for (const name of names.filter((n) => n.endsWith('.eml') && !records.has(n.slice(0, -'.eml'.length)))) {
-      await fsp.rm(path.join(dir, name), { force: true });
+      await unlink(path.join(this.dir, name));
       removedTemps++;
     }
     for (const id of [...records].sort()) {
-      const record = await spool.read(id);
+      if (this.records.has(id)) continue;
+      const record = await this.read(id);
       if (record) {
-        spool.records.set(id, record);
-        spool.bytes += record.size;
+        this.records.set(id, record);
+        this.bytes += record.size;
       } else {
-        await spool.setAside(id);
+        await this.setAside(id);
         damaged.push(id);
       }
     }
-    return { spool, pending: spool.list(), damaged, removedTemps };
+    return { pending: this.list(), damaged, removedTemps, skipped };
   }
 
   private async read(id: string): Promise<SpoolRecord | undefined> {
     try {
-      const record = parseRecord(await fsp.readFile(this.file(id, 'json'), 'utf8')) as SpoolRecord;
-      const stat = await fsp.stat(this.file(id, 'eml'));
-      return isRecord(record, id) && stat.size === record.size ? record : undefined;
+      const handle = await fsp.open(this.file(id, 'json'), NO_FOLLOW);
+      let record: unknown;
+      try {
+        record = parseRecord(await handle.readFile('utf8'));
+      } finally {
+        await handle.close();
+      }
+      const stat = await fsp.lstat(this.file(id, 'eml'));
+      return isRecord(record, id) && stat.isFile() && stat.size === record.size ? record : undefined;
     } catch {
       return undefined;
     }
   }
 
   private async setAside(id: string): Promise<void> {
-    const damaged = path.join(this.dir, 'damaged');
+    const damaged = path.join(this.dir, DAMAGED);
     await fsp.mkdir(damaged, { recursive: true, mode: DIR_MODE });
+    // rename moves a link itself, never what it points to.
     for (const ext of ['json', 'eml'] as const) {
       await fsp.rename(this.file(id, ext), path.join(damaged, `${id}.${ext}`)).catch(() => undefined);
     }
@@ -256,15 +310,23 @@ export class Spool {
     return this.records.size;
   }
 
+  /** A fresh read of the message for every pass: nothing of an earlier attempt is reused. */
+  body(id: string): Readable {
+    // Node opens the file with these flags as given; its types only know the string forms.
+    return createReadStream(this.file(id, 'eml'), { flags: NO_FOLLOW as unknown as string });
+  }
+
+  reusable(): boolean {
+    return true;
+  }
+
   /**
    * Stores a built message and its record; resolves once both are on disk. Refuses with EOUTBOX
-   * when the outbox is full or the disk cannot take it, leaving nothing half-written.
+   * when the outbox is full or the disk cannot take it, leaving nothing half-written. Mails being
+   * written count against the cap with the bytes they wrote so far, so that concurrent writes
+   * together never pass it.
    */
-  async add(
-    fields: Omit<SpoolRecord, 'id' | 'size' | 'created'>,
-    message: Readable | Buffer,
-    options: AddOptions = {},
-  ): Promise<SpoolRecord> {
+  async add(fields: NewMail, message: Readable | Buffer, options: AddOptions = {}): Promise<SpoolRecord> {
     const now = options.now ?? Date.now();
     const { maxBytes, maxCount } = this.limits;
     const full = () =>
@@ -280,10 +342,11 @@ export class Spool {
     // An error of the message before it is read (a download that failed at once) must not go
     // unhandled: reading it below reports it.
     if (!Buffer.isBuffer(message)) message.on('error', () => undefined);
-    if (this.records.size >= maxCount || this.bytes >= maxBytes) {
+    if (this.records.size + this.writing >= maxCount || this.bytes + this.writingBytes >= maxBytes) {
       if (!Buffer.isBuffer(message)) message.destroy();
       throw full();
     }
+    this.writing++;
     // The caller may have taken the id earlier, when the mail arrived, to keep the order of arrival.
     const id = options.id ?? nextId(now);
     let size = 0;
@@ -310,11 +373,12 @@ export class Spool {
         }
         if (next.done) break;
         const chunk = next.value;
-        size += chunk.length;
-        if (this.bytes + size > maxBytes) {
+        if (this.bytes + this.writingBytes + chunk.length > maxBytes) {
           if (!Buffer.isBuffer(message)) message.destroy();
           throw full();
         }
+        size += chunk.length;
+        this.writingBytes += chunk.length;
         options.onChunk?.(chunk);
         await eml.write(chunk);
       }
@@ -338,6 +402,9 @@ export class Spool {
       await Promise.all([eml?.close(), json?.close()]).catch(() => undefined);
       for (const file of [placed ? jsonFile : `${jsonFile}.tmp`, emlFile]) await unlink(file).catch(() => undefined);
       throw e === sourceError ? e : writeFailed(e);
+    } finally {
+      this.writing--;
+      this.writingBytes -= size;
     }
   }
 

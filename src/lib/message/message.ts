@@ -119,7 +119,12 @@ export interface FailureResult {
 
 const addressOf = (a: string | Mail.Address | undefined) => (typeof a === 'string' ? a : (a?.address ?? ''));
 
-export function successResult(info: SMTPPool.SentMessageInfo & { attempts?: number }): SuccessResult {
+export function successResult(
+  info: Pick<SMTPPool.SentMessageInfo, 'messageId' | 'accepted' | 'rejected' | 'response'> & {
+    envelope?: { from: string | false; to: string[] };
+    attempts?: number;
+  },
+): SuccessResult {
   return {
     success: true,
     messageId: info.messageId,

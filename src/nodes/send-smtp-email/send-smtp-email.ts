@@ -14,8 +14,7 @@ import {
   type PreviewResult,
   type SuccessResult,
 } from '../../lib/message/message';
-import { isDeferred, type Outcome } from '../../lib/delivery/outbox';
-import type { SentInfo } from '../../lib/connection';
+import { isHandedOver, type HandedOver, type Outcome, type SentInfo } from '../../lib/connection';
 import { resultKeyError } from '../../lib/message/result-key';
 import { renderTemplate, type TemplateScopes } from '../../lib/message/templates';
 import { text, type Text } from '../../lib/errors/texts';
@@ -126,7 +125,7 @@ export = function (RED: NodeAPI) {
     };
 
     /** Reads the msg, builds the message and sends it; resolves with the success result. */
-    async function deliver(msg: NodeMessage): Promise<SuccessResult | PreviewResult> {
+    async function deliver(msg: NodeMessage): Promise<SuccessResult | PreviewResult | HandedOver> {
       // A preview builds the message without connecting, so it needs no connection.
       const preview = def.deliver === 'preview' || (def.previewFromMsg === true && (msg as { preview?: unknown }).preview === true);
       if (!configNode && !preview) throw mailError(ErrorCodes.ECONFIG, text('errors.send.noConnection'), text('hints.send.noConnection'));
@@ -194,12 +193,15 @@ export = function (RED: NodeAPI) {
             waiting += queued ? 1 : -1;
             showStatus();
           },
-          (waits) => {
+          (waits, why) => {
             retrying += waits ? 1 : -1;
+            if (why) lastRetry = why;
             showStatus();
           },
           { node: node.id, msg: msg as unknown as Record<string, unknown> },
         );
+        // The msg ends here, its mail in the outbox (redeploy, stop): the outcome is reported when it comes.
+        if (isHandedOver(sent)) return sent;
         return withWarnings(successResult(sent), [...warnings, ...undelivered(sent)]);
       } finally {
         closeStreams(attachments);
@@ -233,6 +235,8 @@ export = function (RED: NodeAPI) {
       return text;
     };
 
+    /** The last mail that started waiting for a retry: its attempts so far and the code of its error (the status shows it). */
+    let lastRetry: { attempts: number; code?: string } = { attempts: 0 };
     /** The error of the last send, while no later send succeeded. */
     let lastError: MailError | undefined;
     /** This node's mails in the connection's outbox whose msg no longer waits (after a restart or redeploy). */
@@ -242,7 +246,15 @@ export = function (RED: NodeAPI) {
 
     function paintStatus() {
       // A send waiting for a retry is what the user most needs to know about.
-      if (retrying > 0) node.status({ fill: 'yellow', shape: 'ring', text: label('retrying', retrying) });
+      if (retrying > 0)
+        node.status({
+          fill: 'yellow',
+          shape: 'ring',
+          // How many wait, and why the last of them does (its error's code), in under 20 characters.
+          text: lastRetry.code
+            ? RED._('send-smtp-email.status.retry', { count: retrying, code: lastRetry.code })
+            : label('retrying', retrying),
+        });
       else if (waiting > 0) node.status({ fill: 'blue', shape: 'ring', text: label('queued', waiting) });
       else if (sending > 0) node.status({ fill: 'blue', shape: 'dot', text: label('sending', sending) });
       // Mails of this node that wait in the outbox since a restart or redeploy.
@@ -270,20 +282,19 @@ export = function (RED: NodeAPI) {
     }
 
     /** Sends one msg, keeping the status up to date. */
-    function run(msg: NodeMessage): Promise<Result> {
+    function run(msg: NodeMessage): Promise<Result | HandedOver> {
       sending++;
       showStatus();
       return deliver(msg).then(
         (result) => {
           sending--;
-          lastError = undefined;
+          if (!isHandedOver(result)) lastError = undefined;
           showStatus();
           return result;
         },
         (e) => {
           sending--;
-          // The mail stays in the outbox (redeploy, stop): no failure, its outcome comes later.
-          if (!isDeferred(e)) lastError = asMailError(e);
+          lastError = asMailError(e);
           showStatus();
           throw e;
         },
@@ -324,9 +335,10 @@ export = function (RED: NodeAPI) {
         done();
         track(
           run(msg).then(
-            (result) => store(msg, result),
+            (result) => {
+              if (!isHandedOver(result)) store(msg, result);
+            },
             (err: MailError) => {
-              if (isDeferred(err)) return;
               if (storeResult === 'flow' || storeResult === 'global') store(msg, failureResult(localized(err, say)));
               node.error(reportable(err, say), msg);
             },
@@ -338,13 +350,13 @@ export = function (RED: NodeAPI) {
       }
       const handled = run(msg).then(
         (result) => {
+          // Accepted into the outbox: the msg ends here, its outcome is reported as in async mode.
+          if (isHandedOver(result)) return done();
           store(msg, result);
           send(msg);
           done();
         },
         (err: MailError) => {
-          // Accepted into the outbox: the msg ends here, its outcome is reported as in async mode.
-          if (isDeferred(err)) return done();
           if (stopOnError) return done(reportable(err, say));
           store(msg, failureResult(localized(err, say)));
           send(msg);

@@ -1,5 +1,5 @@
 import type { NodeAPI } from 'node-red';
-import type { OutboxEntry } from '../../lib/delivery/outbox';
+import type { OutboxEntry } from '../../lib/delivery/queue';
 import type { ConnectionOutbox, WaitingMail } from '../../shared/outbox-list';
 import { localized, requestLanguage, translator, type Say } from '../../lib/errors/translate';
 import type { SmtpOauthConfigNode } from './types';
@@ -10,6 +10,15 @@ function shown(mail: OutboxEntry, say: Say): WaitingMail {
   if (!lastError) return rest;
   const { message, code, responseCode, hint } = localized(lastError, say);
   return { ...rest, lastError: { message, code, responseCode, hint } };
+}
+
+/** A connection's waiting mails; one that cannot list them shows none rather than failing the whole list. */
+function listed(node: SmtpOauthConfigNode): OutboxEntry[] {
+  try {
+    return node.outbox?.list() ?? [];
+  } catch {
+    return [];
+  }
 }
 
 /**
@@ -37,7 +46,7 @@ export function registerOutboxAdmin(RED: NodeAPI, say: Say): void {
         id: node.id,
         name: node.name || '',
         outbox: node.outbox ? 'disk' : 'memory',
-        mails: (node.outbox?.list() ?? []).map((mail) => shown(mail, sayHere)),
+        mails: listed(node).map((mail) => shown(mail, sayHere)),
       })),
     );
   });

@@ -2,11 +2,11 @@ import path from 'node:path';
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import services from 'nodemailer/lib/well-known/services.json';
 import { checkConnectionConfig, DEFAULT_OUTBOX_MB, type StoredConnection } from '../../lib/config/connection-config';
-import { Connection } from '../../lib/connection';
+import { Connection, type Outcome } from '../../lib/connection';
 import type { Localizable, MailError } from '../../lib/errors/errors';
-import { outboxFolder, OUTBOX_ROOT, orphanedOutboxes, type Outcome } from '../../lib/delivery/outbox';
+import { outboxFolder, OUTBOX_ROOT, orphanedOutboxes } from '../../lib/delivery/outbox-folders';
 import type { RetryTiming } from '../../lib/delivery/retry';
-import type { SpoolRecord } from '../../lib/delivery/spool';
+import type { MailRecord } from '../../lib/delivery/store';
 import { planTest } from '../../lib/config/test-connection';
 import { text } from '../../lib/errors/texts';
 import { localized, requestLanguage, translator, withHint, type Say } from '../../lib/errors/translate';
@@ -48,6 +48,7 @@ export = function (RED: NodeAPI) {
       smtpOauthConfigMaxAttachmentMB?: unknown;
       smtpOauthConfigRetryTiming?: RetryTiming;
       smtpOauthConfigRateWindowMs?: number;
+      smtpOauthConfigCloseGraceMs?: number;
       userDir?: string;
     };
     const disk = !invalid && node.settings!.outbox === 'disk';
@@ -64,22 +65,22 @@ export = function (RED: NodeAPI) {
         // Not for users: tests and the benchmark shorten the backoff or drive its clock, and shorten the rate limit's minute.
         retry: settings.smtpOauthConfigRetryTiming,
         rateWindowMs: settings.smtpOauthConfigRateWindowMs,
-        outbox: outboxDir
-          ? {
-              dir: outboxDir,
-              maxBytes: Number(node.settings!.outboxMaxMB ?? DEFAULT_OUTBOX_MB) * 1024 * 1024,
-              report,
-              onChange: () => {
-                for (const [fn, id] of watchers) fn(connection?.outbox?.countFor(id) ?? 0);
-              },
-            }
-          : undefined,
+        report,
+        warn: (record, warning) => (senderOf(record) ?? node).warn(say(warning)),
+        onChange: () => {
+          for (const [fn, id] of watchers) fn(connection?.outbox?.countFor(id) ?? 0);
+        },
+        outbox: outboxDir ? { dir: outboxDir, maxBytes: Number(node.settings!.outboxMaxMB ?? DEFAULT_OUTBOX_MB) * 1024 * 1024 } : undefined,
       }));
     };
 
+    /** The send node a mail came from, while it is deployed. */
+    const senderOf = (record: MailRecord) =>
+      (record.node ? (RED.nodes.getNode(record.node) as (Node & Partial<OutcomeReceiver>) | null) : null) ?? undefined;
+
     /** The outcome of a mail whose msg no longer waits: to its send node if it is still deployed, else to the log. */
-    function report(record: SpoolRecord, outcome: Outcome) {
-      const sender = record.node ? (RED.nodes.getNode(record.node) as (Node & Partial<OutcomeReceiver>) | null) : null;
+    function report(record: MailRecord, outcome: Outcome) {
+      const sender = senderOf(record);
       if (sender && typeof sender.reportOutcome === 'function')
         return sender.reportOutcome(record.msg as Record<string, unknown> | undefined, outcome, record);
       const about = { subject: record.summary.subject, to: record.summary.to, messageId: record.messageId };
@@ -103,6 +104,9 @@ export = function (RED: NodeAPI) {
         outbox.open().then(
           () => {
             const found = outbox.found!;
+            // A directory or link in the outbox folder is not ours: left alone, and said.
+            if (found.skipped.length)
+              node.warn(RED._('smtp-oauth-config.log.skipped', { names: found.skipped.join(', '), dir: outboxDir }));
             // Unfinished writes alone are mails that were never accepted (their msg got no answer): nothing to warn about.
             if (found.damaged.length) {
               node.warn(
@@ -135,7 +139,8 @@ export = function (RED: NodeAPI) {
     node.on('close', (_removed: boolean, done: () => void) => {
       if (onStarted) RED.events.removeListener('flows:started', onStarted);
       watchers.clear();
-      const closing = connection?.close() ?? Promise.resolve();
+      // Node-RED gives a closing node 15 s: attempts under way get 10 of them (tests shorten it).
+      const closing = connection?.close(settings.smtpOauthConfigCloseGraceMs) ?? Promise.resolve();
       connection = undefined;
       closing.then(done, done);
     });

@@ -1,9 +1,9 @@
 // The config node's shape as the send node sees it. Kept apart from smtp-oauth-config.ts because a
 // module with `export =` may export nothing else, not even a type (TypeScript 6 error TS2309).
 import type { Node } from 'node-red';
-import type { Connection } from '../../lib/connection';
-import type { OutboxControl, Outcome } from '../../lib/delivery/outbox';
-import type { SpoolRecord } from '../../lib/delivery/spool';
+import type { Connection, Outcome } from '../../lib/connection';
+import type { OutboxControl } from '../../lib/delivery/queue';
+import type { MailRecord } from '../../lib/delivery/store';
 import type { ConnectionConfig, ConnectionCredentials } from '../../lib/config/transport-options';
 
 export interface SmtpOauthConfigNode extends Node<ConnectionCredentials> {
@@ -24,5 +24,5 @@ export interface SmtpOauthConfigNode extends Node<ConnectionCredentials> {
 
 /** What the send node offers for the outcome of a mail whose msg no longer waits for it. */
 export interface OutcomeReceiver {
-  reportOutcome(msg: Record<string, unknown> | undefined, outcome: Outcome, record: SpoolRecord): void;
+  reportOutcome(msg: Record<string, unknown> | undefined, outcome: Outcome, record: MailRecord): void;
 }
