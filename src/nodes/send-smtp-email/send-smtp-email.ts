@@ -2,7 +2,7 @@ import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'nod
 import type { Address } from '../../lib/message/addresses';
 import { buildAttachment, closeStreams, DEFAULT_LIMITS, fromMsgAttachments } from '../../lib/message/attachments';
 import { composeBuffer } from '../../lib/message/compose';
-import { contentId, customHeaders, messageIds, missingCids } from '../../lib/message/headers';
+import { contentId, customHeaders, missingCids, threading } from '../../lib/message/headers';
 import { ErrorCodes, mailError, type MailError } from '../../lib/errors/errors';
 import {
   buildMessage,
@@ -61,14 +61,17 @@ export = function (RED: NodeAPI) {
       if (!configNode && !preview) throw mailError(ErrorCodes.ECONFIG, text('errors.send.noConnection'), text('hints.send.noConnection'));
       const connection = configNode?.connection();
       const values = await readProperties(msg);
+      const msgHeaders = (msg as { headers?: unknown }).headers;
       // Check every other input before any download starts.
+      const headers = customHeaders(values.headers, msgHeaders);
+      const thread = threading(values, msgHeaders);
       const message = buildMessage(
         {
           ...values,
           priority: def.priority,
-          headers: customHeaders(values.headers, (msg as { headers?: unknown }).headers),
-          inReplyTo: messageIds(values.inReplyTo, 'In-Reply-To'),
-          references: messageIds(values.references, 'References'),
+          headers,
+          inReplyTo: thread.inReplyTo,
+          references: thread.references,
         },
         connection?.user ?? '',
       );
@@ -95,7 +98,7 @@ export = function (RED: NodeAPI) {
       if (own) attachments.unshift(cid ? { ...own, cid } : own);
       message.attachments = attachments.length ? attachments : undefined;
       const missing = missingCids(message.html as string | undefined, attachments);
-      const warnings = missing.map((cid) => say(text('warnings.missingCid', { cid })));
+      const warnings = [...thread.warnings, ...missing.map((cid) => text('warnings.missingCid', { cid }))].map(say);
       for (const w of warnings) node.warn(w);
       if (preview || !connection) {
         try {
