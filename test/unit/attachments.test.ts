@@ -137,6 +137,16 @@ describe('attachments', function () {
       assert.deepEqual((await fromMsgAttachments([{ content: 'x', headers: { 'X-Tab': 'a\tb' } }]))[0].headers, { 'X-Tab': 'a\tb' });
     });
 
+    it('refuses a header value that would become a line longer than 998 characters', async function () {
+      await refuses(
+        { content: 'x', headers: { 'X-Blob': 'b'.repeat(5000) } },
+        'EATTACHMENT',
+        /msg\.attachments\[0\]\.headers\["X-Blob"\] would become a header line longer than 998 characters/,
+      );
+      const words = 'word '.repeat(1000).trim();
+      assert.deepEqual((await fromMsgAttachments([{ content: 'x', headers: { 'X-Words': words } }]))[0].headers, { 'X-Words': words });
+    });
+
     it('refuses headers that the other fields set, so a part never has two', async function () {
       for (const name of ['Content-Type', 'content-transfer-encoding', 'Content-Disposition', 'Content-ID', 'MIME-Version']) {
         await refuses({ content: 'x', headers: { [name]: 'text/html' } }, 'EATTACHMENT', /set by the attachment itself/);

@@ -111,6 +111,15 @@ describe('message', function () {
       }
     });
 
+    it('refuses a subject that would become a line longer than 998 characters, and folds a long one with spaces', function () {
+      const err = refusal({ to: 'a@x.example', subject: 'x'.repeat(5000) });
+      assert.equal(err?.code, 'EINPUT');
+      assert.equal(err.message, 'Subject would become a header line longer than 998 characters');
+      assert.match(err.hint!, /shorten Subject or put spaces in it/);
+      const words = 'word '.repeat(1000).trim();
+      assert.equal(buildMessage({ to: 'a@x.example', subject: words }, 'sender@x.example').subject, words);
+    });
+
     it('falls back to normal priority for a value it does not know, and leaves an empty attachment list out', function () {
       assert.equal(buildMessage({ to: 'a@x.example', priority: 'urgent' }, 'sender@x.example').priority, 'normal');
       assert.equal(buildMessage({ to: 'a@x.example' }, 'sender@x.example').priority, 'normal');

@@ -4,6 +4,7 @@ import { parseDataURI } from 'nodemailer/lib/shared';
 import { detectExtension } from 'nodemailer/lib/mime-funcs';
 import { ErrorCodes, mailError, messageOf, textError, type MailError } from '../errors/errors';
 import { typeOf } from './addresses';
+import { longestHeaderLine, MAX_LINE } from './headers';
 import { notText } from './message';
 import { text, type Param, type Text } from '../errors/texts';
 import { CONNECTION_DEFAULTS } from '../../shared/constants';
@@ -342,6 +343,10 @@ function partHeaders(value: unknown, what: string): Record<string, string> | und
       throw fail(text('errors.attachment.headerValueType', { what, name, type: typeOf(header) }), text('hints.attachment.headerValueType'));
     if (CONTROL.test(header))
       throw fail(text('errors.attachment.headerValueControl', { what, name }), text('hints.attachment.headerValueControl'));
+    if (longestHeaderLine(name, header) > MAX_LINE) {
+      const field = `${what}["${name.slice(0, 60)}"]`;
+      throw fail(text('errors.header.lineTooLong', { field, max: MAX_LINE }), text('hints.header.lineTooLong', { field }));
+    }
     // defineProperty: a "__proto__" name stays a plain key instead of changing the object's prototype.
     Object.defineProperty(out, name, { value: header, enumerable: true, writable: true, configurable: true });
   }

@@ -2,6 +2,7 @@ import type Mail from 'nodemailer/lib/mailer';
 import type SMTPPool from 'nodemailer/lib/smtp-pool';
 import { parseAddresses, parseSingleAddress, typeOf } from './addresses';
 import { ErrorCodes, mailError, type MailError } from '../errors/errors';
+import { checkLineLength } from './headers';
 import { htmlToText } from './plain-text';
 import { text, type Param } from '../errors/texts';
 import { PRIORITIES, SEND_DEFAULTS, type Priority } from '../../shared/constants';
@@ -55,6 +56,8 @@ export function buildMessage(input: MailInput, defaultFrom: string): Mail.Option
   if (!from) throw mailError(ErrorCodes.EINPUT, text('errors.message.noSender'), text('hints.message.noSender'));
   const html = optionalText(input.html, text('fields.html'));
   const plain = optionalText(input.text, text('fields.text')) ?? (html !== undefined ? htmlToText(html) : undefined);
+  const subject = optionalText(input.subject, text('fields.subject')) ?? '';
+  checkLineLength('Subject', subject, text('fields.subject'));
   const priority = ((PRIORITIES as readonly string[]).includes(input.priority || '') ? input.priority : SEND_DEFAULTS.priority) as Priority;
   return {
     from,
@@ -62,7 +65,7 @@ export function buildMessage(input: MailInput, defaultFrom: string): Mail.Option
     cc: cc.length ? cc : undefined,
     bcc: bcc.length ? bcc : undefined,
     replyTo: parseSingleAddress(input.replyTo, text('fields.replyTo')),
-    subject: optionalText(input.subject, text('fields.subject')) ?? '',
+    subject,
     html,
     text: plain,
     priority,
