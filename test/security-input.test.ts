@@ -116,6 +116,45 @@ describe('untrusted input', function () {
     });
   });
 
+  describe('recipients per mail', function () {
+    const list = (n: number) => Array.from({ length: n }, (_, i) => `user${i}@example.com`).join(', ');
+
+    it('refuses a msg with 100,000 recipients (EINPUT, with a hint), nothing sent', async function () {
+      const nodes = await deploy({ connection: { port: smtp().port }, credentials, send: { to: 'to', toType: 'msg' }, extra: barrier });
+      const ended = outcome(nodes);
+      nodes.send.receive({ to: list(100_000) });
+      const r = await ended;
+      assert.equal(r.kind, 'caught');
+      assert.equal(r.msg.error.code, 'EINPUT');
+      assert.match(
+        r.msg.error.message,
+        /The mail has more than 1000 recipients \(To, CC and BCC together\)\. Send to the recipients in several mails/,
+      );
+      assert.deepEqual(await passBarrier(), [], 'nothing was sent');
+    });
+
+    it('sends to more when settings.js smtpOauthConfigMaxRecipients allows it, and ignores a setting that is no count', async function () {
+      helper.settings({ smtpOauthConfigMaxRecipients: 1200 });
+      let nodes = await deploy({ connection: { port: smtp().port }, credentials, send: { to: 'to', toType: 'msg', storeResult: 'msg' } });
+      let ended = outcome(nodes);
+      nodes.send.receive({ to: list(1200) });
+      const sent = await ended;
+      assert.equal(sent.kind, 'sent');
+      assert.equal(sent.msg.emailResult.accepted.length, 1200);
+      const [m] = await smtp().waitForMessages(1);
+      assert.equal(m.envelope.rcptTo.length, 1200);
+      await helper.unload();
+
+      helper.settings({ smtpOauthConfigMaxRecipients: 'many' });
+      nodes = await deploy({ connection: { port: smtp().port }, credentials, send: { to: 'to', toType: 'msg' } });
+      ended = outcome(nodes);
+      nodes.send.receive({ to: list(1001) });
+      const r = await ended;
+      assert.equal(r.kind, 'caught');
+      assert.match(r.msg.error.message, /more than 1000 recipients/);
+    });
+  });
+
   describe('an invalid result key', function () {
     for (const mode of [{}, { stopOnError: false }, { async: true }, { storeResult: 'flow' }, { storeResult: 'global', async: true }]) {
       it(`is reported at deploy and fails every msg with ECONFIG before sending ${JSON.stringify(mode)}`, async function () {

@@ -26,6 +26,8 @@ export type TestSettings = Partial<LocalSettings> & {
   smtpOauthConfigRetryTiming?: RetryTiming;
   smtpOauthConfigRateWindowMs?: number;
   smtpOauthConfigMaxAttachmentMB?: unknown;
+  /** Read by the send node. */
+  smtpOauthConfigMaxRecipients?: unknown;
 };
 
 /** A log event of the runtime, as the helper's log spy records it. */

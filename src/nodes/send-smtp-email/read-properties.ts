@@ -4,6 +4,7 @@ import { renderTemplate, type TemplateScopes } from '../../lib/message/templates
 import { text, type Text } from '../../lib/errors/texts';
 import {
   defaultValueType as defaultType,
+  MAX_RECIPIENTS,
   TYPED_PROPERTIES as TYPED,
   typeKey,
   type TypedProperty as TypedName,
@@ -86,4 +87,13 @@ export function propertyReader(RED: NodeAPI, node: Node, def: Record<string, unk
     }
     return values;
   };
+}
+
+/**
+ * Recipients per mail: settings.js `smtpOauthConfigMaxRecipients` (a whole number from 1) raises
+ * the default for a private relay that takes more than the providers do; anything else is ignored.
+ */
+export function maxRecipients(RED: NodeAPI): number {
+  const set = Number((RED.settings as { smtpOauthConfigMaxRecipients?: unknown }).smtpOauthConfigMaxRecipients);
+  return Number.isInteger(set) && set >= 1 ? set : MAX_RECIPIENTS;
 }

@@ -18,7 +18,7 @@ import { text } from '../../lib/errors/texts';
 import { translator } from '../../lib/errors/translate';
 import { SEND_DEFAULTS, type DeliverMode, type StoreTarget } from '../../shared/constants';
 import type { OutcomeReceiver, SmtpOauthConfigNode } from '../smtp-oauth-config/types';
-import { propertyReader } from './read-properties';
+import { maxRecipients, propertyReader } from './read-properties';
 import { asMailError, failure, reportable, resultStore, type Result } from './results';
 import { SendStatus } from './status';
 
@@ -50,6 +50,7 @@ export = function (RED: NodeAPI) {
     const results = resultStore(RED, node, def.storeResult || SEND_DEFAULTS.storeResult, def.resultKey || SEND_DEFAULTS.resultKey);
     const stopOnError = def.stopOnError !== false;
     const readProperties = propertyReader(RED, node, def);
+    const recipientCap = maxRecipients(RED);
     const status = new SendStatus(RED, node);
     /** Msgs not yet finished: a redeploy waits for them so that none is lost. */
     const active = new Set<Promise<void>>();
@@ -74,6 +75,7 @@ export = function (RED: NodeAPI) {
           references: thread.references,
         },
         connection?.user ?? '',
+        recipientCap,
       );
       const cid = contentId(def.attachmentCid);
       const limits = connection?.downloadLimits ?? DEFAULT_LIMITS;
