@@ -70,6 +70,27 @@ describe('untrusted input', function () {
       });
     }
 
+    it("refuses a data: URL larger than the connection's Max attachment size, as href or as the node's URL attachment (EATTACHMENT), nothing sent", async function () {
+      const large = `data:application/pdf;base64,${Buffer.alloc(1024 * 1024 + 1).toString('base64')}`;
+      for (const [send, msg] of [
+        [{}, { attachments: [{ filename: 'big.pdf', href: large }] }],
+        [{ attachmentType: 'url', attachment: 'url', attachmentValueType: 'msg' }, { url: large }],
+      ] as const) {
+        const nodes = await deploy({ connection: { port: smtp().port, maxAttachmentMB: 1 }, credentials, send, extra: barrier });
+        const ended = outcome(nodes);
+        nodes.send.receive(msg);
+        const r = await ended;
+        assert.equal(r.kind, 'caught');
+        assert.equal(r.msg.error.code, 'EATTACHMENT');
+        assert.match(
+          r.msg.error.message,
+          /The attachment is larger than 1 MB\. Send a smaller file or a link, or raise Max attachment size/,
+        );
+        assert.deepEqual(await passBarrier(), [], 'nothing was sent');
+        await helper.unload();
+      }
+    });
+
     it('never writes a prepared attachment header into the mail, whatever the node decides', async function () {
       const nodes = await deploy({
         connection: { port: smtp().port },

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import vm from 'node:vm';
-import { buildAttachment, decodeBase64, fromMsgAttachments, downloadLimits } from '../../src/lib/message/attachments';
+import { buildAttachment, decodeBase64, fromMsgAttachments, downloadLimits, DEFAULT_LIMITS } from '../../src/lib/message/attachments';
 import type { MailError } from '../../src/lib/errors/errors';
 
 describe('attachments', function () {
@@ -219,6 +219,26 @@ describe('attachments', function () {
       // An unreachable address: were the download started first, the error would be a download error.
       await refuses({ href: 'http://127.0.0.1:9/x', headers: { 'X-A': 'a\nb' } }, 'EATTACHMENT', /contains a line break/);
     });
+  });
+
+  it("caps data: URLs at the connection's Max attachment size, as downloads are, base64 or not", async function () {
+    const limits = { ...DEFAULT_LIMITS, maxBytes: 1024 * 1024 };
+    const oneMB = Buffer.alloc(1024 * 1024, 7);
+    const base64 = (b: Buffer) => `data:application/octet-stream;base64,${b.toString('base64')}`;
+    const tooLarge = (e: MailError) =>
+      e.code === 'EATTACHMENT' && e.message === 'The attachment is larger than 1 MB' && /raise Max attachment size/.test(e.hint!);
+
+    assert.deepEqual((await buildAttachment({ type: 'url', value: base64(oneMB) }, limits))!.content, oneMB, 'exactly the cap is sent');
+    await assert.rejects(buildAttachment({ type: 'url', value: base64(Buffer.alloc(oneMB.length + 1)) }, limits), tooLarge);
+    await assert.rejects(fromMsgAttachments([{ href: base64(Buffer.alloc(oneMB.length + 1)) }], limits), tooLarge);
+    // Percent-encoded text: the cap counts the decoded bytes.
+    const text = (n: number) => `data:text/plain,${'%41'.repeat(n)}`;
+    assert.equal(((await buildAttachment({ type: 'url', value: text(oneMB.length) }, limits))!.content as Buffer).length, oneMB.length);
+    await assert.rejects(buildAttachment({ type: 'url', value: text(oneMB.length + 1) }, limits), tooLarge);
+    // The default cap (25 MB) holds without a connection too.
+    await assert.rejects(buildAttachment({ type: 'url', value: base64(Buffer.alloc(25 * 1024 * 1024 + 1)) }), (e: MailError) =>
+      /larger than 25 MB/.test(e.message),
+    );
   });
 
   it('takes the size cap of the connection, else 25 MB', function () {
