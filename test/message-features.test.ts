@@ -213,6 +213,30 @@ describe('message features: threading, headers, inline images, preview', functio
     );
   });
 
+  it("previews even when the connection's settings are invalid, since it connects to nothing; a send there still fails with ECONFIG", async function () {
+    const invalid = { port: 70000 };
+    for (const [send, msg] of [
+      [{ deliver: 'preview' }, { payload: 'x' }],
+      [{ previewFromMsg: true }, { payload: 'x', preview: true }],
+    ] as const) {
+      const nodes = await deploy({ connection: invalid, credentials: basic, send: { ...store, ...send } });
+      const ended = outcome(nodes);
+      nodes.send.receive(msg);
+      const { kind, msg: out } = await ended;
+      assert.equal(kind, 'sent', JSON.stringify(send));
+      assert.equal(out.emailResult.preview, true);
+      assert.deepEqual(out.emailResult.envelope, { from: 'sender@example.com', to: ['to@example.com'] });
+      assert.match(String(out.emailResult.eml), /^From: sender@example\.com\r$/m);
+      await helper.unload();
+    }
+    const nodes = await deploy({ connection: invalid, credentials: basic, send: store });
+    const ended = outcome(nodes);
+    nodes.send.receive({ payload: 'x' });
+    const { kind, msg } = await ended;
+    assert.equal(kind, 'caught');
+    assert.equal(msg.error.code, 'ECONFIG');
+  });
+
   it('ignores msg.preview unless the node allows it', async function () {
     const ignored = await sendOne({}, { payload: 'x', preview: true });
     assert.equal(ignored.msg.emailResult.preview, undefined);

@@ -60,7 +60,7 @@ export = function (RED: NodeAPI) {
       // A preview builds the message without connecting, so it needs no connection.
       const preview = def.deliver === 'preview' || (def.previewFromMsg === true && (msg as { preview?: unknown }).preview === true);
       if (!configNode && !preview) throw mailError(ErrorCodes.ECONFIG, text('errors.send.noConnection'), text('hints.send.noConnection'));
-      const connection = configNode?.connection();
+      const connection = preview ? previewConnection() : configNode?.connection();
       const values = await readProperties(msg);
       const msgHeaders = (msg as { headers?: unknown }).headers;
       // Check every other input before any download starts.
@@ -74,7 +74,7 @@ export = function (RED: NodeAPI) {
           inReplyTo: thread.inReplyTo,
           references: thread.references,
         },
-        connection?.user ?? '',
+        connection?.user ?? configNode?.credentials?.user ?? '',
         recipientCap,
       );
       const cid = contentId(def.attachmentCid);
@@ -128,6 +128,19 @@ export = function (RED: NodeAPI) {
         return withWarnings(successResult(sent), [...warnings, ...undelivered(sent)]);
       } finally {
         closeStreams(attachments);
+      }
+    }
+
+    /**
+     * The connection for a preview, which connects to nothing: none when its settings are invalid
+     * (ECONFIG would stop a send), and the preview is built with the stored user as sender and the
+     * default download limits.
+     */
+    function previewConnection() {
+      try {
+        return configNode?.connection();
+      } catch {
+        return undefined;
       }
     }
 
