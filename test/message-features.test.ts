@@ -40,6 +40,67 @@ describe('message features: threading, headers, inline images, preview', functio
     assert.deepEqual(b.parsed.references, ['<root@example.com>', first.messageId]);
   });
 
+  it('replies in the same thread from msg.headers, as a function node that builds the reply sets them', async function () {
+    const first = (await sendOne({})).msg.emailResult;
+    await helper.unload();
+    const reply = await sendOne({}, { payload: 'reply', headers: { 'In-Reply-To': first.messageId, References: [first.messageId] } });
+    assert.equal(reply.kind, 'sent');
+    assert.equal(reply.msg.emailResult.warnings, undefined);
+    const [, m] = await smtp().waitForMessages(2);
+    assert.equal(m.parsed.inReplyTo, first.messageId);
+    assert.equal(m.parsed.references, first.messageId);
+  });
+
+  it("sends the node's own In-Reply-To over msg.headers, and warns in the result and the log", async function () {
+    const { kind, msg } = await sendOne(
+      { inReplyTo: '<parent@example.com>' },
+      { payload: 'x', headers: { 'In-Reply-To': '<other@example.com>', 'X-Flow': 'replies' } },
+    );
+    assert.equal(kind, 'sent');
+    const warning =
+      "msg.headers sets In-Reply-To to <other@example.com>, but the node's own In-Reply-To field is set: the mail is sent with <parent@example.com>";
+    assert.deepEqual(msg.emailResult.warnings, [warning]);
+    assert.ok(helper.log().args.some(([event]) => event.level === helper.log().WARN && event.msg === warning));
+    const [m] = await smtp().waitForMessages(1);
+    assert.equal(m.parsed.inReplyTo, '<parent@example.com>');
+    assert.equal(m.parsed.headers.get('x-flow'), 'replies');
+  });
+
+  it('refuses, with EINPUT and a hint, an In-Reply-To in msg.headers that is not a message id, and sends nothing', async function () {
+    const { kind, msg } = await sendOne({}, { payload: 'x', headers: { 'In-Reply-To': 'yesterday' } });
+    assert.equal(kind, 'caught');
+    assert.equal(msg.error.code, 'EINPUT');
+    assert.match(msg.error.message, /msg\.headers\["In-Reply-To"\] holds "yesterday", which is not a message id\. A message id looks like/);
+    assert.equal(smtp().messages.length, 0);
+  });
+
+  it('refuses a 1 MB header value that would be one 1,000,001-character line, and folds a long one with spaces into short lines', async function () {
+    const refused = await sendOne({}, { payload: 'x', headers: { 'X-Blob': 'a'.repeat(1024 * 1024) } });
+    assert.equal(refused.kind, 'caught');
+    assert.equal(refused.msg.error.code, 'EINPUT');
+    assert.match(
+      refused.msg.error.message,
+      /X-Blob would become a header line longer than 998 characters\. A header line holds at most 998/,
+    );
+    assert.equal(smtp().messages.length, 0);
+    await helper.unload();
+
+    const words = 'word '.repeat(50_000).trim();
+    const sent = await sendOne({}, { payload: 'x', headers: { 'X-Words': words } });
+    assert.equal(sent.kind, 'sent');
+    const [m] = await smtp().waitForMessages(1);
+    assert.equal(m.parsed.headers.get('x-words'), words);
+    assert.ok(Math.max(...m.raw.split('\r\n').map((l) => l.length)) <= 998, 'every line of the mail within RFC 5322');
+  });
+
+  it('sends a msg.headers "__proto__" key from JSON.parse as a header of that name, beside the others', async function () {
+    const { kind } = await sendOne({}, { payload: 'x', headers: JSON.parse('{"__proto__": ["p"], "X-After": "1"}') });
+    assert.equal(kind, 'sent');
+    const [m] = await smtp().waitForMessages(1);
+    assert.match(m.raw, /^__proto__: p\r$/m);
+    assert.equal(m.parsed.headers.get('x-after'), '1');
+  });
+
   it('sends custom headers from the node and from msg.headers', async function () {
     const { kind } = await sendOne(
       { headers: '{"X-Ticket-Id": "T-1", "List-Unsubscribe": "<mailto:unsub@example.com>"}', headersType: 'json' },
@@ -150,6 +211,30 @@ describe('message features: threading, headers, inline images, preview', functio
       p.attachments.map((a) => [a.filename, a.contentType, a.content.toString()]),
       m.parsed.attachments.map((a) => [a.filename, a.contentType, a.content.toString()]),
     );
+  });
+
+  it("previews even when the connection's settings are invalid, since it connects to nothing; a send there still fails with ECONFIG", async function () {
+    const invalid = { port: 70000 };
+    for (const [send, msg] of [
+      [{ deliver: 'preview' }, { payload: 'x' }],
+      [{ previewFromMsg: true }, { payload: 'x', preview: true }],
+    ] as const) {
+      const nodes = await deploy({ connection: invalid, credentials: basic, send: { ...store, ...send } });
+      const ended = outcome(nodes);
+      nodes.send.receive(msg);
+      const { kind, msg: out } = await ended;
+      assert.equal(kind, 'sent', JSON.stringify(send));
+      assert.equal(out.emailResult.preview, true);
+      assert.deepEqual(out.emailResult.envelope, { from: 'sender@example.com', to: ['to@example.com'] });
+      assert.match(String(out.emailResult.eml), /^From: sender@example\.com\r$/m);
+      await helper.unload();
+    }
+    const nodes = await deploy({ connection: invalid, credentials: basic, send: store });
+    const ended = outcome(nodes);
+    nodes.send.receive({ payload: 'x' });
+    const { kind, msg } = await ended;
+    assert.equal(kind, 'caught');
+    assert.equal(msg.error.code, 'ECONFIG');
   });
 
   it('ignores msg.preview unless the node allows it', async function () {

@@ -139,4 +139,19 @@ describe('nothing lost, nothing crashed', function () {
       await smtp.close();
     }
   });
+
+  it('sends a msg nested 4,500 levels deep (27 KB of JSON from an http in node) and passes it on', async function () {
+    // The outbox keeps a copy of the msg: a copy that overflows the stack would leave the msg unfinished.
+    const smtp = await startSmtp({ users: { 'sender@example.com': 'pw-1' } });
+    try {
+      const nodes = await deploy({ connection: { port: smtp.port }, credentials: basic });
+      const ended = outcomes(nodes, 1);
+      nodes.send.receive({ payload: JSON.parse('{"a":'.repeat(4500) + '1' + '}'.repeat(4500)) });
+      assert.deepEqual([...(await ended.all).values()], [{ kind: 'sent', code: undefined }]);
+      assert.equal((await smtp.waitForMessages(1)).length, 1);
+    } finally {
+      await helper.unload();
+      await smtp.close();
+    }
+  });
 });

@@ -70,6 +70,27 @@ describe('untrusted input', function () {
       });
     }
 
+    it("refuses a data: URL larger than the connection's Max attachment size, as href or as the node's URL attachment (EATTACHMENT), nothing sent", async function () {
+      const large = `data:application/pdf;base64,${Buffer.alloc(1024 * 1024 + 1).toString('base64')}`;
+      for (const [send, msg] of [
+        [{}, { attachments: [{ filename: 'big.pdf', href: large }] }],
+        [{ attachmentType: 'url', attachment: 'url', attachmentValueType: 'msg' }, { url: large }],
+      ] as const) {
+        const nodes = await deploy({ connection: { port: smtp().port, maxAttachmentMB: 1 }, credentials, send, extra: barrier });
+        const ended = outcome(nodes);
+        nodes.send.receive(msg);
+        const r = await ended;
+        assert.equal(r.kind, 'caught');
+        assert.equal(r.msg.error.code, 'EATTACHMENT');
+        assert.match(
+          r.msg.error.message,
+          /The attachment is larger than 1 MB\. Send a smaller file or a link, or raise Max attachment size/,
+        );
+        assert.deepEqual(await passBarrier(), [], 'nothing was sent');
+        await helper.unload();
+      }
+    });
+
     it('never writes a prepared attachment header into the mail, whatever the node decides', async function () {
       const nodes = await deploy({
         connection: { port: smtp().port },
@@ -113,6 +134,45 @@ describe('untrusted input', function () {
       assert.equal(a.contentDisposition, 'inline');
       assert.equal(logo.cid, 'logo@x');
       assert.deepEqual(logo.content, Buffer.from('iVBORw0KGgo=', 'base64'));
+    });
+  });
+
+  describe('recipients per mail', function () {
+    const list = (n: number) => Array.from({ length: n }, (_, i) => `user${i}@example.com`).join(', ');
+
+    it('refuses a msg with 100,000 recipients (EINPUT, with a hint), nothing sent', async function () {
+      const nodes = await deploy({ connection: { port: smtp().port }, credentials, send: { to: 'to', toType: 'msg' }, extra: barrier });
+      const ended = outcome(nodes);
+      nodes.send.receive({ to: list(100_000) });
+      const r = await ended;
+      assert.equal(r.kind, 'caught');
+      assert.equal(r.msg.error.code, 'EINPUT');
+      assert.match(
+        r.msg.error.message,
+        /The mail has more than 1000 recipients \(To, CC and BCC together\)\. Send to the recipients in several mails/,
+      );
+      assert.deepEqual(await passBarrier(), [], 'nothing was sent');
+    });
+
+    it('sends to more when settings.js smtpOauthConfigMaxRecipients allows it, and ignores a setting that is no count', async function () {
+      helper.settings({ smtpOauthConfigMaxRecipients: 1200 });
+      let nodes = await deploy({ connection: { port: smtp().port }, credentials, send: { to: 'to', toType: 'msg', storeResult: 'msg' } });
+      let ended = outcome(nodes);
+      nodes.send.receive({ to: list(1200) });
+      const sent = await ended;
+      assert.equal(sent.kind, 'sent');
+      assert.equal(sent.msg.emailResult.accepted.length, 1200);
+      const [m] = await smtp().waitForMessages(1);
+      assert.equal(m.envelope.rcptTo.length, 1200);
+      await helper.unload();
+
+      helper.settings({ smtpOauthConfigMaxRecipients: 'many' });
+      nodes = await deploy({ connection: { port: smtp().port }, credentials, send: { to: 'to', toType: 'msg' } });
+      ended = outcome(nodes);
+      nodes.send.receive({ to: list(1001) });
+      const r = await ended;
+      assert.equal(r.kind, 'caught');
+      assert.match(r.msg.error.message, /more than 1000 recipients/);
     });
   });
 

@@ -50,6 +50,14 @@ export type DeliverMode = (typeof DELIVER_MODES)[number];
 /** A Content-ID the node's attachment may carry (`attachmentCid`): what `<img src="cid:…">` can name, without the angle brackets the header adds. */
 export const CONTENT_ID = /^[^\s<>"]+$/;
 
+/**
+ * Recipients per mail, To, CC and BCC together, unless settings.js `smtpOauthConfigMaxRecipients`
+ * raises it (for a private relay). Above what providers take (Exchange Online 500, Gmail 100 over
+ * SMTP), and low enough that a list pasted or looked up by mistake fails at once: building a mail
+ * for 100,000 recipients held the event loop for seconds.
+ */
+export const MAX_RECIPIENTS = 1000;
+
 export const SEND_DEFAULTS = {
   attachmentType: 'none',
   storeResult: 'none',

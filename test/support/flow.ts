@@ -27,6 +27,8 @@ export type TestSettings = Partial<LocalSettings> & {
   smtpOauthConfigRateWindowMs?: number;
   smtpOauthConfigCloseGraceMs?: number;
   smtpOauthConfigMaxAttachmentMB?: unknown;
+  /** Read by the send node. */
+  smtpOauthConfigMaxRecipients?: unknown;
 };
 
 /** A log event of the runtime, as the helper's log spy records it. */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import vm from 'node:vm';
-import { buildAttachment, decodeBase64, fromMsgAttachments, downloadLimits } from '../../src/lib/message/attachments';
+import { buildAttachment, decodeBase64, fromMsgAttachments, downloadLimits, DEFAULT_LIMITS } from '../../src/lib/message/attachments';
 import type { MailError } from '../../src/lib/errors/errors';
 
 describe('attachments', function () {
@@ -137,6 +137,16 @@ describe('attachments', function () {
       assert.deepEqual((await fromMsgAttachments([{ content: 'x', headers: { 'X-Tab': 'a\tb' } }]))[0].headers, { 'X-Tab': 'a\tb' });
     });
 
+    it('refuses a header value that would become a line longer than 998 characters', async function () {
+      await refuses(
+        { content: 'x', headers: { 'X-Blob': 'b'.repeat(5000) } },
+        'EATTACHMENT',
+        /msg\.attachments\[0\]\.headers\["X-Blob"\] would become a header line longer than 998 characters/,
+      );
+      const words = 'word '.repeat(1000).trim();
+      assert.deepEqual((await fromMsgAttachments([{ content: 'x', headers: { 'X-Words': words } }]))[0].headers, { 'X-Words': words });
+    });
+
     it('refuses headers that the other fields set, so a part never has two', async function () {
       for (const name of ['Content-Type', 'content-transfer-encoding', 'Content-Disposition', 'Content-ID', 'MIME-Version']) {
         await refuses({ content: 'x', headers: { [name]: 'text/html' } }, 'EATTACHMENT', /set by the attachment itself/);
@@ -209,6 +219,26 @@ describe('attachments', function () {
       // An unreachable address: were the download started first, the error would be a download error.
       await refuses({ href: 'http://127.0.0.1:9/x', headers: { 'X-A': 'a\nb' } }, 'EATTACHMENT', /contains a line break/);
     });
+  });
+
+  it("caps data: URLs at the connection's Max attachment size, as downloads are, base64 or not", async function () {
+    const limits = { ...DEFAULT_LIMITS, maxBytes: 1024 * 1024 };
+    const oneMB = Buffer.alloc(1024 * 1024, 7);
+    const base64 = (b: Buffer) => `data:application/octet-stream;base64,${b.toString('base64')}`;
+    const tooLarge = (e: MailError) =>
+      e.code === 'EATTACHMENT' && e.message === 'The attachment is larger than 1 MB' && /raise Max attachment size/.test(e.hint!);
+
+    assert.deepEqual((await buildAttachment({ type: 'url', value: base64(oneMB) }, limits))!.content, oneMB, 'exactly the cap is sent');
+    await assert.rejects(buildAttachment({ type: 'url', value: base64(Buffer.alloc(oneMB.length + 1)) }, limits), tooLarge);
+    await assert.rejects(fromMsgAttachments([{ href: base64(Buffer.alloc(oneMB.length + 1)) }], limits), tooLarge);
+    // Percent-encoded text: the cap counts the decoded bytes.
+    const text = (n: number) => `data:text/plain,${'%41'.repeat(n)}`;
+    assert.equal(((await buildAttachment({ type: 'url', value: text(oneMB.length) }, limits))!.content as Buffer).length, oneMB.length);
+    await assert.rejects(buildAttachment({ type: 'url', value: text(oneMB.length + 1) }, limits), tooLarge);
+    // The default cap (25 MB) holds without a connection too.
+    await assert.rejects(buildAttachment({ type: 'url', value: base64(Buffer.alloc(25 * 1024 * 1024 + 1)) }), (e: MailError) =>
+      /larger than 25 MB/.test(e.message),
+    );
   });
 
   it('takes the size cap of the connection, else 25 MB', function () {

@@ -112,6 +112,35 @@ describe('message', function () {
       }
     });
 
+    it('refuses a subject that would become a line longer than 998 characters, and folds a long one with spaces', function () {
+      const err = refusal({ to: 'a@x.example', subject: 'x'.repeat(5000) });
+      assert.equal(err?.code, 'EINPUT');
+      assert.equal(err.message, 'Subject would become a header line longer than 998 characters');
+      assert.match(err.hint!, /shorten Subject or put spaces in it/);
+      const words = 'word '.repeat(1000).trim();
+      assert.equal(buildMessage({ to: 'a@x.example', subject: words }, 'sender@x.example').subject, words);
+    });
+
+    it('takes at most 1,000 recipients, To, CC and BCC together, or as many as it is told', function () {
+      const addresses = (n: number, tag: string) => Array.from({ length: n }, (_, i) => `${tag}${i}@x.example`);
+      const message = buildMessage({ to: addresses(500, 'to'), cc: addresses(400, 'cc'), bcc: addresses(100, 'bcc') }, 'sender@x.example');
+      assert.equal((message.bcc as unknown[]).length, 100, '1,000 are sent');
+      const err = refusal({ to: addresses(500, 'to'), cc: addresses(400, 'cc'), bcc: addresses(101, 'bcc') });
+      assert.equal(err?.code, 'EINPUT');
+      assert.equal(err.message, 'The mail has more than 1000 recipients (To, CC and BCC together)');
+      assert.match(err.hint!, /several mails .* raise smtpOauthConfigMaxRecipients in settings\.js/);
+      assert.equal((buildMessage({ to: addresses(1001, 'to') }, 'sender@x.example', 2000).to as unknown[]).length, 1001);
+      assert.throws(() => buildMessage({ to: addresses(3, 'to') }, 'sender@x.example', 2), /more than 2 recipients/);
+    });
+
+    it('refuses 100,000 recipients with EINPUT, and builds them when told to take as many', function () {
+      const list = Array.from({ length: 100_000 }, (_, i) => `user${i}@example.com`).join(', ');
+      const err = refusal({ to: list });
+      assert.equal(err?.code, 'EINPUT');
+      assert.match(err.message, /more than 1000 recipients/);
+      assert.equal((buildMessage({ to: list }, 'sender@x.example', 100_000).to as unknown[]).length, 100_000);
+    });
+
     it('falls back to normal priority for a value it does not know, and leaves an empty attachment list out', function () {
       assert.equal(buildMessage({ to: 'a@x.example', priority: 'urgent' }, 'sender@x.example').priority, 'normal');
       assert.equal(buildMessage({ to: 'a@x.example' }, 'sender@x.example').priority, 'normal');

@@ -164,6 +164,21 @@ describe('storableMsg', function () {
     assert.deepEqual(Object.keys(stored), ['_msgid', 'topic', 'truncated']);
   });
 
+  it('keeps only the id and topic of a msg nested 4,500 levels deep (27 KB of JSON), instead of overflowing the stack', function () {
+    const json = '{"a":'.repeat(4500) + '1' + '}'.repeat(4500);
+    assert.ok(json.length < 28 * 1024);
+    const stored = storableMsg({ _msgid: 'm4', topic: 't', payload: JSON.parse(json) });
+    assert.deepEqual(stored, { _msgid: 'm4', topic: 't', truncated: 'the msg was nested deeper than 100 levels and was not kept' });
+    // Arrays nest as deep, and a far deeper msg costs no more: the walk stops at the cap.
+    const deepArray = JSON.parse('['.repeat(100_000) + ']'.repeat(100_000));
+    assert.match(storableMsg({ _msgid: 'm5', payload: deepArray }).truncated as string, /nested deeper than 100 levels/);
+  });
+
+  it('keeps a msg of 100 levels whole', function () {
+    const payload = JSON.parse('{"a":'.repeat(99) + '1' + '}'.repeat(99));
+    assert.deepEqual(storableMsg({ _msgid: 'm6', payload }), { _msgid: 'm6', payload });
+  });
+
   it('keeps only the id and topic of a msg above the cap', function () {
     const stored = storableMsg({ _msgid: 'm2', topic: 't', payload: 'x'.repeat(2000) }, 1000);
     assert.equal(stored._msgid, 'm2');

@@ -436,15 +436,20 @@ const LIVE_KEYS = new Set(['req', 'res', 'socket', '_session']);
 
 /**
  * The msg as the outbox stores it, to report the outcome of a mail after a restart: JSON only,
- * Buffers kept, functions, live sockets and cycles dropped, and at most about `maxBytes` of JSON; a
- * larger msg keeps only its id and topic. Copied by a walk that stops as soon as the msg is too
- * large: a msg with a 50 MB payload must not be turned into JSON to find that out.
+ * Buffers kept, functions, live sockets and cycles dropped, and at most about `maxBytes` of JSON
+ * and 100 levels; a larger or deeper msg keeps only its id and topic. Copied by a walk
+ * that stops as soon as the msg is too large: a msg with a 50 MB payload must not be turned into
+ * JSON to find that out.
  */
 export function storableMsg(msg: Record<string, unknown>, maxBytes = 256 * 1024): Record<string, unknown> {
+  // The copy recurses once a level, and 27 KB of JSON from an http in node can nest 4,500 levels:
+  // more than the stack holds. Real msgs nest a few dozen levels at most.
+  const MAX_MSG_DEPTH = 100;
   let budget = maxBytes;
   const tooLarge = new Error('too large');
+  const tooDeep = new Error('too deep');
   const seen = new WeakSet<object>();
-  const copy = (value: unknown): unknown => {
+  const copy = (value: unknown, depth: number): unknown => {
     if (value === null || typeof value === 'boolean') return value;
     if (typeof value === 'number') return Number.isFinite(value) ? value : null;
     if (typeof value === 'string') {
@@ -460,11 +465,12 @@ export function storableMsg(msg: Record<string, unknown>, maxBytes = 256 * 1024)
     if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value.toISOString();
     if (seen.has(value)) return undefined;
     seen.add(value);
-    if (Array.isArray(value)) return value.map((v) => copy(v) ?? null);
+    if (depth >= MAX_MSG_DEPTH) throw tooDeep;
+    if (Array.isArray(value)) return value.map((v) => copy(v, depth + 1) ?? null);
     const out: Record<string, unknown> = {};
     for (const [key, v] of Object.entries(value)) {
       if (value === msg && LIVE_KEYS.has(key)) continue;
-      const c = copy(v);
+      const c = copy(v, depth + 1);
       if (c === undefined) continue;
       if ((budget -= key.length + 4) < 0) throw tooLarge;
       out[key] = c;
@@ -472,13 +478,16 @@ export function storableMsg(msg: Record<string, unknown>, maxBytes = 256 * 1024)
     return out;
   };
   try {
-    return copy(msg) as Record<string, unknown>;
+    return copy(msg, 0) as Record<string, unknown>;
   } catch (e) {
-    if (e !== tooLarge) throw e;
+    if (e !== tooLarge && e !== tooDeep) throw e;
     return {
       _msgid: msg._msgid,
       topic: msg.topic,
-      truncated: `the msg was larger than ${Math.round(maxBytes / 1024)} KB and was not kept`,
+      truncated:
+        e === tooLarge
+          ? `the msg was larger than ${Math.round(maxBytes / 1024)} KB and was not kept`
+          : `the msg was nested deeper than ${MAX_MSG_DEPTH} levels and was not kept`,
     };
   }
 }

@@ -4,6 +4,7 @@ import { parseDataURI } from 'nodemailer/lib/shared';
 import { detectExtension } from 'nodemailer/lib/mime-funcs';
 import { ErrorCodes, mailError, messageOf, textError, type MailError } from '../errors/errors';
 import { typeOf } from './addresses';
+import { longestHeaderLine, MAX_LINE } from './headers';
 import { notText } from './message';
 import { text, type Param, type Text } from '../errors/texts';
 import { CONNECTION_DEFAULTS } from '../../shared/constants';
@@ -56,11 +57,16 @@ const PART_HEADERS = new Set(['content-type', 'content-transfer-encoding', 'cont
 
 const fail = (message: Text, hint: Text) => mailError(ErrorCodes.EATTACHMENT, message, hint);
 
-/** Strict base64 (RFC 4648 §4), white space allowed between lines as in MIME bodies. */
-export function decodeBase64(value: string, what: Param): Buffer {
+/**
+ * Strict base64 (RFC 4648 §4), white space allowed between lines as in MIME bodies. Above
+ * `maxBytes` decoded it is refused before anything is decoded.
+ */
+export function decodeBase64(value: string, what: Param, maxBytes = Infinity): Buffer {
   const clean = value.replace(/\s+/g, '');
   if (clean.length % 4 === 1 || !/^[A-Za-z0-9+/]*={0,2}$/.test(clean))
     throw fail(text('errors.attachment.base64', { what }), text('hints.attachment.base64'));
+  const padding = clean.endsWith('==') ? 2 : clean.endsWith('=') ? 1 : 0;
+  if (Math.floor((clean.length * 3) / 4) - padding > maxBytes) throw tooLarge(maxBytes);
   return Buffer.from(clean, 'base64');
 }
 
@@ -70,11 +76,21 @@ function asText(value: unknown, what: Param): string {
   throw notText(what, value);
 }
 
-function fromDataUrl(url: string, filename?: string, mimeType?: string): Mail.Attachment {
-  const parsed = parseDataURI(url);
-  if (!parsed) throw fail(text('errors.attachment.dataUrl'), text('hints.attachment.dataUrl'));
+/**
+ * A data: URL's content, within the connection's Max attachment size as a download is: the URL
+ * travels in the msg, so without a cap a flow could build a mail of any size.
+ */
+function fromDataUrl(url: string, filename: string | undefined, mimeType: string | undefined, limits: DownloadLimits): Mail.Attachment {
   const comma = url.indexOf(',');
-  const content = parsed.encoding === 'base64' ? decodeBase64(url.slice(comma + 1), text('fields.dataUrl')) : parsed.data;
+  // The type and encoding come from the part before the comma: parsed whole, base64 would be decoded twice.
+  const parsed = comma < 0 ? null : parseDataURI(url.slice(0, comma + 1));
+  if (!parsed) throw fail(text('errors.attachment.dataUrl'), text('hints.attachment.dataUrl'));
+  let content: Buffer;
+  if (parsed.encoding === 'base64') content = decodeBase64(url.slice(comma + 1), text('fields.dataUrl'), limits.maxBytes);
+  else {
+    content = parseDataURI(url)!.data;
+    if (content.length > limits.maxBytes) throw tooLarge(limits.maxBytes);
+  }
   const contentType = mimeType || parsed.contentType;
   return { filename: filename || `attachment.${detectExtension(contentType)}`, content, contentType };
 }
@@ -111,14 +127,14 @@ async function download(url: string, limits: DownloadLimits): Promise<{ stream: 
     res.data.destroy();
     throw res.status >= 400
       ? fail(text('errors.attachment.httpStatus', { status: res.status }), text('hints.attachment.httpStatus'))
-      : tooLarge(limits);
+      : tooLarge(limits.maxBytes);
   }
   // Re-emit stream errors (size cap, time-out, reset) as our own error: axios' carries its config.
   const out = new PassThrough();
   res.data.on('error', (e: Error) =>
     out.destroy(
       /maxContentLength/.test(e.message)
-        ? tooLarge(limits)
+        ? tooLarge(limits.maxBytes)
         : fail(
             text('errors.attachment.brokeOff', { host, reason: e.message }),
             text('hints.attachment.brokeOff', { seconds: limits.timeout / 1000 }),
@@ -138,8 +154,8 @@ function ownCause(e: unknown): MailError | undefined {
   return undefined;
 }
 
-function tooLarge(limits: DownloadLimits) {
-  const mb = Math.round((limits.maxBytes / 1024 / 1024) * 100) / 100;
+function tooLarge(maxBytes: number) {
+  const mb = Math.round((maxBytes / 1024 / 1024) * 100) / 100;
   return fail(text('errors.attachment.tooLarge', { mb }), text('hints.attachment.tooLarge'));
 }
 
@@ -160,7 +176,7 @@ export async function fromUrl(
   limits: DownloadLimits,
 ): Promise<Mail.Attachment> {
   const url = asText(value, text('fields.attachmentUrl')).trim();
-  if (/^data:/i.test(url)) return fromDataUrl(url, filename, mimeType);
+  if (/^data:/i.test(url)) return fromDataUrl(url, filename, mimeType, limits);
   let protocol;
   try {
     protocol = new URL(url).protocol;
@@ -342,6 +358,10 @@ function partHeaders(value: unknown, what: string): Record<string, string> | und
       throw fail(text('errors.attachment.headerValueType', { what, name, type: typeOf(header) }), text('hints.attachment.headerValueType'));
     if (CONTROL.test(header))
       throw fail(text('errors.attachment.headerValueControl', { what, name }), text('hints.attachment.headerValueControl'));
+    if (longestHeaderLine(name, header) > MAX_LINE) {
+      const field = `${what}["${name.slice(0, 60)}"]`;
+      throw fail(text('errors.header.lineTooLong', { field, max: MAX_LINE }), text('hints.header.lineTooLong', { field }));
+    }
     // defineProperty: a "__proto__" name stays a plain key instead of changing the object's prototype.
     Object.defineProperty(out, name, { value: header, enumerable: true, writable: true, configurable: true });
   }

@@ -2,9 +2,10 @@ import type Mail from 'nodemailer/lib/mailer';
 import type SMTPPool from 'nodemailer/lib/smtp-pool';
 import { parseAddresses, parseSingleAddress, typeOf } from './addresses';
 import { ErrorCodes, mailError, type MailError } from '../errors/errors';
+import { checkLineLength } from './headers';
 import { htmlToText } from './plain-text';
 import { text, type Param } from '../errors/texts';
-import { PRIORITIES, SEND_DEFAULTS, type Priority } from '../../shared/constants';
+import { MAX_RECIPIENTS, PRIORITIES, SEND_DEFAULTS, type Priority } from '../../shared/constants';
 
 export type { Priority };
 
@@ -40,13 +41,22 @@ function optionalText(value: unknown, field: Param): string | undefined {
 }
 
 /**
- * Builds nodemailer's message from evaluated values: every address checked, the sender defaulting
- * to the connection's user, a plain-text version derived from the HTML unless one is given.
+ * Builds nodemailer's message from evaluated values: every address checked, at most
+ * `maxRecipients` of them, the sender defaulting to the connection's user, a plain-text version
+ * derived from the HTML unless one is given.
  */
-export function buildMessage(input: MailInput, defaultFrom: string): Mail.Options {
-  const to = parseAddresses(input.to, text('fields.to'));
-  const cc = parseAddresses(input.cc, text('fields.cc'));
-  const bcc = parseAddresses(input.bcc, text('fields.bcc'));
+export function buildMessage(input: MailInput, defaultFrom: string, maxRecipients = MAX_RECIPIENTS): Mail.Options {
+  // Each list parses only as far as there is room left, so a list far too long costs no more than the cap.
+  const to = parseAddresses(input.to, text('fields.to'), maxRecipients);
+  const cc = parseAddresses(input.cc, text('fields.cc'), maxRecipients - to.length);
+  const bcc = parseAddresses(input.bcc, text('fields.bcc'), maxRecipients - to.length - cc.length);
+  if (to.length + cc.length + bcc.length > maxRecipients) {
+    throw mailError(
+      ErrorCodes.EINPUT,
+      text('errors.message.tooManyRecipients', { max: maxRecipients }),
+      text('hints.message.tooManyRecipients'),
+    );
+  }
   if (!to.length && !cc.length && !bcc.length) {
     throw mailError(ErrorCodes.EINPUT, text('errors.message.noRecipient'), text('hints.message.noRecipient'));
   }
@@ -55,6 +65,8 @@ export function buildMessage(input: MailInput, defaultFrom: string): Mail.Option
   if (!from) throw mailError(ErrorCodes.EINPUT, text('errors.message.noSender'), text('hints.message.noSender'));
   const html = optionalText(input.html, text('fields.html'));
   const plain = optionalText(input.text, text('fields.text')) ?? (html !== undefined ? htmlToText(html) : undefined);
+  const subject = optionalText(input.subject, text('fields.subject')) ?? '';
+  checkLineLength('Subject', subject, text('fields.subject'));
   const priority = ((PRIORITIES as readonly string[]).includes(input.priority || '') ? input.priority : SEND_DEFAULTS.priority) as Priority;
   return {
     from,
@@ -62,7 +74,7 @@ export function buildMessage(input: MailInput, defaultFrom: string): Mail.Option
     cc: cc.length ? cc : undefined,
     bcc: bcc.length ? bcc : undefined,
     replyTo: parseSingleAddress(input.replyTo, text('fields.replyTo')),
-    subject: optionalText(input.subject, text('fields.subject')) ?? '',
+    subject,
     html,
     text: plain,
     priority,
