@@ -77,9 +77,9 @@ function flag(value: unknown, field: Text, fallback: boolean): boolean {
 /**
  * Checks every field of a connection (a deployed config node, or the body of Test connection)
  * before any socket opens, and returns it with types and defaults settled. A flow file or a
- * request can hold anything: an array as host crashed Node's DNS lookup, and an unknown security
- * value used to mean opportunistic TLS, sending the password in clear text to a server without
- * STARTTLS. Anything unknown is refused here (fail closed) with an ECONFIG error.
+ * request can hold anything: an array as host crashes Node's DNS lookup, and guessing what an
+ * unknown security value means (opportunistic TLS, say) would send the password in clear text to a
+ * server without STARTTLS. Anything unknown is refused here (fail closed) with an ECONFIG error.
  */
 export function checkConnectionConfig(raw: unknown): ConnectionConfig {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw))
