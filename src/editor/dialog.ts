@@ -53,9 +53,3 @@ export function changed(id: string, defaultValue: unknown): boolean {
   const value = String($('#' + id).val() ?? '').trim();
   return value !== '' && value !== String(defaultValue);
 }
-
-/** A validator for a whole number of at least `min`, as the dialog saves it (often a string). */
-export function wholeNumber(min: number, emptyAllowed = false): (v: unknown) => boolean {
-  // Missing (a connection saved before the field existed) is valid: the runtime uses the default.
-  return (v) => (v === undefined ? true : v === '' ? emptyAllowed : /^\d+$/.test(String(v)) && Number(v) >= min);
-}

@@ -1,9 +1,11 @@
 /**
  * What the editor and the runtime must agree on, written once. Both import this module: the
  * runtime as compiled by tsc, the editor bundled into each node's .html by scripts/build.js. It
- * imports nothing and touches no Node.js or browser API, so it runs the same in both places.
+ * imports only its sibling connection-fields.ts and touches no Node.js or browser API, so it runs
+ * the same in both places.
  * Names and values here are the released flow format: add, never rename.
  */
+import { CONNECTION_DEFAULTS, type AuthType } from './connection-fields';
 
 // --- send-smtp-email
 
@@ -78,13 +80,16 @@ export const SEND_DEFAULTS = {
 
 // --- smtp-oauth-config
 
-export const SECURITY = ['starttls', 'tls', 'auto', 'none'] as const;
-export type Security = (typeof SECURITY)[number];
-export const AUTH_TYPES = ['basic', 'oauth2-client-credentials', 'oauth2', 'none'] as const;
-/** Where accepted mails wait until the server took them: disk survives restarts and crashes. */
-export const OUTBOX_MODES = ['disk', 'memory'] as const;
-export type OutboxMode = (typeof OUTBOX_MODES)[number];
-export type AuthType = (typeof AUTH_TYPES)[number];
+// Each setting of the connection (kind, default, range, labels) is described in connection-fields.ts.
+export {
+  AUTH_TYPES,
+  CONNECTION_DEFAULTS,
+  OUTBOX_MODES,
+  SECURITY,
+  type AuthType,
+  type OutboxMode,
+  type Security,
+} from './connection-fields';
 
 /** The config node's Node-RED credentials: never in the flow file, secrets never sent back to the browser. */
 export const CREDENTIALS = {
@@ -115,25 +120,6 @@ export function credentialsOf(authType: string | undefined): readonly Credential
   const method = authType || CONNECTION_DEFAULTS.authType;
   return Object.prototype.hasOwnProperty.call(CREDENTIALS_OF, method) ? CREDENTIALS_OF[method as AuthType] : [];
 }
-
-/** Defaults of the connection; numbers in the units the dialog shows (seconds, MB). */
-export const CONNECTION_DEFAULTS = {
-  port: 587,
-  security: 'starttls',
-  rejectUnauthorized: true,
-  authType: 'basic',
-  maxConnections: 5,
-  /** 0 = no limit */
-  rateLimitPerMinute: 0,
-  timeout: 30,
-  /** settings.js can change it: smtpOauthConfigMaxAttachmentMB */
-  maxAttachmentMB: 25,
-  /** 0 = no retry */
-  retryForSeconds: 600,
-  outbox: 'disk',
-  /** the outbox's cap; beyond it new mails fail with EOUTBOX */
-  outboxMaxMB: 200,
-} as const satisfies { security: Security; authType: AuthType; [key: string]: unknown };
 
 /**
  * Concurrent SMTP connections a well-known service (a key of nodemailer's services.json) allows

@@ -2,16 +2,22 @@ import wellKnown from 'nodemailer/lib/well-known';
 import { typeOf } from '../message/addresses';
 import { ErrorCodes, mailError } from '../errors/errors';
 import { text, type Text } from '../errors/texts';
+import { CREDENTIAL_NAMES } from '../../shared/constants';
 import {
-  AUTH_TYPES,
+  CONNECTION_FIELDS as FIELDS,
+  isChoice,
+  isFlag,
+  isText,
+  isUnset,
+  readNumber,
   type AuthType,
+  type ChoiceField,
+  type FlagField,
+  type NumberField,
   type OutboxMode,
   type Security,
-  CONNECTION_DEFAULTS as DEFAULTS,
-  CREDENTIAL_NAMES,
-  OUTBOX_MODES,
-  SECURITY,
-} from '../../shared/constants';
+  type TextField,
+} from '../../shared/connection-fields';
 
 /**
  * A connection as a flow file holds it: the dialog saves numbers as text, and a file edited by
@@ -20,97 +26,100 @@ import {
 export type StoredConnection = { [K in keyof ConnectionConfig]?: unknown };
 
 /** The outbox cap when the connection sets none, in MB. */
-export const DEFAULT_OUTBOX_MB = DEFAULTS.outboxMaxMB;
+export const DEFAULT_OUTBOX_MB = FIELDS.outboxMaxMB.default;
 
 /** Longest credential accepted: an access token is a few KB; anything far larger is not a credential. */
 const MAX_CREDENTIAL = 64 * 1024;
-/** A host name (RFC 1123), an IPv4 address or an IPv6 address, with nothing else around it. */
-const HOST = /^(?:[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,251}[A-Za-z0-9_])?|\[?[0-9A-Fa-f:.]{2,45}\]?)$/;
 
 const invalid = (message: Text, hint: Text) => mailError(ErrorCodes.ECONFIG, message, hint);
 /** A field's name in errors: a text of the catalog (fields.config). */
-const named = (field: string): Text => text(`fields.config.${field}`);
+const named = (field: { name: string }): Text => text(field.name);
+const shown = (value: unknown) => String(JSON.stringify(value));
 
-function textField(value: unknown, field: Text): string {
-  if (value === undefined || value === null) return '';
+/** Text, or '' when unset. A pattern is the caller's to check: it knows what to say. */
+function textField(value: unknown, field: TextField): string {
+  if (isUnset(value)) return '';
   if (typeof value !== 'string')
-    throw invalid(text('errors.config.notText', { field, type: typeOf(value) }), text('hints.config.notText', { field }));
+    throw invalid(
+      text('errors.config.notText', { field: named(field), type: typeOf(value) }),
+      text('hints.config.notText', { field: named(field) }),
+    );
   return value;
 }
 
-/** A number that may be left unset (undefined), so that a later default applies (a service's pool limit). */
-function optionalNumber(value: unknown, field: Text, min: number, max: number): number | undefined {
-  return value === undefined || value === null || value === '' ? undefined : number(value, field, 0, min, max);
-}
-
-/** A number the dialog may have saved as a string; empty means the default. */
-function number(value: unknown, field: Text, fallback: number, min: number, max: number, integer = true): number {
-  if (value === undefined || value === null || value === '') return fallback;
-  const n = typeof value === 'number' ? value : typeof value === 'string' && /^\s*\d+(\.\d+)?\s*$/.test(value) ? Number(value) : NaN;
-  if (!Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) {
-    const params = { field, min, max, value: String(JSON.stringify(value)) };
+/** A number of the field's range (the dialog may have saved it as a string), or undefined when unset. */
+function number(value: unknown, field: NumberField): number | undefined {
+  const n = readNumber(field, value);
+  if (Number.isNaN(n)) {
+    const { min, max } = field;
+    const params = { field: named(field), min, max, value: shown(value) };
     throw invalid(
-      integer ? text('errors.config.wholeNumber', params) : text('errors.config.number', params),
-      text('hints.config.range', { field, min, max }),
+      field.integer ? text('errors.config.wholeNumber', params) : text('errors.config.number', params),
+      text('hints.config.range', { field: named(field), min, max }),
     );
   }
   return n;
 }
 
-function oneOf<T extends string>(value: unknown, field: Text, allowed: readonly T[], fallback: T): T {
-  if (value === undefined || value === null || value === '') return fallback;
-  if (typeof value === 'string' && (allowed as readonly string[]).includes(value)) return value as T;
-  const list = allowed.join(', ');
+function oneOf<T extends string>(value: unknown, field: ChoiceField<T>): T {
+  if (isUnset(value)) return field.default;
+  if (isChoice(field, value)) return value as T;
+  const list = field.values.join(', ');
   throw invalid(
-    text('errors.config.oneOf', { field, value: String(JSON.stringify(value)), allowed: list }),
-    text('hints.config.oneOf', { field, allowed: list }),
+    text('errors.config.oneOf', { field: named(field), value: shown(value), allowed: list }),
+    text('hints.config.oneOf', { field: named(field), allowed: list }),
   );
 }
 
-function flag(value: unknown, field: Text, fallback: boolean): boolean {
-  if (value === undefined || value === null || value === '') return fallback;
-  if (typeof value === 'boolean') return value;
-  if (value === 'true' || value === 'false') return value === 'true';
-  throw invalid(text('errors.config.flag', { field, value: String(JSON.stringify(value)) }), text('hints.config.flag', { field }));
+function flag(value: unknown, field: FlagField): boolean {
+  if (isUnset(value)) return field.default;
+  if (!isFlag(value))
+    throw invalid(
+      text('errors.config.flag', { field: named(field), value: shown(value) }),
+      text('hints.config.flag', { field: named(field) }),
+    );
+  return value === true || value === 'true';
 }
 
 /**
  * Checks every field of a connection (a deployed config node, or the body of Test connection)
  * before any socket opens, and returns it with types and defaults settled. A flow file or a
- * request can hold anything: an array as host crashed Node's DNS lookup, and an unknown security
- * value used to mean opportunistic TLS, sending the password in clear text to a server without
- * STARTTLS. Anything unknown is refused here (fail closed) with an ECONFIG error.
+ * request can hold anything: an array as host crashes Node's DNS lookup, and guessing what an
+ * unknown security value means (opportunistic TLS, say) would send the password in clear text to a
+ * server without STARTTLS. Anything unknown is refused here (fail closed) with an ECONFIG error.
+ * What each field may hold is its description in shared/connection-fields.ts, which the dialog's
+ * validators follow too.
  */
 export function checkConnectionConfig(raw: unknown): ConnectionConfig {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw))
     throw invalid(text('errors.config.settingsMissing'), text('hints.config.settingsMissing'));
   const c = raw as Record<string, unknown>;
-  const service = textField(c.service, named('service'));
+  const service = textField(c.service, FIELDS.service);
   if (service && !(wellKnown(service) || undefined)?.host)
     throw invalid(text('errors.config.unknownService', { service }), text('hints.config.unknownService'));
-  const host = textField(c.host, named('host')).trim();
+  const host = textField(c.host, FIELDS.host).trim();
   if (!service && !host) throw invalid(text('errors.config.noHost'), text('hints.config.noHost'));
-  if (host && !HOST.test(host)) throw invalid(text('errors.config.badHost', { host: host.slice(0, 80) }), text('hints.config.badHost'));
+  if (!isText(FIELDS.host, host)) throw invalid(text('errors.config.badHost', { host: host.slice(0, 80) }), text('hints.config.badHost'));
   return {
     service,
     host,
-    port: number(c.port, named('port'), 0, 1, 65535) || undefined,
-    security: oneOf(c.security, named('security'), SECURITY, DEFAULTS.security),
-    rejectUnauthorized: flag(c.rejectUnauthorized, named('certificateCheck'), DEFAULTS.rejectUnauthorized),
-    authType: oneOf(c.authType, named('authentication'), AUTH_TYPES, DEFAULTS.authType),
-    tokenUrl: textField(c.tokenUrl, named('tokenUrl')).trim(),
-    scope: textField(c.scope, named('scope')).trim(),
-    // 0 or empty: the service's documented limit, else the default (pool-limits.ts).
-    maxConnections: optionalNumber(c.maxConnections, named('poolSize'), 0, 1000) || undefined,
-    rateLimitPerMinute: number(c.rateLimitPerMinute, named('rateLimit'), DEFAULTS.rateLimitPerMinute, 0, 1000000),
-    timeout: number(c.timeout, named('timeout'), DEFAULTS.timeout, 0, 86400) || DEFAULTS.timeout,
-    maxAttachmentMB:
-      c.maxAttachmentMB === undefined || c.maxAttachmentMB === ''
-        ? undefined
-        : number(c.maxAttachmentMB, named('maxAttachment'), DEFAULTS.maxAttachmentMB, 0, 100000, false),
-    retryForSeconds: optionalNumber(c.retryForSeconds, named('retryTime'), 0, 7 * 86400),
-    outbox: oneOf(c.outbox, named('outbox'), OUTBOX_MODES, 'disk'),
-    outboxMaxMB: number(c.outboxMaxMB, named('outboxCap'), DEFAULT_OUTBOX_MB, 0.01, 1000000, false),
+    // Unset: nodemailer's port for the security.
+    port: number(c.port, FIELDS.port),
+    security: oneOf(c.security, FIELDS.security),
+    rejectUnauthorized: flag(c.rejectUnauthorized, FIELDS.rejectUnauthorized),
+    authType: oneOf(c.authType, FIELDS.authType),
+    tokenUrl: textField(c.tokenUrl, FIELDS.tokenUrl).trim(),
+    scope: textField(c.scope, FIELDS.scope).trim(),
+    // 0 or unset: the service's documented limit, else the default (pool-limits.ts).
+    maxConnections: number(c.maxConnections, FIELDS.maxConnections) || undefined,
+    rateLimitPerMinute: number(c.rateLimitPerMinute, FIELDS.rateLimitPerMinute) ?? FIELDS.rateLimitPerMinute.default,
+    timeout: number(c.timeout, FIELDS.timeout) || FIELDS.timeout.default,
+    // Unset: settings.js smtpOauthConfigMaxAttachmentMB, else the default (connection.ts).
+    maxAttachmentMB: number(c.maxAttachmentMB, FIELDS.maxAttachmentMB),
+    // Unset: the default (connection.ts).
+    retryForSeconds: number(c.retryForSeconds, FIELDS.retryForSeconds),
+    outbox: oneOf(c.outbox, FIELDS.outbox),
+    outboxMaxMB: number(c.outboxMaxMB, FIELDS.outboxMaxMB) ?? DEFAULT_OUTBOX_MB,
   };
 }
 

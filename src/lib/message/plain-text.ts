@@ -1,7 +1,7 @@
 // The HTML comes from msg, so whoever feeds a flow chooses it. The conversion therefore scans it
-// once, left to right, looking things up with indexOf and never going back: the chain of regexes
-// it replaces backtracked over the rest of the input at every `<` (200 KB of `<` blocked Node-RED
-// for 37 s). Regexes only ever see the text of one tag.
+// once, left to right, looking things up with indexOf and never going back, in time linear in its
+// length: a regex run over the whole input can backtrack over the rest of it at every `<` (200 KB
+// of `<` took 37 s). Regexes only ever see the text of one tag.
 
 /**
  * Derived text longer than this is cut, and a note says so. The cap is on the text we add to the
@@ -45,8 +45,8 @@ const isTrimmed = (c: number) =>
 /**
  * Collects the text. Spaces, tabs and newlines of the source and the line breaks of the markup
  * collapse: a run without a newline becomes one space, a run with newlines one or two newlines.
- * Characters that entities decode to never collapse, and \r stays as it is: the chain of regexes
- * this replaces did the same, and flows may rely on its output.
+ * Characters that entities decode to never collapse, and \r stays as it is: flows already rely on
+ * text derived this way, so it keeps that output.
  */
 class TextWriter {
   private text = '';

@@ -3,8 +3,8 @@ import type { AxiosStatic } from 'axios';
 let loaded: AxiosStatic | undefined;
 
 /**
- * axios, loaded on first use. Requiring it takes about 22 ms, half of what the package used to add
- * to Node-RED's start, and a flow needs it only to fetch a token or download an attachment.
+ * axios, loaded on first use. Requiring it takes about 22 ms, as long as loading the rest of the
+ * package, and a flow needs it only to fetch a token or download an attachment.
  */
 export function httpClient(): AxiosStatic {
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- a lazy require, for the start time above

@@ -1,6 +1,6 @@
 // The connection dialog. Built into smtp-oauth-config.html by scripts/build.js.
 import type { EditorNodeProperties } from 'node-red';
-import { advancedSection, changed, fillSelect, messages, showRows, wholeNumber } from '../../editor/dialog';
+import { advancedSection, changed, fillSelect, messages, showRows } from '../../editor/dialog';
 import { addOutboxTab } from '../../editor/outbox-tab';
 import {
   AUTH_TYPES,
@@ -20,6 +20,7 @@ import {
   type CredentialName,
   type Security,
 } from '../../shared/constants';
+import { editorProperty, isHost } from '../../shared/connection-fields';
 
 /** The dialog's values as Node-RED's editor stores them: numbers typed into a field are saved as text. */
 interface ConnectionProps extends EditorNodeProperties {
@@ -80,39 +81,36 @@ const LOOPBACK = /^http:\/\/(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?(\/|$)/
 
 RED.nodes.registerType<ConnectionProps, ConnectionCredentials>('smtp-oauth-config', {
   category: 'config',
+  // Each setting's default and validator come from its description (shared/connection-fields.ts),
+  // which the runtime's check follows too; the names stay literal here for the Flow Library's parser.
   defaults: {
     name: { value: '' },
-    service: { value: '' },
+    service: editorProperty('service'),
     host: {
-      value: '',
+      ...editorProperty('host'),
       validate: function (v) {
-        return !!this.service || !!(v && String(v).trim());
+        return isHost(this.service, v);
       },
     },
-    port: {
-      value: DEFAULTS.port,
-      validate: function (v) {
-        return !!this.service || (/^\d+$/.test(String(v)) && Number(v) > 0 && Number(v) < 65536);
-      },
-    },
-    security: { value: DEFAULTS.security },
-    rejectUnauthorized: { value: DEFAULTS.rejectUnauthorized },
-    authType: { value: DEFAULTS.authType },
+    port: editorProperty('port'),
+    security: editorProperty('security'),
+    rejectUnauthorized: editorProperty('rejectUnauthorized'),
+    authType: editorProperty('authType'),
     tokenUrl: {
-      value: '',
+      ...editorProperty('tokenUrl'),
       validate: function (v) {
         if (this.authType !== 'oauth2-client-credentials' && this.authType !== 'oauth2') return true;
         return /^https?:\/\/\S+$/.test(v || '') || (this.authType === 'oauth2' && !v);
       },
     },
-    scope: { value: '' },
-    maxConnections: { value: DEFAULTS.maxConnections, validate: wholeNumber(1) },
-    rateLimitPerMinute: { value: DEFAULTS.rateLimitPerMinute, validate: wholeNumber(0, true) },
-    timeout: { value: DEFAULTS.timeout, validate: wholeNumber(1) },
-    retryForSeconds: { value: DEFAULTS.retryForSeconds, validate: wholeNumber(0, true) },
-    maxAttachmentMB: { value: defaultMaxAttachmentMB, validate: wholeNumber(1) },
-    outbox: { value: DEFAULTS.outbox },
-    outboxMaxMB: { value: DEFAULTS.outboxMaxMB, validate: wholeNumber(1) },
+    scope: editorProperty('scope'),
+    maxConnections: editorProperty('maxConnections'),
+    rateLimitPerMinute: editorProperty('rateLimitPerMinute'),
+    timeout: editorProperty('timeout'),
+    retryForSeconds: editorProperty('retryForSeconds'),
+    maxAttachmentMB: { ...editorProperty('maxAttachmentMB'), value: defaultMaxAttachmentMB },
+    outbox: editorProperty('outbox'),
+    outboxMaxMB: editorProperty('outboxMaxMB'),
   },
   credentials: {
     user: CREDENTIALS.user,
