@@ -7,8 +7,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { builtDist } from './support/build';
-import { startSmtp } from './support/smtp';
-import { startNodeRed, type FlowNode, type NodeRedProcess, type OutputWatcher } from './support/node-red-process';
+import { startSlowMta, startSmtp } from './support/smtp';
+import { startNodeRed, stopChild, type FlowNode, type NodeRedProcess, type OutputWatcher } from './support/node-red-process';
 import { Spool, storableMsg } from '../src/lib/delivery/spool';
 import { composeStream } from '../src/lib/message/compose';
 
@@ -191,6 +191,39 @@ describe('outbox across processes', function () {
     assert.equal(ids.length, 50 + duplicates);
     assert.deepEqual(filesUnder(spoolDir), [], 'the outbox is empty');
     assert.doesNotMatch(red.output.text, /\[error\]|damaged/);
+  });
+
+  it('keeps a mail whose attempt a graceful stop (SIGTERM) cut short, and sends it once after the restart', async function () {
+    // A server that takes its time over DATA: the mail is with it when Node-RED is told to stop.
+    const mta = await startSlowMta({ auth: false });
+    try {
+      // The grace period for attempts under way, shortened (a test hook; Node-RED gives a closing node 15 s).
+      const grace = 'smtpOauthConfigCloseGraceMs: 300,';
+      red = await startNodeRed(userDir, grace);
+      await red.deploy(flow(mta.port, { count: 1, rate: 0, connection: { authType: 'none' } }));
+      await red.inject('go');
+      await mta.waitForHeld(1);
+      const [held] = mta.held;
+      await stopChild(red.child, 'SIGTERM');
+      const spoolDir = path.join(userDir, 'smtp-outbox', CONN);
+      const records = filesUnder(spoolDir).filter((f) => f.endsWith('.json'));
+      assert.equal(records.length, 1, 'the mail is in the outbox');
+      assert.equal((JSON.parse(fs.readFileSync(records[0], 'utf8')) as { messageId: string }).messageId, held.messageId);
+      assert.match(red.output.text, /\[warn\][^\n]*"seq 001"[^\n]*closed before the server answered/, 'the log says why');
+      await red.close();
+
+      // The server answers at last: the client is gone, so it never had the mail (an MTA discards it).
+      mta.acceptAll();
+      red = await startNodeRed(userDir, grace);
+      await red.output.waitFor(/Sent from the outbox: "seq 001"/);
+      assert.equal(mta.messages.length, 1, 'delivered once');
+      assert.equal(mta.messages[0].parsed.messageId, held.messageId, 'with the same Message-ID');
+      assert.deepEqual(filesUnder(spoolDir), [], 'the outbox is empty');
+    } finally {
+      if (red) await red.close();
+      red = undefined;
+      await mta.close();
+    }
   });
 
   it("sets a record cut short by a crash aside with one warning, deletes an unfinished write, sends the rest, and never sends a deleted connection's mails", async function () {

@@ -88,6 +88,29 @@ describe('spool', function () {
     assert.equal(fs.readdirSync(dir).length, 4, 'two mails, no temporary or partial file');
   });
 
+  it('never holds more than its cap on disk while 20 mails of 0.6 MB are written at once to a 1 MB outbox', async function () {
+    const { spool } = await Spool.open(dir, { maxBytes: 1024 * 1024, maxCount: 100 });
+    /** The bytes in the folder now: what the disk holds, written or being written. */
+    const onDisk = () => fs.readdirSync(dir).reduce((n, f) => n + fs.statSync(path.join(dir, f)).size, 0);
+    let peak = 0;
+    // Each message arrives in six chunks of 100 KB, so that the twenty writes interleave.
+    async function* message() {
+      for (let i = 0; i < 6; i++) {
+        peak = Math.max(peak, onDisk());
+        await new Promise((resolve) => setImmediate(resolve));
+        yield Buffer.alloc(100 * 1024, 'x');
+      }
+    }
+    const outcomes = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => spool.add(fields(i), Readable.from(message()))));
+    peak = Math.max(peak, onDisk());
+    const accepted = outcomes.filter((o) => o.status === 'fulfilled').length;
+    const refused = outcomes.filter((o) => o.status === 'rejected' && (o.reason as MailError).code === 'EOUTBOX').length;
+    assert.equal(accepted + refused, 20, 'each mail kept or refused with EOUTBOX');
+    assert.ok(accepted <= 1, `${accepted} mails of 0.6 MB kept under a 1 MB cap`);
+    assert.ok(peak <= 1024 * 1024 + 4096, `${peak} bytes on disk at the most (the cap, and a record's JSON)`);
+    assert.equal(spool.count, accepted);
+  });
+
   it('reports an error of the message itself (a download that broke off) as it is, and keeps nothing of it', async function () {
     const { spool } = await Spool.open(dir, LIMITS);
     const broken = new Readable({ read() {} });

@@ -331,9 +331,10 @@ export class Spool implements Store {
     const { maxBytes, maxCount } = this.limits;
     const full = () =>
       outboxError(
+        // Counting the mails being written: they hold their place under the cap.
         text('errors.outbox.full', {
-          mails: this.records.size,
-          mb: Math.round(this.bytes / 1024 / 1024),
+          mails: this.records.size + this.writing,
+          mb: Math.round((this.bytes + this.writingBytes) / 1024 / 1024),
           maxMails: maxCount,
           maxMb: Math.round(maxBytes / 1024 / 1024),
         }),
