@@ -1,3 +1,4 @@
+import addressparser from 'nodemailer/lib/addressparser';
 import type Mail from 'nodemailer/lib/mailer';
 import type { Localizable } from '../errors/errors';
 import type { Param, Params } from '../errors/texts';
@@ -11,10 +12,11 @@ import type { Param, Params } from '../errors/texts';
 /** RFC 5322's form for a mail whose recipients are all hidden (§3.6.3: a group with no members). */
 export const UNDISCLOSED = 'undisclosed-recipients:;';
 
+/** The addresses of a header value as nodemailer takes it: strings ("Name <a@b>, c@d"), address objects, or lists of them. */
 const addressesOf = (value: unknown): string[] =>
   (Array.isArray(value) ? value : value ? [value] : [])
-    .map((a) => (typeof a === 'string' ? a : ((a as Mail.Address)?.address ?? '')))
-    .filter(Boolean);
+    .flatMap((a) => (typeof a === 'string' ? addressparser(a, { flatten: true }).map((p) => p.address) : [(a as Mail.Address)?.address]))
+    .filter((a): a is string => !!a);
 
 /** The recipients a list may show: To, else Cc, else undisclosed. Never the envelope, which holds Bcc. */
 export function shownRecipients(message: Pick<Mail.Options, 'to' | 'cc'>): string {
