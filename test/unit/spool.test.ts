@@ -88,6 +88,33 @@ describe('spool', function () {
     assert.equal(fs.readdirSync(dir).length, 4, 'two mails, no temporary or partial file');
   });
 
+  it('is held by one queue at a time: the next opens the folder only once the one before released it', async function () {
+    const before = new Spool(dir, LIMITS);
+    await before.open();
+    const after = new Spool(dir, LIMITS);
+    let opened = false;
+    const opening = after.open().then((found) => {
+      opened = true;
+      return found;
+    });
+    // What the one before still holds is written before it lets go.
+    const kept = await before.add(fields(1), Buffer.from('Subject: kept\r\n\r\nx'), { id: nextId() });
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(opened, false, 'not while the one before holds it');
+    before.release();
+    const found = await opening;
+    assert.deepEqual(
+      found.pending.map((r) => r.id),
+      [kept.id],
+    );
+    // One released before its turn came never reads the folder.
+    const third = new Spool(dir, LIMITS);
+    const late = third.open();
+    third.release();
+    after.release();
+    assert.deepEqual((await late).pending, []);
+  });
+
   it('never holds more than its cap on disk while 20 mails of 0.6 MB are written at once to a 1 MB outbox', async function () {
     const { spool } = await Spool.open(dir, { maxBytes: 1024 * 1024, maxCount: 100 });
     /** The bytes in the folder now: what the disk holds, written or being written. */

@@ -186,6 +186,7 @@ export class Spool implements Store {
   private readonly folder: FolderSync;
   private opening?: Promise<Found>;
   private unlock?: () => void;
+  private released = false;
 
   constructor(
     readonly dir: string,
@@ -219,7 +220,9 @@ export class Spool implements Store {
         release();
         if (holders.get(this.dir) === chain) holders.delete(this.dir);
       };
-      this.opening = before.then(() => this.scan());
+      // A spool released before its turn came (closed while it waited) never reads the folder: the
+      // next holder may already be writing there.
+      this.opening = before.then(() => (this.released ? { pending: [], damaged: [], removedTemps: 0, skipped: [] } : this.scan()));
     }
     this.opening ??= this.scan();
     return this.opening.catch((e) => {
@@ -229,6 +232,7 @@ export class Spool implements Store {
   }
 
   release(): void {
+    this.released = true;
     this.unlock?.();
   }
 
