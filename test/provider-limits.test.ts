@@ -195,10 +195,14 @@ describe('provider limits', function () {
       assert.equal(exchange.stats.refusals, refused, 'no more 432 once the other client was gone');
       assert.equal(exchange.messages.length, 8);
 
-      // The other client is back: the pool goes down at once, and the log is not told again.
+      // The other client is back: the pool goes down at once, and the log is not told again. The
+      // server answers slowly, so that the burst needs connections beyond the idle one.
       exchange.occupy(MAILBOX, 2);
+      exchange.switches.holdAnswers = true;
       const again = collect(nodes, 3);
       for (let i = 0; i < 3; i++) nodes.send.receive({ payload: i });
+      await exchange.waitForRefusals(refused + 1);
+      exchange.letGo();
       assert.deepEqual(
         (await again).map((o) => o.kind),
         ['sent', 'sent', 'sent'],

@@ -47,6 +47,8 @@ export interface ExchangeStats {
 export interface ExchangeSwitches {
   quotaExceeded: boolean;
   mailboxFull: boolean;
+  /** Holds the answer to every DATA until letGo(): each message keeps its connection busy, as a slow server's. */
+  holdAnswers: boolean;
 }
 
 export interface ExchangeServer {
@@ -55,6 +57,10 @@ export interface ExchangeServer {
   stats: ExchangeStats;
   switches: ExchangeSwitches;
   waitForMessages(n: number): Promise<ExchangeMessage[]>;
+  /** Resolves once the server gave `n` 432 answers in all. */
+  waitForRefusals(n: number): Promise<void>;
+  /** Answers the held messages and stops holding. */
+  letGo(): void;
   /** Another client logs in to the mailbox n times and stays connected. */
   occupy(user: string, n: number): void;
   /** That other client goes away. */
@@ -77,7 +83,9 @@ export async function startExchange({ tokens, limit = 3, port = 0 }: ExchangeOpt
   const waiters: { n: number; resolve: (messages: ExchangeMessage[]) => void }[] = [];
   const sessions = new Map<string, Set<string>>(); // mailbox -> Set of session ids (or 'other-n' for another client)
   const stats: ExchangeStats = { connections: 0, peakConnections: 0, peakSessions: 0, refusals: 0, auths: 0 };
-  const switches: ExchangeSwitches = { quotaExceeded: false, mailboxFull: false };
+  const switches: ExchangeSwitches = { quotaExceeded: false, mailboxFull: false, holdAnswers: false };
+  const heldAnswers: (() => void)[] = [];
+  const refusalWaiters: { n: number; resolve: () => void }[] = [];
   const of = (user: string) => {
     if (!sessions.has(user)) sessions.set(user, new Set());
     return sessions.get(user)!;
@@ -102,6 +110,7 @@ export async function startExchange({ tokens, limit = 3, port = 0 }: ExchangeOpt
       const held = of(user.toLowerCase());
       if (held.size >= limit) {
         stats.refusals++;
+        for (const w of [...refusalWaiters]) if (stats.refusals >= w.n) refusalWaiters.splice(refusalWaiters.indexOf(w), 1)[0].resolve();
         return cb(smtpError(CONCURRENCY));
       }
       held.add(session.id);
@@ -123,14 +132,18 @@ export async function startExchange({ tokens, limit = 3, port = 0 }: ExchangeOpt
           return cb(smtpError(SEND_AS_DENIED.replace('sender@contoso.com', session.user).replace('other@contoso.com', String(from))));
         if (switches.quotaExceeded) return cb(smtpError(QUOTA));
         if (switches.mailboxFull) return cb(smtpError(MAILBOX_FULL));
-        messages.push({ parsed: parsed as ReadMail, envelope: session.envelope, user: session.user });
-        cb(null, `2.6.0 <${parsed.messageId}> Queued mail for delivery`);
-        for (const w of [...waiters]) {
-          if (messages.length >= w.n) {
-            waiters.splice(waiters.indexOf(w), 1);
-            w.resolve(messages.slice(0, w.n));
+        const accept = () => {
+          messages.push({ parsed: parsed as ReadMail, envelope: session.envelope, user: session.user });
+          cb(null, `2.6.0 <${parsed.messageId}> Queued mail for delivery`);
+          for (const w of [...waiters]) {
+            if (messages.length >= w.n) {
+              waiters.splice(waiters.indexOf(w), 1);
+              w.resolve(messages.slice(0, w.n));
+            }
           }
-        }
+        };
+        if (switches.holdAnswers) heldAnswers.push(accept);
+        else accept();
       });
     },
   });
@@ -145,6 +158,13 @@ export async function startExchange({ tokens, limit = 3, port = 0 }: ExchangeOpt
     messages,
     stats,
     switches,
+    waitForRefusals(n) {
+      return stats.refusals >= n ? Promise.resolve() : new Promise((resolve) => refusalWaiters.push({ n, resolve }));
+    },
+    letGo() {
+      switches.holdAnswers = false;
+      for (const accept of heldAnswers.splice(0)) accept();
+    },
     waitForMessages(n) {
       if (messages.length >= n) return Promise.resolve(messages.slice(0, n));
       return new Promise((resolve) => waiters.push({ n, resolve }));
