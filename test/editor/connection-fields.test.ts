@@ -85,9 +85,10 @@ describe('connection fields: the dialog and the deploy agree on every range (Chr
     await page.locator('#node-config-input-host').fill('127.0.0.1');
     await page.locator('#smtp-config-advanced-toggle').click();
     const marked = await markedInDialog(page);
-    await page.locator('#node-config-dialog-cancel').click();
+    // Clicked as events: a notification the editor shows meanwhile (under load, a slow one) may lie over the buttons.
+    await page.locator('#node-config-dialog-cancel').dispatchEvent('click');
     await page.locator('#node-config-input-host').waitFor({ state: 'detached' });
-    await page.locator('#node-dialog-cancel').click();
+    await page.locator('#node-dialog-cancel').dispatchEvent('click');
 
     // One full deploy with a connection per probe; a connection the runtime refuses logs why.
     const nodes: FlowNode[] = PROBES.map((probe, i) => ({
