@@ -17,6 +17,7 @@ import {
 import { isText, text, type Text } from '../errors/texts';
 import { isTransient, type RetryableError } from '../errors/transient';
 import { composeStream, fixMessageId } from '../message/compose';
+import type { ShownError, WaitingMail } from '../../shared/outbox-list';
 import type { Delivery, Outgoing, Transport } from '../transports/transport';
 import { maskError, shownRecipients, visibleAddresses } from './privacy';
 import type { RateLimiter } from './rate-limiter';
@@ -80,17 +81,9 @@ export interface QueueOptions {
   onChange?(): void;
 }
 
-/** One waiting mail as the Outbox tab shows it, its last error still in the catalog's keys. */
-export interface OutboxEntry {
-  id: string;
-  created: number;
-  to: string;
-  subject: string;
-  size: number;
-  attempts: number;
-  nextAttemptAt?: number;
-  lastError?: Localizable & { code?: string; responseCode?: number };
-  delivered?: { count: number; of: number };
+/** One waiting mail as the Outbox tab shows it, its last error still in the catalog's keys (outbox-admin translates it). */
+export interface OutboxEntry extends Omit<WaitingMail, 'lastError'> {
+  lastError?: Localizable & Omit<ShownError, 'message' | 'hint'>;
 }
 
 /** What a config node with a disk outbox offers the editor's Outbox tab. */
@@ -391,8 +384,8 @@ export class DeliveryQueue implements OutboxControl {
         recipients: new Recipients(),
       };
       this.jobs.set(id, job);
+      if (this.closing) return void this.track(this.notAttempted(job));
       if (express) return this.start(job);
-      if (this.closing) return this.close0(job);
       this.enqueue(job);
     });
   }
@@ -517,7 +510,7 @@ export class DeliveryQueue implements OutboxControl {
       if (this.closing && this.store.durable && this.options.retryMs && isTransient(err)) {
         // Redeploy or stop: a stored mail is not failed for that; the next queue sends it.
         try {
-          await this.keep(job, err, attempts, started, undefined);
+          await this.keep(job, this.afterAttempt(job, err, attempts, started));
         } catch (e) {
           return this.finish(job, { error: this.cannotWait(e as MailError, err, attempts) });
         }
@@ -541,7 +534,7 @@ export class DeliveryQueue implements OutboxControl {
       const until = this.backoff.now() + wait;
       // Recorded first, with the recipients still owed, so that a crash during the wait keeps it.
       try {
-        await this.keep(job, err, attempts, started, until);
+        await this.keep(job, this.afterAttempt(job, err, attempts, started, until));
       } catch (e) {
         return this.finish(job, { error: this.cannotWait(e as MailError, err, attempts) });
       }
@@ -600,19 +593,24 @@ export class DeliveryQueue implements OutboxControl {
     return undefined;
   }
 
-  /**
-   * Keeps a mail that waits (for a retry, or for the next queue) with what its attempts decided:
-   * a mail sent at once goes into the store now. A store that refuses rejects (EOUTBOX).
-   */
-  private async keep(job: Job, err: RetryableError, attempts: number, started: number, nextAttemptAt: number | undefined) {
+  /** What a failed attempt changes in a mail's record: with the recipients still owed, its error and its next attempt. */
+  private afterAttempt(job: Job, err: RetryableError, attempts: number, started: number, nextAttemptAt?: number): MailRecord {
     const record: MailRecord = {
       ...owing(job.record, job.recipients.state),
       attempts,
       firstAttemptAt: started,
-      nextAttemptAt,
       lastError: this.describe(err, job),
     };
     if (nextAttemptAt === undefined) delete record.nextAttemptAt;
+    else record.nextAttemptAt = nextAttemptAt;
+    return record;
+  }
+
+  /**
+   * Keeps a mail that waits (for a retry, or for the next queue) with its record as it is now: a
+   * mail sent at once goes into the store only here. A store that refuses rejects (EOUTBOX).
+   */
+  private async keep(job: Job, record: MailRecord = job.record) {
     if (job.stored) {
       job.record = record;
       return this.store.update(record);
@@ -738,7 +736,7 @@ export class DeliveryQueue implements OutboxControl {
     err.code = ECONNECTION;
     if (!this.store.durable) return this.finishStored(job, { error: this.failed(err, attempts, job.record.customFrom) });
     try {
-      await this.keep(job, err, attempts, started, undefined);
+      await this.keep(job, this.afterAttempt(job, err, attempts, started));
     } catch (e) {
       return this.finish(job, { error: Object.assign(e as SendError, { attempts }) });
     }
@@ -757,13 +755,20 @@ export class DeliveryQueue implements OutboxControl {
     this.changed();
   }
 
-  /** A mail accepted while the queue closes, before any attempt: kept for the next queue, or failed in memory. */
-  private close0(job: Job) {
-    if (this.store.durable) return this.handOver(job);
+  /** A mail the closing queue never attempted: kept for the next queue (stored first, if sent at once), or failed in memory. */
+  private async notAttempted(job: Job): Promise<void> {
+    if (this.store.durable) {
+      try {
+        await this.keep(job);
+      } catch (e) {
+        return this.finish(job, { error: Object.assign(e as SendError, { attempts: 0 }) });
+      }
+      return this.handOver(job);
+    }
     const err = setHint(textError(text('errors.connection.closedBeforeTurn')), text('hints.connection.closedBeforeTurn')) as SendError;
-    err.code = 'ECONNECTION';
+    err.code = ECONNECTION;
     err.attempts = 0;
-    void this.finishStored(job, { error: err });
+    return this.finishStored(job, { error: err });
   }
 
   private count(job: Job, delta: number) {
@@ -799,12 +804,11 @@ export class DeliveryQueue implements OutboxControl {
    */
   async close(graceMs: number): Promise<void> {
     this.closing = true;
-    const notTurned = setHint(textError(text('errors.connection.closedBeforeTurn')), text('hints.connection.closedBeforeTurn'));
-    notTurned.code = 'ECONNECTION';
-    this.options.limiter?.close(notTurned);
+    // The pump stops waiting for a turn; the mails it waited for are taken below.
+    this.options.limiter?.close(new Error('closed'));
     for (const job of this.ready.splice(0)) {
       job.state = 'held';
-      this.close0(job);
+      this.track(this.notAttempted(job));
     }
     // Mails waiting for their next attempt stop waiting: stored ones stay for the next queue.
     this.backoff.close(new Error('closed'));
