@@ -26,7 +26,7 @@ import { outboxDir, outboxFiles, reports } from './support/outbox';
 import { Spool, storableMsg, type SpoolRecord } from '../src/lib/delivery/spool';
 import { composeStream } from '../src/lib/message/compose';
 import type { MailError } from '../src/lib/errors/errors';
-import type { OutboxEntry } from '../src/lib/delivery/queue';
+import type { OutboxEntry } from '../src/lib/delivery/outcome';
 import type { SentInfo } from '../src/lib/connection';
 
 const basic = { user: 'sender@example.com', password: 'outbox-pw-1' };

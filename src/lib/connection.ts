@@ -4,22 +4,15 @@ import { timeoutMs, type ConnectionConfig, type ConnectionCredentials } from './
 import { CONNECTION_DEFAULTS } from '../shared/constants';
 import { downloadLimits, type DownloadLimits } from './message/attachments';
 import { MemoryStore } from './delivery/memory-store';
-import {
-  DeliveryQueue,
-  DEFAULT_OUTBOX_COUNT,
-  type HandedOver,
-  type Origin,
-  type QueueOptions,
-  type SentInfo,
-  type Watch,
-} from './delivery/queue';
+import { DeliveryQueue, DEFAULT_OUTBOX_COUNT, type QueueOptions } from './delivery/queue';
+import type { HandedOver, Origin, SentInfo, Watch } from './delivery/outcome';
 import { RateLimiter, type Timers } from './delivery/rate-limiter';
 import { Backoff, type RetryTiming } from './delivery/retry';
 import { Spool } from './delivery/spool';
 import { SmtpTransport } from './transports/smtp';
 
-export type { HandedOver, Origin, SendError, SentInfo, Outcome } from './delivery/queue';
-export { isHandedOver } from './delivery/queue';
+export type { HandedOver, Origin, SendError, SentInfo, Outcome } from './delivery/outcome';
+export { isHandedOver } from './delivery/outcome';
 
 export interface OutboxOptions {
   /** The connection's own folder. */

@@ -2,7 +2,7 @@
 // directory, and the outcomes the send node is given for mails whose msg no longer waits.
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Outcome } from '../../src/lib/delivery/queue';
+import type { Outcome } from '../../src/lib/delivery/outcome';
 import type { SpoolRecord } from '../../src/lib/delivery/spool';
 import type { OutcomeReceiver } from '../../src/nodes/smtp-oauth-config/types';
 import { currentUserDir, type Msg, type TestNode } from './flow';

@@ -3,68 +3,18 @@ import { ECONNECTION } from 'nodemailer/lib/errors';
 import type Mail from 'nodemailer/lib/mailer';
 import type { AuthType } from '../../shared/constants';
 import { diagnose, hintTextFor } from '../errors/diagnose';
-import {
-  ErrorCodes,
-  hintOf,
-  mailError,
-  messageOf,
-  setHint,
-  setMessage,
-  textError,
-  type Localizable,
-  type MailError,
-} from '../errors/errors';
+import { ErrorCodes, hintOf, mailError, messageOf, setHint, setMessage, textError, type MailError } from '../errors/errors';
 import { isText, text, type Text } from '../errors/texts';
 import { isTransient, type RetryableError } from '../errors/transient';
 import { composeStream, fixMessageId } from '../message/compose';
-import type { ShownError, WaitingMail } from '../../shared/outbox-list';
-import type { Delivery, Outgoing, Transport } from '../transports/transport';
+import type { Outgoing, Transport } from '../transports/transport';
 import { maskError, shownRecipients, visibleAddresses } from './privacy';
 import type { RateLimiter } from './rate-limiter';
 import { owedOf, Recipients, type RecipientProgress } from './recipients';
 import { Backoff, backoffDelay, MAX_ATTEMPTS } from './retry';
 import { nextId, storableMsg } from './spool';
 import type { Found, MailRecord, Store } from './store';
-
-/**
- * What a send resolves with once the server accepted it: the server's answer and how many attempts
- * it took. After attempts the server accepted for some recipients and deferred others, accepted and
- * rejected sum up all of them, and `warnings` names the recipients given up while still deferred.
- */
-export type SentInfo = Delivery & { attempts: number; warnings?: Text[] };
-
-/** What a failed send rejects with: the diagnosed error and how many attempts were made. */
-export type SendError = MailError & { attempts: number };
-
-/**
- * The msg's side of a mail ended without an outcome: the mail stays in the outbox (its send node or
- * connection closed, a redeploy or stop) and its outcome is reported when it comes (Outcome).
- */
-export interface HandedOver {
-  handedOver: true;
-}
-
-export const isHandedOver = (value: unknown): value is HandedOver => !!value && (value as HandedOver).handedOver === true;
-
-/** How a mail ended, for a mail whose msg no longer waits for it. */
-export type Outcome = { info: SentInfo } | { error: SendError };
-
-/** The send node and msg a mail came from: its outcome is reported with them after a restart. */
-export interface Origin {
-  node: string;
-  msg: Record<string, unknown>;
-}
-
-/** One attempt's error as a record keeps it. */
-export type LastError = NonNullable<MailRecord['lastError']>;
-
-/** What a send node hears of its mail while its msg waits. */
-export interface Watch {
-  /** The mail waits for its turn under the rate limit (true), or no longer (false). */
-  onQueue?(waiting: boolean): void;
-  /** The mail waits for its next attempt (true, with the attempts so far and the code of the last error), or no longer. */
-  onRetry?(waiting: boolean, why?: { attempts: number; code?: string }): void;
-}
+import type { HandedOver, LastError, Origin, Outcome, OutboxControl, OutboxEntry, SendError, SentInfo, Watch } from './outcome';
 
 export interface QueueOptions {
   /** How long a mail is retried, in ms, from its first attempt; 0: never. */
@@ -79,24 +29,6 @@ export interface QueueOptions {
   warn?(record: MailRecord, warning: Text): void;
   /** Called when mails are added, sent, start or stop waiting, or removed. */
   onChange?(): void;
-}
-
-/** One waiting mail as the Outbox tab shows it, its last error still in the catalog's keys (outbox-admin translates it). */
-export interface OutboxEntry extends Omit<WaitingMail, 'lastError'> {
-  lastError?: Localizable & Omit<ShownError, 'message' | 'hint'>;
-}
-
-/** What a config node with a disk outbox offers the editor's Outbox tab. */
-export interface OutboxControl {
-  /** The mails in the outbox, oldest first. */
-  list(): OutboxEntry[];
-  /** Ends the backoff wait of one waiting mail (or of all): they try at once. Resolves with how many did. */
-  retryNow(id?: string): Promise<number>;
-  /**
-   * Deletes one waiting mail (or all); each one's msg ends as a failure. A mail whose attempt is
-   * under way is sent if the server accepts it, else deleted instead of waiting again.
-   */
-  remove(id?: string): Promise<number>;
 }
 
 /**

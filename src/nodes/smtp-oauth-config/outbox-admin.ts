@@ -1,5 +1,5 @@
 import type { NodeAPI } from 'node-red';
-import type { OutboxEntry } from '../../lib/delivery/queue';
+import type { OutboxEntry } from '../../lib/delivery/outcome';
 import type { ConnectionOutbox, WaitingMail } from '../../shared/outbox-list';
 import { localized, requestLanguage, translator, type Say } from '../../lib/errors/translate';
 import type { SmtpOauthConfigNode } from './types';

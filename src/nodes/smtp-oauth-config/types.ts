@@ -2,7 +2,7 @@
 // module with `export =` may export nothing else, not even a type (TypeScript 6 error TS2309).
 import type { Node } from 'node-red';
 import type { Connection, Outcome } from '../../lib/connection';
-import type { OutboxControl } from '../../lib/delivery/queue';
+import type { OutboxControl } from '../../lib/delivery/outcome';
 import type { MailRecord } from '../../lib/delivery/store';
 import type { ConnectionConfig, ConnectionCredentials } from '../../lib/config/transport-options';
 
