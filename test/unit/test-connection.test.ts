@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { checkConnectionConfig } from '../../src/lib/config/connection-config';
 import type { MailError } from '../../src/lib/errors/errors';
-import { planTest, UNCHANGED, type TestPlan } from '../../src/lib/config/test-connection';
+import { planTest, resolveEnvFields, UNCHANGED, type TestPlan } from '../../src/lib/config/test-connection';
 import type { ConnectionConfig } from '../../src/lib/config/transport-options';
 
 /** A plan's credentials, read as the dialog would; a plan that asks for a secret has none, and reading them fails. */
@@ -58,5 +58,33 @@ describe('Test connection plan', function () {
         JSON.stringify(bad),
       );
     }
+  });
+
+  it('resolves a field that is an environment variable as a whole, as a deploy does; never a credential', function () {
+    const env: Record<string, string> = { INBOX_SMTP_PORT: '1025', HOST: 'smtp.example.com' };
+    const body = {
+      host: '$(HOST)',
+      port: '${INBOX_SMTP_PORT}',
+      scope: 'a ${HOST} b',
+      tokenUrl: '${UNSET}',
+      credentials: { user: '${HOST}' },
+    };
+    assert.deepEqual(
+      resolveEnvFields(body, (name) => env[name]),
+      { ...body, host: 'smtp.example.com', port: '1025' },
+    );
+  });
+
+  it('says where a refused port is: under Server, not Advanced', function () {
+    const refused = (raw: Record<string, unknown>) => {
+      try {
+        checkConnectionConfig(raw);
+      } catch (e) {
+        return String((e as MailError).hint);
+      }
+      return assert.fail('refused');
+    };
+    assert.match(refused({ ...deployed, port: '${INBOX_SMTP_PORT}' }), /port in the connection \(under Server\)/);
+    assert.match(refused({ ...deployed, timeout: 'x' }), /time-out in the connection \(under Advanced\)/);
   });
 });

@@ -43,6 +43,9 @@ function optionalNumber(value: unknown, field: Text, min: number, max: number): 
   return value === undefined || value === null || value === '' ? undefined : number(value, field, 0, min, max);
 }
 
+/** The dialog's section of a numeric field, for the hint to send the user there: Port is under Server, the rest under Advanced. */
+const sectionOf = (field: Text): Text => text(field.key === 'fields.config.port' ? 'fields.section.server' : 'fields.section.advanced');
+
 /** A number the dialog may have saved as a string; empty means the default. */
 function number(value: unknown, field: Text, fallback: number, min: number, max: number, integer = true): number {
   if (value === undefined || value === null || value === '') return fallback;
@@ -51,7 +54,7 @@ function number(value: unknown, field: Text, fallback: number, min: number, max:
     const params = { field, min, max, value: String(JSON.stringify(value)) };
     throw invalid(
       integer ? text('errors.config.wholeNumber', params) : text('errors.config.number', params),
-      text('hints.config.range', { field, min, max }),
+      text('hints.config.range', { field, min, max, section: sectionOf(field) }),
     );
   }
   return n;

@@ -5,6 +5,27 @@ import { resolveServer, type ConnectionConfig, type ConnectionCredentials } from
 /** Node-RED sends this in place of a password the user did not change in the dialog. */
 export const UNCHANGED = '__PWRD__';
 
+/** A field that is an environment variable as a whole, as Node-RED replaces it at deploy (@node-red/runtime flows/util.js): `${NAME}` or the older `$(NAME)`. */
+const ENV_FIELD = /^\$(?:\{(\S+)\}|\((\S+)\))$/;
+
+/**
+ * The dialog's fields with environment variables replaced as a deploy replaces them, so that Test
+ * connection tries what the deployed connection will use (the demo's port is `${INBOX_SMTP_PORT}`).
+ * Only whole-field references, and never in credentials: Node-RED replaces neither. A variable
+ * that is not set stays as typed, as at deploy, and the field check then names it.
+ */
+export function resolveEnvFields(body: Record<string, unknown>, lookup: (name: string) => unknown): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...body };
+  for (const [key, value] of Object.entries(body)) {
+    if (key === 'credentials' || typeof value !== 'string') continue;
+    const m = ENV_FIELD.exec(value);
+    if (!m) continue;
+    const resolved = lookup(m[1] ?? m[2]);
+    if (resolved !== undefined) out[key] = resolved;
+  }
+  return out;
+}
+
 /** The deployed connection a Test connection request names, as far as the endpoint may use it. */
 export interface StoredConnection {
   config: ConnectionConfig;

@@ -50,6 +50,21 @@ interface Service {
   secure: boolean;
 }
 
+/**
+ * The services as the user looks for them: by the name shown, not by nodemailer's key (Outlook.com
+ * is keyed Hotmail), and each server once: nodemailer lists AWS SES US East under two keys (SES
+ * and SES-US-EAST-1). Of such twins the saved one is kept, so that a saved connection still shows
+ * its service; every key stays known to the dialog.
+ */
+function serviceChoices(list: Service[], saved: string | undefined, lang: string): Service[] {
+  const byServer = new Map<string, Service>();
+  for (const s of list) {
+    const server = `${s.description}\n${s.host}:${s.port}`;
+    if (!byServer.has(server) || s.key === saved) byServer.set(server, s);
+  }
+  return [...byServer.values()].sort((a, b) => a.description.localeCompare(b.description, lang, { sensitivity: 'base' }));
+}
+
 /** The message key of each method's name. */
 const AUTH_LABELS: Record<AuthType, string> = {
   basic: 'auth.basic',
@@ -232,10 +247,9 @@ RED.nodes.registerType<ConnectionProps, ConnectionCredentials>('smtp-oauth-confi
     $.getJSON('smtp-oauth-config/services')
       .done((list: Service[]) => {
         $service.find('option[value!=""]').remove();
-        for (const s of list) {
-          services[s.key] = s;
+        for (const s of list) services[s.key] = s;
+        for (const s of serviceChoices(list, node.service, RED.i18n.lang()))
           $('<option>').val(s.key).text(s.description).appendTo($service);
-        }
         $service.val(node.service || '');
         $service.attr('data-loaded', 'true');
         refresh();
@@ -259,6 +273,23 @@ RED.nodes.registerType<ConnectionProps, ConnectionCredentials>('smtp-oauth-confi
       for (const k of credentialsOf(String(body.authType))) credentials[k] = $('#node-config-input-' + k).val();
       body.credentials = credentials;
       $('#smtp-config-test').prop('disabled', true);
+      function showFailure(err: NonNullable<TestAnswer['error']>) {
+        $result
+          .empty()
+          .addClass('smtp-fail')
+          .append(
+            $('<div class="smtp-config-test-title">').append(
+              $('<i class="fa fa-exclamation-circle"></i>'),
+              ' ',
+              $('<span>').text(t('test.error')),
+              err.code ? $('<code>').text(err.code) : '',
+            ),
+            $('<div class="smtp-config-test-message">').text(err.message || ''),
+            err.hint
+              ? $('<div class="smtp-config-test-hint">').append($('<i class="fa fa-lightbulb-o"></i>'), ' ', $('<span>').text(err.hint))
+              : '',
+          );
+      }
       // The answer's errors and hints come in the editor's language, which may differ from the runtime's.
       $.ajax({
         url: 'smtp-oauth-config/test',
@@ -271,36 +302,26 @@ RED.nodes.registerType<ConnectionProps, ConnectionCredentials>('smtp-oauth-confi
         .done((r: TestAnswer) => {
           $result.empty();
           if (r.ok) {
-            $result.addClass('smtp-ok').append($('<i class="fa fa-check-circle"></i>'), ' ', $('<span>').text(t('test.ok')));
+            // With Method None nothing was signed in to: say only what was checked.
+            const ok = t(body.authType === 'none' ? 'test.okNoAuth' : 'test.ok');
+            $result.addClass('smtp-ok').append($('<i class="fa fa-check-circle"></i>'), ' ', $('<span>').text(ok));
             return;
           }
-          const err = r.error || {};
           // A stored secret is only used for the deployed server: ask for it again.
           if (r.needSecret)
             $('#node-config-input-' + r.needSecret)
               .val('')
               .addClass('input-error')
               .trigger('focus');
-          $result
-            .addClass('smtp-fail')
-            .append(
-              $('<div class="smtp-config-test-title">').append(
-                $('<i class="fa fa-exclamation-circle"></i>'),
-                ' ',
-                $('<span>').text(t('test.error')),
-                err.code ? $('<code>').text(err.code) : '',
-              ),
-              $('<div class="smtp-config-test-message">').text(err.message || ''),
-              err.hint
-                ? $('<div class="smtp-config-test-hint">').append($('<i class="fa fa-lightbulb-o"></i>'), ' ', $('<span>').text(err.hint))
-                : '',
-            );
+          showFailure(r.error || {});
         })
         .fail((xhr) => {
-          $result
-            .empty()
-            .addClass('smtp-fail')
-            .text(t('test.failed', { status: xhr.status }));
+          // A refused request (a field the check refused: 400, a wrong content type: 415) answers
+          // with the same error as a failed test, in the editor's language: show its words.
+          const answer = xhr.responseJSON as TestAnswer | undefined;
+          if (answer?.error?.message) return showFailure(answer.error);
+          const forbidden = xhr.status === 401 || xhr.status === 403;
+          showFailure({ message: t(forbidden ? 'test.forbidden' : 'test.failed', { status: xhr.status || '-' }) });
         })
         .always(() => {
           $('#smtp-config-test').prop('disabled', false);

@@ -7,7 +7,7 @@ import type { Localizable, MailError } from '../../lib/errors/errors';
 import { outboxFolder, OUTBOX_ROOT, orphanedOutboxes, type Outcome } from '../../lib/delivery/outbox';
 import type { RetryTiming } from '../../lib/delivery/retry';
 import type { SpoolRecord } from '../../lib/delivery/spool';
-import { planTest } from '../../lib/config/test-connection';
+import { planTest, resolveEnvFields } from '../../lib/config/test-connection';
 import { text } from '../../lib/errors/texts';
 import { localized, requestLanguage, translator, withHint, type Say } from '../../lib/errors/translate';
 import type { ConnectionCredentials } from '../../lib/config/transport-options';
@@ -196,10 +196,13 @@ export = function (RED: NodeAPI) {
     // not grant, while a plain HTML form can post urlencoded or text bodies from any page.
     if (!req.is('application/json'))
       return void res.status(415).json({ ok: false, error: { message: sayHere(text('errors.test.jsonOnly')) } });
-    const body = req.body as Record<string, unknown>;
-    if (!body || typeof body !== 'object' || Array.isArray(body))
+    const raw = req.body as Record<string, unknown>;
+    if (!raw || typeof raw !== 'object' || Array.isArray(raw))
       return void res.status(400).json({ ok: false, error: { message: sayHere(text('errors.test.notObject')) } });
-    const deployed = typeof body.id === 'string' ? (RED.nodes.getNode(body.id) as SmtpOauthConfigNode | null) : null;
+    const deployed = typeof raw.id === 'string' ? (RED.nodes.getNode(raw.id) as SmtpOauthConfigNode | null) : null;
+    // ${NAME} in a field, as the deploy resolves it: through the deployed node's flow (global
+    // environment variables, then the process's), else the process's environment.
+    const body = resolveEnvFields(raw, (name) => RED.util.getSetting(deployed ?? (null as unknown as Node), name));
     const stored =
       deployed?.type === 'smtp-oauth-config' && deployed.settings
         ? { config: deployed.settings, credentials: deployed.credentials || {} }
