@@ -235,6 +235,8 @@ export = function (RED: NodeAPI) {
 
     /** The error of the last send, while no later send succeeded. */
     let lastError: MailError | undefined;
+    /** Whether the last success was a preview: nothing was sent, so the status must not say "sent". */
+    let lastPreview = false;
     /** This node's mails in the connection's outbox whose msg no longer waits (after a restart or redeploy). */
     let inOutbox = 0;
     let statusTimer: NodeJS.Timeout | undefined;
@@ -248,6 +250,7 @@ export = function (RED: NodeAPI) {
       // Mails of this node that wait in the outbox since a restart or redeploy.
       else if (inOutbox > 0) node.status({ fill: 'blue', shape: 'ring', text: label('outbox', inOutbox) });
       else if (lastError) node.status({ fill: 'red', shape: 'ring', text: String(lastError.code || 'error').slice(0, 19) });
+      else if (lastPreview) node.status({ fill: 'grey', shape: 'dot', text: RED._('send-smtp-email.status.preview') });
       else
         node.status({ fill: 'green', shape: 'dot', text: RED._('send-smtp-email.status.sent', { time: new Date().toLocaleTimeString() }) });
     }
@@ -277,6 +280,7 @@ export = function (RED: NodeAPI) {
         (result) => {
           sending--;
           lastError = undefined;
+          lastPreview = (result as PreviewResult).preview === true;
           showStatus();
           return result;
         },
@@ -367,6 +371,7 @@ export = function (RED: NodeAPI) {
           const result = withWarnings(successResult(outcome.info), undelivered(outcome.info));
           if (context) store(msg, result);
           lastError = undefined;
+          lastPreview = false;
           node.log(
             RED._('send-smtp-email.log.sentFromOutbox', {
               subject: record.summary.subject,
@@ -420,5 +425,8 @@ function reportable(error: MailError & { attempts?: number }, say: Say): MailErr
   const out: MailError = new Error(withHint(err));
   for (const key of ['code', 'responseCode', 'command', 'hint', 'attempts'] as const)
     if (err[key] !== undefined) (out as unknown as Record<string, unknown>)[key] = err[key];
+  // Node-RED gives Catch nodes String(err) as msg.error.message: the message alone, as the stored
+  // result has it, not "Error: " before it.
+  Object.defineProperty(out, 'toString', { value: () => out.message });
   return out;
 }
