@@ -1,6 +1,7 @@
 // The send dialog. Built into send-smtp-email.html by scripts/build.js.
 import type { EditorNodeProperties, EditorWidgetTypedInputTypeDefinition } from 'node-red';
 import type Quill from 'quill';
+import type ImageFormat from 'quill/formats/image';
 import { advancedSection, fillSelect, messages, showRows } from '../../editor/dialog';
 import {
   ATTACHMENT_TYPES,
@@ -94,6 +95,37 @@ function loadQuill(): JQuery.Promise<typeof Quill> {
     quillLoading = loading;
   }
   return quillLoading;
+}
+
+let cidImagesAllowed = false;
+
+/**
+ * Lets Quill keep inline images: its image format allows only http, https and data sources and
+ * turns any other into `//:0`, which broke `<img src="cid:logo">`, the way a mail refers to an
+ * attachment with that Content-ID (RFC 2392). Registered once, for every editor Quill makes.
+ */
+function allowCidImages(QuillEditor: typeof Quill): void {
+  if (cidImagesAllowed) return;
+  cidImagesAllowed = true;
+  const Image = QuillEditor.import('formats/image') as typeof ImageFormat;
+  class CidImage extends Image {
+    static sanitize(url: string): string {
+      return /^cid:/i.test(url.trim()) ? url : super.sanitize(url);
+    }
+  }
+  QuillEditor.register(CidImage, true);
+}
+
+/** The sources of the images in some HTML, as written (parsed without loading any of them). */
+function imageSources(html: string): string[] {
+  const doc = new DOMParser().parseFromString(html, 'text/html');
+  return [...doc.querySelectorAll('img')].map((img) => img.getAttribute('src') || '');
+}
+
+/** Images of `html` that the rich editor's version of it no longer has as they were. */
+function lostImages(html: string, rich: string): string[] {
+  const kept = imageSources(rich);
+  return imageSources(html).filter((src) => !kept.includes(src));
 }
 
 /** Quill's HTML, as a mail client expects it: empty when there is no text, no needless &nbsp;. */
@@ -253,6 +285,9 @@ RED.nodes.registerType<SendProps>('send-smtp-email', {
       } else if (quill) {
         quill.clipboard.dangerouslyPasteHTML(html, 'silent');
         quill.history.clear();
+        // An image the rich editor cannot keep would be gone with the next edit: stay in HTML and say so.
+        const lost = lostImages(html, cleanHtml(quill));
+        if (lost.length) showSource(true, t('content.imagesKeptAsHtml', { images: lost.join(', ') }));
       }
     }
 
@@ -275,6 +310,7 @@ RED.nodes.registerType<SendProps>('send-smtp-email', {
     loadQuill()
       .done((QuillEditor) => {
         $editor.removeClass('smtp-loading');
+        allowCidImages(QuillEditor);
         const editor = new QuillEditor('#smtp-html-rich', {
           theme: 'snow',
           bounds: $editor[0],

