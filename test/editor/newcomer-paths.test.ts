@@ -158,4 +158,134 @@ describe("a newcomer's error paths in the editor (Chromium)", function () {
     await canvasNode(preview).scrollIntoViewIfNeeded();
     await shoot(page, 'newcomer-preview-status.png');
   });
+
+  /** Adds nodes to the tab on show, with the defaults of their types (what a drag from the palette gives). */
+  async function add(nodes: FlowNode[]) {
+    await page.evaluate((list) => {
+      const z = RED.workspaces.active();
+      RED.view.importNodes(
+        list.map((n) => ({ ...n, z })),
+        { generateIds: false, notify: false, touchImport: true, applyNodeDefaults: true },
+      );
+      RED.nodes.dirty(true);
+    }, nodes);
+  }
+
+  it('flags a missing sender before deploy: a warning triangle, and a line under Connection that leads to Custom From (item 3)', async function () {
+    const connection = flow.find((n) => n.type === 'smtp-oauth-config')!.id;
+    const id = 'e18a000000000001';
+    // A new send node on the example's connection: Method None, so no user to send as.
+    await add([
+      { id, type: 'send-smtp-email', name: 'no sender', connection, to: 'someone@example.com', subject: 'Hi', x: 330, y: 300, wires: [] },
+    ]);
+    const state = () => page.evaluate((n) => ({ valid: RED.nodes.node(n).valid, errors: RED.nodes.node(n).validationErrors }), id);
+    assert.deepEqual(await state(), { valid: false, errors: ['from'] });
+    assert.ok(await canvasNode(id).locator('.red-ui-flow-node-error').isVisible(), 'the warning triangle');
+
+    await openDialog(id);
+    const warning = page.locator('#smtp-send-no-sender');
+    await warning.waitFor();
+    assert.match(await warning.innerText(), /No sender: Custom From is empty, and this connection's user is not an email address/);
+    assert.equal(await page.locator('#node-input-from').isVisible(), false, 'Custom From is under the closed Advanced');
+    await shoot(page, 'newcomer-no-sender.png');
+    await page.locator('#smtp-send-no-sender-fix').click();
+    const from = page.locator('.form-row:has(#node-input-from) input.red-ui-typedInput-input');
+    await from.waitFor();
+    assert.ok(await from.evaluate((e) => e === document.activeElement), 'Custom From has the focus');
+    await from.fill('Node-RED <node-red@example.com>');
+    await from.press('Tab');
+    await warning.waitFor({ state: 'hidden' });
+    await saveDialog();
+    assert.deepEqual(await state(), { valid: true, errors: [] });
+  });
+
+  it('shows failures in the debug sidebar: a caught one as its line of text without "Error: ", an uncaught one with its code and words (item 3)', async function () {
+    const connection = flow.find((n) => n.type === 'smtp-oauth-config')!.id;
+    const send = (id: string, name: string, y: number, wires: string[][]) => ({
+      id,
+      type: 'send-smtp-email',
+      name,
+      connection,
+      to: 'not-an-address',
+      from: 'Node-RED <node-red@example.com>',
+      subject: 'Hi',
+      x: 330,
+      y,
+      wires,
+    });
+    const trigger = (id: string, name: string, y: number, to: string) => ({ id, type: 'inject', name, x: 130, y, wires: [[to]] });
+    await add([
+      trigger('e18b000000000001', 'uncaught', 380, 'e18b000000000002'),
+      send('e18b000000000002', 'fails uncaught', 380, []),
+      trigger('e18b000000000003', 'caught', 440, 'e18b000000000004'),
+      send('e18b000000000004', 'fails caught', 440, []),
+      { id: 'e18b000000000005', type: 'catch', scope: ['e18b000000000004'], x: 130, y: 500, wires: [['e18b000000000006']] },
+      {
+        id: 'e18b000000000006',
+        type: 'debug',
+        name: 'caught error',
+        complete: 'error.message',
+        targetType: 'msg',
+        x: 330,
+        y: 500,
+        wires: [],
+      },
+    ]);
+    await deploy();
+    await page.evaluate(() => RED.sidebar.show('debug'));
+    await page.locator('#red-ui-sidebar-debug-clear').click();
+    const messages = page.locator('#red-ui-sidebar-content .red-ui-debug-msg');
+    await messages.first().waitFor({ state: 'detached' });
+    await inject('e18b000000000001');
+    await messages.nth(0).waitFor();
+    await inject('e18b000000000003');
+    await messages.nth(1).waitFor();
+    await shoot(page, 'newcomer-debug-sidebar.png');
+    const [uncaught, caught] = await messages.locator('.red-ui-debug-msg-payload').allInnerTexts();
+    // Caught: the line a Catch node gets, as the result stores it: no "Error: " before it.
+    assert.match(caught, /^"To has an invalid address: "not-an-address"\. Write each To address/);
+    // Not caught: Node-RED draws the error done() reported, with its code and the same words.
+    assert.match(uncaught, /message: "To has an invalid address/);
+    assert.match(uncaught, /code: "EINPUT"/);
+    await page.waitForFunction(() => RED.nodes.node('e18b000000000002').status?.text === 'EINPUT');
+  });
+
+  it('answers Test connection in the editor\'s language: German refusal with the section, and Method None without "angemeldet" (item 1)', async function () {
+    const german = await launchEditor(nr.url, pageErrors, { locale: 'de' });
+    try {
+      const p = german.page;
+      const send = idOf(flow, 'send with logo');
+      // The deployed flows arrive after the palette.
+      await p.waitForFunction((id) => !!RED.nodes.node(id), send);
+      await p.evaluate((id) => RED.workspaces.show(RED.nodes.node(id).z), send);
+      await p.locator(`g.red-ui-flow-node-group[id="${send}"] rect.red-ui-flow-node`).dblclick();
+      await p.locator('#smtp-html-editor[data-editor]').waitFor();
+      await p.locator('#node-input-lookup-connection, #node-input-btn-connection-edit').first().click();
+      await p.locator('#node-config-input-service[data-loaded="true"]').waitFor();
+      const result = p.locator('#smtp-config-test-result');
+      const test = async () => {
+        const answered = p.waitForResponse((r) => r.url().endsWith('/smtp-oauth-config/test'));
+        await p.locator('#smtp-config-test').click();
+        await answered;
+        await p.locator('#smtp-config-test-result.smtp-ok, #smtp-config-test-result.smtp-fail').waitFor();
+        return result.innerText();
+      };
+      // Method None: connected, and it says that nobody signed in.
+      const ok = await test();
+      assert.match(ok.trim(), /^Verbunden: Der Server antwortet und nimmt Mail ohne Anmeldung an/);
+      assert.doesNotMatch(ok, /angemeldet/);
+      await p.locator('#node-config-input-port').fill('${NICHT_GESETZT}');
+      const refused = await test();
+      assert.match(refused, /ECONFIG/);
+      assert.match(refused, /„Port“/);
+      assert.match(refused, /unter „Server“/);
+      assert.doesNotMatch(refused, /HTTP 400/);
+      await result.scrollIntoViewIfNeeded();
+      await shoot(p, 'newcomer-test-connection-de.png');
+      await p.locator('#node-config-dialog-cancel').click();
+      await p.locator('#node-dialog-cancel').click();
+    } finally {
+      await german.close();
+    }
+  });
 });

@@ -22,6 +22,7 @@ import {
   type TypedProperty,
   type TypeKey,
 } from '../../shared/constants';
+import { senderMissing } from '../../shared/sender';
 
 type TypedValues = { [N in TypedProperty]: string } & { [N in TypedProperty as TypeKey<N>]: string };
 interface SendProps extends EditorNodeProperties, TypedValues {
@@ -147,6 +148,21 @@ function sameHtml(a: string, b: string): boolean {
   return norm(a) === norm(b);
 }
 
+/** The users of deployed connections, as GET credentials/smtp-oauth-config/<id> answered the dialog. */
+const knownUsers = new Map<string, string>();
+
+/**
+ * A connection's user, the default sender, as far as the editor knows it: the credentials in the
+ * editor (a connection edited in this session), else what a dialog asked for; undefined if unknown.
+ * Method None shows no user field, so such a connection has none unless one is known.
+ */
+function connectionUser(id: string | undefined): string | undefined {
+  const config = id ? (RED.nodes.node(id) as { authType?: string; credentials?: { user?: string } } | null) : null;
+  if (!config) return undefined;
+  const user = config.credentials?.user ?? knownUsers.get(id!);
+  return user ?? (config.authType === 'none' ? '' : undefined);
+}
+
 /** The content the open dialog holds, read when it is saved. */
 let readContent: (() => string) | undefined;
 
@@ -202,7 +218,14 @@ RED.nodes.registerType<SendProps>('send-smtp-email', {
       },
     },
     stopOnError: { value: DEFAULTS.stopOnError },
-    from: { value: '', validate: typed('from') },
+    from: {
+      value: '',
+      // No Custom From and a connection whose user is no address: the runtime would refuse every mail (EINPUT).
+      validate: function (this: Partial<SendProps>, v: string, opt?: unknown) {
+        if (senderMissing(v, this.fromType, connectionUser(this.connection))) return false;
+        return typed('from').call(this, v, opt);
+      },
+    },
     fromType: { value: 'str' },
     replyTo: { value: '', validate: typed('replyTo') },
     replyToType: { value: 'str' },
@@ -255,6 +278,32 @@ RED.nodes.registerType<SendProps>('send-smtp-email', {
     fillSelect('node-input-priority', PRIORITIES, (p) => t(`priority.${p}`), node.priority);
     fillSelect('node-input-deliver', DELIVER_MODES, (d) => t(`deliver.${d}`), node.deliver);
     $('#node-input-resultKey').attr('placeholder', DEFAULTS.resultKey);
+
+    // --- Sender: said under Connection before deploy, as soon as the connection's user is known.
+    const $connection = $('#node-input-connection');
+    const $from = $('#node-input-from');
+    function showSenderWarning() {
+      const id = String($connection.val() || '');
+      const missing = senderMissing(String($from.typedInput('value') ?? ''), $from.typedInput('type'), connectionUser(id));
+      $('#smtp-send-no-sender').toggle(missing);
+    }
+    function learnSender() {
+      const id = String($connection.val() || '');
+      if (!id || id === '_ADD_' || connectionUser(id) !== undefined) return showSenderWarning();
+      // Only the text credentials come back (a password only as has_password).
+      $.getJSON('credentials/smtp-oauth-config/' + encodeURIComponent(id)).done((c: { user?: string }) => {
+        knownUsers.set(id, c.user || '');
+        showSenderWarning();
+      });
+    }
+    $connection.on('change', learnSender);
+    $from.on('change', showSenderWarning);
+    $('#smtp-send-no-sender-fix').on('click', (e) => {
+      e.preventDefault();
+      if (!$('#smtp-send-advanced').is(':visible')) $('#smtp-send-advanced-toggle').trigger('click');
+      $from.closest('.form-row').find('input.red-ui-typedInput-input').trigger('focus');
+    });
+    learnSender();
 
     // --- Content: a rich-text editor for str, the TypedInput's field for every other type.
     const htmlType = node.htmlType || 'str';
