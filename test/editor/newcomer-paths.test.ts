@@ -77,7 +77,8 @@ describe("a newcomer's error paths in the editor (Chromium)", function () {
   }
   async function deploy() {
     const from = nr.output().length;
-    const deployed = page.waitForResponse((r) => r.url().endsWith('/flows') && r.request().method() === 'POST');
+    // A busy machine (two cores, other test runs) can take longer than the default 10 s to deploy.
+    const deployed = page.waitForResponse((r) => r.url().endsWith('/flows') && r.request().method() === 'POST', { timeout: 30000 });
     await page.locator('#red-ui-header-button-deploy').click();
     // Nodes that are not properly configured make the editor ask first.
     const confirm = page.locator('#red-ui-notification-dialog .primary, .red-ui-notification .primary');
@@ -250,7 +251,7 @@ describe("a newcomer's error paths in the editor (Chromium)", function () {
     await page.waitForFunction(() => RED.nodes.node('e18b000000000002').status?.text === 'EINPUT');
   });
 
-  it('answers Test connection in the editor\'s language: German refusal with the section, and Method None without "angemeldet" (item 1)', async function () {
+  it('answers Test connection in the editor\'s language: German refusal with the section, Method None without "angemeldet", the service list in German (items 1, 6)', async function () {
     const german = await launchEditor(nr.url, pageErrors, { locale: 'de' });
     try {
       const p = german.page;
@@ -262,6 +263,20 @@ describe("a newcomer's error paths in the editor (Chromium)", function () {
       await p.locator('#smtp-html-editor[data-editor]').waitFor();
       await p.locator('#node-input-lookup-connection, #node-input-btn-connection-edit').first().click();
       await p.locator('#node-config-input-service[data-loaded="true"]').waitFor();
+      // The service list in German: the kind of provider and the region said in German, sorted as German sorts.
+      const options = await p
+        .locator('#node-config-input-service option')
+        .evaluateAll((os: HTMLOptionElement[]) => os.map((o) => [o.value, o.textContent!] as const));
+      const services = new Map(options);
+      assert.equal(services.get('SES-AP-NORTHEAST-1'), 'AWS SES Asien-Pazifik (Tokyo)');
+      assert.equal(services.get('1und1'), '1&1 Mail (deutscher Hosting-Anbieter)');
+      assert.equal(services.get('Ethereal'), 'Ethereal Email (Dienst zum Testen von E-Mails)');
+      const names = options.slice(1).map(([, name]) => name);
+      assert.deepEqual(
+        names,
+        [...names].sort((a, b) => a.localeCompare(b, 'de', { sensitivity: 'base' })),
+      );
+
       const result = p.locator('#smtp-config-test-result');
       const test = async () => {
         const answered = p.waitForResponse((r) => r.url().endsWith('/smtp-oauth-config/test'));

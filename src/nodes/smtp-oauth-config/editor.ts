@@ -51,6 +51,54 @@ interface Service {
 }
 
 /**
+ * The English words of nodemailer's service descriptions that the catalog says in the editor's
+ * language (serviceWords): what kind of provider and which region; the names stay as they are.
+ * Longer phrases come first, so that "Asia Pacific" is said before "Asia" could match it.
+ */
+const SERVICE_WORDS: Record<string, string> = {
+  'German hosting provider': 'germanHosting',
+  'Italian email provider': 'italianProvider',
+  'Swiss email provider': 'swissProvider',
+  'Brazilian provider': 'brazilianProvider',
+  'email testing service': 'testing',
+  'privacy-focused provider': 'privacy',
+  'email forwarding service': 'forwarding',
+  'Estonian email provider': 'estonianProvider',
+  'Swiss hosting provider': 'swissHosting',
+  'secure email service': 'secure',
+  'Swedish hosting provider': 'swedishHosting',
+  'by Mailchimp': 'byMailchimp',
+  'Korean email provider': 'koreanProvider',
+  'email delivery service': 'delivery',
+  'Norwegian email provider': 'norwegianProvider',
+  'Chinese email delivery': 'chineseDelivery',
+  'formerly Sendinblue': 'formerly',
+  'Czech email provider': 'czechProvider',
+  'EU region': 'euRegion',
+  'Asia Pacific': 'asiaPacific',
+  'South America': 'southAmerica',
+  'N. California': 'nCalifornia',
+  'N. Virginia': 'nVirginia',
+  'US East': 'usEast',
+  'US West': 'usWest',
+  Ireland: 'ireland',
+  Central: 'central',
+  Europe: 'europe',
+  Canada: 'canada',
+  Asia: 'asia',
+};
+const SERVICE_WORD = new RegExp(
+  `\\b(${Object.keys(SERVICE_WORDS)
+    .map((w) => w.replace(/[.]/g, '\\.'))
+    .join('|')})(?![\\w-])`,
+  'g',
+);
+
+/** A service's description in the editor's language: nodemailer writes it in English. */
+const describeService = (description: string, t: (key: string) => string) =>
+  description.replace(SERVICE_WORD, (words) => t(`serviceWords.${SERVICE_WORDS[words]}`));
+
+/**
  * The services as the user looks for them: by the name shown, not by nodemailer's key (Outlook.com
  * is keyed Hotmail), and each server once: nodemailer lists AWS SES US East under two keys (SES
  * and SES-US-EAST-1). Of such twins the saved one is kept, so that a saved connection still shows
@@ -247,8 +295,8 @@ RED.nodes.registerType<ConnectionProps, ConnectionCredentials>('smtp-oauth-confi
     $.getJSON('smtp-oauth-config/services')
       .done((list: Service[]) => {
         $service.find('option[value!=""]').remove();
-        for (const s of list) services[s.key] = s;
-        for (const s of serviceChoices(list, node.service, RED.i18n.lang()))
+        for (const s of list) services[s.key] = { ...s, description: describeService(s.description, t) };
+        for (const s of serviceChoices(Object.values(services), node.service, RED.i18n.lang()))
           $('<option>').val(s.key).text(s.description).appendTo($service);
         $service.val(node.service || '');
         $service.attr('data-loaded', 'true');
