@@ -200,7 +200,7 @@ describe("a newcomer's error paths in the editor (Chromium)", function () {
     assert.deepEqual(await state(), { valid: true, errors: [] });
   });
 
-  it('shows failures in the debug sidebar: a caught one as its line of text without "Error: ", an uncaught one with its code and words (item 3)', async function () {
+  it('shows failures in the debug sidebar: a caught one as its line of text without "Error: ", an uncaught one as its whole line above the error object (item 3)', async function () {
     const connection = flow.find((n) => n.type === 'smtp-oauth-config')!.id;
     const send = (id: string, name: string, y: number, wires: string[][]) => ({
       id,
@@ -243,11 +243,14 @@ describe("a newcomer's error paths in the editor (Chromium)", function () {
     await messages.nth(1).waitFor();
     await shoot(page, 'newcomer-debug-sidebar.png');
     const [uncaught, caught] = await messages.locator('.red-ui-debug-msg-payload').allInnerTexts();
+    const line =
+      'To has an invalid address: "not-an-address". Write each To address as name@example.com or Name <name@example.com>, separated by commas.';
     // Caught: the line a Catch node gets, as the result stores it: no "Error: " before it.
     assert.match(caught, /^"To has an invalid address: "not-an-address"\. Write each To address/);
-    // Not caught: Node-RED draws the error done() reported, with its code and the same words.
-    assert.match(uncaught, /message: "To has an invalid address/);
+    // Not caught: Node-RED's error object (code, stack), and above it the whole line, not cut off.
+    assert.deepEqual(await messages.nth(0).locator('.smtp-debug-line').allInnerTexts(), [line]);
     assert.match(uncaught, /code: "EINPUT"/);
+    assert.equal(await messages.nth(1).locator('.smtp-debug-line').count(), 0, "a debug node's own output is left as it is");
     await page.waitForFunction(() => RED.nodes.node('e18b000000000002').status?.text === 'EINPUT');
   });
 

@@ -471,3 +471,26 @@ RED.nodes.registerType<SendProps>('send-smtp-email', {
     readContent = undefined;
   },
 });
+
+/**
+ * The debug sidebar draws an error a send node reported through done() as a collapsed object and
+ * cuts its message after about 30 characters, so the reason and the hint were out of sight. Each
+ * such entry gets the whole message as a line of text above the object, which keeps its code and
+ * stack. Node-RED 4's editor hook for debug messages; an editor without it shows the object alone.
+ */
+const hooks = (RED as unknown as { hooks?: { add(name: string, fn: (event: DebugEvent) => void): void } }).hooks;
+hooks?.add('debugPostProcessMessage.send-smtp-email', ({ message, element, payload }) => {
+  if (!element || message?.type !== 'send-smtp-email' || !/error/i.test(String(message.format))) return;
+  // An error arrives encoded ({__enc__, type: 'error', data: {name, message, code, stack}}) or already decoded.
+  const encoded = payload as { __enc__?: boolean; data?: unknown } | undefined;
+  const error = (encoded?.__enc__ ? encoded.data : encoded) as { message?: unknown } | undefined;
+  if (typeof error?.message !== 'string' || !error.message) return;
+  element.find('.red-ui-debug-msg-payload').first().before($('<div class="smtp-debug-line">').text(error.message));
+});
+
+/** What Node-RED's debugPostProcessMessage hook is given (@node-red/nodes debug-utils.js). */
+interface DebugEvent {
+  message?: { type?: string; format?: string };
+  element?: JQuery;
+  payload?: unknown;
+}
