@@ -69,10 +69,24 @@ describe('Test connection plan', function () {
       tokenUrl: '${UNSET}',
       credentials: { user: '${HOST}' },
     };
-    assert.deepEqual(
-      resolveEnvFields(body, (name) => env[name]),
-      { ...body, host: 'smtp.example.com', port: '1025' },
+    assert.deepEqual(resolveEnvFields(body, (name) => env[name]).fields, { ...body, host: 'smtp.example.com', port: '1025' });
+  });
+
+  it("never quotes a variable's value in a refusal: the reference stands there instead", function () {
+    const { fields, conceal } = resolveEnvFields({ ...deployed, port: '${API_KEY}' }, (name) =>
+      name === 'API_KEY' ? 'sk-secret-42' : undefined,
     );
+    assert.throws(
+      () => planTest(fields, stored),
+      (e: MailError) => {
+        assert.match(e.message, /sk-secret-42/, 'the check quotes the value');
+        assert.equal(conceal(e.message), `The connection's port must be a whole number from 1 to 65535, not "\${API_KEY}"`);
+        assert.doesNotMatch(conceal(String(e.hint)), /sk-secret-42/);
+        return true;
+      },
+    );
+    // As a DNS error names a host: unquoted.
+    assert.equal(conceal('getaddrinfo ENOTFOUND sk-secret-42'), 'getaddrinfo ENOTFOUND ${API_KEY}');
   });
 
   it('says where a refused port is: under Server, not Advanced', function () {

@@ -202,7 +202,12 @@ export = function (RED: NodeAPI) {
     const deployed = typeof raw.id === 'string' ? (RED.nodes.getNode(raw.id) as SmtpOauthConfigNode | null) : null;
     // ${NAME} in a field, as the deploy resolves it: through the deployed node's flow (global
     // environment variables, then the process's), else the process's environment.
-    const body = resolveEnvFields(raw, (name) => RED.util.getSetting(deployed ?? (null as unknown as Node), name));
+    const { fields: body, conceal } = resolveEnvFields(raw, (name) => RED.util.getSetting(deployed ?? (null as unknown as Node), name));
+    /** The error as the answer says it, with no variable's value in its words (a host in a DNS error, a refused port). */
+    const concealed = (e: MailError) => {
+      const error = errorJson(e, sayHere);
+      return { ...error, message: conceal(error.message), hint: error.hint && conceal(error.hint) };
+    };
     const stored =
       deployed?.type === 'smtp-oauth-config' && deployed.settings
         ? { config: deployed.settings, credentials: deployed.credentials || {} }
@@ -211,7 +216,7 @@ export = function (RED: NodeAPI) {
     try {
       plan = planTest(body, stored);
     } catch (e) {
-      return void res.status(400).json({ ok: false, error: errorJson(e as MailError, sayHere) });
+      return void res.status(400).json({ ok: false, error: concealed(e as MailError) });
     }
     if ('needSecret' in plan) {
       const what = RED._(`smtp-oauth-config.label.${plan.needSecret}`, language);
@@ -229,7 +234,7 @@ export = function (RED: NodeAPI) {
       await connection.verify();
       res.json({ ok: true });
     } catch (e) {
-      res.json({ ok: false, error: errorJson(e as MailError, sayHere) });
+      res.json({ ok: false, error: concealed(e as MailError) });
     } finally {
       await connection.close(0);
     }
