@@ -33,6 +33,9 @@ function demoFlow() {
       rateLimitPerMinute: 0,
       timeout: 30,
       maxAttachmentMB: 25,
+      retryForSeconds: 600,
+      outbox: 'disk',
+      outboxMaxMB: 200,
     },
     {
       id: IDS.comment,
@@ -146,7 +149,8 @@ function demoFlow() {
       tosidebar: true,
       console: false,
       tostatus: false,
-      complete: 'error',
+      // The message with its hint as one line of text; the whole msg.error would show as a collapsed object.
+      complete: 'error.message',
       targetType: 'msg',
       statusVal: '',
       statusType: 'auto',

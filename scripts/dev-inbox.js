@@ -13,19 +13,30 @@ const MAX_SIZE = 30 * 1024 * 1024;
 const MAX_WAIT_MS = 30000;
 
 /**
- * Starts the inbox. Ports 0 pick free ports.
+ * Starts the inbox. Ports 0 pick free ports. With a `password`, a client must log in with it (any
+ * user name), so that a wrong login can be practised; without one, any client may deliver, with or
+ * without a login.
  * Returns { smtpPort, httpPort, url, messages, events, close() }; `events` emits 'message'.
  */
-async function startInbox({ host = '127.0.0.1', smtpPort = 1025, httpPort = 1080 } = {}) {
+async function startInbox({ host = '127.0.0.1', smtpPort = 1025, httpPort = 1080, password } = {}) {
   const messages = [];
   const events = new EventEmitter();
   let nextId = 1;
 
   const smtp = new SMTPServer({
-    // Any client may deliver, with or without AUTH (a basic-auth connection works as well as "none").
-    authOptional: true,
+    // Without a password any client may deliver, with or without AUTH (a basic-auth connection
+    // works as well as "none"); with one, only after AUTH with it, and a wrong one gets the 535
+    // real servers answer.
+    authOptional: !password,
     allowInsecureAuth: true,
-    onAuth: (auth, session, cb) => cb(null, { user: auth.username || 'anonymous' }),
+    onAuth: (auth, session, cb) => {
+      if (password && auth.password !== password) {
+        const err = new Error('Authentication credentials invalid');
+        err.responseCode = 535;
+        return cb(err);
+      }
+      cb(null, { user: auth.username || 'anonymous' });
+    },
     disabledCommands: ['STARTTLS'],
     hideSTARTTLS: true,
     size: MAX_SIZE,
@@ -317,13 +328,26 @@ poll();
 </script>
 </body></html>`;
 
-module.exports = { startInbox };
+/** The inbox password from `--inbox-password <p>` or `--inbox-password=<p>`, else INBOX_PASSWORD; undefined for none. */
+function inboxPassword(argv, env) {
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--inbox-password') return argv[i + 1] || undefined;
+    if (argv[i].startsWith('--inbox-password=')) return argv[i].slice('--inbox-password='.length) || undefined;
+  }
+  return env.INBOX_PASSWORD || undefined;
+}
+
+/** How the inbox takes logins, as the start-up lines say it (never the password itself). */
+const loginRule = (password) => (password ? 'login required: any user, the inbox password' : 'any or no login');
+
+module.exports = { startInbox, inboxPassword, loginRule };
 
 // `node scripts/dev-inbox.js` runs the inbox alone.
 if (require.main === module) {
-  startInbox({ smtpPort: Number(process.env.INBOX_SMTP_PORT || 1025), httpPort: Number(process.env.INBOX_PORT || 1080) }).then(
+  const password = inboxPassword(process.argv.slice(2), process.env);
+  startInbox({ smtpPort: Number(process.env.INBOX_SMTP_PORT || 1025), httpPort: Number(process.env.INBOX_PORT || 1080), password }).then(
     (inbox) => {
-      console.log(`Development inbox: ${inbox.url} (SMTP on 127.0.0.1:${inbox.smtpPort}, no TLS, any or no login)`);
+      console.log(`Development inbox: ${inbox.url} (SMTP on 127.0.0.1:${inbox.smtpPort}, no TLS, ${loginRule(password)})`);
       const stop = () => inbox.close().then(() => process.exit(0));
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);

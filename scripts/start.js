@@ -4,14 +4,15 @@
 // Node-RED on 127.0.0.1 with a ready demo flow, prints both URLs, and stops both on Ctrl-C.
 //
 // Environment: NODE_RED_PORT (1880), INBOX_PORT (1080, the inbox page), INBOX_SMTP_PORT (1025),
-// DEMO_USER_DIR (<project>/.node-red-demo).
+// DEMO_USER_DIR (<project>/.node-red-demo), INBOX_PASSWORD (or `npm start -- --inbox-password <p>`:
+// the inbox then refuses any other login, to practise a wrong one).
 'use strict';
 const { spawn } = require('node:child_process');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
 const { buildIfNeeded, installIntoUserDir, root } = require('./install-package');
-const { startInbox } = require('./dev-inbox');
+const { startInbox, inboxPassword, loginRule } = require('./dev-inbox');
 const { demoFlow } = require('./demo-flow');
 
 const HOST = '127.0.0.1';
@@ -102,6 +103,8 @@ async function waitForNodeRed(child) {
   return false;
 }
 
+const password = inboxPassword(process.argv.slice(2), process.env);
+
 async function main() {
   buildIfNeeded({ log });
   fs.mkdirSync(userDir, { recursive: true });
@@ -110,7 +113,7 @@ async function main() {
 
   let inbox;
   try {
-    inbox = await startInbox({ host: HOST, smtpPort: inboxSmtpPort, httpPort: inboxPort });
+    inbox = await startInbox({ host: HOST, smtpPort: inboxSmtpPort, httpPort: inboxPort, password });
   } catch (err) {
     console.error(`The development inbox could not start: ${err.message}. Set INBOX_PORT / INBOX_SMTP_PORT to free ports.`);
     process.exit(1);
@@ -155,7 +158,7 @@ async function main() {
   if (await waitForNodeRed(red)) {
     console.log(`
   Node-RED:           http://${HOST}:${nodeRedPort}/
-  Development inbox:  ${inbox.url}   (SMTP ${HOST}:${inbox.smtpPort}, no TLS, no login)
+  Development inbox:  ${inbox.url}   (SMTP ${HOST}:${inbox.smtpPort}, no TLS, ${loginRule(password)})
 
   Open Node-RED, click the button of the inject node "Send demo mail",
   and the mail shows up in the inbox. Ctrl-C stops both.

@@ -49,6 +49,9 @@ const FLOW = [
     connection: IDS.connection,
     to: 'ada@example.com',
     toType: 'str',
+    // The connection has Method None, so no user to send as: without a From the dialog flags the node.
+    from: 'Node-RED <node-red@example.com>',
+    fromType: 'str',
     subject: 'Report for {{payload.name}}',
     subjectType: 'str',
     html: '<h2>Monthly report</h2><p>Hello {{payload.name}}, this is <strong>important</strong>:</p><ul><li>first point</li><li>second point</li></ul><p>Details follow.</p>',

@@ -23,6 +23,9 @@ const CLIENT_SECRET = 'client-secret-never-in-flows';
 /** The send node's attachment: a 1×1 PNG, sent inline with the Content-ID "logo". */
 const LOGO = 'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==';
 
+/** The environment variable the connection's Port names in the Test connection test. */
+const PORT_VARIABLE = 'SMTP_EDITOR_TEST_PORT';
+
 /** A node of the deployed flows as GET /flows returns it. */
 type FlowNode = Record<string, unknown>;
 
@@ -64,6 +67,8 @@ describe('editor in a real browser (Chromium)', function () {
     this.timeout(240000);
     assert.ok(fs.existsSync(CHROMIUM), `Chromium not found at ${CHROMIUM} (apt-get install chromium)`);
     smtp = await startSmtp({ users: { [USER]: PASSWORD } });
+    // A connection's field may name an environment variable, as the demo's port does: Node-RED inherits this one.
+    process.env[PORT_VARIABLE] = String(smtp.port);
     nr = await startEditorNodeRed();
     browser = await launchEditor(nr.url, pageErrors, { locale: 'en-US' });
     page = browser.page;
@@ -336,8 +341,18 @@ describe('editor in a real browser (Chromium)', function () {
     const known = Object.values(services).filter((s) => s.host);
     const options = await service.locator('option').evaluateAll((os: HTMLOptionElement[]) => os.map((o) => [o.value, o.textContent]));
     assert.deepEqual(options[0], ['', 'Other SMTP Service']);
-    assert.equal(options.length, known.length + 1);
+    // Each server once (nodemailer lists AWS SES US East as SES and as SES-US-EAST-1), sorted by
+    // the name shown: "Outlook.com / Hotmail" under O, not under its key Hotmail.
+    const servers = new Set(known.map((s) => JSON.stringify([(s as { description?: string }).description, s.host])));
+    assert.equal(options.length, servers.size + 1);
+    const names = options.slice(1).map(([, name]) => name!);
+    assert.equal(new Set(names).size, names.length, 'no name twice');
+    assert.deepEqual(
+      names,
+      [...names].sort((a, b) => a.localeCompare(b, 'en-US', { sensitivity: 'base' })),
+    );
     assert.ok(options.some(([key]) => key === 'Outlook365'));
+    assert.ok(names.indexOf('Outlook.com / Hotmail') > names.indexOf('Microsoft 365 / Office 365'));
 
     await service.selectOption('Gmail');
     assert.equal(await page.locator('#node-config-input-host').inputValue(), 'smtp.gmail.com');
@@ -422,7 +437,22 @@ describe('editor in a real browser (Chromium)', function () {
       return page.locator('#smtp-config-test-result');
     };
 
+    // A field the check refuses (HTTP 400): the server's reason and hint, naming the section the field is in.
+    await page.locator('#node-config-input-port').fill('${NO_SUCH_VARIABLE}');
     let result = await test();
+    assert.match((await result.getAttribute('class')) ?? '', /smtp-fail/);
+    const refused = await result.innerText();
+    assert.match(refused, /ECONFIG/);
+    assert.match(refused, /port must be a whole number from 1 to 65535, not "\$\{NO_SUCH_VARIABLE\}"/);
+    assert.match(refused, /Set port in the connection \(under Server\)/);
+    assert.doesNotMatch(refused, /HTTP 400/);
+    await result.scrollIntoViewIfNeeded();
+    await shootArtifact(page, 'connection-dialog-test-refused.png');
+
+    // An environment variable is resolved as a deploy resolves it: the test reaches the server.
+    await page.locator('#node-config-input-port').fill('${' + PORT_VARIABLE + '}');
+    assert.equal(await page.locator('#node-config-input-port').evaluate((e: HTMLInputElement) => e.scrollWidth <= e.clientWidth), true);
+    result = await test();
     assert.match((await result.getAttribute('class')) ?? '', /smtp-fail/);
     const failure = await result.innerText();
     assert.match(failure, /EAUTH/);
@@ -431,6 +461,7 @@ describe('editor in a real browser (Chromium)', function () {
     await result.scrollIntoViewIfNeeded();
     await shoot(page, 'connection-dialog-test-failed.png');
 
+    await page.locator('#node-config-input-port').fill(String(smtp.port));
     await page.locator('#node-config-input-password').fill(PASSWORD);
     result = await test();
     assert.match((await result.getAttribute('class')) ?? '', /smtp-ok/);

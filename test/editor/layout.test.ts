@@ -77,7 +77,7 @@ const FLOWS: Flow[] = fs
     },
   ]);
 
-/** The flow with every id prefixed (the examples share their connection's id), references included. */
+/** The flow with every id prefixed (each flow is drawn twice in one editor), references included. */
 function withPrefix(nodes: FlowNode[], prefix: string): FlowNode[] {
   let text = JSON.stringify(nodes);
   for (const n of nodes) text = text.split(`"${n.id}"`).join(`"${prefix}${n.id}"`);
@@ -221,6 +221,37 @@ describe('example flows and the demo flow in the editor (Chromium)', function ()
       }
       assert.deepEqual(problems, {}, `"${flow.name}" in the editor`);
     });
+  });
+
+  it('imports every example into one workspace side by side: no conflict prompt, each connection once and named apart', async function () {
+    const examples = FLOWS.filter((f) => !f.tab);
+    const imported = await page.evaluate((flows) => {
+      const conflicts: string[] = [];
+      for (const f of flows) {
+        try {
+          // Import > Examples > (the example) > Import, to a new flow, ids as in the file.
+          RED.view.importNodes(f.nodes, { addFlow: true, touchImport: true, generateIds: false, notify: false });
+        } catch (err) {
+          // The clipboard turns this into "Some of the nodes you are importing already exist".
+          conflicts.push(`${f.name}: ${(err as { code?: string }).code}`);
+        }
+      }
+      const ids = flows.flatMap((f) => f.nodes.map((n) => n.id));
+      const connections: string[] = [];
+      RED.nodes.eachConfig((n: { id: string; type: string; name?: string }) => {
+        if (ids.includes(n.id) && n.type === 'smtp-oauth-config') connections.push(n.name || n.id);
+      });
+      return { conflicts, missing: ids.filter((id) => !RED.nodes.node(id)), connections };
+    }, examples);
+    assert.deepEqual(imported.conflicts, [], 'no example conflicts with another');
+    assert.deepEqual(imported.missing, [], 'every node of every example is in the workspace');
+    const perExample = examples.map((f) => f.nodes.filter((n) => n.type === 'smtp-oauth-config').length);
+    assert.equal(
+      imported.connections.length,
+      perExample.reduce((a, b) => a + b, 0),
+    );
+    assert.equal(new Set(imported.connections).size, imported.connections.length, `connections named apart: ${imported.connections}`);
+    await page.locator('#red-ui-workspace-chart').screenshot({ path: path.join(SHOTS, 'layout-all-examples-imported.png') });
   });
 
   it('shows no warning triangle on a connection saved before Time-out, Max attachment and Retry for existed', async function () {

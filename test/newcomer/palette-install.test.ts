@@ -183,6 +183,10 @@ describe('palette install: the packed package in a fresh Node-RED user dir', fun
       assert.match(mail.parsed.html, /<b>HTML<\/b>/);
       assert.match(mail.parsed.text, /Hello!/);
       assert.equal(mail.parsed.to.text, 'recipient@example.com');
+      // What it demonstrates shows in the debug sidebar: the result, not just {_msgid, payload}.
+      const [result] = await red.waitForDebug(sent);
+      assert.equal(result.value.success, true);
+      assert.deepEqual(result.value.accepted, ['recipient@example.com']);
     });
 
     it('02 takes recipients from msg and fills the templates', async function () {
@@ -243,7 +247,9 @@ describe('palette install: the packed package in a fresh Node-RED user dir', fun
       const flow = await deployExample(exampleNames[4]);
       await red.inject(injects(flow, 'stop on error')[0].id);
       const [caught] = await red.waitForDebug((m: DebugMessage) => m.name === 'caught error');
-      assert.match(caught.value.message, /invalid address/i);
+      // The debug node shows msg.error.message: one line, the message as the stored result has it (no "Error: " before it).
+      assert.equal(typeof caught.value, 'string');
+      assert.match(caught.value, /^To has an invalid address/);
       await red.inject(injects(flow, 'continue')[0].id);
       const [failed] = await red.waitForDebug((m: DebugMessage) => m.name === 'failed');
       assert.equal(failed.value.code, 'EINPUT');
@@ -261,6 +267,20 @@ describe('palette install: the packed package in a fresh Node-RED user dir', fun
       await red.inject(injects(flow, 'read flow.asyncResult')[0].id);
       const [last] = await red.waitForDebug((m: DebugMessage) => m.name === 'last result');
       assert.equal(last.value.success, true);
+    });
+
+    it('09 sends the inline image with a readable date, and its preview is built without sending', async function () {
+      const flow = await deployExample(exampleNames[8]);
+      await red.inject(injects(flow, 'inline image')[0].id);
+      const [mail] = await smtp.waitForMessages(1);
+      // mailparser shows the inline image as a data: URL; the mail itself refers to it by cid.
+      assert.match(mail.parsed.html, /<img src="[^"]+" alt="logo"> Daily report of \d{1,2} [A-Z][a-z]+ \d{4}<\/p>/);
+      assert.match(mail.raw, /src=3D"cid:logo"|src="cid:logo"/);
+      assert.equal(mail.parsed.attachments[0].contentId, '<logo>');
+      await red.inject(injects(flow, 'preview')[0].id);
+      const [eml] = await red.waitForDebug((m: DebugMessage) => m.name === 'eml');
+      assert.match(eml.value, /^Subject: Preview of \d{1,2} [A-Z][a-z]+ \d{4}\r?$/m);
+      assert.equal(smtp.messages.length, 1, 'the preview sent nothing');
     });
 
     it('07 (Microsoft 365) deploys with placeholders and no secret in the flow', async function () {

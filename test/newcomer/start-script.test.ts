@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
+import nodemailer from 'nodemailer';
 import { freePort, outputWatcher, stopChild } from '../support/node-red-process';
 import { assertBothNodeTypes } from '../support/node-sets';
 import { IDS } from '../../scripts/demo-flow';
@@ -146,6 +147,74 @@ describe('npm start: Node-RED with the package, a demo flow and a development in
     assert.deepEqual(await exited, { code: 0, signal: null });
     for (const url of [`${nodeRed}/`, `${inbox}/`]) {
       await assert.rejects(fetch(url), /fetch failed/, `${url} is closed`);
+    }
+    assert.match(output.text, /Stopped flows/);
+  });
+});
+
+describe('npm start under npm, with an inbox password', function () {
+  this.timeout(240000);
+  const PASSWORD = 'practise-this-login';
+  let npm: ChildProcessByStdio<null, Readable, Readable>;
+  let output: ReturnType<typeof outputWatcher>;
+  let userDir: string;
+  let ports: { nodeRed: number; inbox: number; smtp: number };
+
+  before(async function () {
+    userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'smtp-start-npm-'));
+    ports = { nodeRed: await freePort(), inbox: await freePort(), smtp: await freePort() };
+    // As the README says it: npm start -- --inbox-password …, run by the npm that runs the tests.
+    const [command, args] = process.env.npm_execpath?.endsWith('.js')
+      ? [process.execPath, [process.env.npm_execpath]]
+      : ['npm', [] as string[]];
+    npm = spawn(command, [...args, 'start', '--', '--inbox-password', PASSWORD], {
+      cwd: root,
+      env: {
+        ...process.env,
+        DEMO_USER_DIR: userDir,
+        NODE_RED_PORT: String(ports.nodeRed),
+        INBOX_PORT: String(ports.inbox),
+        INBOX_SMTP_PORT: String(ports.smtp),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    output = outputWatcher(npm);
+    await output.waitFor(/\[start\] Ready/);
+  });
+
+  after(async function () {
+    await stopChild(npm);
+    if (userDir) fs.rmSync(userDir, { recursive: true, force: true });
+  });
+
+  it('says that the inbox wants a login, without printing the password', function () {
+    assert.match(output.text, /no TLS, login required: any user, the inbox password\)/);
+    // npm echoes the command it runs ("> exec node scripts/start.js --inbox-password …"); the
+    // start script itself never prints it (INBOX_PASSWORD keeps it out of npm's line too).
+    const ours = output.text.split('\n').filter((line) => !line.startsWith('> '));
+    assert.ok(!ours.join('\n').includes(PASSWORD), 'the start script never prints the password');
+  });
+
+  it('refuses a wrong password with 535 and takes the right one', async function () {
+    const login = (pass: string) =>
+      nodemailer
+        .createTransport({ host: '127.0.0.1', port: ports.smtp, secure: false, ignoreTLS: true, auth: { user: 'ada', pass } })
+        .sendMail({ from: 'ada@example.com', to: 'bob@example.com', subject: `login with ${pass.length} characters`, text: 'hi' });
+    await assert.rejects(login('wrong-password'), (err: Error & { code?: string; responseCode?: number }) => {
+      assert.equal(err.code, 'EAUTH');
+      assert.equal(err.responseCode, 535);
+      return true;
+    });
+    const sent = await login(PASSWORD);
+    assert.deepEqual(sent.accepted, ['bob@example.com']);
+  });
+
+  it("stops Node-RED and the inbox on SIGINT sent to npm's own process, and npm exits with 0", async function () {
+    const exited = new Promise((resolve) => npm.once('exit', (code, signal) => resolve({ code, signal })));
+    npm.kill('SIGINT');
+    assert.deepEqual(await exited, { code: 0, signal: null });
+    for (const port of [ports.nodeRed, ports.inbox]) {
+      await assert.rejects(fetch(`http://127.0.0.1:${port}/`), /fetch failed/, `port ${port} is closed`);
     }
     assert.match(output.text, /Stopped flows/);
   });

@@ -15,6 +15,8 @@ export interface EditorNodeRed {
   port: number;
   userDir: string;
   output(): string;
+  /** Resolves when what Node-RED prints after `from` characters of its output matches `pattern` (e.g. the "Started flows" of a deploy). */
+  waitForOutput(pattern: RegExp, from: number): Promise<void>;
   /** Stops Node-RED (SIGTERM, waiting for its exit) and removes the user dir. */
   stop(): Promise<void>;
 }
@@ -65,10 +67,15 @@ export async function startEditorNodeRed(): Promise<EditorNodeRed> {
     const started = spawn(process.execPath, [redJs, '--userDir', userDir, '--settings', settings], { stdio: ['ignore', 'pipe', 'pipe'] });
     child = started;
     let output = '';
+    const waiters: { pattern: RegExp; from: number; resolve: () => void }[] = [];
     const ready = new Promise<void>((resolve, reject) => {
       const onData = (chunk: Buffer) => {
         output += chunk.toString();
         if (/Started flows/.test(output)) resolve();
+        for (const w of waiters.splice(0)) {
+          if (w.pattern.test(output.slice(w.from))) w.resolve();
+          else waiters.push(w);
+        }
       };
       started.stdout.on('data', onData);
       started.stderr.on('data', onData);
@@ -77,7 +84,9 @@ export async function startEditorNodeRed(): Promise<EditorNodeRed> {
       );
     });
     await ready;
-    return { url: `http://127.0.0.1:${port}/`, port, userDir, output: () => output, stop };
+    const waitForOutput = (pattern: RegExp, from: number) =>
+      pattern.test(output.slice(from)) ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ pattern, from, resolve }));
+    return { url: `http://127.0.0.1:${port}/`, port, userDir, output: () => output, waitForOutput, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { checkConnectionConfig } from '../../src/lib/config/connection-config';
 import type { MailError } from '../../src/lib/errors/errors';
-import { planTest, UNCHANGED, type TestPlan } from '../../src/lib/config/test-connection';
+import { planTest, resolveEnvFields, UNCHANGED, type TestPlan } from '../../src/lib/config/test-connection';
 import type { ConnectionConfig } from '../../src/lib/config/transport-options';
 
 /** A plan's credentials, read as the dialog would; a plan that asks for a secret has none, and reading them fails. */
@@ -58,5 +58,47 @@ describe('Test connection plan', function () {
         JSON.stringify(bad),
       );
     }
+  });
+
+  it('resolves a field that is an environment variable as a whole, as a deploy does; never a credential', function () {
+    const env: Record<string, string> = { INBOX_SMTP_PORT: '1025', HOST: 'smtp.example.com' };
+    const body = {
+      host: '$(HOST)',
+      port: '${INBOX_SMTP_PORT}',
+      scope: 'a ${HOST} b',
+      tokenUrl: '${UNSET}',
+      credentials: { user: '${HOST}' },
+    };
+    assert.deepEqual(resolveEnvFields(body, (name) => env[name]).fields, { ...body, host: 'smtp.example.com', port: '1025' });
+  });
+
+  it("never quotes a variable's value in a refusal: the reference stands there instead", function () {
+    const { fields, conceal } = resolveEnvFields({ ...deployed, port: '${API_KEY}' }, (name) =>
+      name === 'API_KEY' ? 'sk-secret-42' : undefined,
+    );
+    assert.throws(
+      () => planTest(fields, stored),
+      (e: MailError) => {
+        assert.match(e.message, /sk-secret-42/, 'the check quotes the value');
+        assert.equal(conceal(e.message), `The connection's port must be a whole number from 1 to 65535, not "\${API_KEY}"`);
+        assert.doesNotMatch(conceal(String(e.hint)), /sk-secret-42/);
+        return true;
+      },
+    );
+    // As a DNS error names a host: unquoted.
+    assert.equal(conceal('getaddrinfo ENOTFOUND sk-secret-42'), 'getaddrinfo ENOTFOUND ${API_KEY}');
+  });
+
+  it('says where a refused port is: under Server, not Advanced', function () {
+    const refused = (raw: Record<string, unknown>) => {
+      try {
+        checkConnectionConfig(raw);
+      } catch (e) {
+        return String((e as MailError).hint);
+      }
+      return assert.fail('refused');
+    };
+    assert.match(refused({ ...deployed, port: '${INBOX_SMTP_PORT}' }), /port in the connection \(under Server\)/);
+    assert.match(refused({ ...deployed, timeout: 'x' }), /time-out in the connection \(under Advanced\)/);
   });
 });

@@ -47,6 +47,9 @@ function textField(value: unknown, field: TextField): string {
   return value;
 }
 
+/** The dialog's section of a numeric field, for the hint to send the user there: Port is under Server, the rest under Advanced. */
+const sectionOf = (field: { name: string }): Text => text(field.name === 'fields.config.port' ? 'fields.section.server' : 'fields.section.advanced');
+
 /** A number of the field's range (the dialog may have saved it as a string), or undefined when unset. */
 function number(value: unknown, field: NumberField): number | undefined {
   const n = readNumber(field, value);
@@ -55,7 +58,7 @@ function number(value: unknown, field: NumberField): number | undefined {
     const params = { field: named(field), min, max, value: shown(value) };
     throw invalid(
       field.integer ? text('errors.config.wholeNumber', params) : text('errors.config.number', params),
-      text('hints.config.range', { field: named(field), min, max }),
+      text('hints.config.range', { field: named(field), min, max, section: sectionOf(field) }),
     );
   }
   return n;

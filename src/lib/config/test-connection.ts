@@ -5,6 +5,43 @@ import { resolveServer, type ConnectionConfig, type ConnectionCredentials } from
 /** Node-RED sends this in place of a password the user did not change in the dialog. */
 export const UNCHANGED = '__PWRD__';
 
+/** A field that is an environment variable as a whole, as Node-RED replaces it at deploy (@node-red/runtime flows/util.js): `${NAME}` or the older `$(NAME)`. */
+const ENV_FIELD = /^\$(?:\{(\S+)\}|\((\S+)\))$/;
+
+/**
+ * The dialog's fields with environment variables replaced as a deploy replaces them, so that Test
+ * connection tries what the deployed connection will use (the demo's port is `${INBOX_SMTP_PORT}`).
+ * Only whole-field references, and never in credentials: Node-RED replaces neither. A variable
+ * that is not set stays as typed, as at deploy, and the field check then names it.
+ *
+ * `conceal` puts the reference back where an answer would quote a variable's value: a user allowed
+ * to test connections must not read the process's environment through an error ("port must be a
+ * whole number …, not "<the value of any variable>"").
+ */
+export function resolveEnvFields(
+  body: Record<string, unknown>,
+  lookup: (name: string) => unknown,
+): { fields: Record<string, unknown>; conceal: (text: string) => string } {
+  const fields: Record<string, unknown> = { ...body };
+  const quoted: [string, string][] = [];
+  const unquoted: [string, string][] = [];
+  for (const [key, value] of Object.entries(body)) {
+    if (key === 'credentials' || typeof value !== 'string') continue;
+    const m = ENV_FIELD.exec(value);
+    if (!m) continue;
+    const resolved = lookup(m[1] ?? m[2]);
+    if (resolved === undefined) continue;
+    fields[key] = resolved;
+    const text = String(resolved);
+    // As the checks quote a value: JSON-quoted (numbers, flags, lists) or in plain quotes (a host, cut at 80).
+    for (const form of [JSON.stringify(text), `"${text}"`, `"${text.trim().slice(0, 80)}"`]) if (text) quoted.push([form, `"${value}"`]);
+    // Unquoted, as a network error names a host: only a value long enough not to be part of other words and numbers.
+    if (text.trim().length >= 6) unquoted.push([text.trim(), value]);
+  }
+  const conceal = (text: string) => [...quoted, ...unquoted].reduce((out, [form, reference]) => out.split(form).join(reference), text);
+  return { fields, conceal };
+}
+
 /** The deployed connection a Test connection request names, as far as the endpoint may use it. */
 export interface StoredConnection {
   config: ConnectionConfig;

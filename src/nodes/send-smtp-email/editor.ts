@@ -1,6 +1,7 @@
 // The send dialog. Built into send-smtp-email.html by scripts/build.js.
 import type { EditorNodeProperties, EditorWidgetTypedInputTypeDefinition } from 'node-red';
 import type Quill from 'quill';
+import type ImageFormat from 'quill/formats/image';
 import { advancedSection, fillSelect, messages, showRows } from '../../editor/dialog';
 import {
   ATTACHMENT_TYPES,
@@ -21,6 +22,7 @@ import {
   type TypedProperty,
   type TypeKey,
 } from '../../shared/constants';
+import { senderMissing } from '../../shared/sender';
 
 type TypedValues = { [N in TypedProperty]: string } & { [N in TypedProperty as TypeKey<N>]: string };
 interface SendProps extends EditorNodeProperties, TypedValues {
@@ -96,6 +98,37 @@ function loadQuill(): JQuery.Promise<typeof Quill> {
   return quillLoading;
 }
 
+let cidImagesAllowed = false;
+
+/**
+ * Lets Quill keep inline images: its image format allows only http, https and data sources and
+ * turns any other into `//:0`, which broke `<img src="cid:logo">`, the way a mail refers to an
+ * attachment with that Content-ID (RFC 2392). Registered once, for every editor Quill makes.
+ */
+function allowCidImages(QuillEditor: typeof Quill): void {
+  if (cidImagesAllowed) return;
+  cidImagesAllowed = true;
+  const Image = QuillEditor.import('formats/image') as typeof ImageFormat;
+  class CidImage extends Image {
+    static sanitize(url: string): string {
+      return /^cid:/i.test(url.trim()) ? url : super.sanitize(url);
+    }
+  }
+  QuillEditor.register(CidImage, true);
+}
+
+/** The sources of the images in some HTML, as written (parsed without loading any of them). */
+function imageSources(html: string): string[] {
+  const doc = new DOMParser().parseFromString(html, 'text/html');
+  return [...doc.querySelectorAll('img')].map((img) => img.getAttribute('src') || '');
+}
+
+/** Images of `html` that the rich editor's version of it no longer has as they were. */
+function lostImages(html: string, rich: string): string[] {
+  const kept = imageSources(rich);
+  return imageSources(html).filter((src) => !kept.includes(src));
+}
+
 /** Quill's HTML, as a mail client expects it: empty when there is no text, no needless &nbsp;. */
 function cleanHtml(quill: Quill): string {
   if (!quill.getText().trim() && !quill.root.querySelector('img')) return '';
@@ -113,6 +146,21 @@ function sameHtml(a: string, b: string): boolean {
       .replace(/\s+/g, ' ')
       .trim();
   return norm(a) === norm(b);
+}
+
+/** The users of deployed connections, as GET credentials/smtp-oauth-config/<id> answered the dialog. */
+const knownUsers = new Map<string, string>();
+
+/**
+ * A connection's user, the default sender, as far as the editor knows it: the credentials in the
+ * editor (a connection edited in this session), else what a dialog asked for; undefined if unknown.
+ * Method None shows no user field, so such a connection has none unless one is known.
+ */
+function connectionUser(id: string | undefined): string | undefined {
+  const config = id ? (RED.nodes.node(id) as { authType?: string; credentials?: { user?: string } } | null) : null;
+  if (!config) return undefined;
+  const user = config.credentials?.user ?? knownUsers.get(id!);
+  return user ?? (config.authType === 'none' ? '' : undefined);
 }
 
 /** The content the open dialog holds, read when it is saved. */
@@ -170,7 +218,14 @@ RED.nodes.registerType<SendProps>('send-smtp-email', {
       },
     },
     stopOnError: { value: DEFAULTS.stopOnError },
-    from: { value: '', validate: typed('from') },
+    from: {
+      value: '',
+      // No Custom From and a connection whose user is no address: the runtime would refuse every mail (EINPUT).
+      validate: function (this: Partial<SendProps>, v: string, opt?: unknown) {
+        if (senderMissing(v, this.fromType, connectionUser(this.connection))) return false;
+        return typed('from').call(this, v, opt);
+      },
+    },
     fromType: { value: 'str' },
     replyTo: { value: '', validate: typed('replyTo') },
     replyToType: { value: 'str' },
@@ -224,6 +279,32 @@ RED.nodes.registerType<SendProps>('send-smtp-email', {
     fillSelect('node-input-deliver', DELIVER_MODES, (d) => t(`deliver.${d}`), node.deliver);
     $('#node-input-resultKey').attr('placeholder', DEFAULTS.resultKey);
 
+    // --- Sender: said under Connection before deploy, as soon as the connection's user is known.
+    const $connection = $('#node-input-connection');
+    const $from = $('#node-input-from');
+    function showSenderWarning() {
+      const id = String($connection.val() || '');
+      const missing = senderMissing(String($from.typedInput('value') ?? ''), $from.typedInput('type'), connectionUser(id));
+      $('#smtp-send-no-sender').toggle(missing);
+    }
+    function learnSender() {
+      const id = String($connection.val() || '');
+      if (!id || id === '_ADD_' || connectionUser(id) !== undefined) return showSenderWarning();
+      // Only the text credentials come back (a password only as has_password).
+      $.getJSON('credentials/smtp-oauth-config/' + encodeURIComponent(id)).done((c: { user?: string }) => {
+        knownUsers.set(id, c.user || '');
+        showSenderWarning();
+      });
+    }
+    $connection.on('change', learnSender);
+    $from.on('change', showSenderWarning);
+    $('#smtp-send-no-sender-fix').on('click', (e) => {
+      e.preventDefault();
+      if (!$('#smtp-send-advanced').is(':visible')) $('#smtp-send-advanced-toggle').trigger('click');
+      $from.closest('.form-row').find('input.red-ui-typedInput-input').trigger('focus');
+    });
+    learnSender();
+
     // --- Content: a rich-text editor for str, the TypedInput's field for every other type.
     const htmlType = node.htmlType || 'str';
     let html = htmlType === 'str' ? node.html || '' : '';
@@ -253,6 +334,9 @@ RED.nodes.registerType<SendProps>('send-smtp-email', {
       } else if (quill) {
         quill.clipboard.dangerouslyPasteHTML(html, 'silent');
         quill.history.clear();
+        // An image the rich editor cannot keep would be gone with the next edit: stay in HTML and say so.
+        const lost = lostImages(html, cleanHtml(quill));
+        if (lost.length) showSource(true, t('content.imagesKeptAsHtml', { images: lost.join(', ') }));
       }
     }
 
@@ -275,6 +359,7 @@ RED.nodes.registerType<SendProps>('send-smtp-email', {
     loadQuill()
       .done((QuillEditor) => {
         $editor.removeClass('smtp-loading');
+        allowCidImages(QuillEditor);
         const editor = new QuillEditor('#smtp-html-rich', {
           theme: 'snow',
           bounds: $editor[0],
@@ -386,3 +471,26 @@ RED.nodes.registerType<SendProps>('send-smtp-email', {
     readContent = undefined;
   },
 });
+
+/**
+ * The debug sidebar draws an error a send node reported through done() as a collapsed object and
+ * cuts its message after about 30 characters, so the reason and the hint were out of sight. Each
+ * such entry gets the whole message as a line of text above the object, which keeps its code and
+ * stack. Node-RED 4's editor hook for debug messages; an editor without it shows the object alone.
+ */
+const hooks = (RED as unknown as { hooks?: { add(name: string, fn: (event: DebugEvent) => void): void } }).hooks;
+hooks?.add('debugPostProcessMessage.send-smtp-email', ({ message, element, payload }) => {
+  if (!element || message?.type !== 'send-smtp-email' || !/error/i.test(String(message.format))) return;
+  // An error arrives encoded ({__enc__, type: 'error', data: {name, message, code, stack}}) or already decoded.
+  const encoded = payload as { __enc__?: boolean; data?: unknown } | undefined;
+  const error = (encoded?.__enc__ ? encoded.data : encoded) as { message?: unknown } | undefined;
+  if (typeof error?.message !== 'string' || !error.message) return;
+  element.find('.red-ui-debug-msg-payload').first().before($('<div class="smtp-debug-line">').text(error.message));
+});
+
+/** What Node-RED's debugPostProcessMessage hook is given (@node-red/nodes debug-utils.js). */
+interface DebugEvent {
+  message?: { type?: string; format?: string };
+  element?: JQuery;
+  payload?: unknown;
+}

@@ -54,5 +54,8 @@ export function reportable(error: MailError & { attempts?: number }, say: Say): 
   const out: MailError = new Error(withHint(err));
   for (const key of ['code', 'responseCode', 'command', 'hint', 'attempts'] as const)
     if (err[key] !== undefined) (out as unknown as Record<string, unknown>)[key] = err[key];
+  // Node-RED gives Catch nodes String(err) as msg.error.message: the message alone, as the stored
+  // result has it, not "Error: " before it.
+  Object.defineProperty(out, 'toString', { value: () => out.message });
   return out;
 }

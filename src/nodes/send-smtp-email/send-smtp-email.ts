@@ -160,7 +160,10 @@ export = function (RED: NodeAPI) {
       return deliver(msg).then(
         (result) => {
           status.sending--;
-          if (!isHandedOver(result)) status.lastError = undefined;
+          if (!isHandedOver(result)) {
+            status.lastError = undefined;
+            status.lastPreview = (result as PreviewResult).preview === true;
+          }
           status.show();
           return result;
         },
@@ -244,6 +247,7 @@ export = function (RED: NodeAPI) {
           const result = withWarnings(successResult(outcome.info), undelivered(outcome.info));
           if (results.inContext) results.store(msg, result);
           status.lastError = undefined;
+          status.lastPreview = false;
           node.log(
             RED._('send-smtp-email.log.sentFromOutbox', {
               subject: record.summary.subject,

@@ -19,6 +19,8 @@ export class SendStatus {
   retryCode: string | undefined;
   /** The error of the last send, while no later send succeeded. */
   lastError: MailError | undefined;
+  /** Whether the last success was a preview: nothing was sent, so the status must not say "sent". */
+  lastPreview = false;
 
   // Status texts by count: translating on every send (i18next resolves plural rules each time)
   // took a sixth of the node's CPU time at 1000 messages per second.
@@ -56,6 +58,7 @@ export class SendStatus {
     // Mails of this node that wait in the outbox since a restart or redeploy.
     else if (this.inOutbox > 0) node.status({ fill: 'blue', shape: 'ring', text: this.label('outbox', this.inOutbox) });
     else if (this.lastError) node.status({ fill: 'red', shape: 'ring', text: String(this.lastError.code || 'error').slice(0, 19) });
+    else if (this.lastPreview) node.status({ fill: 'grey', shape: 'dot', text: this.RED._('send-smtp-email.status.preview') });
     else
       node.status({
         fill: 'green',

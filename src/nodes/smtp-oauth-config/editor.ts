@@ -51,6 +51,69 @@ interface Service {
   secure: boolean;
 }
 
+/**
+ * The English words of nodemailer's service descriptions that the catalog says in the editor's
+ * language (serviceWords): what kind of provider and which region; the names stay as they are.
+ * Longer phrases come first, so that "Asia Pacific" is said before "Asia" could match it.
+ */
+const SERVICE_WORDS: Record<string, string> = {
+  'German hosting provider': 'germanHosting',
+  'Italian email provider': 'italianProvider',
+  'Swiss email provider': 'swissProvider',
+  'Brazilian provider': 'brazilianProvider',
+  'email testing service': 'testing',
+  'privacy-focused provider': 'privacy',
+  'email forwarding service': 'forwarding',
+  'Estonian email provider': 'estonianProvider',
+  'Swiss hosting provider': 'swissHosting',
+  'secure email service': 'secure',
+  'Swedish hosting provider': 'swedishHosting',
+  'by Mailchimp': 'byMailchimp',
+  'Korean email provider': 'koreanProvider',
+  'email delivery service': 'delivery',
+  'Norwegian email provider': 'norwegianProvider',
+  'Chinese email delivery': 'chineseDelivery',
+  'formerly Sendinblue': 'formerly',
+  'Czech email provider': 'czechProvider',
+  'EU region': 'euRegion',
+  'Asia Pacific': 'asiaPacific',
+  'South America': 'southAmerica',
+  'N. California': 'nCalifornia',
+  'N. Virginia': 'nVirginia',
+  'US East': 'usEast',
+  'US West': 'usWest',
+  Ireland: 'ireland',
+  Central: 'central',
+  Europe: 'europe',
+  Canada: 'canada',
+  Asia: 'asia',
+};
+const SERVICE_WORD = new RegExp(
+  `\\b(${Object.keys(SERVICE_WORDS)
+    .map((w) => w.replace(/[.]/g, '\\.'))
+    .join('|')})(?![\\w-])`,
+  'g',
+);
+
+/** A service's description in the editor's language: nodemailer writes it in English. */
+const describeService = (description: string, t: (key: string) => string) =>
+  description.replace(SERVICE_WORD, (words) => t(`serviceWords.${SERVICE_WORDS[words]}`));
+
+/**
+ * The services as the user looks for them: by the name shown, not by nodemailer's key (Outlook.com
+ * is keyed Hotmail), and each server once: nodemailer lists AWS SES US East under two keys (SES
+ * and SES-US-EAST-1). Of such twins the saved one is kept, so that a saved connection still shows
+ * its service; every key stays known to the dialog.
+ */
+function serviceChoices(list: Service[], saved: string | undefined, lang: string): Service[] {
+  const byServer = new Map<string, Service>();
+  for (const s of list) {
+    const server = `${s.description}\n${s.host}:${s.port}`;
+    if (!byServer.has(server) || s.key === saved) byServer.set(server, s);
+  }
+  return [...byServer.values()].sort((a, b) => a.description.localeCompare(b.description, lang, { sensitivity: 'base' }));
+}
+
 /** The message key of each method's name. */
 const AUTH_LABELS: Record<AuthType, string> = {
   basic: 'auth.basic',
@@ -230,10 +293,9 @@ RED.nodes.registerType<ConnectionProps, ConnectionCredentials>('smtp-oauth-confi
     $.getJSON('smtp-oauth-config/services')
       .done((list: Service[]) => {
         $service.find('option[value!=""]').remove();
-        for (const s of list) {
-          services[s.key] = s;
+        for (const s of list) services[s.key] = { ...s, description: describeService(s.description, t) };
+        for (const s of serviceChoices(Object.values(services), node.service, RED.i18n.lang()))
           $('<option>').val(s.key).text(s.description).appendTo($service);
-        }
         $service.val(node.service || '');
         $service.attr('data-loaded', 'true');
         refresh();
@@ -257,6 +319,23 @@ RED.nodes.registerType<ConnectionProps, ConnectionCredentials>('smtp-oauth-confi
       for (const k of credentialsOf(String(body.authType))) credentials[k] = $('#node-config-input-' + k).val();
       body.credentials = credentials;
       $('#smtp-config-test').prop('disabled', true);
+      function showFailure(err: NonNullable<TestAnswer['error']>) {
+        $result
+          .empty()
+          .addClass('smtp-fail')
+          .append(
+            $('<div class="smtp-config-test-title">').append(
+              $('<i class="fa fa-exclamation-circle"></i>'),
+              ' ',
+              $('<span>').text(t('test.error')),
+              err.code ? $('<code>').text(err.code) : '',
+            ),
+            $('<div class="smtp-config-test-message">').text(err.message || ''),
+            err.hint
+              ? $('<div class="smtp-config-test-hint">').append($('<i class="fa fa-lightbulb-o"></i>'), ' ', $('<span>').text(err.hint))
+              : '',
+          );
+      }
       // The answer's errors and hints come in the editor's language, which may differ from the runtime's.
       $.ajax({
         url: 'smtp-oauth-config/test',
@@ -269,36 +348,26 @@ RED.nodes.registerType<ConnectionProps, ConnectionCredentials>('smtp-oauth-confi
         .done((r: TestAnswer) => {
           $result.empty();
           if (r.ok) {
-            $result.addClass('smtp-ok').append($('<i class="fa fa-check-circle"></i>'), ' ', $('<span>').text(t('test.ok')));
+            // With Method None nothing was signed in to: say only what was checked.
+            const ok = t(body.authType === 'none' ? 'test.okNoAuth' : 'test.ok');
+            $result.addClass('smtp-ok').append($('<i class="fa fa-check-circle"></i>'), ' ', $('<span>').text(ok));
             return;
           }
-          const err = r.error || {};
           // A stored secret is only used for the deployed server: ask for it again.
           if (r.needSecret)
             $('#node-config-input-' + r.needSecret)
               .val('')
               .addClass('input-error')
               .trigger('focus');
-          $result
-            .addClass('smtp-fail')
-            .append(
-              $('<div class="smtp-config-test-title">').append(
-                $('<i class="fa fa-exclamation-circle"></i>'),
-                ' ',
-                $('<span>').text(t('test.error')),
-                err.code ? $('<code>').text(err.code) : '',
-              ),
-              $('<div class="smtp-config-test-message">').text(err.message || ''),
-              err.hint
-                ? $('<div class="smtp-config-test-hint">').append($('<i class="fa fa-lightbulb-o"></i>'), ' ', $('<span>').text(err.hint))
-                : '',
-            );
+          showFailure(r.error || {});
         })
         .fail((xhr) => {
-          $result
-            .empty()
-            .addClass('smtp-fail')
-            .text(t('test.failed', { status: xhr.status }));
+          // A refused request (a field the check refused: 400, a wrong content type: 415) answers
+          // with the same error as a failed test, in the editor's language: show its words.
+          const answer = xhr.responseJSON as TestAnswer | undefined;
+          if (answer?.error?.message) return showFailure(answer.error);
+          const forbidden = xhr.status === 401 || xhr.status === 403;
+          showFailure({ message: t(forbidden ? 'test.forbidden' : 'test.failed', { status: xhr.status || '-' }) });
         })
         .always(() => {
           $('#smtp-config-test').prop('disabled', false);

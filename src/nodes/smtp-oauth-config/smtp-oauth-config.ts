@@ -7,7 +7,7 @@ import type { Localizable, MailError } from '../../lib/errors/errors';
 import { outboxFolder, OUTBOX_ROOT, orphanedOutboxes } from '../../lib/delivery/outbox-folders';
 import type { RetryTiming } from '../../lib/delivery/retry';
 import type { MailRecord } from '../../lib/delivery/store';
-import { planTest } from '../../lib/config/test-connection';
+import { planTest, resolveEnvFields } from '../../lib/config/test-connection';
 import { text } from '../../lib/errors/texts';
 import { localized, requestLanguage, translator, withHint, type Say } from '../../lib/errors/translate';
 import type { ConnectionCredentials } from '../../lib/config/transport-options';
@@ -201,10 +201,18 @@ export = function (RED: NodeAPI) {
     // not grant, while a plain HTML form can post urlencoded or text bodies from any page.
     if (!req.is('application/json'))
       return void res.status(415).json({ ok: false, error: { message: sayHere(text('errors.test.jsonOnly')) } });
-    const body = req.body as Record<string, unknown>;
-    if (!body || typeof body !== 'object' || Array.isArray(body))
+    const raw = req.body as Record<string, unknown>;
+    if (!raw || typeof raw !== 'object' || Array.isArray(raw))
       return void res.status(400).json({ ok: false, error: { message: sayHere(text('errors.test.notObject')) } });
-    const deployed = typeof body.id === 'string' ? (RED.nodes.getNode(body.id) as SmtpOauthConfigNode | null) : null;
+    const deployed = typeof raw.id === 'string' ? (RED.nodes.getNode(raw.id) as SmtpOauthConfigNode | null) : null;
+    // ${NAME} in a field, as the deploy resolves it: through the deployed node's flow (global
+    // environment variables, then the process's), else the process's environment.
+    const { fields: body, conceal } = resolveEnvFields(raw, (name) => RED.util.getSetting(deployed ?? (null as unknown as Node), name));
+    /** The error as the answer says it, with no variable's value in its words (a host in a DNS error, a refused port). */
+    const concealed = (e: MailError) => {
+      const error = errorJson(e, sayHere);
+      return { ...error, message: conceal(error.message), hint: error.hint && conceal(error.hint) };
+    };
     const stored =
       deployed?.type === 'smtp-oauth-config' && deployed.settings
         ? { config: deployed.settings, credentials: deployed.credentials || {} }
@@ -213,7 +221,7 @@ export = function (RED: NodeAPI) {
     try {
       plan = planTest(body, stored);
     } catch (e) {
-      return void res.status(400).json({ ok: false, error: errorJson(e as MailError, sayHere) });
+      return void res.status(400).json({ ok: false, error: concealed(e as MailError) });
     }
     if ('needSecret' in plan) {
       const what = RED._(`smtp-oauth-config.label.${plan.needSecret}`, language);
@@ -231,7 +239,7 @@ export = function (RED: NodeAPI) {
       await connection.verify();
       res.json({ ok: true });
     } catch (e) {
-      res.json({ ok: false, error: errorJson(e as MailError, sayHere) });
+      res.json({ ok: false, error: concealed(e as MailError) });
     } finally {
       await connection.close(0);
     }
