@@ -48,7 +48,8 @@ function textField(value: unknown, field: TextField): string {
 }
 
 /** The dialog's section of a numeric field, for the hint to send the user there: Port is under Server, the rest under Advanced. */
-const sectionOf = (field: { name: string }): Text => text(field.name === 'fields.config.port' ? 'fields.section.server' : 'fields.section.advanced');
+const sectionOf = (field: { name: string }): Text =>
+  text(field.name === 'fields.config.port' ? 'fields.section.server' : 'fields.section.advanced');
 
 /** A number of the field's range (the dialog may have saved it as a string), or undefined when unset. */
 function number(value: unknown, field: NumberField): number | undefined {
