@@ -149,8 +149,7 @@ async function oauth2(rt, sink) {
     for (const k of Object.keys(calls)) calls[k] = 0;
     // Pooled connections ask for a token when they log in: close the pool's idle ones so that
     // the next sends log in again, all at the same moment.
-    conn.transporter?.close();
-    conn.transporter = undefined;
+    conn.transport.close();
     await pump(500, 500, () => conn.send(message()));
     await conn.close();
     const renewals = endpoint.state.requests.length - before - 1;
