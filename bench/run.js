@@ -70,7 +70,7 @@ async function throughput(rt, sink) {
     'Throughput, send node in Node-RED (2000 small mails, 10 in flight, pool 5; median of 7 rounds)',
     `${n.toFixed(0)} msg/s`,
     `raw nodemailer pool 5: ${r.toFixed(0)} msg/s`,
-    ok(ratio >= 0.9, `${ratio.toFixed(2)}× (${spread}; target ≥ 0.9×)`),
+    ok(ratio >= 0.95, `${ratio.toFixed(2)}× (${spread}; target ≥ 0.95×)`),
   );
   row(
     '  … the floor: raw nodemailer called from a minimal node in the same Node-RED',
@@ -149,8 +149,7 @@ async function oauth2(rt, sink) {
     for (const k of Object.keys(calls)) calls[k] = 0;
     // Pooled connections ask for a token when they log in: close the pool's idle ones so that
     // the next sends log in again, all at the same moment.
-    conn.transporter?.close();
-    conn.transporter = undefined;
+    conn.transport.close();
     await pump(500, 500, () => conn.send(message()));
     await conn.close();
     const renewals = endpoint.state.requests.length - before - 1;
@@ -356,15 +355,20 @@ async function outbox(rt, sink) {
   // The same mails when every one of them is written: a burst of 2000 at once (all but a pool's worth wait).
   const burst = { total: 2000, inFlight: 2000, pool: 5 };
   const b = { disk: [], memory: [] };
+  const burstRatios = [];
   for (let round = 0; round < 3; round++) {
     b.disk.push(rate(burst.total, await disk(burst)));
     b.memory.push(rate(burst.total, await memory(burst)));
+    burstRatios.push(b.disk[round] / b.memory[round]);
   }
   row(
     '  … a burst of 2000 at once: all but a pool’s worth wait, and are written to the outbox (median of 3)',
     `${median(b.disk).toFixed(0)} msg/s`,
     `outbox in memory: ${median(b.memory).toFixed(0)} msg/s`,
-    `${(median(b.disk) / median(b.memory)).toFixed(2)}× (the cost of writing each mail: two fdatasyncs, a shared folder fsync)`,
+    ok(
+      median(b.disk) / median(b.memory) >= 0.8,
+      `${(median(b.disk) / median(b.memory)).toFixed(2)}× (rounds ${Math.min(...burstRatios).toFixed(2)}–${Math.max(...burstRatios).toFixed(2)}; target ≥ 0.8×)`,
+    ),
   );
 
   // 2. A 50 MB attachment from a URL through the outbox on disk: downloaded into the outbox, sent from there.

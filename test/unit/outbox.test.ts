@@ -150,6 +150,24 @@ describe('outbox', function () {
     assert.deepEqual(steps.slice(-3), [2, 1, 0]);
   });
 
+  it('sends a mail that arrives while an older one is being written at once, after it, without writing it', async function () {
+    const listed = new Set<string>();
+    const conn = connection('behind', {
+      config: { maxConnections: 1 },
+      onChange: () => conn.outbox!.list().forEach((e) => listed.add(e.subject)),
+    });
+    const outbox = conn.outbox!;
+    await outbox.open();
+    // Over a MB of content is written before it goes; the next mail arrives during that write.
+    const big = settled(delivered(conn.send({ ...mail('big'), text: 'x'.repeat(1100 * 1024) })));
+    const small = settled(delivered(conn.send(mail('small'))));
+    assert.ok('value' in (await big));
+    assert.ok('value' in (await small));
+    assert.deepEqual(subjects(), ['big', 'small'], 'in the order they arrived');
+    assert.deepEqual([...listed], ['big'], 'the younger mail was never written (it used to be, and so was every mail after it)');
+    assert.deepEqual(files(outbox.dir), []);
+  });
+
   it('keeps waiting mails across a restart: the next start sends them and reports each outcome with its msg', async function () {
     const clock = fakeClock(); // never moves: the second mail never gets its turn in this run
     const before = connection('restart', { config: { rateLimitPerMinute: 1 }, clock });

@@ -252,15 +252,22 @@ export class DeliveryQueue implements OutboxControl {
     origin: Origin | undefined,
     stored: () => void,
   ): Promise<SentInfo | HandedOver> {
-    const express =
+    const couldGoAtOnce = () =>
       holds &&
       estimatedSize(message) <= EXPRESS_LIMIT &&
       this.foundAtOpen !== undefined &&
       !this.closing &&
       !this.ready.length &&
-      !this.writingHolds(id) &&
-      !this.transport.crowded &&
-      (this.options.limiter ? this.options.limiter.tryAcquire() : true);
+      !this.transport.crowded;
+    // A mail that could go at once but arrived while an older one is being written waits for that
+    // write (it keeps its place behind it) instead of being written too: else each mail arriving
+    // during a write was written, held the next ones in its turn, and at 10 in flight 98 % of the
+    // mails went through the disk once a few had to. Under a rate limit, whose turns decide, it is
+    // written as before.
+    if (!this.options.limiter && couldGoAtOnce()) {
+      for (let older = this.holdingWrite(id); older; older = this.holdingWrite(id)) await older;
+    }
+    const express = couldGoAtOnce() && !this.writingHolds(id) && (this.options.limiter ? this.options.limiter.tryAcquire() : true);
     try {
       if (!express) await this.open().catch((e: MailError) => Promise.reject(Object.assign(e, { attempts: 0 })));
     } catch (e) {
@@ -324,8 +331,13 @@ export class DeliveryQueue implements OutboxControl {
 
   /** Whether a mail that arrived earlier is still being written (and holds the later ones). */
   private writingHolds(id: string): boolean {
-    for (const [other, w] of this.writing) if (w.holds && other < id) return true;
-    return false;
+    return this.holdingWrite(id) !== undefined;
+  }
+
+  /** The write of a mail that arrived before `id` and holds it, if any. */
+  private holdingWrite(id: string): Promise<void> | undefined {
+    for (const [other, w] of this.writing) if (w.holds && other < id) return w.done;
+    return undefined;
   }
 
   private enqueue(job: Job) {
