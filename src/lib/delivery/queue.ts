@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import { setMaxListeners } from 'node:events';
 import { ECONNECTION } from 'nodemailer/lib/errors';
 import type Mail from 'nodemailer/lib/mailer';
 import type { AuthType } from '../../shared/constants';
@@ -60,8 +61,6 @@ interface Job {
   /** Retry now came while an attempt was under way: its next wait is skipped. */
   retrySoon?: boolean;
   removed?: boolean;
-  /** Aborts the attempt under way (a closing queue that cannot wait for it any longer). */
-  abort?: AbortController;
   /** Said why it waits (once per mail). */
   warned?: boolean;
   recipients: Recipients;
@@ -149,6 +148,8 @@ export class DeliveryQueue implements OutboxControl {
   private foundAtOpen?: Found;
   private resumed = false;
   private closing = false;
+  /** Aborts every attempt under way once a closing queue cannot wait for them any longer (one signal for all of them). */
+  private readonly abandoning = new AbortController();
   /** Accepts and attempts under way: closing waits for them. */
   private readonly inFlight = new Set<Promise<unknown>>();
   /** Mails whose msg no longer waits for them, by send node. */
@@ -160,7 +161,10 @@ export class DeliveryQueue implements OutboxControl {
     private readonly store: Store,
     private readonly transport: Transport,
     private readonly options: QueueOptions,
-  ) {}
+  ) {
+    // Every attempt under way listens to it: as many as the pool has connections, beyond Node's default warning at 10.
+    setMaxListeners(0, this.abandoning.signal);
+  }
 
   private get backoff(): Backoff {
     return this.options.backoff;
@@ -436,20 +440,17 @@ export class DeliveryQueue implements OutboxControl {
     const { recipients } = job;
     for (let attempts = job.record.attempts + 1; ; attempts++) {
       job.state = 'sending';
-      const abort = (job.abort = new AbortController());
       let err: RetryableError;
       try {
-        const info = await this.transport.send(this.outgoing(job), abort.signal);
+        const info = await this.transport.send(this.outgoing(job), this.abandoning.signal);
         const deferred = recipients.sent(info);
         if (!deferred) return await this.delivered(job, recipients.result(attempts));
         err = deferred;
       } catch (e) {
-        if (abort.signal.aborted) return await this.abandon(job, attempts, started);
+        if (this.abandoning.signal.aborted) return await this.abandon(job, attempts, started);
         err = e as RetryableError;
         // The last recipients owed were refused for good, and others have the mail: it is done.
         if (recipients.failed(err) && recipients.delivered) return await this.delivered(job, recipients.result(attempts));
-      } finally {
-        job.abort = undefined;
       }
       if (this.closing && this.store.durable && this.options.retryMs && isTransient(err)) {
         // Redeploy or stop: a stored mail is not failed for that; the next queue sends it.
@@ -761,7 +762,7 @@ export class DeliveryQueue implements OutboxControl {
       const grace = new Promise((resolve) => (timer = setTimeout(resolve, graceMs)));
       await Promise.race([Promise.allSettled([...this.inFlight]), grace]);
       clearTimeout(timer);
-      for (const job of this.jobs.values()) job.abort?.abort();
+      this.abandoning.abort();
       // Aborted attempts end at once; what they keep is written before the store is released.
       await Promise.allSettled([...this.inFlight]);
     }
