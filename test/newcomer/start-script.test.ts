@@ -33,6 +33,15 @@ interface InboxMail {
   attachments: { filename: string; url: string }[];
 }
 
+/** The environment `npm start` gets in a test: its own user directory and free ports. */
+const demoEnv = (userDir: string, ports: { nodeRed: number; inbox: number; smtp: number }): NodeJS.ProcessEnv => ({
+  ...process.env,
+  DEMO_USER_DIR: userDir,
+  NODE_RED_PORT: String(ports.nodeRed),
+  INBOX_PORT: String(ports.inbox),
+  INBOX_SMTP_PORT: String(ports.smtp),
+});
+
 describe('npm start: Node-RED with the package, a demo flow and a development inbox', function () {
   this.timeout(240000);
   let child: ChildProcessByStdio<null, Readable, Readable>;
@@ -49,13 +58,7 @@ describe('npm start: Node-RED with the package, a demo flow and a development in
     inbox = `http://127.0.0.1:${ports.inbox}`;
     child = spawn(process.execPath, [path.join(root, 'scripts', 'start.js')], {
       cwd: root,
-      env: {
-        ...process.env,
-        DEMO_USER_DIR: userDir,
-        NODE_RED_PORT: String(ports.nodeRed),
-        INBOX_PORT: String(ports.inbox),
-        INBOX_SMTP_PORT: String(ports.smtp),
-      },
+      env: demoEnv(userDir, ports),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     output = outputWatcher(child);
@@ -169,13 +172,7 @@ describe('npm start under npm, with an inbox password', function () {
       : ['npm', [] as string[]];
     npm = spawn(command, [...args, 'start', '--', '--inbox-password', PASSWORD], {
       cwd: root,
-      env: {
-        ...process.env,
-        DEMO_USER_DIR: userDir,
-        NODE_RED_PORT: String(ports.nodeRed),
-        INBOX_PORT: String(ports.inbox),
-        INBOX_SMTP_PORT: String(ports.smtp),
-      },
+      env: demoEnv(userDir, ports),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     output = outputWatcher(npm);
