@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { isTransient, isTooManyConnections, backoffDelay, Backoff, RETRY_MAX_MS, type RetryableError } from '../../src/lib/delivery/retry';
+import { backoffDelay, Backoff, RETRY_MAX_MS } from '../../src/lib/delivery/retry';
+import { isTransient, isTooManyConnections, type RetryableError } from '../../src/lib/errors/transient';
 import { TokenCache, type ClientCredentials } from '../../src/lib/auth/token-cache';
 import { startTokenEndpoint, type TokenEndpoint } from '../support/token-endpoint';
 import { fakeClock } from '../support/clock';

@@ -271,7 +271,7 @@ export class DeliveryQueue implements OutboxControl {
     if (!this.options.limiter && couldGoAtOnce()) {
       for (let older = this.holdingWrite(id); older; older = this.holdingWrite(id)) await older;
     }
-    const express = couldGoAtOnce() && !this.writingHolds(id) && (this.options.limiter ? this.options.limiter.tryAcquire() : true);
+    const express = couldGoAtOnce() && !this.holdingWrite(id) && (this.options.limiter ? this.options.limiter.tryAcquire() : true);
     try {
       if (!express) await this.open().catch((e: MailError) => Promise.reject(Object.assign(e, { attempts: 0 })));
     } catch (e) {
@@ -331,11 +331,6 @@ export class DeliveryQueue implements OutboxControl {
       if (express) return this.start(job);
       this.enqueue(job);
     });
-  }
-
-  /** Whether a mail that arrived earlier is still being written (and holds the later ones). */
-  private writingHolds(id: string): boolean {
-    return this.holdingWrite(id) !== undefined;
   }
 
   /** The write of a mail that arrived before `id` and holds it, if any. */
@@ -401,9 +396,7 @@ export class DeliveryQueue implements OutboxControl {
   /** A write that the oldest waiting mail should wait for, if any. */
   private olderWrite(): Promise<void> | undefined {
     const head = this.ready[0];
-    if (!head) return undefined;
-    for (const [id, w] of this.writing) if (w.holds && id < head.record.id) return w.done;
-    return undefined;
+    return head && this.holdingWrite(head.record.id);
   }
 
   private start(job: Job) {

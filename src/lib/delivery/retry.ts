@@ -1,5 +1,3 @@
-// Which failures are worth another attempt is the errors' own knowledge (transports use it too).
-export { isTooManyConnections, isTransient, type RetryableError } from '../errors/transient';
 import type { Timers } from './rate-limiter';
 
 export interface RetryTiming {

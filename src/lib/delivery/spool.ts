@@ -11,18 +11,13 @@ import type { AddOptions as StoreAddOptions, Found, MailRecord, NewMail, Store }
 /** One waiting mail as the spool keeps it: the built message is in `<id>.eml`, this in `<id>.json`. */
 export type SpoolRecord = MailRecord;
 
-export interface AddOptions extends Partial<StoreAddOptions> {
-  /** Epoch ms of acceptance (default: now). */
-  now?: number;
-}
+/** A store's add options; outside a queue (tools, tests) the id may be left to the spool. */
+export type AddOptions = Partial<StoreAddOptions>;
 
 export interface SpoolLimits {
   maxBytes: number;
   maxCount: number;
 }
-
-/** What opening a spool found. */
-export type SpoolContents = Found;
 
 const FILE_MODE = 0o600;
 /** Bytes of a message gathered before they are written (see Spool.add). */
