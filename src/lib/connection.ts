@@ -1,5 +1,6 @@
 import type Mail from 'nodemailer/lib/mailer';
 import type { TokenCache } from './auth/token-cache';
+import { clientCredentialTokens } from './auth/client-credentials';
 import { timeoutMs, type ConnectionConfig, type ConnectionCredentials } from './config/transport-options';
 import { CONNECTION_DEFAULTS } from '../shared/constants';
 import { downloadLimits, type DownloadLimits } from './message/attachments';
@@ -49,6 +50,8 @@ export const DEFAULT_RETRY_SECONDS = CONNECTION_DEFAULTS.retryForSeconds;
  * or a folder on disk) and the transport that makes the attempts (an SMTP pool).
  */
 export class Connection {
+  /** The OAuth2 token cache shared by every attempt, for client credentials. */
+  readonly tokens?: TokenCache;
   private readonly transport: SmtpTransport;
   private readonly queue: DeliveryQueue;
   /** The disk outbox, when mails wait on disk. */
@@ -61,7 +64,8 @@ export class Connection {
   ) {
     const backoff = new Backoff({ now: options.now, timers: options.timers, ...options.retry });
     // The pool's regrowth counts on the backoff's clock, as the waits it follows do.
-    this.transport = new SmtpTransport(config, creds, { onError: options.onError, tokenTimeout: options.tokenTimeout, now: backoff.now });
+    this.tokens = clientCredentialTokens(config, creds, { timeout: options.tokenTimeout ?? timeoutMs(config), now: options.now });
+    this.transport = new SmtpTransport(config, creds, { onError: options.onError, tokens: this.tokens, now: backoff.now });
     const rate = config.rateLimitPerMinute ?? 0;
     const o = options.outbox;
     const store = o ? new Spool(o.dir, { maxBytes: o.maxBytes, maxCount: o.maxCount ?? DEFAULT_OUTBOX_COUNT }) : new MemoryStore();
@@ -75,11 +79,6 @@ export class Connection {
       onChange: options.onChange,
     });
     if (o) this.outbox = Object.assign(this.queue, { dir: o.dir });
-  }
-
-  /** The OAuth2 token cache shared by the pooled connections. */
-  get tokens(): TokenCache | undefined {
-    return this.transport.tokens;
   }
 
   /** The connection's user: the default sender and, for OAuth2, the mailbox. */

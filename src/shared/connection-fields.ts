@@ -18,6 +18,14 @@ export type AuthType = (typeof AUTH_TYPES)[number];
 /** Where accepted mails wait until the server took them: disk survives restarts and crashes. */
 export const OUTBOX_MODES = ['disk', 'memory'] as const;
 export type OutboxMode = (typeof OUTBOX_MODES)[number];
+/** How mails leave: SMTP, or Microsoft Graph's sendMail (client credentials only). */
+export const TRANSPORTS = ['smtp', 'graph'] as const;
+export type TransportKind = (typeof TRANSPORTS)[number];
+/** How a client-credentials app proves who it is: a client secret, or a certificate (a signed client assertion). */
+export const CLIENT_AUTH = ['secret', 'certificate'] as const;
+export type ClientAuth = (typeof CLIENT_AUTH)[number];
+/** Microsoft Graph's root in the global cloud; national clouds have their own. */
+export const GRAPH_URL = 'https://graph.microsoft.com';
 
 /**
  * A host name (RFC 1123), an IPv4 address or an IPv6 address, with nothing else around it: no
@@ -81,6 +89,26 @@ export const CONNECTION_FIELDS = {
   authType: { kind: 'choice', values: AUTH_TYPES, default: 'basic', label: 'label.authType', name: 'fields.config.authentication' },
   tokenUrl: { kind: 'text', default: '', label: 'label.tokenUrl', tip: 'hint.tokenUrl', name: 'fields.config.tokenUrl' },
   scope: { kind: 'text', default: '', label: 'label.scope', tip: 'hint.scope', name: 'fields.config.scope' },
+  /** Client credentials only: a secret, or a certificate whose key signs a client assertion. */
+  clientAuth: { kind: 'choice', values: CLIENT_AUTH, default: 'secret', label: 'label.clientAuth', name: 'fields.config.clientAuth' },
+  /** Graph needs client credentials; the scope then defaults to `{graphUrl}/.default`. */
+  transport: {
+    kind: 'choice',
+    values: TRANSPORTS,
+    default: 'smtp',
+    label: 'label.transport',
+    tip: 'hint.transport',
+    name: 'fields.config.transport',
+  },
+  /** https:, or http: for a server on this machine only (connection-config.ts checks that). */
+  graphUrl: {
+    kind: 'text',
+    default: GRAPH_URL,
+    pattern: /^https?:\/\/[^\s/?#]+\/?$/i,
+    label: 'label.graphUrl',
+    tip: 'hint.graphUrl',
+    name: 'fields.config.graphUrl',
+  },
   /**
    * 0 or empty: the service's documented limit (POOL_LIMITS in constants.ts), else the default.
    * 1000 is far beyond what any server lets one mailbox open.

@@ -83,7 +83,12 @@ export const SEND_DEFAULTS = {
 // Each setting of the connection (kind, default, range, labels) is described in connection-fields.ts.
 export {
   AUTH_TYPES,
+  CLIENT_AUTH,
   CONNECTION_DEFAULTS,
+  GRAPH_URL,
+  TRANSPORTS,
+  type ClientAuth,
+  type TransportKind,
   OUTBOX_MODES,
   SECURITY,
   type AuthType,
@@ -99,6 +104,11 @@ export const CREDENTIALS = {
   clientSecret: { type: 'password' },
   refreshToken: { type: 'password' },
   accessToken: { type: 'password' },
+  /** Certificate credentials: the PEM certificate (public; the dialog shows its thumbprints) and its private key. */
+  clientCertificate: { type: 'text' },
+  clientPrivateKey: { type: 'password' },
+  /** The private key's passphrase, when the PEM key is encrypted. */
+  clientKeyPassphrase: { type: 'password' },
 } as const;
 export type CredentialName = keyof typeof CREDENTIALS;
 export type SecretName = { [K in CredentialName]: (typeof CREDENTIALS)[K]['type'] extends 'password' ? K : never }[CredentialName];
@@ -115,9 +125,21 @@ const CREDENTIALS_OF: Readonly<Record<AuthType, readonly CredentialName[]>> = {
   oauth2: ['user', 'clientId', 'clientSecret', 'refreshToken', 'accessToken'],
   none: [],
 };
-/** The credentials a method uses (none for an unknown one), in the order the dialog shows them. */
-export function credentialsOf(authType: string | undefined): readonly CredentialName[] {
+/** What client credentials send in place of the secret when the app proves itself with a certificate. */
+const CERTIFICATE_CREDENTIALS: readonly CredentialName[] = [
+  'user',
+  'clientId',
+  'clientCertificate',
+  'clientPrivateKey',
+  'clientKeyPassphrase',
+];
+/**
+ * The credentials a method uses (none for an unknown one), in the order the dialog shows them;
+ * client credentials with a certificate use it and its key instead of the secret.
+ */
+export function credentialsOf(authType: string | undefined, clientAuth?: string): readonly CredentialName[] {
   const method = authType || CONNECTION_DEFAULTS.authType;
+  if (method === 'oauth2-client-credentials' && clientAuth === 'certificate') return CERTIFICATE_CREDENTIALS;
   return Object.prototype.hasOwnProperty.call(CREDENTIALS_OF, method) ? CREDENTIALS_OF[method as AuthType] : [];
 }
 

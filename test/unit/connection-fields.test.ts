@@ -23,7 +23,8 @@ const ROOT = path.join(__dirname, '..', '..');
 /** Whether the runtime takes the value; when it refuses, that it says ECONFIG and names the field. */
 function runtimeAccepts(name: ConnectionFieldName, value: unknown): boolean {
   try {
-    checkConnectionConfig({ ...base, [name]: value });
+    // Graph sends with client credentials only.
+    checkConnectionConfig({ ...base, ...(name === 'transport' && { authType: 'oauth2-client-credentials' }), [name]: value });
     return true;
   } catch (e) {
     const err = e as MailError;

@@ -10,13 +10,16 @@ import {
   isText,
   isUnset,
   readNumber,
+  GRAPH_URL,
   type AuthType,
   type ChoiceField,
+  type ClientAuth,
   type FlagField,
   type NumberField,
   type OutboxMode,
   type Security,
   type TextField,
+  type TransportKind,
 } from '../../shared/connection-fields';
 
 /**
@@ -104,6 +107,10 @@ export function checkConnectionConfig(raw: unknown): ConnectionConfig {
   const host = textField(c.host, FIELDS.host).trim();
   if (!service && !host) throw invalid(text('errors.config.noHost'), text('hints.config.noHost'));
   if (!isText(FIELDS.host, host)) throw invalid(text('errors.config.badHost', { host: host.slice(0, 80) }), text('hints.config.badHost'));
+  const authType = oneOf(c.authType, FIELDS.authType);
+  const transport = oneOf(c.transport, FIELDS.transport);
+  if (transport === 'graph' && authType !== 'oauth2-client-credentials')
+    throw invalid(text('errors.config.graphNeedsClientCredentials'), text('hints.config.graphNeedsClientCredentials'));
   return {
     service,
     host,
@@ -111,9 +118,12 @@ export function checkConnectionConfig(raw: unknown): ConnectionConfig {
     port: number(c.port, FIELDS.port),
     security: oneOf(c.security, FIELDS.security),
     rejectUnauthorized: flag(c.rejectUnauthorized, FIELDS.rejectUnauthorized),
-    authType: oneOf(c.authType, FIELDS.authType),
+    authType,
     tokenUrl: textField(c.tokenUrl, FIELDS.tokenUrl).trim(),
     scope: textField(c.scope, FIELDS.scope).trim(),
+    clientAuth: oneOf(c.clientAuth, FIELDS.clientAuth),
+    transport,
+    graphUrl: graphUrl(c.graphUrl),
     // 0 or unset: the service's documented limit, else the default (pool-limits.ts).
     maxConnections: number(c.maxConnections, FIELDS.maxConnections) || undefined,
     rateLimitPerMinute: number(c.rateLimitPerMinute, FIELDS.rateLimitPerMinute) ?? FIELDS.rateLimitPerMinute.default,
@@ -125,6 +135,18 @@ export function checkConnectionConfig(raw: unknown): ConnectionConfig {
     outbox: oneOf(c.outbox, FIELDS.outbox),
     outboxMaxMB: number(c.outboxMaxMB, FIELDS.outboxMaxMB) ?? DEFAULT_OUTBOX_MB,
   };
+}
+
+/**
+ * Graph's root without a trailing slash: https, or http for a server on this machine only (a test
+ * server, a local proxy): a token sent in clear text across a network is anyone's.
+ */
+function graphUrl(value: unknown): string {
+  const url = textField(value, FIELDS.graphUrl).trim().replace(/\/+$/, '') || FIELDS.graphUrl.default;
+  const loopback = /^http:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?$/i.test(url);
+  if (!isText(FIELDS.graphUrl, url) || (/^http:/i.test(url) && !loopback))
+    throw invalid(text('errors.config.badGraphUrl', { url: url.slice(0, 120) }), text('hints.config.badGraphUrl', { url: GRAPH_URL }));
+  return url;
 }
 
 /** Checks that every credential is text of a sane length. */
@@ -152,7 +174,14 @@ export interface ConnectionConfig {
   rejectUnauthorized?: boolean;
   authType?: AuthType;
   tokenUrl?: string;
+  /** Empty: Graph's own (`{graphUrl}/.default`) for the Graph transport; SMTP needs one. */
   scope?: string;
+  /** Client credentials: a client secret (default), or a certificate whose key signs a client assertion. */
+  clientAuth?: ClientAuth;
+  /** "smtp" (default), or "graph": Microsoft Graph's sendMail with client credentials. */
+  transport?: TransportKind;
+  /** Graph's root, without a trailing slash (default https://graph.microsoft.com). */
+  graphUrl?: string;
   maxConnections?: number;
   rateLimitPerMinute?: number;
   /** Seconds to wait for the server to connect, greet and answer (default 30). */
@@ -174,4 +203,7 @@ export interface ConnectionCredentials {
   clientSecret?: string;
   refreshToken?: string;
   accessToken?: string;
+  clientCertificate?: string;
+  clientPrivateKey?: string;
+  clientKeyPassphrase?: string;
 }

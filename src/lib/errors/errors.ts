@@ -15,6 +15,8 @@ export const ErrorCodes = {
   ECONFIG: 'ECONFIG',
   /** The outbox is full, or the disk cannot hold the mail. */
   EOUTBOX: 'EOUTBOX',
+  /** Microsoft Graph refused the mail or could not be reached. */
+  EGRAPH: 'EGRAPH',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -2,7 +2,7 @@ import nodemailer from 'nodemailer';
 import { EAUTH, ETIMEDOUT } from 'nodemailer/lib/errors';
 import type Mail from 'nodemailer/lib/mailer';
 import type SMTPPool from 'nodemailer/lib/smtp-pool';
-import { TokenCache } from '../auth/token-cache';
+import type { TokenCache } from '../auth/token-cache';
 import { poolSize } from '../config/pool-limits';
 import { timeoutMs, transportOptions, type ConnectionConfig, type ConnectionCredentials } from '../config/transport-options';
 import { diagnose, hintTextFor } from '../errors/diagnose';
@@ -15,9 +15,9 @@ import type { Delivery, Outgoing, Transport } from './transport';
 export interface SmtpTransportOptions {
   /** Where problems that belong to no send go (a failed callback, a smaller pool); never given a secret. */
   onError?: (err: Error) => void;
-  /** Time-out of token requests in ms. */
-  tokenTimeout?: number;
-  /** The clock of the token cache and of the pool's regrowth. */
+  /** The connection's OAuth2 token cache, for client credentials (XOAUTH2). */
+  tokens?: TokenCache;
+  /** The clock of the pool's regrowth. */
   now?: () => number;
 }
 
@@ -51,17 +51,7 @@ export class SmtpTransport implements Transport {
   ) {
     this.now = options.now ?? Date.now;
     this.size = poolSize(config);
-    if (config.authType === 'oauth2-client-credentials') {
-      this.tokens = new TokenCache(
-        {
-          tokenUrl: config.tokenUrl || '',
-          clientId: creds.clientId || '',
-          clientSecret: creds.clientSecret || '',
-          scope: config.scope || '',
-        },
-        { timeout: options.tokenTimeout ?? timeoutMs(config), now: options.now },
-      );
-    }
+    this.tokens = options.tokens;
   }
 
   /** How many connections the pool may open now. */

@@ -4,6 +4,7 @@ import { advancedSection, changed, fillSelect, messages, showRows } from '../../
 import { addOutboxTab } from '../../editor/outbox-tab';
 import {
   AUTH_TYPES,
+  CLIENT_AUTH,
   CONNECTION_DEFAULTS as DEFAULTS,
   CREDENTIALS,
   credentialsOf,
@@ -15,7 +16,10 @@ import {
   m365TokenUrl,
   OUTBOX_MODES,
   SECURITY,
+  TRANSPORTS,
   type AuthType,
+  type ClientAuth,
+  type TransportKind,
   type OutboxMode,
   type CredentialName,
   type Security,
@@ -32,6 +36,9 @@ interface ConnectionProps extends EditorNodeProperties {
   authType: AuthType;
   tokenUrl: string;
   scope: string;
+  clientAuth: ClientAuth;
+  transport: TransportKind;
+  graphUrl: string;
   maxConnections: number | string;
   rateLimitPerMinute: number | string;
   timeout: number | string;
@@ -167,6 +174,9 @@ RED.nodes.registerType<ConnectionProps, ConnectionCredentials>('smtp-oauth-confi
       },
     },
     scope: editorProperty('scope'),
+    clientAuth: editorProperty('clientAuth'),
+    transport: editorProperty('transport'),
+    graphUrl: editorProperty('graphUrl'),
     maxConnections: editorProperty('maxConnections'),
     rateLimitPerMinute: editorProperty('rateLimitPerMinute'),
     timeout: editorProperty('timeout'),
@@ -182,6 +192,9 @@ RED.nodes.registerType<ConnectionProps, ConnectionCredentials>('smtp-oauth-confi
     clientSecret: CREDENTIALS.clientSecret,
     refreshToken: CREDENTIALS.refreshToken,
     accessToken: CREDENTIALS.accessToken,
+    clientCertificate: CREDENTIALS.clientCertificate,
+    clientPrivateKey: CREDENTIALS.clientPrivateKey,
+    clientKeyPassphrase: CREDENTIALS.clientKeyPassphrase,
   },
   // Also the dialog's title: "Add new SMTP connection config node" instead of the type name.
   paletteLabel: function () {
@@ -210,6 +223,8 @@ RED.nodes.registerType<ConnectionProps, ConnectionCredentials>('smtp-oauth-confi
 
     fillSelect('node-config-input-security', SECURITY, (s) => t(`security.${s}`), node.security);
     fillSelect('node-config-input-authType', AUTH_TYPES, (a) => t(AUTH_LABELS[a as AuthType]), node.authType);
+    fillSelect('node-config-input-clientAuth', CLIENT_AUTH, (a) => t(`clientAuth.${a}`), node.clientAuth || DEFAULTS.clientAuth);
+    fillSelect('node-config-input-transport', TRANSPORTS, (k) => t(`transport.${k}`), node.transport || DEFAULTS.transport);
     fillSelect('node-config-input-outbox', OUTBOX_MODES, (o) => t(`outbox.${o}`), node.outbox || DEFAULTS.outbox);
     // The cap applies to the disk outbox only.
     const $outbox = $('#node-config-input-outbox');
