@@ -242,9 +242,9 @@ export function isValid(field: ConnectionField, value: unknown): boolean {
   }
 }
 
-/** Whether a host is given where it is needed (without a service) and looks like a host name or address. */
-export const isHost = (service: unknown, host: unknown): boolean =>
-  isText(CONNECTION_FIELDS.host, host) && (!!service || (typeof host === 'string' && !!host.trim()));
+/** Whether a host is given where it is needed (SMTP without a service) and looks like a host name or address. */
+export const isHost = (service: unknown, host: unknown, transport?: unknown): boolean =>
+  isText(CONNECTION_FIELDS.host, host) && (!!service || transport === 'graph' || (typeof host === 'string' && !!host.trim()));
 
 /**
  * A field as the editor's `defaults` declare it: its default, and a validator that accepts what

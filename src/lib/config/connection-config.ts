@@ -104,13 +104,14 @@ export function checkConnectionConfig(raw: unknown): ConnectionConfig {
   const service = textField(c.service, FIELDS.service);
   if (service && !(wellKnown(service) || undefined)?.host)
     throw invalid(text('errors.config.unknownService', { service }), text('hints.config.unknownService'));
-  const host = textField(c.host, FIELDS.host).trim();
-  if (!service && !host) throw invalid(text('errors.config.noHost'), text('hints.config.noHost'));
-  if (!isText(FIELDS.host, host)) throw invalid(text('errors.config.badHost', { host: host.slice(0, 80) }), text('hints.config.badHost'));
   const authType = oneOf(c.authType, FIELDS.authType);
   const transport = oneOf(c.transport, FIELDS.transport);
   if (transport === 'graph' && authType !== 'oauth2-client-credentials')
     throw invalid(text('errors.config.graphNeedsClientCredentials'), text('hints.config.graphNeedsClientCredentials'));
+  const host = textField(c.host, FIELDS.host).trim();
+  // Graph needs no SMTP server.
+  if (!service && !host && transport !== 'graph') throw invalid(text('errors.config.noHost'), text('hints.config.noHost'));
+  if (!isText(FIELDS.host, host)) throw invalid(text('errors.config.badHost', { host: host.slice(0, 80) }), text('hints.config.badHost'));
   return {
     service,
     host,

@@ -159,7 +159,7 @@ RED.nodes.registerType<ConnectionProps, ConnectionCredentials>('smtp-oauth-confi
     host: {
       ...editorProperty('host'),
       validate: function (v) {
-        return isHost(this.service, v);
+        return isHost(this.service, v, this.transport);
       },
     },
     port: editorProperty('port'),
