@@ -264,7 +264,9 @@ export async function startGraph(options: GraphOptions): Promise<GraphServer> {
       for (let i = 0; i < n; i++) {
         state.next.push({
           status: 429,
-          body: { error: { code, message: 'Application is over its MailboxConcurrency limit.' } },
+          body: {
+            error: { code, message: code === 'TooManyRequests' ? 'Too many requests.' : 'Application is over its request rate limit.' },
+          },
           headers: retryAfter === null ? {} : { 'Retry-After': String(retryAfter) },
         });
       }
