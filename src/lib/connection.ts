@@ -1,5 +1,6 @@
 import type Mail from 'nodemailer/lib/mailer';
 import type { TokenCache } from './auth/token-cache';
+import type { Text } from './errors/texts';
 import { clientCredentialTokens } from './auth/client-credentials';
 import { timeoutMs, type ConnectionConfig, type ConnectionCredentials } from './config/transport-options';
 import { CONNECTION_DEFAULTS } from '../shared/constants';
@@ -10,6 +11,7 @@ import type { HandedOver, Origin, SentInfo, Watch } from './delivery/outcome';
 import { RateLimiter, type Timers } from './delivery/rate-limiter';
 import { Backoff, type RetryTiming } from './delivery/retry';
 import { Spool } from './delivery/spool';
+import { GraphTransport } from './transports/graph';
 import { SmtpTransport } from './transports/smtp';
 
 export type { HandedOver, Origin, SendError, SentInfo, Outcome } from './delivery/outcome';
@@ -47,12 +49,12 @@ export const DEFAULT_RETRY_SECONDS = CONNECTION_DEFAULTS.retryForSeconds;
 
 /**
  * One connection as a config node owns it: its delivery queue, the store its mails wait in (memory,
- * or a folder on disk) and the transport that makes the attempts (an SMTP pool).
+ * or a folder on disk) and the transport that makes the attempts (an SMTP pool, or Microsoft Graph).
  */
 export class Connection {
   /** The OAuth2 token cache shared by every attempt, for client credentials. */
   readonly tokens?: TokenCache;
-  private readonly transport: SmtpTransport;
+  private readonly transport: SmtpTransport | GraphTransport;
   private readonly queue: DeliveryQueue;
   /** The disk outbox, when mails wait on disk. */
   readonly outbox?: DeliveryQueue & { dir: string };
@@ -65,7 +67,10 @@ export class Connection {
     const backoff = new Backoff({ now: options.now, timers: options.timers, ...options.retry });
     // The pool's regrowth counts on the backoff's clock, as the waits it follows do.
     this.tokens = clientCredentialTokens(config, creds, { timeout: options.tokenTimeout ?? timeoutMs(config), now: options.now });
-    this.transport = new SmtpTransport(config, creds, { onError: options.onError, tokens: this.tokens, now: backoff.now });
+    this.transport =
+      config.transport === 'graph' && this.tokens
+        ? new GraphTransport(config, creds, { tokens: this.tokens })
+        : new SmtpTransport(config, creds, { onError: options.onError, tokens: this.tokens, now: backoff.now });
     const rate = config.rateLimitPerMinute ?? 0;
     const o = options.outbox;
     const store = o ? new Spool(o.dir, { maxBytes: o.maxBytes, maxCount: o.maxCount ?? DEFAULT_OUTBOX_COUNT }) : new MemoryStore();
@@ -101,7 +106,7 @@ export class Connection {
     return this.queue.retrying;
   }
 
-  /** How many connections the pool may open now: the pool size, or fewer once the server said too many. */
+  /** How many attempts may be under way at once: the pool size (fewer once an SMTP server said too many), or Graph's concurrent requests. */
   get poolSize(): number {
     return this.transport.poolSize;
   }
@@ -122,8 +127,8 @@ export class Connection {
     return this.queue.accept(message, customFrom, { onQueue, onRetry }, origin);
   }
 
-  /** Connects, authenticates (fetching a token where needed) and quits: the Test connection button. */
-  verify(): Promise<void> {
+  /** Connects, authenticates (fetching a token where needed) and quits: the Test connection button. Resolves with a note for the user, if any. */
+  verify(): Promise<Text | undefined> {
     return this.transport.verify();
   }
 

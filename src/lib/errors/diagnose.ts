@@ -24,12 +24,38 @@ const isTemporary = (t: string, e: MailError) =>
 const retried = (once: Text, again: Text) => (ctx: DiagnoseContext) => (ctx.noRetry ? once : again);
 const oauth = (ctx: DiagnoseContext) => ctx.authType === 'oauth2-client-credentials' || ctx.authType === 'oauth2';
 
+const graph = (status: number, code?: RegExp) => (t: string, e: MailError) =>
+  e.code === ErrorCodes.EGRAPH && e.responseCode === status && (!code || code.test(t));
+/** The draft path of a mail over 4 MB: a draft, its attachments and upload sessions need Mail.ReadWrite. */
+const draftPath = (e: MailError) => e.command === 'draft' || e.command === 'attachment' || e.command === 'upload' || e.command === 'send';
+
+const GRAPH_RULES: Rule[] = [
+  { match: graph(401), hint: text('hints.graph.wrongAudience') },
+  { match: (t, e) => graph(403)(t, e) && draftPath(e), hint: text('hints.graph.accessDeniedUpload') },
+  { match: graph(403), hint: text('hints.graph.accessDenied') },
+  { match: graph(404, /MailboxNotEnabledForRESTAPI/i), hint: text('hints.graph.notEnabled') },
+  // Any other 404 of the first request names a user Graph does not know; later ones a draft gone missing.
+  {
+    match: (t, e) => graph(404)(t, e) && (/ErrorInvalidUser/.test(t) || e.command === 'sendMail' || e.command === 'draft'),
+    hint: text('hints.graph.invalidUser'),
+  },
+  { match: graph(413), hint: text('hints.graph.tooLarge') },
+  { match: graph(429), hint: retried(text('hints.graph.throttled'), text('hints.graph.throttledRetried')) },
+  {
+    match: (t, e) => graph(503)(t, e) || graph(504)(t, e),
+    hint: retried(text('hints.graph.unavailable'), text('hints.graph.unavailableRetried')),
+  },
+  { match: graph(400), hint: text('hints.graph.badRequest') },
+];
+
 /**
  * The provider answers users meet most (see the troubleshooting table of the reference product),
  * most specific first. Each hint names the cause and the fix; none quotes a secret. The hints are
  * texts of the catalog, `hints.server.*` (texts.ts).
  */
 const RULES: Rule[] = [
+  // Microsoft Graph (https://learn.microsoft.com/graph/errors): its own code beside the HTTP status.
+  ...GRAPH_RULES,
   // Entra ID token endpoint (AADSTS codes, https://learn.microsoft.com/entra/identity-platform/reference-error-codes)
   { match: (t) => /AADSTS7000215\b/.test(t), hint: text('hints.server.clientSecretWrong') },
   { match: (t) => /AADSTS7000222\b/.test(t), hint: text('hints.server.clientSecretExpired') },

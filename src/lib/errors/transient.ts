@@ -29,6 +29,9 @@ const NETWORK_FAULTS: ReadonlySet<string> = new Set([
   'ENETDOWN',
   'EAI_AGAIN',
 ]);
+/** Whether an operating-system error code is a connection that could not be made or broke off. */
+export const isNetworkFault = (code: string | undefined): boolean => NETWORK_FAULTS.has(code || '');
+
 /** Configuration errors nodemailer reports as a broken connection. */
 const MISMATCH = /wrong version number|ssl3_get_record|packet length too long|certificate|self[- ]signed|unable to verify|STARTTLS/i;
 
@@ -39,7 +42,8 @@ const MISMATCH = /wrong version number|ssl3_get_record|packet length too long|ce
  * accepted the message is transient too, and so are the token endpoint's 429, 5xx and time-outs.
  */
 export function isTransient(err: RetryableError): boolean {
-  if (err.code === ErrorCodes.EOAUTH2) return err.transient === true;
+  // The token endpoint and Graph are HTTP: their errors say themselves whether they may pass.
+  if (err.code === ErrorCodes.EOAUTH2 || err.code === ErrorCodes.EGRAPH) return err.transient === true;
   const text = `${err.response ?? ''} ${err.message ?? ''}`;
   if (typeof err.responseCode === 'number' && err.responseCode > 0) return err.responseCode >= 400 && err.responseCode < 500;
   if (MISMATCH.test(text)) return false;

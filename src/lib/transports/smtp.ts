@@ -3,6 +3,7 @@ import { EAUTH, ETIMEDOUT } from 'nodemailer/lib/errors';
 import type Mail from 'nodemailer/lib/mailer';
 import type SMTPPool from 'nodemailer/lib/smtp-pool';
 import type { TokenCache } from '../auth/token-cache';
+import { rolesOf } from '../auth/token-roles';
 import { poolSize } from '../config/pool-limits';
 import { timeoutMs, transportOptions, type ConnectionConfig, type ConnectionCredentials } from '../config/transport-options';
 import { diagnose, hintTextFor } from '../errors/diagnose';
@@ -122,8 +123,23 @@ export class SmtpTransport implements Transport {
     } catch (e) {
       const err = ownCode(e as RetryableError);
       if (isTooManyConnections(err) && this.followServerLimit(err)) err.retryAtOnce = true;
-      throw err;
+      throw await this.explainRefusal(err);
     }
+  }
+
+  /**
+   * A refused token whose `roles` claim lacks SMTP.SendAsApp: the hint names the missing
+   * application permission instead of listing every possible cause. A token that lists no roles
+   * (another provider's) changes nothing.
+   */
+  private async explainRefusal<E extends MailError>(err: E): Promise<E> {
+    if (!this.tokens || !isTokenRefusal(err)) return err;
+    const roles = await this.tokens.get().then(
+      (t) => rolesOf(t.accessToken),
+      () => undefined,
+    );
+    if (roles && !roles.includes('SMTP.SendAsApp')) setHint(err, text('hints.server.noSendAsApp'));
+    return err;
   }
 
   /**
@@ -211,9 +227,10 @@ export class SmtpTransport implements Transport {
   }
 
   /** Connects, authenticates (fetching a token where needed) and quits, diagnosed as Test connection shows it. */
-  async verify(): Promise<void> {
+  async verify(): Promise<undefined> {
     try {
       await this.transport().verify();
+      return undefined;
     } catch (e) {
       const err = ownCode(e as RetryableError);
       // Test connection does not retry: it says that the answer is temporary.
@@ -222,7 +239,7 @@ export class SmtpTransport implements Transport {
         const answer = firstLine(err.response || err.message);
         setHint(err, specific ? text('hints.connection.busyWith', { answer, hint: specific }) : text('hints.connection.busy', { answer }));
       }
-      throw diagnose(err, { authType: this.config.authType, noRetry: true });
+      throw diagnose(await this.explainRefusal(err), { authType: this.config.authType, noRetry: true });
     }
   }
 

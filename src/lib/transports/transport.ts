@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { Text } from '../errors/texts';
 import type { RetryableError } from '../errors/transient';
 
 /** The envelope of one attempt: the sender and the recipients it goes to (RFC 5321 MAIL FROM and RCPT TO). */
@@ -44,8 +45,8 @@ export interface Delivery {
 export interface Transport {
   /** One attempt; `signal` aborts it (a closing connection that cannot wait any longer). */
   send(mail: Outgoing, signal: AbortSignal): Promise<Delivery>;
-  /** Connects, authenticates and quits: Test connection. */
-  verify(): Promise<void>;
+  /** Connects, authenticates and quits: Test connection. Resolves with what the user should know beyond "it works", if anything. */
+  verify(): Promise<Text | undefined>;
   /** Whether as many attempts wait for the transport as it can make at once: a new mail had better queue. */
   readonly crowded: boolean;
   /** Ends every connection; attempts under way fail. */

@@ -364,7 +364,8 @@ RED.nodes.registerType<ConnectionProps, ConnectionCredentials>('smtp-oauth-confi
           $result.empty();
           if (r.ok) {
             // With Method None nothing was signed in to: say only what was checked.
-            const ok = t(body.authType === 'none' ? 'test.okNoAuth' : 'test.ok');
+            // Graph sends nothing to test: the runtime says what the token shows instead.
+            const ok = r.note || t(body.authType === 'none' ? 'test.okNoAuth' : 'test.ok');
             $result.addClass('smtp-ok').append($('<i class="fa fa-check-circle"></i>'), ' ', $('<span>').text(ok));
             return;
           }
@@ -399,6 +400,8 @@ addOutboxTab((key, options) =>
 /** The answer of POST smtp-oauth-config/test. */
 interface TestAnswer {
   ok: boolean;
+  /** What the user should know beyond "it works" (Graph: whether the token lists Mail.Send). */
+  note?: string;
   needSecret?: string;
   error?: { code?: string; message?: string; hint?: string };
 }

@@ -236,8 +236,8 @@ export = function (RED: NodeAPI) {
       tokenTimeout: 15000,
     });
     try {
-      await connection.verify();
-      res.json({ ok: true });
+      const note = await connection.verify();
+      res.json(note ? { ok: true, note: sayHere(note) } : { ok: true });
     } catch (e) {
       res.json({ ok: false, error: concealed(e as MailError) });
     } finally {
