@@ -1,15 +1,21 @@
 import assert from 'node:assert/strict';
 import { startSmtp, type SmtpServer, type TokenVerdict } from './support/smtp';
 import { startTokenEndpoint } from './support/token-endpoint';
-import { helper, deploy, next } from './support/flow';
+import { helper, deploy, next, outcome } from './support/flow';
+import { clientCertificate, type ClientCertificate } from './support/certificate';
 
 describe('send-smtp-email over OAuth2 client credentials', function () {
   let smtp: SmtpServer;
   let idp: Awaited<ReturnType<typeof startTokenEndpoint>>;
   /** What the SMTP server answers to each XOAUTH2 token: true, 'challenge' (334) or 'reject' (bare 535). */
   let verdict: (user: string, token: string) => TokenVerdict;
+  /** The certificate uploaded to the app registration, its key encrypted; and one the app does not know. */
+  let registered: ClientCertificate;
+  let unknown: ClientCertificate;
   before(async function () {
-    idp = await startTokenEndpoint({ clientId: 'app-1', clientSecret: 'cs-value-XYZ' });
+    registered = clientCertificate({ passphrase: 'key-passphrase-1' });
+    unknown = clientCertificate({ passphrase: 'key-passphrase-1', subject: 'not-uploaded' });
+    idp = await startTokenEndpoint({ clientId: 'app-1', clientSecret: 'cs-value-XYZ', certificate: registered.cert });
     smtp = await startSmtp({ tokens: (user, token) => verdict(user, token) });
   });
   after(async function () {
@@ -122,5 +128,67 @@ describe('send-smtp-email over OAuth2 client credentials', function () {
     assert.equal(idp.state.requests[0].grant_type, 'refresh_token');
     assert.equal(idp.state.requests[0].refresh_token, 'refresh-1');
     assert.equal(smtp.messages.length, 1);
+  });
+
+  describe('with a certificate instead of a secret', function () {
+    const withCertificate = (pair: ClientCertificate, send = {}, key = pair.key) =>
+      setup({ clientAuth: 'certificate' }, send, {
+        clientSecret: '',
+        clientCertificate: pair.cert,
+        clientPrivateKey: key,
+        clientKeyPassphrase: 'key-passphrase-1',
+      });
+
+    it('signs a client assertion with the key, gets a token for it and sends with XOAUTH2', async function () {
+      const nodes = await withCertificate(registered);
+      const done = next(nodes.out);
+      nodes.send.receive({});
+      await done;
+      const [request] = idp.state.requests;
+      assert.equal(request.client_assertion_type, 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer');
+      assert.equal(request.client_secret, undefined, 'no secret is sent');
+      assert.equal(request.client_id, 'app-1');
+      assert.equal(request.scope, 'https://outlook.office365.com/.default');
+      const [m] = await smtp.waitForMessages(1);
+      assert.equal(m.user, 'mailbox@contoso.example');
+      assert.equal(m.parsed.subject, 'Hello');
+      assert.ok(idp.state.issued.includes(smtp.authAttempts[0].accessToken!), 'the XOAUTH2 token is one the endpoint issued');
+    });
+
+    it("reports a certificate the app registration does not have as EOAUTH2 with AADSTS700027's hint, to Catch and stored", async function () {
+      const nodes = await withCertificate(unknown);
+      const ended = outcome(nodes);
+      nodes.send.receive({});
+      const { kind, msg } = await ended;
+      assert.equal(kind, 'caught');
+      assert.equal(msg.error.code, 'EOAUTH2');
+      assert.match(msg.error.message, /AADSTS700027/);
+      assert.match(msg.error.message, /upload this certificate .* Certificates & secrets/);
+      await helper.unload();
+
+      const stored = await withCertificate(unknown, { stopOnError: false, storeResult: 'msg' });
+      const done = next(stored.out);
+      stored.send.receive({});
+      const { emailResult } = await done;
+      assert.equal(emailResult.success, false);
+      assert.equal(emailResult.error.code, 'EOAUTH2');
+      assert.match(emailResult.error.message, /AADSTS700027/);
+      assert.match(
+        emailResult.error.hint,
+        /thumbprint listed there is the connection's; the private key must be the one of that certificate/,
+      );
+      assert.equal(smtp.messages.length, 0);
+    });
+
+    it('reports a key that does not belong to the certificate as ECONFIG before asking Entra ID', async function () {
+      const nodes = await withCertificate(registered, { stopOnError: false, storeResult: 'msg' }, unknown.key);
+      const done = next(nodes.out);
+      nodes.send.receive({});
+      const { emailResult } = await done;
+      assert.equal(emailResult.error.code, 'ECONFIG');
+      assert.match(emailResult.error.message, /does not belong to its certificate/);
+      assert.match(emailResult.error.hint, /one pair/);
+      assert.equal(idp.state.requests.length, 0);
+    });
   });
 });

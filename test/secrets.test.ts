@@ -7,6 +7,7 @@ import { startSmtp, type SmtpServer } from './support/smtp';
 import { startTokenEndpoint } from './support/token-endpoint';
 import { helper, deploy } from './support/flow';
 import type { ConnectionConfig, ConnectionCredentials } from '../src/lib/config/transport-options';
+import { clientCertificate } from './support/certificate';
 
 /** Connection properties, each given as a value or as a function that gives it once the servers run. */
 type Deferred<T> = { [K in keyof T]: T[K] | (() => T[K]) };
@@ -16,7 +17,13 @@ const SECRETS = {
   clientSecret: 'CS-secret-9b2c44',
   refreshToken: 'RT-secret-5d6e77',
   accessToken: 'AT-secret-1a2b33',
+  clientKeyPassphrase: 'KP-secret-3c4d55',
 };
+/** The certificate uploaded to the app registration, and one that is not; their keys are secrets, encrypted with the passphrase. */
+const registered = clientCertificate({ passphrase: SECRETS.clientKeyPassphrase });
+const unknown = clientCertificate({ passphrase: SECRETS.clientKeyPassphrase, subject: 'not-uploaded' });
+/** Lines of a PEM key: none may appear anywhere (a line is 64 base64 characters of the key). */
+const keyLines = (pem: string) => pem.split('\n').filter((line) => line.length >= 40 && !line.startsWith('-----'));
 
 describe('secrets never leak', function () {
   let smtp: SmtpServer;
@@ -24,7 +31,7 @@ describe('secrets never leak', function () {
   let closedPort: number;
   const emitted: unknown[] = [];
   before(async function () {
-    idp = await startTokenEndpoint({ clientId: 'app-1', clientSecret: SECRETS.clientSecret });
+    idp = await startTokenEndpoint({ clientId: 'app-1', clientSecret: SECRETS.clientSecret, certificate: registered.cert });
     // Knows the right password and tokens, and refuses them all with a provider's answer.
     smtp = await startSmtp({ users: {}, tokens: () => 'reject', authError: '535 5.7.3 Authentication unsuccessful' });
     const probe = net.createServer();
@@ -50,6 +57,22 @@ describe('secrets never leak', function () {
     ['a refused token', { authType: 'oauth2-client-credentials' }],
     ['an unreachable token endpoint', { authType: 'oauth2-client-credentials', tokenUrl: () => `http://127.0.0.1:${closedPort}/token` }],
     ['a refused refresh token', { authType: 'oauth2' }],
+    ['a refused token, with a certificate', { authType: 'oauth2-client-credentials', clientAuth: 'certificate' }],
+    [
+      'a certificate the app does not know',
+      { authType: 'oauth2-client-credentials', clientAuth: 'certificate' },
+      { clientCertificate: unknown.cert, clientPrivateKey: unknown.key },
+    ],
+    [
+      'a key that does not belong to the certificate',
+      { authType: 'oauth2-client-credentials', clientAuth: 'certificate' },
+      { clientPrivateKey: unknown.key },
+    ],
+    [
+      'a wrong key passphrase',
+      { authType: 'oauth2-client-credentials', clientAuth: 'certificate' },
+      { clientKeyPassphrase: 'KP-secret-wrong-66' },
+    ],
   ];
   for (const [name, connection, extraCreds] of paths) {
     for (const mode of [{}, { stopOnError: false, storeResult: 'msg' }, { async: true, storeResult: 'flow' }]) {
@@ -66,6 +89,9 @@ describe('secrets never leak', function () {
             clientSecret: SECRETS.clientSecret,
             refreshToken: SECRETS.refreshToken,
             accessToken: SECRETS.accessToken,
+            clientCertificate: registered.cert,
+            clientPrivateKey: registered.key,
+            clientKeyPassphrase: SECRETS.clientKeyPassphrase,
             ...extraCreds,
           },
           send: mode,
@@ -88,7 +114,13 @@ describe('secrets never leak', function () {
             port: resolved.port || smtp.port,
             security: 'none',
             tokenUrl: resolved.tokenUrl || idp.url,
-            credentials: { user: 'mailbox@contoso.example', password: '__PWRD__', clientSecret: '__PWRD__' },
+            credentials: {
+              user: 'mailbox@contoso.example',
+              password: '__PWRD__',
+              clientSecret: '__PWRD__',
+              clientPrivateKey: '__PWRD__',
+              clientKeyPassphrase: '__PWRD__',
+            },
           });
         assert.equal(res.body.ok, false);
         emitted.push(res.body);
@@ -100,8 +132,16 @@ describe('secrets never leak', function () {
     const text = util.inspect(emitted, { depth: 12, maxArrayLength: null, maxStringLength: null });
     assert.ok(text.length > 5000, 'the failure paths were recorded');
     assert.match(text, /AADSTS7000215|535 5\.7\.3|ECONNREFUSED/, 'the errors themselves were recorded');
+    for (const answer of [/AADSTS700027/, /does not belong to its certificate/, /could not be decrypted/])
+      assert.match(text, answer, 'the certificate paths were recorded');
     assert.ok(idp.state.issued.length > 0, 'tokens were issued and used');
-    for (const secret of [...Object.values(SECRETS), 'CS-secret-wrong-00', ...idp.state.issued]) {
+    const assertions = idp.state.requests.map((r) => r.client_assertion).filter((a): a is string => !!a);
+    assert.ok(assertions.length > 0, 'client assertions were sent');
+    for (const key of [registered.key, unknown.key])
+      for (const line of keyLines(key)) assert.ok(!text.includes(line), 'a line of a private key leaked');
+    // An assertion, or its signature alone: a credential for as long as it is valid.
+    const signed = assertions.flatMap((a) => [a, a.split('.')[2]]);
+    for (const secret of [...Object.values(SECRETS), 'CS-secret-wrong-00', 'KP-secret-wrong-66', ...idp.state.issued, ...signed]) {
       assert.ok(!text.includes(secret), `a secret leaked: ${secret.slice(0, 12)}…`);
       assert.ok(!text.includes(Buffer.from(secret).toString('base64').slice(0, 16)), 'a secret leaked in base64');
     }

@@ -4,6 +4,7 @@ import type { Text } from './errors/texts';
 import { clientCredentialTokens } from './auth/client-credentials';
 import { timeoutMs, type ConnectionConfig, type ConnectionCredentials } from './config/transport-options';
 import { CONNECTION_DEFAULTS } from '../shared/constants';
+import { textError } from './errors/errors';
 import { downloadLimits, type DownloadLimits } from './message/attachments';
 import { MemoryStore } from './delivery/memory-store';
 import { DeliveryQueue, DEFAULT_OUTBOX_COUNT, type QueueOptions } from './delivery/queue';
@@ -26,7 +27,7 @@ export interface OutboxOptions {
 }
 
 export interface ConnectionOptions extends Pick<QueueOptions, 'report' | 'warn' | 'onChange'> {
-  /** Where problems that belong to no send go (a failed callback, a smaller pool); never given a secret. */
+  /** Where problems that belong to no send go (a failed callback, a smaller pool, a certificate about to expire); never given a secret. */
   onError?: (err: Error) => void;
   /** Time-out of token requests in ms. */
   tokenTimeout?: number;
@@ -66,7 +67,12 @@ export class Connection {
   ) {
     const backoff = new Backoff({ now: options.now, timers: options.timers, ...options.retry });
     // The pool's regrowth counts on the backoff's clock, as the waits it follows do.
-    this.tokens = clientCredentialTokens(config, creds, { timeout: options.tokenTimeout ?? timeoutMs(config), now: options.now });
+    this.tokens = clientCredentialTokens(config, creds, {
+      timeout: options.tokenTimeout ?? timeoutMs(config),
+      now: options.now,
+      // A certificate about to expire belongs to no send: it goes where the connection's own problems go.
+      warn: options.onError && ((warning) => options.onError!(textError(warning))),
+    });
     this.transport =
       config.transport === 'graph' && this.tokens
         ? new GraphTransport(config, creds, { tokens: this.tokens })

@@ -11,6 +11,7 @@ import { fakeClock } from '../support/clock';
 import { startScriptedSmtp, startSmtp, smtpError, type ScriptedSmtp } from '../support/smtp';
 import { delivered } from '../support/connection';
 import { startTokenEndpoint, type TokenEndpoint } from '../support/token-endpoint';
+import { clientCertificate } from '../support/certificate';
 
 const mail = (subject: string): Mail.Options => ({ from: 'sender@example.com', to: 'to@example.com', subject, text: `body of ${subject}` });
 
@@ -459,5 +460,45 @@ describe('connection', function () {
       await conn.close();
       await smtp.close();
     }
+  });
+
+  describe('with a certificate that expires soon', function () {
+    let idp: TokenEndpoint;
+    const pair = clientCertificate({ days: 10 });
+    before(async () => (idp = await startTokenEndpoint({ clientId: 'app-1', certificate: pair.cert })));
+    after(() => idp.close());
+
+    it("warns where the connection's own problems go (once, not per token), and still gets tokens", async function () {
+      const problems: Error[] = [];
+      const clock = { now: Date.now() };
+      const connection = new Connection(
+        {
+          host: '127.0.0.1',
+          security: 'none',
+          authType: 'oauth2-client-credentials',
+          clientAuth: 'certificate',
+          tokenUrl: idp.url,
+          scope: 'x/.default',
+          outbox: 'memory',
+        },
+        { user: 'mailbox@contoso.example', clientId: 'app-1', clientCertificate: pair.cert, clientPrivateKey: pair.key },
+        { onError: (e) => problems.push(e), now: () => clock.now },
+      );
+      try {
+        assert.ok(await connection.tokens!.get());
+        connection.tokens!.invalidate();
+        // The clock stands still: the endpoint checks the assertion's time against its own.
+        await connection.tokens!.get();
+        assert.equal(problems.length, 1, 'once, not at every token');
+        assert.match(problems[0].message, /certificate [0-9A-F]{40} expires on .*Certificates & secrets/);
+        assert.equal(
+          (problems[0] as MailError).messageKey,
+          'warnings.certificateExpiring',
+          "said in the user's language by the config node",
+        );
+      } finally {
+        await connection.close(0);
+      }
+    });
   });
 });

@@ -114,4 +114,39 @@ describe('diagnose', function () {
     assert.match(hintFor(err, { authType: 'oauth2-client-credentials', customFrom: true })!, /Custom From/);
     assert.doesNotMatch(hintFor(err, { authType: 'basic' })!, /SendAsApp/);
   });
+
+  it("explains Entra ID's refusals of certificate credentials, and a missing secret or certificate", function () {
+    /** The token cache's error for Entra ID's answer (the wording of /work/shared/fixtures/provider-responses.json). */
+    const refused = (status: number, error: string, description: string) =>
+      hintFor(
+        failure({
+          code: 'EOAUTH2',
+          responseCode: status,
+          message: `The token endpoint refused the request (HTTP ${status}): ${error}: ${description}`,
+        }),
+      );
+    const notRegistered = refused(
+      401,
+      'invalid_client',
+      "AADSTS700027: The certificate with identifier used to sign the client assertion is not registered on application. [Reason - The key was not found., Thumbprint of key used by client: '9D6E0C1F...']",
+    );
+    assert.match(
+      notRegistered!,
+      /upload this certificate .* Certificates & secrets .* thumbprint .* private key must be the one of that certificate/,
+    );
+    const time = refused(
+      401,
+      'invalid_client',
+      'AADSTS700024: Client assertion is not within its valid time range. Current time: 2026-12-07T10:00:00Z, assertion valid from 2026-12-07T10:20:00Z, expiry time of assertion 2026-12-07T10:30:00Z.',
+    );
+    assert.match(time!, /clock is wrong.*NTP/);
+    const missing = refused(
+      400,
+      'invalid_request',
+      "AADSTS7000216: 'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type.",
+    );
+    assert.match(missing!, /enter the secret's Value .* paste the certificate and its private key/);
+    // The secret's own answers keep their hints.
+    assert.match(refused(401, 'invalid_client', 'AADSTS7000215: Invalid client secret provided.')!, /secret VALUE/);
+  });
 });

@@ -101,4 +101,65 @@ describe('Test connection plan', function () {
     assert.match(refused({ ...deployed, port: '${INBOX_SMTP_PORT}' }), /port in the connection \(under Server\)/);
     assert.match(refused({ ...deployed, timeout: 'x' }), /time-out in the connection \(under Advanced\)/);
   });
+
+  describe('with certificate credentials', function () {
+    const certificate = {
+      host: 'smtp.office365.com',
+      port: 587,
+      security: 'starttls',
+      authType: 'oauth2-client-credentials',
+      clientAuth: 'certificate',
+      tokenUrl: 'https://login.microsoftonline.com/contoso/oauth2/v2.0/token',
+      scope: 'https://outlook.office365.com/.default',
+    };
+    const storedKey = {
+      config: checkConnectionConfig(certificate),
+      credentials: {
+        user: 'u@example.com',
+        clientId: 'app-1',
+        clientCertificate: '-----BEGIN CERTIFICATE-----',
+        clientPrivateKey: 'stored-key',
+        clientKeyPassphrase: 'stored-passphrase',
+      },
+    };
+    const unchanged = { user: 'u@example.com', clientId: 'app-1', clientPrivateKey: UNCHANGED, clientKeyPassphrase: UNCHANGED };
+
+    it('fills in the stored private key and its passphrase for the unchanged, deployed connection', function () {
+      const { credentials } = ready(planTest({ ...certificate, credentials: unchanged }, storedKey));
+      assert.equal(credentials.clientPrivateKey, 'stored-key');
+      assert.equal(credentials.clientKeyPassphrase, 'stored-passphrase');
+      assert.equal(credentials.clientCertificate, '-----BEGIN CERTIFICATE-----');
+    });
+
+    const changes: [string, Record<string, unknown>][] = [
+      ['token URL', { tokenUrl: 'https://idp.evil.example/token' }],
+      ['client authentication', { clientAuth: 'secret' }],
+      ['transport', { transport: 'graph' }],
+      ['Graph URL', { transport: 'graph', graphUrl: 'https://graph.microsoft.us' }],
+    ];
+    for (const [what, change] of changes) {
+      it(`never uses the stored key when the ${what} differs`, function () {
+        const plan = planTest({ ...certificate, ...change, credentials: unchanged }, storedKey);
+        if (change.clientAuth === 'secret') {
+          // The secret method sends no key at all: nothing stored reaches the endpoint.
+          assert.equal(ready(plan).credentials.clientPrivateKey, undefined);
+          return;
+        }
+        assert.equal(asking(plan).needSecret, 'clientPrivateKey');
+        assert.ok(asking(plan).changed.length > 0, asking(plan).changed.join());
+      });
+    }
+
+    it('asks for the key when Test connection names no deployed connection', function () {
+      assert.deepEqual(planTest({ ...certificate, credentials: unchanged }, undefined), { needSecret: 'clientPrivateKey', changed: [] });
+    });
+
+    it('compares Graph URLs of deployed Graph connections too', function () {
+      const graph = { ...certificate, transport: 'graph', graphUrl: 'https://graph.microsoft.com' };
+      const stored = { ...storedKey, config: checkConnectionConfig(graph) };
+      assert.equal(ready(planTest({ ...graph, credentials: unchanged }, stored)).credentials.clientPrivateKey, 'stored-key');
+      const plan = planTest({ ...graph, graphUrl: 'https://graph.evil.example', credentials: unchanged }, stored);
+      assert.deepEqual(asking(plan), { needSecret: 'clientPrivateKey', changed: ['graphUrl'] });
+    });
+  });
 });

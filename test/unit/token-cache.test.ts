@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import type { MailError } from '../../src/lib/errors/errors';
-import { TokenCache } from '../../src/lib/auth/token-cache';
+import { EXPIRY_WARNING_MS, TokenCache } from '../../src/lib/auth/token-cache';
+import { ASSERTION_TYPE, assertionSigner, type AssertionSigner } from '../../src/lib/auth/client-assertion';
+import { englishOf, type Text } from '../../src/lib/errors/texts';
 import { startTokenEndpoint, type TokenEndpoint } from '../support/token-endpoint';
+import { clientCertificate, type ClientCertificate } from '../support/certificate';
 
 describe('TokenCache', function () {
   let idp: TokenEndpoint;
@@ -55,5 +58,100 @@ describe('TokenCache', function () {
     const c = new TokenCache({ tokenUrl: 'file:///etc/passwd', clientId: 'c', clientSecret: 's', scope: 'x' });
     await assert.rejects(c.get(), /not an http\(s\) URL/);
     assert.equal(c.requests, 0);
+  });
+
+  describe('with a certificate (client assertion)', function () {
+    const HOUR = 60 * 60 * 1000;
+    let registered: ClientCertificate;
+    let certIdp: TokenEndpoint;
+    before(async function () {
+      registered = clientCertificate({ passphrase: 'pw-of-the-key' });
+      certIdp = await startTokenEndpoint({ clientId: 'c', certificate: registered.cert });
+    });
+    after(() => certIdp.close());
+    beforeEach(() => (certIdp.state.requests.length = 0));
+
+    /** The registered certificate's signer, on the real clock: the endpoint checks nbf and exp against its own. */
+    const signer = (pair = registered): AssertionSigner =>
+      assertionSigner({ tokenUrl: certIdp.url, clientId: 'c', certificate: pair.cert, privateKey: pair.key, passphrase: 'pw-of-the-key' });
+    const certCache = (s: AssertionSigner, clock = { now: Date.now() }, warnings: Text[] = []) =>
+      new TokenCache(
+        { tokenUrl: certIdp.url, clientId: 'c', scope: 'x/.default', signer: s },
+        { now: () => clock.now, warn: (w) => warnings.push(w) },
+      );
+    const jtiOf = (assertion: string) => JSON.parse(Buffer.from(assertion.split('.')[1], 'base64url').toString()).jti;
+
+    it('sends a signed assertion instead of a secret, and the endpoint issues a token for it', async function () {
+      const token = await certCache(signer()).get();
+      assert.ok(certIdp.state.issued.includes(token.accessToken));
+      const [request] = certIdp.state.requests;
+      assert.deepEqual(Object.keys(request).sort(), ['client_assertion', 'client_assertion_type', 'client_id', 'grant_type', 'scope']);
+      assert.equal(request.client_assertion_type, ASSERTION_TYPE);
+      assert.equal(request.client_id, 'c');
+    });
+
+    it('signs a fresh assertion, with its own jti, for every token request', async function () {
+      const c = certCache(signer());
+      for (let i = 0; i < 3; i++) {
+        c.invalidate();
+        await c.get();
+      }
+      const jtis = certIdp.state.requests.map((r) => jtiOf(r.client_assertion));
+      assert.equal(jtis.length, 3);
+      assert.equal(new Set(jtis).size, 3, 'each request its own jti: the endpoint refuses one it has seen');
+    });
+
+    it("is refused with Entra ID's AADSTS700027 when another certificate's key signs", async function () {
+      const other = clientCertificate({ passphrase: 'pw-of-the-key', subject: 'not-registered' });
+      await assert.rejects(
+        certCache(signer(other)).get(),
+        (e: MailError & { transient?: boolean }) =>
+          e.code === 'EOAUTH2' && e.responseCode === 401 && /AADSTS700027/.test(e.message) && !e.transient,
+      );
+    });
+
+    it('fails an expired certificate with EOAUTH2 and what to do, without a request', async function () {
+      const s = signer();
+      const c = certCache(s, { now: s.certificate.notAfter.getTime() + 1000 });
+      await assert.rejects(c.get(), (e: MailError & { transient?: boolean }) => {
+        assert.equal(e.code, 'EOAUTH2');
+        assert.ok(!e.transient, 'no retry brings a new certificate');
+        assert.ok(e.message.includes(s.certificate.sha1) && e.message.includes(s.certificate.notAfter.toISOString()));
+        assert.match(
+          e.hint!,
+          /upload it in Entra ID > App registrations > your app > Certificates & secrets, and paste it and its private key/,
+        );
+        return true;
+      });
+      assert.equal(c.requests, 0);
+      assert.equal(certIdp.state.requests.length, 0);
+    });
+
+    it('warns once a day from 30 days before the certificate expires', async function () {
+      const s = signer();
+      const notAfter = s.certificate.notAfter.getTime();
+      const clock = { now: notAfter - EXPIRY_WARNING_MS - HOUR };
+      const warnings: Text[] = [];
+      const c = certCache(s, clock, warnings);
+      /** A token request at the clock's time after `ms` more. */
+      const requestAfter = async (ms: number) => {
+        clock.now += ms;
+        c.invalidate();
+        await c.get();
+      };
+      await requestAfter(0);
+      assert.equal(warnings.length, 0, 'not yet: 30 days and an hour before');
+      await requestAfter(2 * HOUR);
+      assert.equal(warnings.length, 1);
+      assert.match(
+        englishOf(warnings[0]),
+        new RegExp(`certificate ${s.certificate.sha1} expires on ${s.certificate.notAfter.toISOString()}`),
+      );
+      for (let i = 0; i < 24; i++) await requestAfter(HOUR - 1);
+      assert.equal(warnings.length, 1, 'once a day, however often a token is fetched');
+      await requestAfter(24);
+      assert.equal(warnings.length, 2, 'again a day later');
+      assert.equal(certIdp.state.requests.length, 27);
+    });
   });
 });

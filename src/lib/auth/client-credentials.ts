@@ -1,13 +1,16 @@
 import { GRAPH_URL } from '../../shared/constants';
 import type { ConnectionConfig, ConnectionCredentials } from '../config/connection-config';
-import { TokenCache, type TokenCacheOptions } from './token-cache';
+import type { MailError } from '../errors/errors';
+import { assertionSigner } from './client-assertion';
+import { TokenCache, type ClientCredentials, type TokenCacheOptions } from './token-cache';
 
 /** The scope Graph's tokens are asked for when the connection sets none: the resource with /.default. */
 export const graphScope = (config: ConnectionConfig): string => `${config.graphUrl || GRAPH_URL}/.default`;
 
 /**
  * The token cache of a connection with OAuth2 client credentials, shared by every attempt of every
- * transport (SMTP's pooled connections, Graph's requests); undefined for any other method.
+ * transport (SMTP's pooled connections, Graph's requests); undefined for any other method. With a
+ * certificate, its key signs the assertions on the same clock as the cache's.
  */
 export function clientCredentialTokens(
   config: ConnectionConfig,
@@ -16,8 +19,26 @@ export function clientCredentialTokens(
 ): TokenCache | undefined {
   if (config.authType !== 'oauth2-client-credentials') return undefined;
   const scope = config.scope || (config.transport === 'graph' ? graphScope(config) : '');
-  return new TokenCache(
-    { tokenUrl: config.tokenUrl || '', clientId: creds.clientId || '', clientSecret: creds.clientSecret || '', scope },
-    options,
-  );
+  const tokenUrl = config.tokenUrl || '';
+  const clientId = creds.clientId || '';
+  const credentials: ClientCredentials = { tokenUrl, clientId, scope };
+  if (config.clientAuth !== 'certificate') credentials.clientSecret = creds.clientSecret || '';
+  else {
+    // Read and checked once; a pair that cannot sign fails every token request with the same ECONFIG.
+    try {
+      credentials.signer = assertionSigner(
+        {
+          tokenUrl,
+          clientId,
+          certificate: creds.clientCertificate || '',
+          privateKey: creds.clientPrivateKey || '',
+          passphrase: creds.clientKeyPassphrase || undefined,
+        },
+        { now: options.now },
+      );
+    } catch (e) {
+      credentials.invalid = e as MailError;
+    }
+  }
+  return new TokenCache(credentials, options);
 }

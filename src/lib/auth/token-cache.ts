@@ -2,12 +2,22 @@ import { httpClient } from '../net/http-client';
 import { ErrorCodes, mailError, type MailError } from '../errors/errors';
 import { text, type Text } from '../errors/texts';
 import { TOKEN_URL_EXAMPLE } from '../../shared/constants';
+import { ASSERTION_TYPE, type AssertionSigner } from './client-assertion';
 
+/** How the client proves itself: a client secret (RFC 6749 §2.3.1), or a signed assertion (RFC 7523 §2.2). */
 export interface ClientCredentials {
   tokenUrl: string;
   clientId: string;
-  clientSecret: string;
   scope: string;
+  clientSecret?: string;
+  /** Certificate credentials: signs a fresh assertion for every token request, sent instead of the secret. */
+  signer?: AssertionSigner;
+  /**
+   * Why the connection's credentials cannot be used (a key that does not match its certificate),
+   * found when the connection was built: thrown at every token request, so that every send and
+   * Test connection report it as they report any token failure.
+   */
+  invalid?: MailError;
 }
 
 export interface Token {
@@ -21,12 +31,20 @@ export interface TokenCacheOptions {
   timeout?: number;
   /** The clock, injectable so tests can move time without sleeping. */
   now?: () => number;
+  /** Where a warning goes that belongs to no send (a certificate about to expire); never given a secret. */
+  warn?: (warning: Text) => void;
 }
 
 /** Renew five minutes before expiry, or earlier for short-lived tokens (a tenth of their life). */
 const MAX_MARGIN_MS = 5 * 60 * 1000;
 /** RFC 6749 makes expires_in optional; Entra ID always sends it (3599 s). */
 const DEFAULT_LIFETIME_S = 3600;
+const DAY_MS = 24 * 60 * 60 * 1000;
+/**
+ * From this long before a certificate expires the runtime warns, once a day: Entra ID refuses an
+ * expired one, and a new one has to be created, uploaded to the app registration and pasted here.
+ */
+export const EXPIRY_WARNING_MS = 30 * DAY_MS;
 /**
  * Largest token answer read, after decompression: Entra ID's is under 4 KB. Without a cap a 398 KB
  * gzip answer grew the process by 1.1 GB, and an http: token URL lets anyone on the path send one.
@@ -42,6 +60,8 @@ export class TokenCache {
   private token?: Token;
   private pending?: Promise<Token>;
   private readonly now: () => number;
+  /** When the certificate's expiry was last warned about (epoch ms). */
+  private warnedAt?: number;
   /** Number of requests sent to the token endpoint (reported by tests and the benchmark). */
   requests = 0;
 
@@ -81,13 +101,20 @@ export class TokenCache {
   }
 
   private async fetch(): Promise<Token> {
-    const { tokenUrl, clientId, clientSecret, scope } = this.credentials;
+    const { tokenUrl, clientId, scope, invalid } = this.credentials;
+    // A copy each time: whoever receives it may add to it (attempts, a localized message).
+    if (invalid) throw Object.assign(new Error(invalid.message), invalid);
     if (!/^https?:\/\//i.test(tokenUrl || '')) {
       throw mailError(ErrorCodes.EOAUTH2, text('errors.token.noUrl'), text('hints.token.noUrl', { tokenUrl: TOKEN_URL_EXAMPLE }));
     }
-    this.requests++;
     const started = this.now();
-    const body = new URLSearchParams({ grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret, scope });
+    const body = new URLSearchParams({
+      grant_type: 'client_credentials',
+      client_id: clientId,
+      ...this.clientAuthentication(started),
+      scope,
+    });
+    this.requests++;
     let res;
     try {
       res = await httpClient().post<string>(tokenUrl, body.toString(), {
@@ -124,6 +151,25 @@ export class TokenCache {
     }
     const lifetimeMs = (Number(json.expires_in) > 0 ? Number(json.expires_in) : DEFAULT_LIFETIME_S) * 1000;
     return { accessToken: json.access_token, renewAt: started + lifetimeMs - Math.min(MAX_MARGIN_MS, lifetimeMs / 10) };
+  }
+
+  /**
+   * The fields that authenticate the client: the secret, or a fresh assertion signed with the
+   * certificate's key. An expired certificate fails here, before any request: Entra ID would
+   * refuse it, and no retry can help.
+   */
+  private clientAuthentication(now: number): Record<string, string> {
+    const { signer, clientSecret } = this.credentials;
+    if (!signer) return { client_secret: clientSecret ?? '' };
+    const { notAfter, sha1 } = signer.certificate;
+    const about = { thumbprint: sha1, date: notAfter.toISOString() };
+    if (now >= notAfter.getTime())
+      throw mailError(ErrorCodes.EOAUTH2, text('errors.token.certificateExpired', about), text('hints.token.certificateExpired'));
+    if (notAfter.getTime() - now <= EXPIRY_WARNING_MS && (this.warnedAt === undefined || now - this.warnedAt >= DAY_MS)) {
+      this.warnedAt = now;
+      this.options.warn?.(text('warnings.certificateExpiring', about));
+    }
+    return { client_assertion_type: ASSERTION_TYPE, client_assertion: signer.assertion() };
   }
 }
 

@@ -51,10 +51,13 @@ export interface StoredConnection {
 /** What Test connection may run with, or which secret the user must type again and why. */
 export type TestPlan = { config: ConnectionConfig; credentials: ConnectionCredentials } | { needSecret: string; changed: string[] };
 
-/** The secrets each method sends, in the order the dialog shows them. */
-const secretsOf = (authType: string | undefined) => credentialsOf(authType).filter(isSecret);
+/** The secrets each method sends (client credentials: the secret, or the certificate's key and passphrase), in the order the dialog shows them. */
+const secretsOf = (config: ConnectionConfig) => credentialsOf(config.authType, config.clientAuth).filter(isSecret);
 
-/** Where a secret goes: the SMTP server as it resolves, the token URL, and the methods that use them. */
+/**
+ * Where a secret goes: the SMTP server as it resolves, the token URL, Graph's URL (the token is
+ * sent there), and the methods that use them.
+ */
 function destination(config: ConnectionConfig) {
   const server = resolveServer(config);
   return {
@@ -64,7 +67,10 @@ function destination(config: ConnectionConfig) {
     security: server.security,
     certificateCheck: config.rejectUnauthorized !== false,
     authType: config.authType,
+    clientAuth: config.clientAuth,
     tokenUrl: config.tokenUrl || '',
+    transport: config.transport,
+    graphUrl: config.graphUrl || '',
   };
 }
 
@@ -93,7 +99,7 @@ export function planTest(body: Record<string, unknown>, stored: StoredConnection
     }
     if (!changed.length) credentials[name] = keep;
   }
-  const missing = secretsOf(config.authType).find(
+  const missing = secretsOf(config).find(
     (name) => credentials[name] === undefined && (typed[name] === UNCHANGED || !!stored?.credentials[name]),
   );
   if (missing) return { needSecret: missing, changed: changed ?? [] };

@@ -59,7 +59,12 @@ const RULES: Rule[] = [
   // Entra ID token endpoint (AADSTS codes, https://learn.microsoft.com/entra/identity-platform/reference-error-codes)
   { match: (t) => /AADSTS7000215\b/.test(t), hint: text('hints.server.clientSecretWrong') },
   { match: (t) => /AADSTS7000222\b/.test(t), hint: text('hints.server.clientSecretExpired') },
-  { match: (t) => /AADSTS7000216\b/.test(t), hint: text('hints.server.clientSecretMissing') },
+  // "'client_assertion', 'client_secret' or 'request' is required": neither a secret nor a certificate's assertion arrived.
+  { match: (t) => /AADSTS7000216\b/.test(t), hint: text('hints.server.clientAuthMissing') },
+  // Certificate credentials (RFC 7523 private_key_jwt): a signature or thumbprint Entra ID does not
+  // know (the certificate is not uploaded, or another key signed), and an assertion outside its time.
+  { match: (t) => /AADSTS700027\b/.test(t), hint: text('hints.server.certificateNotRegistered') },
+  { match: (t) => /AADSTS700024\b/.test(t), hint: text('hints.server.assertionTime') },
   { match: (t) => /AADSTS700016\b/.test(t), hint: text('hints.server.appNotFound') },
   { match: (t) => /AADSTS90002\b/.test(t), hint: text('hints.server.tenantNotFound') },
   { match: (t) => /AADSTS900023\b/.test(t), hint: text('hints.server.tenantMalformed', { tokenUrl: TOKEN_URL_EXAMPLE }) },
