@@ -104,6 +104,27 @@ describe('send-smtp-email over OAuth2 client credentials', function () {
     });
   }
 
+  for (const [roles, hint] of [
+    [['Mail.Send'], /token does not grant SMTP\.SendAsApp/],
+    [['SMTP.SendAsApp'], /grant SMTP\.SendAsApp with admin consent, register the app's service principal/],
+  ] as const) {
+    it(`a refused token whose roles are ${roles.join(', ')}: the hint ${roles.includes('SMTP.SendAsApp') ? 'lists the other causes' : 'names the missing SMTP.SendAsApp'}`, async function () {
+      idp.state.roles = [...roles];
+      verdict = () => 'reject';
+      try {
+        const nodes = await setup({ retryForSeconds: 0 }, { stopOnError: false, storeResult: 'msg' });
+        const done = next(nodes.out);
+        nodes.send.receive({});
+        const { emailResult } = await done;
+        assert.equal(emailResult.success, false);
+        assert.equal(emailResult.error.code, 'EAUTH');
+        assert.match(emailResult.error.hint, hint);
+      } finally {
+        idp.state.roles = ['SMTP.SendAsApp', 'Mail.Send'];
+      }
+    });
+  }
+
   it('reports a token endpoint refusal as EOAUTH2 with the fix in the hint', async function () {
     const nodes = await setup({}, { stopOnError: false, storeResult: 'msg' }, { clientSecret: 'secret-id-not-value' });
     const done = next(nodes.out);

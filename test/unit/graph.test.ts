@@ -8,9 +8,11 @@ import type Mail from 'nodemailer/lib/mailer';
 import { Connection, type SendError } from '../../src/lib/connection';
 import type { ConnectionConfig } from '../../src/lib/config/transport-options';
 import { UPLOAD_CHUNK } from '../../src/lib/transports/graph';
+import { clientCertificate } from '../support/certificate';
 import { fakeClock } from '../support/clock';
 import { delivered } from '../support/connection';
 import { startGraph, type GraphServer } from '../support/graph';
+import { englishOf } from '../../src/lib/errors/texts';
 import { startTokenEndpoint, type TokenEndpoint } from '../support/token-endpoint';
 
 const MAILBOX = 'sender@contoso.example';
@@ -202,7 +204,7 @@ describe('graph transport', function () {
         '404 ErrorInvalidUser: the mailbox',
         () => undefined,
         /HTTP 404.*ErrorInvalidUser/,
-        /no mailbox by this User/,
+        /no mailbox by this name/,
         'nobody@contoso.example',
       ],
       [
@@ -254,6 +256,61 @@ describe('graph transport', function () {
       assert.match(err.hint ?? '', /Graph URL/);
       assert.ok((err.attempts ?? 0) >= 2, 'a connection failure is transient');
     });
+  });
+
+  describe('Test connection', function () {
+    it('says that the token grants Mail.Send tenant-wide when its roles list it, and sends nothing', async function () {
+      idp.state.roles = ['Mail.Send'];
+      const conn = connect();
+      try {
+        const note = await conn.verify();
+        assert.equal(note?.key, 'notes.graph.mailSendTenantWide');
+        assert.match(englishOf(note!), /every mailbox/);
+        assert.equal(graph.state.requests.length, 0);
+      } finally {
+        await conn.close();
+        idp.state.roles = ['SMTP.SendAsApp', 'Mail.Send'];
+      }
+    });
+
+    it('says what to check when the roles list no Mail.Send (RBAC for Applications grants show in no token)', async function () {
+      idp.state.roles = ['SMTP.SendAsApp'];
+      const conn = connect();
+      try {
+        const note = await conn.verify();
+        assert.equal(note?.key, 'notes.graph.mailSendNotListed');
+        assert.match(englishOf(note!), /Test-ServicePrincipalAuthorization/);
+        assert.equal(graph.state.requests.length, 0);
+      } finally {
+        await conn.close();
+        idp.state.roles = ['SMTP.SendAsApp', 'Mail.Send'];
+      }
+    });
+  });
+
+  it('sends with certificate credentials: a signed client assertion instead of a secret, for the Graph scope', async function () {
+    const client = clientCertificate({ days: 30 });
+    const certIdp = await startTokenEndpoint({ clientId: 'app-2', certificate: client.cert });
+    const saved = goodTokens;
+    goodTokens = () => certIdp.state.issued;
+    const conn = new Connection(config({ tokenUrl: certIdp.url, clientAuth: 'certificate' }), {
+      user: MAILBOX,
+      clientId: 'app-2',
+      clientCertificate: client.cert,
+      clientPrivateKey: client.key,
+    });
+    try {
+      await delivered(conn.send(mail()));
+      const [request] = certIdp.state.requests;
+      assert.equal(request.client_secret, undefined);
+      assert.equal(request.client_assertion_type, 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer');
+      assert.equal(request.scope, `${graph.url}/.default`);
+      assert.equal(graph.state.sent.length, 1);
+    } finally {
+      await conn.close();
+      await certIdp.close();
+      goodTokens = saved;
+    }
   });
 
   it('never puts the access token in an error', async function () {
