@@ -301,5 +301,28 @@ describe('palette install: the packed package in a fresh Node-RED user dir', fun
       for (const step of ['SMTP.SendAsApp', 'admin consent', 'New-ServicePrincipal', 'Add-MailboxPermission', 'Authenticated SMTP'])
         assert.ok(text.includes(step), `the comment explains ${step}`);
     });
+
+    it('10 (Microsoft 365 over Graph) deploys with placeholders, a certificate and no credentials in the flow', async function () {
+      const flow = await deployExample(exampleNames[9]);
+      const conn = flow.find((n) => n.type === 'smtp-oauth-config')!;
+      assert.equal(conn.service, 'Outlook365');
+      assert.equal(conn.authType, 'oauth2-client-credentials');
+      assert.equal(conn.clientAuth, 'certificate');
+      assert.equal(conn.transport, 'graph');
+      assert.equal(conn.graphUrl, 'https://graph.microsoft.com');
+      assert.equal(conn.scope, '', "Graph's own scope");
+      assert.match(conn.tokenUrl as string, /^https:\/\/login\.microsoftonline\.com\/YOUR-TENANT-ID\/oauth2\/v2\.0\/token$/);
+      assert.equal(conn.credentials, undefined);
+      const text = JSON.stringify(readExample(exampleNames[9]));
+      assert.doesNotMatch(text, /BEGIN [A-Z ]*PRIVATE KEY|BEGIN CERTIFICATE/, 'no key or certificate in the file');
+      for (const step of [
+        'openssl req',
+        'Certificates & secrets',
+        'Application Mail.Send',
+        'New-ManagementScope',
+        'Test-ServicePrincipalAuthorization',
+      ])
+        assert.ok(text.includes(step), `the comment explains ${step}`);
+    });
   });
 });
