@@ -107,7 +107,7 @@ describe('send-smtp-email over OAuth2 client credentials', function () {
   for (const [roles, hint] of [
     [['Mail.Send'], /token does not grant SMTP\.SendAsApp/],
     [['SMTP.SendAsApp'], /grant SMTP\.SendAsApp with admin consent, register the app's service principal/],
-  ] as const) {
+  ] as [string[], RegExp][]) {
     it(`a refused token whose roles are ${roles.join(', ')}: the hint ${roles.includes('SMTP.SendAsApp') ? 'lists the other causes' : 'names the missing SMTP.SendAsApp'}`, async function () {
       idp.state.roles = [...roles];
       verdict = () => 'reject';
