@@ -51,9 +51,10 @@ export interface ClientCertificate {
 }
 
 /**
- * An RSA client certificate valid from now for `days` days (openssl), its key encrypted with
- * `passphrase` when one is given (PKCS#8, AES-256-CBC). Expiry is tested by moving the injected
- * clock, so no back-dated certificate is needed (OpenSSL 3.0 has no -not_before).
+ * An RSA client certificate as Entra ID takes one: self-signed for `subject` ("mailer" or a whole
+ * "/CN=…/O=…"), valid for `days` from now; -1 makes one that expired yesterday (openssl x509 takes
+ * -1 as the one negative number of days). Its key is encrypted with `passphrase` when one is given
+ * (PKCS#8, AES-256-CBC).
  */
 export function clientCertificate({
   days = 365,
@@ -63,12 +64,13 @@ export function clientCertificate({
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'client-cert-'));
   try {
     const key = path.join(dir, 'key.pem');
+    const csr = path.join(dir, 'req.csr');
     const cert = path.join(dir, 'cert.pem');
-    execFileSync(
-      'openssl',
-      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', String(days), '-subj', `/CN=${subject}`],
-      { stdio: 'ignore' },
-    );
+    const subj = subject.startsWith('/') ? subject : `/CN=${subject}`;
+    execFileSync('openssl', ['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', csr, '-subj', subj], {
+      stdio: 'ignore',
+    });
+    execFileSync('openssl', ['x509', '-req', '-in', csr, '-signkey', key, '-days', String(days), '-out', cert], { stdio: 'ignore' });
     const pem = fs.readFileSync(key, 'utf8');
     return {
       cert: fs.readFileSync(cert, 'utf8'),
@@ -79,4 +81,10 @@ export function clientCertificate({
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** A certificate's thumbprint as `openssl x509 -fingerprint` prints it, without the colons: what Entra's portal shows. */
+export function opensslThumbprint(cert: string | Buffer, algorithm: 'sha1' | 'sha256'): string {
+  const out = execFileSync('openssl', ['x509', '-noout', '-fingerprint', `-${algorithm}`], { input: cert }).toString();
+  return out.trim().split('=')[1].replace(/:/g, '');
 }

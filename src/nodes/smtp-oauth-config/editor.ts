@@ -9,6 +9,7 @@ import {
   CREDENTIALS,
   credentialsOf,
   defaultPoolSize,
+  GRAPH_URL,
   M365_SCOPE,
   M365_SERVICE,
   M365_TOKEN_URL,
@@ -25,6 +26,7 @@ import {
   type Security,
 } from '../../shared/constants';
 import { editorProperty, isHost } from '../../shared/connection-fields';
+import { certificatesOf, isPrivateKey, pemBlocks, pemText } from '../../shared/pem';
 
 /** The dialog's values as Node-RED's editor stores them: numbers typed into a field are saved as text. */
 interface ConnectionProps extends EditorNodeProperties {
@@ -129,17 +131,43 @@ const AUTH_LABELS: Record<AuthType, string> = {
   none: 'auth.none',
 };
 
+const CLIENT_CREDENTIALS: AuthType = 'oauth2-client-credentials';
+
 /** The rows of the Authentication part each method shows besides its credentials. */
 const EXTRA_ROWS: Record<AuthType, readonly string[]> = {
   basic: [],
-  'oauth2-client-credentials': ['tenant', 'tokenUrl', 'scope'],
+  [CLIENT_CREDENTIALS]: ['transport', 'tenant', 'tokenUrl', 'clientAuth', 'scope'],
   oauth2: ['deprecated', 'tokenUrl'],
   none: [],
 };
-const authRows = (auth: string): readonly string[] => [...credentialsOf(auth), ...(EXTRA_ROWS[auth as AuthType] || [])];
+/**
+ * The rows a method shows: its credentials (client credentials: the secret, or the certificate,
+ * its key and passphrase), its other rows, and the Graph URL when client credentials send over Graph.
+ */
+const authRows = (auth: string, clientAuth: string, transport: string): readonly string[] => [
+  ...credentialsOf(auth, clientAuth),
+  ...(EXTRA_ROWS[auth as AuthType] || []),
+  ...(auth === CLIENT_CREDENTIALS && transport === 'graph' ? ['graphUrl'] : []),
+];
 
 /** The fields Test connection sends besides the credentials and the certificate check. */
-const TESTED_FIELDS = ['service', 'host', 'port', 'security', 'authType', 'tokenUrl', 'scope', 'timeout'] as const;
+const TESTED_FIELDS = [
+  'service',
+  'host',
+  'port',
+  'security',
+  'authType',
+  'tokenUrl',
+  'scope',
+  'clientAuth',
+  'transport',
+  'graphUrl',
+  'timeout',
+] as const;
+
+/** Within this many days of its expiry a certificate is shown in amber: time to upload the next one to Entra ID. */
+const EXPIRY_WARNING_DAYS = 30;
+const DAY_MS = 24 * 60 * 60 * 1000;
 
 /** Settings of settings.js that the runtime exports to the editor (registered in smtp-oauth-config.ts). */
 const settings = RED.settings as unknown as { smtpOauthConfigMaxAttachmentMB?: number };
@@ -175,7 +203,12 @@ RED.nodes.registerType<ConnectionProps, ConnectionCredentials>('smtp-oauth-confi
     },
     scope: editorProperty('scope'),
     clientAuth: editorProperty('clientAuth'),
-    transport: editorProperty('transport'),
+    transport: {
+      ...editorProperty('transport'),
+      validate: function (v) {
+        return editorProperty('transport').validate(v) && (v !== 'graph' || this.authType === CLIENT_CREDENTIALS);
+      },
+    },
     graphUrl: editorProperty('graphUrl'),
     maxConnections: editorProperty('maxConnections'),
     rateLimitPerMinute: editorProperty('rateLimitPerMinute'),
@@ -219,6 +252,9 @@ RED.nodes.registerType<ConnectionProps, ConnectionCredentials>('smtp-oauth-confi
     const $scope = $('#node-config-input-scope');
     const $pool = $('#node-config-input-maxConnections');
     const $tenant = $('#smtp-config-tenant');
+    const $clientAuth = $('#node-config-input-clientAuth');
+    const $transport = $('#node-config-input-transport');
+    const $graphUrl = $('#node-config-input-graphUrl');
     const services: Record<string, Service> = {};
 
     fillSelect('node-config-input-security', SECURITY, (s) => t(`security.${s}`), node.security);
@@ -233,11 +269,21 @@ RED.nodes.registerType<ConnectionProps, ConnectionCredentials>('smtp-oauth-confi
     showOutboxCap();
     $port.attr('placeholder', DEFAULTS.port);
     $tokenUrl.attr('placeholder', M365_TOKEN_URL);
-    $scope.attr('placeholder', M365_SCOPE);
+
+    /** How mails leave: Graph only with client credentials, whatever the hidden select still holds. */
+    const transportNow = () => (String($auth.val()) === CLIENT_CREDENTIALS ? String($transport.val()) : 'smtp');
+    /** The scope the runtime asks Graph's token for when the field is empty. */
+    const graphScope = () =>
+      `${
+        String($graphUrl.val() || '')
+          .trim()
+          .replace(/\/+$/, '') || GRAPH_URL
+      }/.default`;
 
     function refresh() {
       const service = String($service.val() || '');
       const auth = String($auth.val());
+      const graph = transportNow() === 'graph';
       const known = services[service];
       // A well-known service decides host, port and security (nodemailer's list).
       if (known) {
@@ -246,12 +292,23 @@ RED.nodes.registerType<ConnectionProps, ConnectionCredentials>('smtp-oauth-confi
         $security.val(known.secure ? 'tls' : 'starttls');
       }
       $host.add($port).add($security).prop('disabled', !!service);
-      $('.smtp-config-service-hint').toggle(!!service);
+      // Graph goes over HTTPS to the Graph URL: the SMTP server's rows say nothing about it. The
+      // service stays: it still picks the pool size and Microsoft 365's defaults.
+      $('.smtp-config-smtp-server').toggle(!graph);
+      $('.smtp-config-graph-server').toggle(graph);
+      $('.smtp-config-service-hint').toggle(!!service && !graph);
 
-      showRows('smtp-config-auth', authRows(auth));
-      const m365 = service === M365_SERVICE || m365Tenant(String($tokenUrl.val())) !== undefined;
-      $('.smtp-config-auth-tenant').toggle(auth === 'oauth2-client-credentials' && m365);
-      if (auth === 'oauth2-client-credentials' && service === M365_SERVICE && !$scope.val()) $scope.val(M365_SCOPE);
+      showRows('smtp-config-auth', authRows(auth, String($clientAuth.val()), transportNow()));
+      const m365 = service === M365_SERVICE || graph || m365Tenant(String($tokenUrl.val())) !== undefined;
+      $('.smtp-config-auth-tenant').toggle(auth === CLIENT_CREDENTIALS && m365);
+      // The SMTP scope is wrong for Graph (its token would be for Exchange's SMTP, not for Graph):
+      // with Graph an empty scope means {graphUrl}/.default. Only the pre-filled default is swapped,
+      // never a scope the user typed.
+      if (graph && $scope.val() === M365_SCOPE) $scope.val('');
+      if (auth === CLIENT_CREDENTIALS && !graph && service === M365_SERVICE && !$scope.val()) $scope.val(M365_SCOPE);
+      $scope.attr('placeholder', graph ? graphScope() : M365_SCOPE);
+      $('#smtp-config-scope-hint').text(graph ? t('hint.scopeGraph', { scope: graphScope() }) : t('hint.scope'));
+      showCertificateInfo();
       $('#smtp-config-user-label').text(t(auth === 'basic' ? 'label.user' : 'label.mailbox'));
       $('#smtp-config-user-hint').text(t(auth === 'basic' ? 'hint.user' : 'hint.mailbox'));
       $('#smtp-config-tokenUrl-hint').text(t(auth === 'oauth2' ? 'hint.refreshUrl' : 'hint.tokenUrl'));
@@ -269,9 +326,12 @@ RED.nodes.registerType<ConnectionProps, ConnectionCredentials>('smtp-oauth-confi
       refresh();
       warnPlainHttp();
     });
+    $clientAuth.on('change', refresh);
+    $transport.on('change', refresh);
+    $graphUrl.on('input', refresh);
     function warnPlainHttp() {
       const url = String($tokenUrl.val()).trim();
-      const used = authRows(String($auth.val())).includes('tokenUrl');
+      const used = (EXTRA_ROWS[String($auth.val()) as AuthType] || []).includes('tokenUrl');
       $('#smtp-config-tokenUrl-http').toggle(used && PLAIN_HTTP.test(url) && !LOOPBACK.test(url));
     }
     $tokenUrl.on('input', () => {
@@ -285,6 +345,119 @@ RED.nodes.registerType<ConnectionProps, ConnectionCredentials>('smtp-oauth-confi
       const tenant = String($tenant.val()).trim();
       $tokenUrl.val(tenant ? m365TokenUrl(tenant) : '');
     });
+
+    // The certificate and its key: pasted, or read from a file. A password field drops the line
+    // breaks of a pasted key, and OpenSSL reads no PEM without them: the key Node-RED stores is
+    // the hidden text area's, rebuilt as PEM (pemText); the password field only shows it masked.
+    const $certificate = $('#node-config-input-clientCertificate');
+    const $key = $('#node-config-input-clientPrivateKey');
+    const $keyShown = $('#smtp-config-clientPrivateKey');
+    $keyShown.val(String($key.val() || ''));
+    $keyShown.on('input', () => {
+      const typed = String($keyShown.val() || '');
+      $key.val(typed === '__PWRD__' ? typed : pemText(typed));
+    });
+    $certificate.on('input', () => {
+      // A key pasted here would be stored as the certificate is: as text the editor gets back.
+      // It goes to its own field, stored as a secret, at once.
+      if (pemBlocks(String($certificate.val())).some(isPrivateKey)) return takeFile('clientCertificate', String($certificate.val()));
+      clearTimeout(certificateTimer);
+      certificateTimer = setTimeout(showCertificateInfo, 300);
+    });
+    /** Takes a PEM file: its certificates go to the certificate field, a key to the key field. */
+    function takeFile(field: 'clientCertificate' | 'clientPrivateKey', text: string) {
+      const blocks = pemBlocks(text);
+      const key = blocks.find(isPrivateKey);
+      if (field === 'clientCertificate') {
+        // A bundle with the key too (openssl's -out with -keyout the same file): the key goes where
+        // it belongs, never into the certificate field; one already there is not replaced.
+        $certificate.val(certificatesOf(text) || (key ? '' : text));
+        if (key && !$key.val()) $key.val(pemText(key.text));
+        showCertificateInfo();
+        if (key) $('#smtp-config-certificate-key').show();
+      } else {
+        $key.val(key ? pemText(key.text) : text.trim());
+      }
+      $keyShown.val(String($key.val() || ''));
+      $certificate.add($key).trigger('change');
+    }
+    for (const field of ['clientCertificate', 'clientPrivateKey'] as const) {
+      const $file = $(`#smtp-config-${field}-input`);
+      $(`#smtp-config-${field}-file`).on('click', (e) => {
+        e.preventDefault();
+        $file.trigger('click');
+      });
+      $file.on('change', () => {
+        const file = ($file[0] as HTMLInputElement).files?.[0];
+        if (!file) return;
+        const reader = new FileReader();
+        reader.onload = () => takeFile(field, String(reader.result || ''));
+        reader.readAsText(file);
+        // The same file chosen again is a change too.
+        $file.val('');
+      });
+    }
+
+    // What the dialog shows of the certificate, from the runtime (Node's X509Certificate): its
+    // subject, the thumbprints Entra ID lists, and its expiry. Only the CERTIFICATE blocks are
+    // sent, never anything else a pasted text holds.
+    let certificateTimer: ReturnType<typeof setTimeout> | undefined;
+    let certificateAsked = 0;
+    /** The certificates last asked about: the dialog's other changes show their answer again without asking. */
+    let certificatesAsked: string | undefined;
+    function showCertificateInfo() {
+      const $info = $('#smtp-config-certificate-info');
+      const used =
+        String($auth.val()) === CLIENT_CREDENTIALS &&
+        credentialsOf(CLIENT_CREDENTIALS, String($clientAuth.val())).includes('clientCertificate');
+      const pem = String($certificate.val() || '').trim();
+      $('#smtp-config-certificate-key').hide();
+      $info.toggle(used && !!pem);
+      if (!used || !pem) return;
+      const certificates = certificatesOf(pem);
+      if (certificates === certificatesAsked) return;
+      certificatesAsked = certificates;
+      const asked = ++certificateAsked;
+      const fail = (message: string) =>
+        $info
+          .empty()
+          .removeClass('smtp-cert-ok')
+          .addClass('smtp-cert-error')
+          .append($('<i class="fa fa-exclamation-circle"></i>'), ' ', $('<span>').text(message));
+      if (!certificates) return void fail(t('certificate.unreadable'));
+      $.ajax({
+        url: 'smtp-oauth-config/certificate',
+        method: 'POST',
+        contentType: 'application/json',
+        data: JSON.stringify({ certificate: certificates }),
+        dataType: 'json',
+        headers: { 'Accept-Language': RED.i18n.lang() },
+      })
+        .done((c: CertificateAnswer) => {
+          if (asked !== certificateAsked) return;
+          const notAfter = new Date(c.notAfter);
+          const days = Math.ceil((notAfter.getTime() - Date.now()) / DAY_MS);
+          const date = notAfter.toLocaleDateString(RED.i18n.lang(), { year: 'numeric', month: 'long', day: 'numeric' });
+          const expiry = days <= 0 ? 'expired' : days <= EXPIRY_WARNING_DAYS ? 'expiresSoon' : 'expires';
+          const line = (cls: string, label: string, value: JQuery | string) =>
+            $('<div>').addClass(cls).append($('<span class="smtp-cert-label">').text(label), ' ', value);
+          $info
+            .empty()
+            .removeClass('smtp-cert-error')
+            .addClass('smtp-cert-ok')
+            .append(
+              line('smtp-cert-subject', t('certificate.subject'), $('<code>').text(c.subject)),
+              line('smtp-cert-sha1', t('certificate.sha1'), $('<code>').text(c.sha1)),
+              line('smtp-cert-sha256', t('certificate.sha256'), $('<code>').text(c.sha256)),
+              line(`smtp-cert-expiry smtp-cert-${expiry}`, t('certificate.expiry'), t(`certificate.${expiry}`, { date, count: days })),
+            );
+        })
+        .fail((xhr) => {
+          if (asked !== certificateAsked) return;
+          const answer = xhr.responseJSON as { error?: string } | undefined;
+          fail(answer?.error || t('certificate.failed', { status: xhr.status || '-' }));
+        });
+    }
 
     // The editor shows a stored 0 as an empty field.
     const $rate = $('#node-config-input-rateLimitPerMinute');
@@ -329,9 +502,10 @@ RED.nodes.registerType<ConnectionProps, ConnectionCredentials>('smtp-oauth-confi
       $result.empty().append($('<i class="fa fa-spinner fa-spin"></i>'), ' ', $('<span>').text(t('test.running')));
       const body: Record<string, unknown> = { id: node.id };
       for (const k of TESTED_FIELDS) body[k] = $('#node-config-input-' + k).val();
+      body.transport = transportNow();
       body.rejectUnauthorized = $('#node-config-input-rejectUnauthorized').prop('checked');
       const credentials: Record<string, unknown> = {};
-      for (const k of credentialsOf(String(body.authType))) credentials[k] = $('#node-config-input-' + k).val();
+      for (const k of credentialsOf(String(body.authType), String(body.clientAuth))) credentials[k] = $('#node-config-input-' + k).val();
       body.credentials = credentials;
       $('#smtp-config-test').prop('disabled', true);
       function showFailure(err: NonNullable<TestAnswer['error']>) {
@@ -390,12 +564,26 @@ RED.nodes.registerType<ConnectionProps, ConnectionCredentials>('smtp-oauth-confi
         });
     });
   },
+  oneditsave: function () {
+    // Graph sends with client credentials only: another method saves SMTP, as it sends, rather
+    // than a transport the deploy would refuse from a row the dialog no longer shows.
+    if ($('#node-config-input-authType').val() !== CLIENT_CREDENTIALS) $('#node-config-input-transport').val('smtp');
+  },
 });
 
 // The Outbox tab speaks through the connection node's messages (Node-RED gives its definition `_`).
 addOutboxTab((key, options) =>
   (RED.nodes.getType('smtp-oauth-config') as unknown as { _: (key: string, options?: Record<string, unknown>) => string })._(key, options),
 );
+
+/** The answer of POST smtp-oauth-config/certificate. */
+interface CertificateAnswer {
+  subject: string;
+  sha1: string;
+  sha256: string;
+  /** ISO 8601. */
+  notAfter: string;
+}
 
 /** The answer of POST smtp-oauth-config/test. */
 interface TestAnswer {

@@ -12,6 +12,8 @@ import { text } from '../../lib/errors/texts';
 import { localized, requestLanguage, translator, withHint, type Say } from '../../lib/errors/translate';
 import type { ConnectionCredentials } from '../../lib/config/transport-options';
 import { CONNECTION_DEFAULTS, CREDENTIALS } from '../../shared/constants';
+import { pemBlocks, pemText } from '../../shared/pem';
+import { certificateInfo } from '../../lib/auth/certificate-info';
 import { registerOutboxAdmin } from './outbox-admin';
 import type { OutcomeReceiver, SmtpOauthConfigNode } from './types';
 
@@ -25,6 +27,12 @@ const errorJson = (error: MailError, say: Say) => {
   const err = localized(error, say);
   return { message: err.message, code: err.code, responseCode: err.responseCode, hint: err.hint };
 };
+
+/**
+ * The longest certificate text the dialog may have read: a certificate is 1–2 KB of PEM, a chain
+ * of a few a handful; this bounds what one request makes the runtime parse.
+ */
+const MAX_CERTIFICATE_CHARS = 64 * 1024;
 
 /** An error as the log shows it: the message, then the hint, in the language of `say`. */
 const logLine = (error: Localizable, say: Say) => withHint(localized(error, say));
@@ -189,6 +197,27 @@ export = function (RED: NodeAPI) {
       .filter(([, s]) => s.host)
       .map(([key, s]) => ({ key, description: s.description || key, host: s.host, port: Number(s.port), secure: !!s.secure }));
     res.json(list);
+  });
+
+  // What the dialog shows of the client certificate: subject, the thumbprints Entra's portal lists,
+  // and the expiry. A certificate is public, so reading it needs only read permission; the dialog
+  // never sends the private key here, and the answer holds nothing but these four values.
+  RED.httpAdmin.post('/smtp-oauth-config/certificate', RED.auth.needsPermission('smtp-oauth-config.read'), (req, res) => {
+    const lng = requestLanguage(req.headers['accept-language']);
+    const t = (key: string) => RED._(`smtp-oauth-config.certificate.${key}`, lng ? { lng } : {});
+    if (!req.is('application/json')) return void res.status(415).json({ error: t('jsonOnly') });
+    const pem = (req.body as { certificate?: unknown } | undefined)?.certificate;
+    if (typeof pem !== 'string') return void res.status(400).json({ error: t('missing') });
+    if (pem.length > MAX_CERTIFICATE_CHARS) return void res.status(413).json({ error: t('tooLarge') });
+    // Only the first CERTIFICATE block is read: a bundle's other blocks (a chain, a key) never are.
+    const block = pemBlocks(pem).find((b) => b.label === 'CERTIFICATE');
+    if (!block) return void res.status(400).json({ error: t('unreadable') });
+    try {
+      const { subject, sha1, sha256, notAfter } = certificateInfo(pemText(block.text));
+      res.json({ subject, sha1, sha256, notAfter: notAfter.toISOString() });
+    } catch {
+      res.status(400).json({ error: t('unreadable') });
+    }
   });
 
   // Test connection: the values in the dialog, with stored secrets only where they belong (test-connection.ts).
