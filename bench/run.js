@@ -2,7 +2,7 @@
 // `npm run bench`: measures the targets of issue 5 and prints one table, each figure next to its
 // reference measured in the same run (same process, same SMTP sink). Loopback only; every child
 // process and server is closed at the end. Not part of `npm test`: it takes about three minutes.
-// Sections can be picked: node --expose-gc bench/run.js throughput oauth2 attachment rate memory startup html limits outbox
+// Sections can be picked: node --expose-gc bench/run.js throughput oauth2 graph attachment rate memory startup html limits outbox
 const { fork } = require('node:child_process');
 const http = require('node:http');
 const os = require('node:os');
@@ -16,13 +16,14 @@ const { rawNodemailer, nodemailerInNodeRed, sendNode, emailNode, deployWithProbe
 // the compiled dist/ (npm run bench builds it first), as users run it.
 require('tsx/cjs');
 const { startTokenEndpoint } = require('../test/support/token-endpoint');
+const { startGraph } = require('../test/support/graph');
 const { Connection } = require('../dist/lib/connection');
 const { Spool, storableMsg } = require('../dist/lib/delivery/spool');
 const { composeStream } = require('../dist/lib/message/compose');
 const fs = require('node:fs');
 const { htmlToText } = require('../dist/lib/message/plain-text');
 
-const ALL = ['throughput', 'oauth2', 'attachment', 'rate', 'memory', 'startup', 'html', 'limits', 'outbox'];
+const ALL = ['throughput', 'oauth2', 'graph', 'attachment', 'rate', 'memory', 'startup', 'html', 'limits', 'outbox'];
 const picked = process.argv.slice(2).filter((a) => ALL.includes(a));
 const sections = picked.length ? picked : ALL;
 const rows = [];
@@ -160,6 +161,82 @@ async function oauth2(rt, sink) {
       ok(renewals === 1 && calls.fetched === 1 && calls.waited > 0, 'exactly 1 more, concurrent sends wait for it'),
     );
   } finally {
+    await endpoint.close();
+  }
+}
+
+/**
+ * Microsoft Graph against the loopback Graph server (test/support/graph.ts, in this process). The
+ * transport's one attempt per mail, with one prebuilt MIME message, vs a plain axios loop posting
+ * that MIME base64 with one token and the same 4 requests at once: what any client of Graph's
+ * sendMail does at least. Then the whole connection (queue, token cache, the MIME built per mail)
+ * vs an axios loop that builds each mail with nodemailer's MailComposer first.
+ */
+async function graph() {
+  const axios = require('axios');
+  const MailComposer = require('nodemailer/lib/mail-composer');
+  const { GraphTransport } = require('../dist/lib/transports/graph');
+  const { clientCredentialTokens } = require('../dist/lib/auth/client-credentials');
+  const endpoint = await startTokenEndpoint({ expiresIn: 3600 });
+  const server = await startGraph({ tokens: () => endpoint.state.issued });
+  const user = 'bench@example.com';
+  const config = { transport: 'graph', authType: 'oauth2-client-credentials', tokenUrl: endpoint.url, graphUrl: server.url };
+  const creds = { user, clientId: endpoint.clientId, clientSecret: endpoint.clientSecret };
+  const message = (i) => ({ from: user, to: 'to@example.com', subject: `graph ${i}`, text: 'x'.repeat(200) });
+  const TOTAL = 2000;
+  const AT_ONCE = 4;
+  try {
+    const tokens = clientCredentialTokens(config, creds, {});
+    const transport = new GraphTransport(config, creds, { tokens });
+    const conn = new Connection(config, creds);
+    const raw = await new MailComposer(message(0)).compile().build();
+    const outgoing = { envelope: { from: user, to: ['to@example.com'] }, messageId: '<bench@example.com>', open: () => raw };
+    const signal = new AbortController().signal;
+    const url = `${server.url}/v1.0/users/${encodeURIComponent(user)}/sendMail`;
+    const headers = { Authorization: `Bearer ${(await tokens.get()).accessToken}`, 'Content-Type': 'text/plain' };
+    const runs = {
+      transport: (n) => pump(n, AT_ONCE, () => transport.send(outgoing, signal)),
+      plain: (n) => pump(n, AT_ONCE, () => axios.post(url, raw.toString('base64'), { headers })),
+      // Every mail handed over at once: the queue and the transport keep 4 requests under way.
+      connection: (n) => pump(n, n, (i) => conn.send(message(i))),
+      composing: (n) =>
+        pump(n, AT_ONCE, async (i) =>
+          axios.post(url, (await new MailComposer(message(i)).compile().build()).toString('base64'), { headers }),
+        ),
+    };
+    for (const run of Object.values(runs)) await run(300);
+    const order = Object.keys(runs);
+    const got = Object.fromEntries(order.map((k) => [k, []]));
+    const ratios = { transport: [], connection: [] };
+    for (let round = 0; round < 7; round++) {
+      const now = {};
+      for (let k = 0; k < order.length; k++) {
+        const which = order[(round + k) % order.length];
+        now[which] = rate(TOTAL, await runs[which](TOTAL));
+        got[which].push(now[which]);
+      }
+      ratios.transport.push(now.transport / now.plain);
+      ratios.connection.push(now.connection / now.composing);
+    }
+    await conn.close();
+    const sent = server.state.sent.length;
+    const expected = 4 * 300 + 4 * 7 * TOTAL;
+    if (sent !== expected) throw new Error(`the Graph server recorded ${sent} of ${expected} mails`);
+    const spread = (r) => `rounds ${Math.min(...r).toFixed(2)}–${Math.max(...r).toFixed(2)}`;
+    row(
+      `Graph transport: one attempt per mail, the same MIME (${TOTAL} small mails, 4 at once; median of 7 rounds)`,
+      `${median(got.transport).toFixed(0)} msg/s; ${endpoint.state.requests.length} token requests in all (one per token cache)`,
+      `plain axios loop posting that MIME: ${median(got.plain).toFixed(0)} msg/s`,
+      ok(median(ratios.transport) >= 0.9, `${median(ratios.transport).toFixed(2)}× (${spread(ratios.transport)}; target ≥ 0.9×)`),
+    );
+    row(
+      '  … the whole connection over Graph: queue, token cache, each MIME built from the msg',
+      `${median(got.connection).toFixed(0)} msg/s`,
+      `axios loop building each MIME with nodemailer's MailComposer: ${median(got.composing).toFixed(0)} msg/s`,
+      `${median(ratios.connection).toFixed(2)}× (${spread(ratios.connection)})`,
+    );
+  } finally {
+    await server.close();
     await endpoint.close();
   }
 }
@@ -536,6 +613,7 @@ function html() {
     rt = await startRuntime({}, { emailNode: sections.includes('throughput') ? emailNodeModule() : undefined });
     if (sections.includes('throughput')) await throughput(rt, sink);
     if (sections.includes('oauth2')) await oauth2(rt, sink);
+    if (sections.includes('graph')) await graph();
     if (sections.includes('attachment')) await attachment(sink);
     if (sections.includes('rate')) await rateLimit(rt, sink);
     if (sections.includes('memory')) await memory(rt, sink);
