@@ -7,6 +7,8 @@ import { helper, deploy, instantBackoff, outcome, whenStatus, type Deployed, typ
 import { startGraph, type GraphServer } from './support/graph';
 import { startSmtp, type SmtpServer } from './support/smtp';
 import { startTokenEndpoint, type TokenEndpoint } from './support/token-endpoint';
+import { clientCertificate } from './support/certificate';
+import configNode from '../src/nodes/smtp-oauth-config/smtp-oauth-config';
 
 const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64');
 const MAILBOX = 'sender@contoso.example';
@@ -148,5 +150,56 @@ describe('send-smtp-email over Microsoft Graph', function () {
     const token = idp.state.issued.at(-1)!;
     const everything = JSON.stringify([caught.msg, nodes.send.status.args, helper.log().args]);
     for (const secret of [token, token.split('.')[2], 'cs-graph-XYZ']) assert.ok(!everything.includes(secret), 'a secret leaked');
+  });
+
+  describe('Test connection', function () {
+    const post = (body: object) => helper.request().post('/smtp-oauth-config/test').send(body).expect(200);
+    const dialog = (credentials: object, extra: object = {}) => ({
+      service: 'Outlook365',
+      authType: 'oauth2-client-credentials',
+      transport: 'graph',
+      graphUrl: graph.url,
+      tokenUrl: idp.url,
+      credentials: { user: MAILBOX, clientId: 'app-1', ...credentials },
+      ...extra,
+    });
+
+    it('fetches a token and says what its roles show of Mail.Send, without sending or opening SMTP', async function () {
+      await helper.load([configNode], []);
+      let res = await post(dialog({ clientSecret: 'cs-graph-XYZ' }));
+      assert.equal(res.body.ok, true);
+      assert.match(res.body.note, /grants Microsoft Graph's Mail\.Send application permission, which reaches every mailbox/);
+      idp.state.roles = ['SMTP.SendAsApp'];
+      try {
+        res = await post(dialog({ clientSecret: 'cs-graph-XYZ' }));
+      } finally {
+        idp.state.roles = ['SMTP.SendAsApp', 'Mail.Send'];
+      }
+      assert.equal(res.body.ok, true);
+      assert.match(res.body.note, /lists no Mail\.Send .*RBAC for Applications.*Test-ServicePrincipalAuthorization/);
+      assert.equal(graph.state.requests.length, 0, 'nothing was sent to Graph');
+      assert.equal(smtpConnections, 0);
+    });
+
+    it('with a certificate: the token endpoint gets a signed assertion, and a refusal comes back diagnosed', async function () {
+      const registered = clientCertificate({ days: 30 });
+      const other = clientCertificate({ days: 30 });
+      const certIdp = await startTokenEndpoint({ clientId: 'app-1', certificate: registered.cert });
+      try {
+        await helper.load([configNode], []);
+        const certificate = (pair: typeof registered) =>
+          dialog({ clientCertificate: pair.cert, clientPrivateKey: pair.key }, { clientAuth: 'certificate', tokenUrl: certIdp.url });
+        const ok = await post(certificate(registered));
+        assert.equal(ok.body.ok, true, JSON.stringify(ok.body));
+        assert.equal(certIdp.state.requests[0].client_assertion_type, 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer');
+        const refused = await post(certificate(other));
+        assert.equal(refused.body.ok, false);
+        assert.equal(refused.body.error.code, 'EOAUTH2');
+        assert.match(refused.body.error.message, /AADSTS700027/);
+        assert.ok(!JSON.stringify(refused.body).includes(other.key.split('\n')[1]), 'no line of the key in the answer');
+      } finally {
+        await certIdp.close();
+      }
+    });
   });
 });
