@@ -13,7 +13,7 @@ import configNode from '../src/nodes/smtp-oauth-config/smtp-oauth-config';
 import type { StoredConnection } from '../src/lib/config/connection-config';
 
 const response = (text: string) => providers.smtp.find((r) => r.response.includes(text))!.response;
-const tokenAnswer = (code: number) => providers.token.find((t) => t.body.error_codes[0] === code)!;
+const tokenAnswer = (code: number) => providers.token.find((t) => t.body.error_codes?.[0] === code)!;
 
 /** Deploys with stop on error off and the result in msg, sends one msg, returns the stored result. */
 async function attempt({ connection, credentials, send = {}, msg = {} }: DeployOptions & { msg?: NodeMessage }): Promise<EmailResult> {

@@ -13,6 +13,7 @@ import { fakeClock } from '../support/clock';
 import { delivered } from '../support/connection';
 import { startGraph, type GraphServer } from '../support/graph';
 import { englishOf } from '../../src/lib/errors/texts';
+import providers from '../fixtures/provider-responses.json';
 import { startTokenEndpoint, type TokenEndpoint } from '../support/token-endpoint';
 
 const MAILBOX = 'sender@contoso.example';
@@ -229,6 +230,46 @@ describe('graph transport', function () {
         assert.match(err.message, message);
         assert.match(err.hint ?? '', hint);
         assert.equal(graph.state.sent.length, 0);
+      });
+    }
+
+    // What Microsoft Graph really answers (test/fixtures/provider-responses.json), and what the user is told.
+    const told: Record<string, RegExp | 'retried'> = {
+      'Invalid audience': /another resource/,
+      'token is expired': 'retried',
+      ErrorAccessDenied: /Mail\.Send application permission with admin consent.*RBAC for Applications/s,
+      ErrorInvalidUser: /no mailbox by this name/,
+      MailboxNotEnabledForRESTAPI: /no Exchange Online mailbox/,
+      ErrorSendAsDenied: /leave Custom From empty.*Send As/s,
+      ErrorInvalidRecipients: /no valid recipient/,
+      RequestEntityTooLarge: /too large/,
+      ApplicationThrottled: 'retried',
+      ServiceUnavailable: 'retried',
+    };
+    for (const answer of providers.graph.filter((a) => a.where === 'sendMail')) {
+      const { code, message } = answer.body.error;
+      const key = Object.keys(told).find((k) => code === k || message.includes(k))!;
+      it(`Graph's ${answer.status} ${code} (${answer.cause})`, async function () {
+        assert.ok(key, 'every answer of the fixtures has an expectation');
+        // A 401 is answered twice where it is for good: the transport renews the token once.
+        const times = answer.status === 401 && told[key] !== 'retried' ? 2 : 1;
+        for (let i = 0; i < times; i++) graph.state.answerNext(answer.status, answer.body, answer.headers);
+        const conn = connect({ retryForSeconds: 60 });
+        if (told[key] === 'retried') {
+          try {
+            await delivered(conn.send(mail()));
+            assert.equal(graph.state.sent.length, 1);
+          } finally {
+            await conn.close();
+          }
+          return;
+        }
+        const err = await failure(conn);
+        assert.equal(err.code, 'EGRAPH');
+        assert.equal(err.responseCode, answer.status);
+        assert.match(err.message, new RegExp(code));
+        assert.match(err.hint ?? '', told[key] as RegExp);
+        assert.equal(err.attempts, 1, 'not retried: it fails the same way every time');
       });
     }
 

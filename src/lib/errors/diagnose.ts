@@ -32,6 +32,7 @@ const draftPath = (e: MailError) => e.command === 'draft' || e.command === 'atta
 const GRAPH_RULES: Rule[] = [
   { match: graph(401), hint: text('hints.graph.wrongAudience') },
   { match: (t, e) => graph(403)(t, e) && draftPath(e), hint: text('hints.graph.accessDeniedUpload') },
+  { match: graph(403, /ErrorSendAsDenied/), hint: text('hints.graph.sendAsDenied') },
   { match: graph(403), hint: text('hints.graph.accessDenied') },
   { match: graph(404, /MailboxNotEnabledForRESTAPI/i), hint: text('hints.graph.notEnabled') },
   // Any other 404 of the first request names a user Graph does not know; later ones a draft gone missing.
@@ -45,6 +46,7 @@ const GRAPH_RULES: Rule[] = [
     match: (t, e) => graph(503)(t, e) || graph(504)(t, e),
     hint: retried(text('hints.graph.unavailable'), text('hints.graph.unavailableRetried')),
   },
+  { match: graph(400, /ErrorInvalidRecipients/), hint: text('hints.graph.invalidRecipients') },
   { match: graph(400), hint: text('hints.graph.badRequest') },
 ];
 
@@ -64,6 +66,7 @@ const RULES: Rule[] = [
   // Certificate credentials (RFC 7523 private_key_jwt): a signature or thumbprint Entra ID does not
   // know (the certificate is not uploaded, or another key signed), and an assertion outside its time.
   { match: (t) => /AADSTS700027\b/.test(t), hint: text('hints.server.certificateNotRegistered') },
+  { match: (t) => /AADSTS700023\b/.test(t), hint: text('hints.server.assertionAudience', { tokenUrl: TOKEN_URL_EXAMPLE }) },
   { match: (t) => /AADSTS700024\b/.test(t), hint: text('hints.server.assertionTime') },
   { match: (t) => /AADSTS700016\b/.test(t), hint: text('hints.server.appNotFound') },
   { match: (t) => /AADSTS90002\b/.test(t), hint: text('hints.server.tenantNotFound') },
