@@ -181,7 +181,11 @@ describe("a newcomer's error paths in the editor (Chromium)", function () {
     ]);
     const state = () => page.evaluate((n) => ({ valid: RED.nodes.node(n).valid, errors: RED.nodes.node(n).validationErrors }), id);
     assert.deepEqual(await state(), { valid: false, errors: ['from'] });
-    assert.ok(await canvasNode(id).locator('.red-ui-flow-node-error').isVisible(), 'the warning triangle');
+    // The canvas draws the triangle on its next animation frame, not during the import: waited for
+    // (a busy machine's frame can come after the check above), not read at once.
+    const triangle = canvasNode(id).locator('.red-ui-flow-node-error');
+    await triangle.waitFor({ state: 'visible', timeout: 10000 }).catch(() => undefined);
+    assert.ok(await triangle.isVisible(), 'the warning triangle');
 
     await openDialog(id);
     const warning = page.locator('#smtp-send-no-sender');
