@@ -26,6 +26,10 @@ export const CLIENT_AUTH = ['secret', 'certificate'] as const;
 export type ClientAuth = (typeof CLIENT_AUTH)[number];
 /** Microsoft Graph's root in the global cloud; national clouds have their own. */
 export const GRAPH_URL = 'https://graph.microsoft.com';
+/** Graph's root as typed, trimmed and without a trailing slash; empty: the global cloud's. */
+export const graphRoot = (value: unknown): string => (typeof value === 'string' ? value.trim().replace(/\/+$/, '') : '') || GRAPH_URL;
+/** The scope Graph's tokens are asked for when the connection sets none: the resource with /.default. */
+export const graphScope = (graphUrl: unknown): string => `${graphRoot(graphUrl)}/.default`;
 
 /**
  * A host name (RFC 1123), an IPv4 address or an IPv6 address, with nothing else around it: no

@@ -1,14 +1,16 @@
 // Which token cache a connection gets: the scope Graph's tokens are asked for, and what a
 // certificate connection sends instead of a secret (against the loopback token endpoint).
 import assert from 'node:assert/strict';
-import { clientCredentialTokens, graphScope } from '../../src/lib/auth/client-credentials';
+import { clientCredentialTokens } from '../../src/lib/auth/client-credentials';
+import { graphScope } from '../../src/shared/connection-fields';
 import { clientCertificate } from '../support/certificate';
 import { startTokenEndpoint } from '../support/token-endpoint';
 
 describe('client credentials', function () {
   it("asks for Graph's own scope when a Graph connection sets none, for the Graph URL's cloud", async function () {
-    assert.equal(graphScope({}), 'https://graph.microsoft.com/.default');
-    assert.equal(graphScope({ graphUrl: 'https://graph.microsoft.us' }), 'https://graph.microsoft.us/.default');
+    assert.equal(graphScope(''), 'https://graph.microsoft.com/.default');
+    assert.equal(graphScope('https://graph.microsoft.us'), 'https://graph.microsoft.us/.default');
+    assert.equal(graphScope(' https://graph.microsoft.us/ '), 'https://graph.microsoft.us/.default');
     const idp = await startTokenEndpoint({ clientId: 'app', clientSecret: 's' });
     try {
       const config = { authType: 'oauth2-client-credentials' as const, tokenUrl: idp.url };

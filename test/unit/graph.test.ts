@@ -300,33 +300,35 @@ describe('graph transport', function () {
   });
 
   describe('Test connection', function () {
-    it('says that the token grants Mail.Send tenant-wide when its roles list it, and sends nothing', async function () {
-      idp.state.roles = ['Mail.Send'];
-      const conn = connect();
-      try {
-        const note = await conn.verify();
-        assert.equal(note?.key, 'notes.graph.mailSendTenantWide');
-        assert.match(englishOf(note!), /every mailbox/);
-        assert.equal(graph.state.requests.length, 0);
-      } finally {
-        await conn.close();
-        idp.state.roles = ['SMTP.SendAsApp', 'Mail.Send'];
-      }
-    });
-
-    it('says what to check when the roles list no Mail.Send (RBAC for Applications grants show in no token)', async function () {
-      idp.state.roles = ['SMTP.SendAsApp'];
-      const conn = connect();
-      try {
-        const note = await conn.verify();
-        assert.equal(note?.key, 'notes.graph.mailSendNotListed');
-        assert.match(englishOf(note!), /Test-ServicePrincipalAuthorization/);
-        assert.equal(graph.state.requests.length, 0);
-      } finally {
-        await conn.close();
-        idp.state.roles = ['SMTP.SendAsApp', 'Mail.Send'];
-      }
-    });
+    const cases: [string, string[], string, RegExp][] = [
+      [
+        'says that the token grants Mail.Send tenant-wide when its roles list it',
+        ['Mail.Send'],
+        'notes.graph.mailSendTenantWide',
+        /every mailbox/,
+      ],
+      [
+        'says what to check when the roles list no Mail.Send (RBAC for Applications grants show in no token)',
+        ['SMTP.SendAsApp'],
+        'notes.graph.mailSendNotListed',
+        /Test-ServicePrincipalAuthorization/,
+      ],
+    ];
+    for (const [name, roles, key, words] of cases) {
+      it(`${name}, and sends nothing`, async function () {
+        idp.state.roles = roles;
+        const conn = connect();
+        try {
+          const note = await conn.verify();
+          assert.equal(note?.key, key);
+          assert.match(englishOf(note!), words);
+          assert.equal(graph.state.requests.length, 0);
+        } finally {
+          await conn.close();
+          idp.state.roles = ['SMTP.SendAsApp', 'Mail.Send'];
+        }
+      });
+    }
   });
 
   it('sends with certificate credentials: a signed client assertion instead of a secret, for the Graph scope', async function () {

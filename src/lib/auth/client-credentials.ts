@@ -1,11 +1,8 @@
-import { GRAPH_URL } from '../../shared/constants';
+import { graphScope } from '../../shared/connection-fields';
 import type { ConnectionConfig, ConnectionCredentials } from '../config/connection-config';
 import type { MailError } from '../errors/errors';
 import { assertionSigner } from './client-assertion';
 import { TokenCache, type ClientCredentials, type TokenCacheOptions } from './token-cache';
-
-/** The scope Graph's tokens are asked for when the connection sets none: the resource with /.default. */
-export const graphScope = (config: ConnectionConfig): string => `${config.graphUrl || GRAPH_URL}/.default`;
 
 /**
  * The token cache of a connection with OAuth2 client credentials, shared by every attempt of every
@@ -18,7 +15,7 @@ export function clientCredentialTokens(
   options: TokenCacheOptions,
 ): TokenCache | undefined {
   if (config.authType !== 'oauth2-client-credentials') return undefined;
-  const scope = config.scope || (config.transport === 'graph' ? graphScope(config) : '');
+  const scope = config.scope || (config.transport === 'graph' ? graphScope(config.graphUrl) : '');
   const tokenUrl = config.tokenUrl || '';
   const clientId = creds.clientId || '';
   const credentials: ClientCredentials = { tokenUrl, clientId, scope };

@@ -1,4 +1,4 @@
-import { httpClient } from '../net/http-client';
+import { hostOf, httpClient, timedOut } from '../net/http-client';
 import { ErrorCodes, mailError, type MailError } from '../errors/errors';
 import { text, type Text } from '../errors/texts';
 import { TOKEN_URL_EXAMPLE } from '../../shared/constants';
@@ -200,17 +200,12 @@ export function retryAfterMs(value: unknown, now = Date.now()): number | undefin
 }
 
 function requestFailed(tokenUrl: string, e: NodeJS.ErrnoException): MailError {
-  let host = tokenUrl;
-  try {
-    host = new URL(tokenUrl).host;
-  } catch {
-    /* keep the raw value */
-  }
+  const host = hostOf(tokenUrl);
   if (/maxContentLength/.test(e.message)) {
     return mailError(ErrorCodes.EOAUTH2, text('errors.token.tooLarge', { kb: MAX_TOKEN_RESPONSE / 1024 }), text('hints.token.tooLarge'));
   }
-  const timedOut = e.code === 'ECONNABORTED' || e.code === 'ETIMEDOUT';
-  const err: MailError & { transient?: boolean } = timedOut
+  const late = timedOut(e);
+  const err: MailError & { transient?: boolean } = late
     ? mailError(ErrorCodes.EOAUTH2, text('errors.token.timedOut', { host }), text('hints.token.timedOut'))
     : mailError(
         ErrorCodes.EOAUTH2,
@@ -219,6 +214,6 @@ function requestFailed(tokenUrl: string, e: NodeJS.ErrnoException): MailError {
       );
   // A time-out or a connection cut mid-request may pass; a refused connection or an unknown host
   // is a wrong token URL far more often than an outage.
-  if (timedOut || e.code === 'ECONNRESET') err.transient = true;
+  if (late || e.code === 'ECONNRESET') err.transient = true;
   return err;
 }

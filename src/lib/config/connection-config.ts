@@ -11,6 +11,7 @@ import {
   isUnset,
   readNumber,
   GRAPH_URL,
+  graphRoot,
   type AuthType,
   type ChoiceField,
   type ClientAuth,
@@ -143,7 +144,7 @@ export function checkConnectionConfig(raw: unknown): ConnectionConfig {
  * server, a local proxy): a token sent in clear text across a network is anyone's.
  */
 function graphUrl(value: unknown): string {
-  const url = textField(value, FIELDS.graphUrl).trim().replace(/\/+$/, '') || FIELDS.graphUrl.default;
+  const url = graphRoot(textField(value, FIELDS.graphUrl));
   const loopback = /^http:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?$/i.test(url);
   if (!isText(FIELDS.graphUrl, url) || (/^http:/i.test(url) && !loopback))
     throw invalid(text('errors.config.badGraphUrl', { url: url.slice(0, 120) }), text('hints.config.badGraphUrl', { url: GRAPH_URL }));

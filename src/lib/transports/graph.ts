@@ -8,8 +8,8 @@ import { timeoutMs } from '../config/transport-options';
 import { ErrorCodes, mailError } from '../errors/errors';
 import { text, type Text } from '../errors/texts';
 import { isNetworkFault, type RetryableError } from '../errors/transient';
-import { httpClient } from '../net/http-client';
-import { GRAPH_URL } from '../../shared/constants';
+import { hostOf, httpClient, timedOut } from '../net/http-client';
+import { graphRoot } from '../../shared/connection-fields';
 import { DraftTooLargeError, headerRecipients, splitForDraft, withBcc, type DraftAttachment } from './graph-mime';
 import { Slots } from './slots';
 import type { Delivery, Outgoing, Transport } from './transport';
@@ -57,7 +57,7 @@ export class GraphTransport implements Transport {
     creds: ConnectionCredentials,
     private readonly options: GraphTransportOptions,
   ) {
-    this.origin = new URL(config.graphUrl || GRAPH_URL).origin;
+    this.origin = new URL(graphRoot(config.graphUrl)).origin;
     this.root = `${this.origin}/v1.0/users/${encodeURIComponent(creds.user || '')}`;
     // More would only earn 429s: Graph serves four at once per app and mailbox, whatever the pool size says.
     this.size = Math.min(config.maxConnections || GRAPH_CONCURRENCY, GRAPH_CONCURRENCY);
@@ -295,14 +295,9 @@ function errorOf(data: unknown): { code?: string; message?: string } {
 /** A request that got no answer: a time-out or a connection that failed may pass; an unknown host or a refused certificate will not. */
 function unreachable(url: string, e: NodeJS.ErrnoException, signal: AbortSignal): RetryableError {
   if (signal.aborted) return Object.assign(new Error('aborted'), { code: 'EABORTED' });
-  let host = url;
-  try {
-    host = new URL(url).host;
-  } catch {
-    /* keep the raw value */
-  }
-  const timedOut = e.code === 'ECONNABORTED' || e.code === 'ETIMEDOUT';
-  const err: RetryableError = timedOut
+  const host = hostOf(url);
+  const late = timedOut(e);
+  const err: RetryableError = late
     ? mailError(ErrorCodes.EGRAPH, text('errors.graph.timedOut', { host }), text('hints.graph.timedOut'))
     : mailError(
         ErrorCodes.EGRAPH,
@@ -310,6 +305,7 @@ function unreachable(url: string, e: NodeJS.ErrnoException, signal: AbortSignal)
         text('hints.graph.unreachable'),
       );
   err.originalCode = e.code;
-  if (timedOut || isNetworkFault(e.code)) err.transient = true;
+  // Time-outs (ETIMEDOUT, axios' ECONNABORTED) are among the network faults.
+  if (isNetworkFault(e.code)) err.transient = true;
   return err;
 }

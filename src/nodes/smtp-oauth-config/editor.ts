@@ -9,7 +9,6 @@ import {
   CREDENTIALS,
   credentialsOf,
   defaultPoolSize,
-  GRAPH_URL,
   M365_SCOPE,
   M365_SERVICE,
   M365_TOKEN_URL,
@@ -25,7 +24,7 @@ import {
   type CredentialName,
   type Security,
 } from '../../shared/constants';
-import { editorProperty, isHost } from '../../shared/connection-fields';
+import { editorProperty, graphScope as graphScopeOf, isHost } from '../../shared/connection-fields';
 import { certificatesOf, isPrivateKey, pemBlocks, pemText } from '../../shared/pem';
 
 /** The dialog's values as Node-RED's editor stores them: numbers typed into a field are saved as text. */
@@ -273,12 +272,7 @@ RED.nodes.registerType<ConnectionProps, ConnectionCredentials>('smtp-oauth-confi
     /** How mails leave: Graph only with client credentials, whatever the hidden select still holds. */
     const transportNow = () => (String($auth.val()) === CLIENT_CREDENTIALS ? String($transport.val()) : 'smtp');
     /** The scope the runtime asks Graph's token for when the field is empty. */
-    const graphScope = () =>
-      `${
-        String($graphUrl.val() || '')
-          .trim()
-          .replace(/\/+$/, '') || GRAPH_URL
-      }/.default`;
+    const graphScope = () => graphScopeOf($graphUrl.val());
 
     function refresh() {
       const service = String($service.val() || '');
