@@ -3,19 +3,19 @@ import { setMaxListeners } from 'node:events';
 import { ECONNECTION } from 'nodemailer/lib/errors';
 import type Mail from 'nodemailer/lib/mailer';
 import type { AuthType } from '../../shared/constants';
-import { diagnose, hintTextFor } from '../errors/diagnose';
-import { ErrorCodes, hintOf, mailError, messageOf, setHint, setMessage, textError, type MailError } from '../errors/errors';
-import { isText, text, type Text } from '../errors/texts';
+import { ErrorCodes, hintOf, messageOf, setHint, setMessage, textError, type MailError } from '../errors/errors';
+import { text, type Text } from '../errors/texts';
 import { isTransient, type RetryableError } from '../errors/transient';
 import { composeStream, fixMessageId } from '../message/compose';
 import type { Outgoing, Transport } from '../transports/transport';
-import { maskError, shownRecipients, visibleAddresses } from './privacy';
+import { shownRecipients, visibleAddresses } from './privacy';
 import type { RateLimiter } from './rate-limiter';
 import { owedOf, Recipients, type RecipientProgress } from './recipients';
-import { Backoff, backoffDelay, MAX_ATTEMPTS } from './retry';
+import { Backoff, backoffDelay } from './retry';
 import { nextId, storableMsg } from './spool';
 import type { Found, MailRecord, Store } from './store';
-import type { HandedOver, LastError, Origin, Outcome, OutboxControl, OutboxEntry, SendError, SentInfo, Watch } from './outcome';
+import { deletedError, describeError, ending, failure, outOfTime, seconds } from './verdicts';
+import type { HandedOver, Origin, Outcome, OutboxControl, OutboxEntry, SendError, SentInfo, Watch } from './outcome';
 
 export interface QueueOptions {
   /** How long a mail is retried, in ms, from its first attempt; 0: never. */
@@ -115,12 +115,7 @@ function owing(record: MailRecord, progress: RecipientProgress | undefined): Mai
   return { ...record, envelope: { ...record.envelope, to: owedOf(progress) }, progress };
 }
 
-const deletedError = (attempts: number): SendError =>
-  Object.assign(mailError(ErrorCodes.EOUTBOX, text('errors.outbox.deleted'), text('hints.outbox.deleted')), { attempts });
-
 const byId = (a: Job, b: Job) => (a.record.id < b.record.id ? -1 : a.record.id > b.record.id ? 1 : 0);
-const seconds = (ms: number) => Math.round(ms / 1000);
-const firstLine = (answer: string) => answer.split('\n')[0].trim();
 const clock = (ms: number) => new Date(ms).toTimeString().slice(0, 5);
 
 /**
@@ -530,10 +525,7 @@ export class DeliveryQueue implements OutboxControl {
     if (!this.options.retryMs || !isTransient(err)) return null;
     if (this.closing) return text('errors.retry.closed', { count: attempts });
     if (!this.store.reusable(job.record.id) && !job.body) return text('errors.retry.streamed');
-    const elapsed = this.backoff.now() - started;
-    if (elapsed >= this.options.retryMs || attempts >= MAX_ATTEMPTS)
-      return text('errors.retry.gaveUp', { count: attempts, seconds: seconds(elapsed) });
-    return undefined;
+    return outOfTime(err, attempts, this.backoff.now() - started, this.options);
   }
 
   /** What a failed attempt changes in a mail's record: with the recipients still owed, its error and its next attempt. */
@@ -542,7 +534,7 @@ export class DeliveryQueue implements OutboxControl {
       ...owing(job.record, job.recipients.state),
       attempts,
       firstAttemptAt: started,
-      lastError: this.describe(err, job),
+      lastError: describeError(err, job.record, this.options),
     };
     if (nextAttemptAt === undefined) delete record.nextAttemptAt;
     else record.nextAttemptAt = nextAttemptAt;
@@ -583,57 +575,15 @@ export class DeliveryQueue implements OutboxControl {
     );
   }
 
-  /** A transient failure as a record keeps it: with the hint the user would get, and no address the message hides. */
-  private describe(err: RetryableError, job: Job): LastError {
-    const out: LastError = { message: err.message };
-    if (err.messageKey) setMessage(out, text(err.messageKey, err.params), err.message);
-    if (err.code) out.code = err.code;
-    if (err.responseCode) out.responseCode = err.responseCode;
-    // The error's own hint first, as diagnose() does for a failure.
-    const hint = hintOf(err) ?? hintTextFor(err, { authType: this.options.authType, customFrom: job.record.customFrom });
-    if (isText(hint)) setHint(out, hint);
-    else if (hint) out.hint = hint;
-    return maskError(out, job.record.shown ?? []);
-  }
-
   /** The error of a mail that failed before its first attempt (the message could not be built). */
   rejected(err: MailError, customFrom: boolean): SendError {
-    return this.failed(err as RetryableError, 0, customFrom);
+    return failure(err as RetryableError, 0, customFrom, this.options);
   }
 
-  /** The error a mail ends with: diagnosed, with the attempts, and why it ended when retries were possible. */
-  private failed(err: RetryableError, attempts: number, customFrom: boolean | undefined, why?: Text): SendError {
-    if (why) setMessage(err, text('errors.withReason', { error: messageOf(err), reason: why }));
-    const out = diagnose(err, { authType: this.options.authType, customFrom, noRetry: !this.options.retryMs }) as SendError;
-    out.attempts = attempts;
-    delete (out as RetryableError).transient;
-    delete (out as RetryableError).retryAfterMs;
-    delete (out as RetryableError).retryAtOnce;
-    return out;
-  }
-
-  /**
-   * The end of a mail that is not retried (any more): a failure when the server accepted it for
-   * nobody; else a success for the recipients that have it, with a warning for each answer that
-   * kept others from it, saying why they were given up.
-   */
+  /** The end of a mail that is not retried (any more): see ending(). */
   private end(job: Job, err: RetryableError, attempts: number, why?: Text): Promise<void> {
-    const { recipients } = job;
-    if (!recipients.delivered) return this.finishStored(job, { error: this.failed(err, attempts, job.record.customFrom, why) });
-    // Without a reason of its own, the answer spoke for itself: retries are off, or it is permanent.
-    const reason = why ?? text(this.options.retryMs ? 'errors.retry.permanent' : 'errors.retry.off');
-    const warnings = recipients.undelivered(err).map((u) => this.notDelivered(u.recipients, u.error, job.record.customFrom, reason));
-    return this.delivered(job, recipients.result(attempts, warnings));
-  }
-
-  /** The warning for recipients given up: who, the server's answer, why no further attempt, and the hint for that answer. */
-  private notDelivered(to: string[], err: RetryableError, customFrom: boolean | undefined, reason: Text): Text {
-    const answer = err.response ? firstLine(err.response) : messageOf(err);
-    const hint =
-      hintTextFor(err, { authType: this.options.authType, customFrom, noRetry: !this.options.retryMs }) ??
-      hintOf(err) ??
-      text('hints.send.notDelivered');
-    return text('warnings.notDelivered', { recipients: to.join(', '), answer, reason, hint });
+    const outcome = ending(job.recipients, err, attempts, job.record.customFrom, this.options, why);
+    return 'info' in outcome ? this.delivered(job, outcome.info) : this.finishStored(job, outcome);
   }
 
   private delivered(job: Job, info: SentInfo): Promise<void> {
@@ -677,7 +627,7 @@ export class DeliveryQueue implements OutboxControl {
   private async abandon(job: Job, attempts: number, started: number) {
     const err: RetryableError = setHint(textError(text('errors.queue.abandoned')), text('hints.queue.abandoned'));
     err.code = ECONNECTION;
-    if (!this.store.durable) return this.finishStored(job, { error: this.failed(err, attempts, job.record.customFrom) });
+    if (!this.store.durable) return this.finishStored(job, { error: failure(err, attempts, job.record.customFrom, this.options) });
     try {
       await this.keep(job, this.afterAttempt(job, err, attempts, started));
     } catch (e) {
