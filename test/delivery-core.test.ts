@@ -143,7 +143,7 @@ describe('delivery core', function () {
         });
         nodes.send.receive({ payload: 'x' });
         await whenStatus(nodes.send, () => nodes.config.connection().retrying === 1);
-        const [mail] = nodes.config.outbox!.list();
+        const [mail] = await nodes.config.outbox!.list();
         assert.equal(mail.to, 'undisclosed-recipients:;');
         assert.doesNotMatch(JSON.stringify(mail), /hidden\.person/);
         assert.match(mail.lastError!.message, /<h…@secret\.example>: Greylisted/);
@@ -176,7 +176,7 @@ describe('delivery core', function () {
         });
         nodes.send.receive({ payload: 'x' });
         await whenStatus(nodes.send, () => nodes.config.connection().retrying === 1);
-        const [mail] = nodes.config.outbox!.list();
+        const [mail] = await nodes.config.outbox!.list();
         assert.equal(mail.to, 'to@example.com');
         assert.match(mail.lastError!.message, /<to@example\.com>: Greylisted/);
         assert.deepEqual(mail.delivered, { count: 2, of: 3 });

@@ -307,7 +307,7 @@ describe('outbox on disk', function () {
       const first = watch(nodes.send);
       nodes.send.receive({ payload: 'invoice 7', topic: 'billing' });
       await whenStatus(nodes.send, () => nodes.config.connection().retrying === 1);
-      const [waiting] = nodes.config.outbox!.list();
+      const [waiting] = await nodes.config.outbox!.list();
       assert.equal(waiting.attempts, 1);
       assert.equal(waiting.lastError!.responseCode, 451);
       assert.ok(waiting.lastError!.hint, 'the hint the user would get');
@@ -456,7 +456,7 @@ describe('outbox on disk', function () {
         for (const topic of ['first', 'second', 'third']) nodes.send.receive({ topic, payload: 'secret body text' });
         await ended.until(() => ended.outputs.length === 1);
         await whenStatus(nodes.send, () => nodes.config.connection().waiting === 2);
-        const list = nodes.config.outbox!.list();
+        const list = await nodes.config.outbox!.list();
         assert.deepEqual(
           list.map((e) => e.subject),
           ['second', 'third'],
@@ -475,7 +475,7 @@ describe('outbox on disk', function () {
         assert.equal(caught.topic, 'second');
         assert.match(caught.error.message, /The mail was deleted from the outbox before the server accepted it/);
         assert.deepEqual(
-          nodes.config.outbox!.list().map((e) => e.subject),
+          (await nodes.config.outbox!.list()).map((e) => e.subject),
           ['third'],
         );
         assert.equal(await nodes.config.outbox!.remove(), 1);
@@ -593,7 +593,7 @@ describe('outbox on disk', function () {
         assert.match(refused.err!.hint, /Outbox cap/);
         assert.deepEqual(outboxFiles(), before, 'nothing of the refused mail, no temporary file');
         assert.deepEqual(
-          nodes.config.outbox!.list().map((e) => e.subject),
+          (await nodes.config.outbox!.list()).map((e) => e.subject),
           ['waits'],
         );
       } finally {

@@ -214,7 +214,7 @@ describe('recipients deferred by the server (4xx to RCPT TO)', function () {
       assert.deepEqual(progress, { to: ['a@example.com', 'late@example.com'], accepted: ['a@example.com'], rejected: [] });
       assert.match(response!, /^250 /, "the answer to the attempt a's copy went with");
       assert.deepEqual([record.attempts, record.lastError?.responseCode], [1, 451]);
-      const [waiting] = nodes.config.outbox!.list();
+      const [waiting] = await nodes.config.outbox!.list();
       assert.match(waiting.lastError!.hint!, /greylists/);
       assert.deepEqual(waiting.delivered, { count: 1, of: 2 }, 'the Outbox tab tells it was delivered to 1 of 2');
       assert.equal(waiting.to, 'a@example.com, late@example.com');

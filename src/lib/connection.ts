@@ -12,8 +12,15 @@ import type { HandedOver, Origin, SentInfo, Watch } from './delivery/outcome';
 import { RateLimiter, type Timers } from './delivery/rate-limiter';
 import { Backoff, type RetryTiming } from './delivery/retry';
 import { Spool } from './delivery/spool';
+import type { MailQueue } from './delivery/mail-queue';
+import { RedisLink, sharedKeys } from './delivery/shared/redis';
+import { SessionLeases } from './delivery/shared/session-leases';
+import { SharedQueue } from './delivery/shared/shared-queue';
 import { GraphTransport } from './transports/graph';
 import { SmtpTransport } from './transports/smtp';
+import type { Transport } from './transports/transport';
+import { poolSize } from './config/pool-limits';
+import { randomUUID } from 'node:crypto';
 
 export type { HandedOver, Origin, SendError, SentInfo, Outcome } from './delivery/outcome';
 export { isHandedOver } from './delivery/outcome';
@@ -24,6 +31,17 @@ export interface OutboxOptions {
   maxBytes: number;
   /** Most mails it holds (default 10,000). */
   maxCount?: number;
+}
+
+/** An outbox on Redis, shared by every Node-RED instance that runs the connection. */
+export interface SharedOutboxOptions {
+  /** The connection's node id: the same in every copy of the flows. */
+  name: string;
+  /** The connection's Redis URL (a credential). */
+  url: string;
+  maxBytes: number;
+  /** BullMQ's lock of a job under way (30 s); tests shorten it. */
+  lockMs?: number;
 }
 
 export interface ConnectionOptions extends Pick<QueueOptions, 'report' | 'warn' | 'onChange'> {
@@ -43,6 +61,8 @@ export interface ConnectionOptions extends Pick<QueueOptions, 'report' | 'warn' 
   retry?: RetryTiming;
   /** A disk outbox for the connection's mails; without one, mails wait in memory. */
   outbox?: OutboxOptions;
+  /** An outbox on Redis instead (outbox: redis). */
+  shared?: SharedOutboxOptions;
 }
 
 /** Seconds a send is retried when the connection sets nothing. */
@@ -55,10 +75,12 @@ export const DEFAULT_RETRY_SECONDS = CONNECTION_DEFAULTS.retryForSeconds;
 export class Connection {
   /** The OAuth2 token cache shared by every attempt, for client credentials. */
   readonly tokens?: TokenCache;
-  private readonly transport: SmtpTransport | GraphTransport;
-  private readonly queue: DeliveryQueue;
+  private readonly transport: Transport & { poolSize: number };
+  private readonly queue: MailQueue;
   /** The disk outbox, when mails wait on disk. */
   readonly outbox?: DeliveryQueue & { dir: string };
+  /** The outbox on Redis, when every instance shares one. */
+  readonly shared?: SharedQueue;
 
   constructor(
     readonly config: ConnectionConfig,
@@ -73,23 +95,50 @@ export class Connection {
       // A certificate about to expire belongs to no send: it goes where the connection's own problems go.
       warn: options.onError && ((warning) => options.onError!(textError(warning))),
     });
-    this.transport =
-      config.transport === 'graph' && this.tokens
-        ? new GraphTransport(config, creds, { tokens: this.tokens })
-        : new SmtpTransport(config, creds, { onError: options.onError, tokens: this.tokens, now: backoff.now });
+    const graph = config.transport === 'graph' && this.tokens ? new GraphTransport(config, creds, { tokens: this.tokens }) : undefined;
+    const smtp = (c: ConnectionConfig) => new SmtpTransport(c, creds, { onError: options.onError, tokens: this.tokens, now: backoff.now });
     const rate = config.rateLimitPerMinute ?? 0;
+    const policy = { retryMs: (config.retryForSeconds ?? DEFAULT_RETRY_SECONDS) * 1000, authType: config.authType };
+    const shared = options.shared;
+    if (shared) {
+      const link = new RedisLink(shared.url, (e) => options.onError?.(e));
+      // SMTP sessions are held under leases shared by every instance; Graph has no sessions, only requests at once.
+      this.transport =
+        graph ??
+        new SessionLeases(
+          () => link.ready(),
+          sharedKeys(shared.name),
+          poolSize(config),
+          () => smtp({ ...config, maxConnections: 1 }),
+          randomUUID(),
+        );
+      this.queue = this.shared = new SharedQueue(link, this.transport, {
+        ...policy,
+        name: shared.name,
+        maxBytes: shared.maxBytes,
+        concurrency: this.transport.poolSize,
+        rate: rate > 0 ? { limit: rate, windowMs: options.rateWindowMs ?? 60000 } : undefined,
+        timing: backoff.timing,
+        lockMs: shared.lockMs,
+        report: options.report,
+        warn: options.warn,
+        onChange: options.onChange,
+        onError: options.onError,
+      });
+      return;
+    }
+    this.transport = graph ?? smtp(config);
     const o = options.outbox;
     const store = o ? new Spool(o.dir, { maxBytes: o.maxBytes, maxCount: o.maxCount ?? DEFAULT_OUTBOX_COUNT }) : new MemoryStore();
     this.queue = new DeliveryQueue(store, this.transport, {
-      retryMs: (config.retryForSeconds ?? DEFAULT_RETRY_SECONDS) * 1000,
+      ...policy,
       backoff,
       limiter: rate > 0 ? new RateLimiter(rate, { windowMs: options.rateWindowMs, now: options.now, timers: options.timers }) : undefined,
-      authType: config.authType,
       report: options.report,
       warn: options.warn,
       onChange: options.onChange,
     });
-    if (o) this.outbox = Object.assign(this.queue, { dir: o.dir });
+    if (o) this.outbox = Object.assign(this.queue as DeliveryQueue, { dir: o.dir });
   }
 
   /** The connection's user: the default sender and, for OAuth2, the mailbox. */

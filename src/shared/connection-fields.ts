@@ -16,7 +16,7 @@ export type Security = (typeof SECURITY)[number];
 export const AUTH_TYPES = ['basic', 'oauth2-client-credentials', 'oauth2', 'none'] as const;
 export type AuthType = (typeof AUTH_TYPES)[number];
 /** Where accepted mails wait until the server took them: disk survives restarts and crashes. */
-export const OUTBOX_MODES = ['disk', 'memory'] as const;
+export const OUTBOX_MODES = ['disk', 'memory', 'redis'] as const;
 export type OutboxMode = (typeof OUTBOX_MODES)[number];
 /** How mails leave: SMTP, or Microsoft Graph's sendMail (client credentials only). */
 export const TRANSPORTS = ['smtp', 'graph'] as const;

@@ -30,6 +30,6 @@ export interface WaitingMail {
 export interface ConnectionOutbox {
   id: string;
   name: string;
-  outbox: 'disk' | 'memory';
+  outbox: 'disk' | 'memory' | 'redis';
   mails: WaitingMail[];
 }

@@ -54,7 +54,7 @@ export interface OutboxEntry extends Omit<WaitingMail, 'lastError'> {
 /** What a config node with a disk outbox offers the editor's Outbox tab. */
 export interface OutboxControl {
   /** The mails in the outbox, oldest first. */
-  list(): OutboxEntry[];
+  list(): OutboxEntry[] | Promise<OutboxEntry[]>;
   /** Ends the backoff wait of one waiting mail (or of all): they try at once. Resolves with how many did. */
   retryNow(id?: string): Promise<number>;
   /**
@@ -62,4 +62,23 @@ export interface OutboxControl {
    * under way is sent if the server accepts it, else deleted instead of waiting again.
    */
   remove(id?: string): Promise<number>;
+}
+
+/** One record as the Outbox tab lists it: counts of recipients, never their addresses (Bcc ones may be among those owed). */
+export function entryOf(r: MailRecord): OutboxEntry {
+  const entry: OutboxEntry = {
+    id: r.id,
+    created: r.created,
+    to: r.summary.to,
+    subject: r.summary.subject,
+    size: r.size,
+    attempts: r.attempts,
+  };
+  if (r.nextAttemptAt !== undefined) entry.nextAttemptAt = r.nextAttemptAt;
+  if (r.progress) entry.delivered = { count: r.progress.accepted.length, of: r.progress.to.length };
+  if (r.lastError) {
+    const { message, code, responseCode, hint, messageKey, params, hintKey, hintParams } = r.lastError;
+    entry.lastError = { message, code, responseCode, hint, messageKey, params, hintKey, hintParams };
+  }
+  return entry;
 }

@@ -10,12 +10,22 @@ import { composeStream, fixMessageId } from '../message/compose';
 import type { Outgoing, Transport } from '../transports/transport';
 import { shownRecipients, visibleAddresses } from './privacy';
 import type { RateLimiter } from './rate-limiter';
-import { owedOf, Recipients, type RecipientProgress } from './recipients';
+import { Recipients } from './recipients';
 import { Backoff, backoffDelay } from './retry';
 import { nextId, storableMsg } from './spool';
 import type { Found, MailRecord, Store } from './store';
-import { deletedError, describeError, ending, failure, outOfTime, seconds } from './verdicts';
-import type { HandedOver, Origin, Outcome, OutboxControl, OutboxEntry, SendError, SentInfo, Watch } from './outcome';
+import { deletedError, describeError, ending, failure, outOfTime, owing, seconds } from './verdicts';
+import {
+  entryOf,
+  type HandedOver,
+  type Origin,
+  type Outcome,
+  type OutboxEntry,
+  type SendError,
+  type SentInfo,
+  type Watch,
+} from './outcome';
+import type { MailQueue } from './mail-queue';
 
 export interface QueueOptions {
   /** How long a mail is retried, in ms, from its first attempt; 0: never. */
@@ -105,16 +115,6 @@ class Copy {
   }
 }
 
-/**
- * The record of a mail whose recipients an attempt split: its envelope holds only the recipients
- * still owed, so that a restart never sends it again to those that have it; the progress keeps
- * what the result reports (every recipient, who accepted, who refused).
- */
-function owing(record: MailRecord, progress: RecipientProgress | undefined): MailRecord {
-  if (!progress) return record;
-  return { ...record, envelope: { ...record.envelope, to: owedOf(progress) }, progress };
-}
-
 const byId = (a: Job, b: Job) => (a.record.id < b.record.id ? -1 : a.record.id > b.record.id ? 1 : 0);
 const clock = (ms: number) => new Date(ms).toTimeString().slice(0, 5);
 
@@ -132,7 +132,7 @@ const clock = (ms: number) => new Date(ms).toTimeString().slice(0, 5);
  * resend with the same Message-ID), stores every mail it still holds, and only then releases the
  * store to the next queue.
  */
-export class DeliveryQueue implements OutboxControl {
+export class DeliveryQueue implements MailQueue {
   private readonly jobs = new Map<string, Job>();
   /** Jobs waiting for their turn, oldest first. */
   private readonly ready: Job[] = [];
@@ -735,26 +735,7 @@ export class DeliveryQueue implements OutboxControl {
   }
 
   list(): OutboxEntry[] {
-    const out: OutboxEntry[] = [];
-    for (const r of this.store.list()) {
-      const entry: OutboxEntry = {
-        id: r.id,
-        created: r.created,
-        to: r.summary.to,
-        subject: r.summary.subject,
-        size: r.size,
-        attempts: r.attempts,
-      };
-      if (r.nextAttemptAt !== undefined) entry.nextAttemptAt = r.nextAttemptAt;
-      // Counts, not addresses: the recipients still owed may include Bcc ones, which the list never shows.
-      if (r.progress) entry.delivered = { count: r.progress.accepted.length, of: r.progress.to.length };
-      if (r.lastError) {
-        const { message, code, responseCode, hint, messageKey, params, hintKey, hintParams } = r.lastError;
-        entry.lastError = { message, code, responseCode, hint, messageKey, params, hintKey, hintParams };
-      }
-      out.push(entry);
-    }
-    return out;
+    return this.store.list().map(entryOf);
   }
 
   async retryNow(id?: string): Promise<number> {

@@ -7,7 +7,7 @@ import { isText, text, type Text } from '../errors/texts';
 import { isTransient, type RetryableError } from '../errors/transient';
 import type { LastError, Outcome, SendError } from './outcome';
 import { maskError } from './privacy';
-import type { Recipients } from './recipients';
+import { owedOf, type RecipientProgress, type Recipients } from './recipients';
 import { MAX_ATTEMPTS } from './retry';
 import type { MailRecord } from './store';
 
@@ -54,7 +54,8 @@ export function failure(err: RetryableError, attempts: number, customFrom: boole
  */
 export function outOfTime(err: RetryableError, attempts: number, elapsed: number, policy: Policy): Text | null | undefined {
   if (!policy.retryMs || !isTransient(err)) return null;
-  if (elapsed >= policy.retryMs || attempts >= MAX_ATTEMPTS) return text('errors.retry.gaveUp', { count: attempts, seconds: seconds(elapsed) });
+  if (elapsed >= policy.retryMs || attempts >= MAX_ATTEMPTS)
+    return text('errors.retry.gaveUp', { count: attempts, seconds: seconds(elapsed) });
   return undefined;
 }
 
@@ -84,4 +85,14 @@ function notDelivered(to: string[], err: RetryableError, customFrom: boolean | u
   const hint =
     hintTextFor(err, { authType: policy.authType, customFrom, noRetry: !policy.retryMs }) ?? hintOf(err) ?? text('hints.send.notDelivered');
   return text('warnings.notDelivered', { recipients: to.join(', '), answer, reason, hint });
+}
+
+/**
+ * The record of a mail whose recipients an attempt split: its envelope holds only the recipients
+ * still owed, so that a restart never sends it again to those that have it; the progress keeps
+ * what the result reports (every recipient, who accepted, who refused).
+ */
+export function owing(record: MailRecord, progress: RecipientProgress | undefined): MailRecord {
+  if (!progress) return record;
+  return { ...record, envelope: { ...record.envelope, to: owedOf(progress) }, progress };
 }

@@ -13,9 +13,9 @@ function shown(mail: OutboxEntry, say: Say): WaitingMail {
 }
 
 /** A connection's waiting mails; one that cannot list them shows none rather than failing the whole list. */
-function listed(node: SmtpOauthConfigNode): OutboxEntry[] {
+async function listed(node: SmtpOauthConfigNode): Promise<OutboxEntry[]> {
   try {
-    return node.outbox?.list() ?? [];
+    return (await node.outbox?.list()) ?? [];
   } catch {
     return [];
   }
@@ -38,17 +38,16 @@ export function registerOutboxAdmin(RED: NodeAPI, say: Say): void {
   };
 
   // The tab sends the editor's language as Accept-Language; without it, Node-RED's own.
-  RED.httpAdmin.get('/smtp-oauth-config/outbox', RED.auth.needsPermission('smtp-oauth-config.read'), (req, res) => {
+  RED.httpAdmin.get('/smtp-oauth-config/outbox', RED.auth.needsPermission('smtp-oauth-config.read'), async (req, res) => {
     const lng = requestLanguage(req.headers['accept-language']);
     const sayHere = lng ? translator(RED._, lng) : say;
-    res.json(
-      connections().map((node): ConnectionOutbox => ({
-        id: node.id,
-        name: node.name || '',
-        outbox: node.outbox ? 'disk' : 'memory',
-        mails: listed(node).map((mail) => shown(mail, sayHere)),
-      })),
-    );
+    const answer = connections().map(async (node): Promise<ConnectionOutbox> => ({
+      id: node.id,
+      name: node.name || '',
+      outbox: node.settings?.outbox === 'redis' ? 'redis' : node.outbox ? 'disk' : 'memory',
+      mails: (await listed(node)).map((mail) => shown(mail, sayHere)),
+    }));
+    res.json(await Promise.all(answer));
   });
 
   // JSON only, as Test connection: a cross-site form cannot send it without a CORS preflight.

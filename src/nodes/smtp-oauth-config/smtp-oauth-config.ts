@@ -57,9 +57,12 @@ export = function (RED: NodeAPI) {
       smtpOauthConfigRetryTiming?: RetryTiming;
       smtpOauthConfigRateWindowMs?: number;
       smtpOauthConfigCloseGraceMs?: number;
+      smtpOauthConfigRedisLockMs?: number;
       userDir?: string;
     };
     const disk = !invalid && node.settings!.outbox === 'disk';
+    const redisUrl =
+      !invalid && node.settings!.outbox === 'redis' ? (node.credentials as { redisUrl?: string } | undefined)?.redisUrl : undefined;
     if (disk && !settings.userDir) node.warn(RED._('smtp-oauth-config.log.noUserDir'));
     const outboxDir = disk && settings.userDir ? path.join(settings.userDir, OUTBOX_ROOT, outboxFolder(node.id)) : undefined;
     /** Send nodes following their count of mails in the outbox. */
@@ -78,9 +81,15 @@ export = function (RED: NodeAPI) {
         onChange: () => {
           for (const [fn, id] of watchers) fn(connection?.outbox?.countFor(id) ?? 0);
         },
-        outbox: outboxDir ? { dir: outboxDir, maxBytes: Number(node.settings!.outboxMaxMB ?? DEFAULT_OUTBOX_MB) * 1024 * 1024 } : undefined,
+        outbox: outboxDir ? { dir: outboxDir, maxBytes: outboxBytes() } : undefined,
+        // The queue is named after this node's id, the same in every Node-RED that runs these flows.
+        shared: redisUrl
+          ? { name: node.id, url: redisUrl, maxBytes: outboxBytes(), lockMs: settings.smtpOauthConfigRedisLockMs }
+          : undefined,
       }));
     };
+
+    const outboxBytes = () => Number(node.settings!.outboxMaxMB ?? DEFAULT_OUTBOX_MB) * 1024 * 1024;
 
     /** The send node a mail came from, while it is deployed. */
     const senderOf = (record: MailRecord) =>
@@ -142,6 +151,19 @@ export = function (RED: NodeAPI) {
         return () => watchers.delete(fn);
       };
       node.releaseOutbox = (id) => connection?.outbox?.release(id);
+    }
+    if (redisUrl) {
+      const shared = node.connection().shared!;
+      // This instance starts delivering every instance's mails once its flows run.
+      onStarted = () => {
+        if (started) return;
+        started = true;
+        shared.open().catch((err: MailError) => node.error(logLine(err, say)));
+        shared.resume();
+      };
+      RED.events.on('flows:started', onStarted);
+      node.outbox = shared;
+      node.releaseOutbox = (id) => shared.release(id);
     }
     if (node.settings?.authType === 'oauth2') node.warn(RED._('smtp-oauth-config.warn.deprecatedOauth2'));
     node.on('close', (_removed: boolean, done: () => void) => {
