@@ -85,6 +85,8 @@ export interface ReceivedMessage {
   envelope: SMTPServerEnvelope;
   /** Who logged in (their user name), if anybody did. */
   user: string | undefined;
+  /** Epoch ms when the server accepted it. */
+  at: number;
 }
 
 export interface AuthAttempt {
@@ -190,14 +192,26 @@ export async function startSmtp(options: SmtpOptions = {}): Promise<SmtpServer> 
               decided = true;
               if (refusal) return cb(smtpError(refusal));
               if (socket && !socket.destroyed) {
-                messages.push({ raw: raw.toString('utf8'), parsed: parsed as ReadMail, envelope: session.envelope, user: session.user });
+                messages.push({
+                  raw: raw.toString('utf8'),
+                  parsed: parsed as ReadMail,
+                  envelope: session.envelope,
+                  user: session.user,
+                  at: Date.now(),
+                });
                 settle();
               }
               cb(null, 'Queued as ' + messages.length);
             },
           });
         }
-        messages.push({ raw: raw.toString('utf8'), parsed: parsed as ReadMail, envelope: session.envelope, user: session.user });
+        messages.push({
+          raw: raw.toString('utf8'),
+          parsed: parsed as ReadMail,
+          envelope: session.envelope,
+          user: session.user,
+          at: Date.now(),
+        });
         const answer = () => cb(null, 'Queued as ' + messages.length);
         if (options.holdAnswer) options.holdAnswer(answer);
         else answer();

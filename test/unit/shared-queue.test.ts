@@ -4,12 +4,14 @@
 import assert from 'node:assert/strict';
 import type Mail from 'nodemailer/lib/mailer';
 import { Connection, type Outcome, type SendError } from '../../src/lib/connection';
-import type { ConnectionConfig } from '../../src/lib/config/transport-options';
+import type { ConnectionConfig, ConnectionCredentials } from '../../src/lib/config/transport-options';
 import type { MailRecord } from '../../src/lib/delivery/store';
 import type { MailError } from '../../src/lib/errors/errors';
 import { delivered } from '../support/connection';
 import { startRedis, type RedisServer } from '../support/redis';
+import { startExchange, type ExchangeServer } from '../support/exchange';
 import { startScriptedSmtp, type ScriptedSmtp } from '../support/smtp';
+import { startTokenEndpoint, type TokenEndpoint } from '../support/token-endpoint';
 
 const mail = (subject: string, extra: Mail.Options = {}): Mail.Options => ({
   from: 'sender@example.com',
@@ -74,18 +76,17 @@ describe('shared outbox (Redis)', function () {
       maxBytes?: number;
       errors?: Error[];
       worker?: boolean;
+      creds?: ConnectionCredentials;
+      rateWindowMs?: number;
     } = {},
   ) {
-    const conn = new Connection(
-      config(extra),
-      { user: 'sender@example.com' },
-      {
-        shared: { name: current, url: options.url ?? redis.url, maxBytes: options.maxBytes ?? 50 * 1024 * 1024, lockMs: 2000 },
-        retry: { baseMs: 50, maxMs: 200 },
-        report: (record, outcome) => options.reports?.push({ record, outcome }),
-        onError: (err) => options.errors?.push(err),
-      },
-    );
+    const conn = new Connection(config(extra), options.creds ?? { user: 'sender@example.com' }, {
+      rateWindowMs: options.rateWindowMs,
+      shared: { name: current, url: options.url ?? redis.url, maxBytes: options.maxBytes ?? 50 * 1024 * 1024, lockMs: 2000 },
+      retry: { baseMs: 50, maxMs: 200 },
+      report: (record, outcome) => options.reports?.push({ record, outcome }),
+      onError: (err) => options.errors?.push(err),
+    });
     if (options.worker !== false) conn.shared!.resume();
     open.push(conn);
     return conn;
@@ -174,6 +175,118 @@ describe('shared outbox (Redis)', function () {
     assert.ok('error' in outcome);
     assert.match(outcome.error.message, /deleted from the outbox/);
     assert.deepEqual(await leftovers(a), []);
+  });
+
+  it("reports the outcome in the instance that ended the mail when the msg's instance is gone (closed, its msg handed over)", async function () {
+    const reportsA: { record: MailRecord; outcome: Outcome }[] = [];
+    const reportsB: { record: MailRecord; outcome: Outcome }[] = [];
+    const a = instance({}, { worker: false, reports: reportsA });
+    const sending = a.send(mail('handed over'), false, undefined, undefined, { node: 'send-1', msg: { topic: 'invoice 7' } });
+    await waitFor(async () => (await a.shared!.list()).length === 1);
+    await a.close(1000);
+    assert.deepEqual(await sending, { handedOver: true });
+    const b = instance({}, { reports: reportsB });
+    await smtp.waitForMessages(1);
+    await waitFor(async () => reportsB.length === 1);
+    const [{ record, outcome }] = reportsB;
+    assert.equal(record.node, 'send-1');
+    assert.deepEqual(record.msg, { topic: 'invoice 7' });
+    assert.ok('info' in outcome);
+    assert.equal(outcome.info.messageId, smtp.messages[0].parsed.messageId);
+    assert.equal(reportsA.length, 0);
+    assert.ok(b);
+  });
+
+  it('loses no accepted mail when Redis stops and starts again mid-burst; mails it could not take fail with EOUTBOX', async function () {
+    const conn = instance();
+    const sends: Promise<{ value: unknown } | { error: SendError }>[] = [];
+    for (let i = 0; i < 20; i++) sends.push(settled(conn.send(mail(`before ${i}`))));
+    await smtp.waitForMessages(5);
+    await redis.stop();
+    const refused = await settled(conn.send(mail('while away')));
+    assert.ok('error' in refused);
+    assert.equal(refused.error.code, 'EOUTBOX');
+    await redis.start();
+    for (let i = 0; i < 10; i++) sends.push(settled(conn.send(mail(`after ${i}`))));
+    const outcomes = await Promise.all(sends);
+    const sent = outcomes.filter((o) => 'value' in o).length;
+    const refusedToo = outcomes.filter((o) => 'error' in o);
+    for (const o of refusedToo)
+      assert.equal((o as { error: SendError }).error.code, 'EOUTBOX', 'only refusals of Redis, never a lost mail');
+    await waitFor(async () => new Set(smtp.messages.map((m) => m.parsed.messageId)).size >= sent);
+    assert.equal(new Set(smtp.messages.map((m) => m.parsed.messageId)).size, sent, 'every accepted mail delivered');
+    assert.ok(sent >= 10, `${sent} sent`);
+  });
+
+  it('keeps one rate limit for every instance: two instances together never send faster than it allows', async function () {
+    // 20 a window of 2 s: one mail every 100 ms, whichever instance sends it.
+    const a = instance({ rateLimitPerMinute: 20 }, { rateWindowMs: 2000 });
+    const b = instance({ rateLimitPerMinute: 20 }, { rateWindowMs: 2000 });
+    const sends = [];
+    for (let i = 0; i < 30; i++) sends.push(delivered((i % 2 ? a : b).send(mail(`paced ${i}`))));
+    await Promise.all(sends);
+    const times = smtp.messages.map((m) => m.at).sort((x, y) => x - y);
+    assert.equal(times.length, 30);
+    // In any 2 s: at most 20, and one more whose turn came at the window's very edge.
+    for (const start of times) assert.ok(times.filter((t) => t >= start && t < start + 2000).length <= 21, `the 2 s from ${start}`);
+    assert.ok(times[29] - times[0] >= 28 * 100, 'evenly paced: 30 mails span at least 28 intervals');
+  });
+
+  describe('against an Exchange-shaped server (3 sessions per mailbox, 432 beyond)', function () {
+    const MAILBOX = 'mailbox@contoso.example';
+    let idp: TokenEndpoint;
+    let exchange: ExchangeServer;
+    before(async function () {
+      idp = await startTokenEndpoint({ clientId: 'app-1', clientSecret: 'cs-1' });
+      exchange = await startExchange({ tokens: (user, token) => user === MAILBOX && idp.state.issued.includes(token) });
+    });
+    after(async function () {
+      await exchange.close();
+      await idp.close();
+    });
+    const oauth = (): ConnectionConfig => ({
+      port: exchange.port,
+      authType: 'oauth2-client-credentials',
+      tokenUrl: idp.url,
+      scope: 'https://outlook.office365.com/.default',
+      maxConnections: 3,
+    });
+    const creds = { user: MAILBOX, clientId: 'app-1', clientSecret: 'cs-1' };
+
+    it('two instances, 60 mails into each at once: all 120 delivered exactly once, never more than 3 sessions, no 432', async function () {
+      const a = instance(oauth(), { creds });
+      const b = instance(oauth(), { creds });
+      const sends = [];
+      for (let i = 0; i < 60; i++) {
+        sends.push(delivered(a.send(mail(`a${i}`, { from: MAILBOX }))));
+        sends.push(delivered(b.send(mail(`b${i}`, { from: MAILBOX }))));
+      }
+      const infos = await Promise.all(sends);
+      const received = await exchange.waitForMessages(120);
+      assert.equal(received.length, 120);
+      assert.deepEqual(new Set(received.map((m) => m.parsed.messageId)), new Set(infos.map((i) => i.messageId)), 'each exactly once');
+      assert.equal(exchange.stats.refusals, 0);
+      assert.ok(exchange.stats.peakSessions <= 3, `peak sessions ${exchange.stats.peakSessions}`);
+    });
+
+    it('a server that allows fewer sessions (another client holds one) lowers the limit for every instance, and every mail arrives', async function () {
+      const errors: Error[] = [];
+      exchange.occupy(MAILBOX, 1);
+      try {
+        const a = instance(oauth(), { creds, errors });
+        const b = instance(oauth(), { creds, errors });
+        const sends = [];
+        for (let i = 0; i < 20; i++) sends.push(delivered((i % 2 ? a : b).send(mail(`c${i}`, { from: MAILBOX }))));
+        await Promise.all(sends);
+        assert.ok(exchange.stats.refusals >= 1);
+        assert.ok(
+          errors.some((e) => /at most 2/.test(e.message)),
+          errors.map((e) => e.message).join('\n'),
+        );
+      } finally {
+        exchange.release(MAILBOX);
+      }
+    });
   });
 });
 

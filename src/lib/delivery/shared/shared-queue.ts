@@ -367,8 +367,9 @@ export class SharedQueue implements MailQueue {
 
   /** The outcome to its msg: here, in the instance where it waits, or reported here when no instance listens for it any more. */
   private async deliver({ record, waiter }: JobData, outcome: Outcome) {
-    if (waiter !== this.token && (await this.tell(waiter, { id: record.id, outcome: toWire(outcome) }))) return;
-    this.settle(record.id, outcome, record);
+    // Redis gone between the attempt and now: reported here rather than lost.
+    const told = waiter !== this.token && (await this.tell(waiter, { id: record.id, outcome: toWire(outcome) }).catch(() => false));
+    if (!told) this.settle(record.id, outcome, record);
   }
 
   /** Tells the instance whose msg waits; false when it no longer listens. */
