@@ -26,6 +26,7 @@ export type TestSettings = Partial<LocalSettings> & {
   smtpOauthConfigRetryTiming?: RetryTiming;
   smtpOauthConfigRateWindowMs?: number;
   smtpOauthConfigCloseGraceMs?: number;
+  smtpOauthConfigRedisLockMs?: number;
   smtpOauthConfigMaxAttachmentMB?: unknown;
   /** Read by the send node. */
   smtpOauthConfigMaxRecipients?: unknown;
