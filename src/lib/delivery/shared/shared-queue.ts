@@ -1,13 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
-import type { Readable } from 'node:stream';
 import type { ConnectionOptions, Job, Queue, Worker } from 'bullmq';
 import type Mail from 'nodemailer/lib/mailer';
 import { ECONNECTION } from 'nodemailer/lib/errors';
 import { ErrorCodes, mailError, setHint, textError, type MailError } from '../../errors/errors';
 import { text, type Text } from '../../errors/texts';
 import { isTooManyConnections, type RetryableError } from '../../errors/transient';
-import { composeStream, fixMessageId } from '../../message/compose';
+import { composeBuffer, fixMessageId } from '../../message/compose';
 import type { Transport } from '../../transports/transport';
 import type { MailQueue } from '../mail-queue';
 import {
@@ -91,12 +90,6 @@ redis.call('set', KEYS[1], ARGV[1])
 return total`;
 // KEYS: message, bytes; ARGV: size. The message goes, once.
 const DONE = `if redis.call('del', KEYS[1]) == 1 then redis.call('decrby', KEYS[2], ARGV[1]) return 1 end return 0`;
-
-async function collect(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
 
 /**
  * A connection's queue on Redis, shared by every Node-RED instance that runs the connection (the
@@ -192,8 +185,8 @@ export class SharedQueue implements MailQueue {
     let record: MailRecord;
     let body: Buffer;
     try {
-      const built = await composeStream(message);
-      body = await collect(built.message);
+      const built = await composeBuffer(message);
+      body = built.message;
       record = {
         id: jobIdOf(built.messageId),
         created: Date.now(),
