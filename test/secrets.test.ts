@@ -18,7 +18,10 @@ const SECRETS = {
   refreshToken: 'RT-secret-5d6e77',
   accessToken: 'AT-secret-1a2b33',
   clientKeyPassphrase: 'KP-secret-3c4d55',
+  /** The password in the shared outbox's Redis URL: a credential of the connection, never of its sign-in. */
+  redisPassword: 'RD-secret-8e9f00',
 };
+const REDIS_URL = `rediss://mailer:${SECRETS.redisPassword}@redis.example.com:6380/2`;
 /** The certificate uploaded to the app registration, and one that is not; their keys are secrets, encrypted with the passphrase. */
 const registered = clientCertificate({ passphrase: SECRETS.clientKeyPassphrase });
 const unknown = clientCertificate({ passphrase: SECRETS.clientKeyPassphrase, subject: 'not-uploaded' });
@@ -92,6 +95,7 @@ describe('secrets never leak', function () {
             clientCertificate: registered.cert,
             clientPrivateKey: registered.key,
             clientKeyPassphrase: SECRETS.clientKeyPassphrase,
+            redisUrl: REDIS_URL,
             ...extraCreds,
           },
           send: mode,
@@ -120,6 +124,8 @@ describe('secrets never leak', function () {
               clientSecret: '__PWRD__',
               clientPrivateKey: '__PWRD__',
               clientKeyPassphrase: '__PWRD__',
+              // The dialog never sends it; a request may, and Test connection must not use it.
+              redisUrl: REDIS_URL,
             },
           });
         assert.equal(res.body.ok, false);

@@ -15,7 +15,10 @@ export const SECURITY = ['starttls', 'tls', 'auto', 'none'] as const;
 export type Security = (typeof SECURITY)[number];
 export const AUTH_TYPES = ['basic', 'oauth2-client-credentials', 'oauth2', 'none'] as const;
 export type AuthType = (typeof AUTH_TYPES)[number];
-/** Where accepted mails wait until the server took them: disk survives restarts and crashes. */
+/**
+ * Where accepted mails wait until the server took them: disk survives restarts and crashes; redis
+ * is one outbox shared by every Node-RED instance that runs the connection (same node id).
+ */
 export const OUTBOX_MODES = ['disk', 'memory', 'redis'] as const;
 export type OutboxMode = (typeof OUTBOX_MODES)[number];
 /** How mails leave: SMTP, or Microsoft Graph's sendMail (client credentials only). */
@@ -179,7 +182,7 @@ export const CONNECTION_FIELDS = {
     tip: 'hint.outbox',
     name: 'fields.config.outbox',
   },
-  /** The disk outbox's cap in MB; beyond it new mails fail with EOUTBOX. 10 KB at least: one small mail. */
+  /** The disk or Redis outbox's cap in MB; beyond it new mails fail with EOUTBOX. 10 KB at least: one small mail. */
   outboxMaxMB: {
     kind: 'number',
     default: 200,

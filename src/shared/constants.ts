@@ -5,7 +5,7 @@
  * the same in both places.
  * Names and values here are the released flow format: add, never rename.
  */
-import { CONNECTION_DEFAULTS, type AuthType } from './connection-fields';
+import { CONNECTION_DEFAULTS, type AuthType, type OutboxMode } from './connection-fields';
 
 // --- send-smtp-email
 
@@ -109,6 +109,11 @@ export const CREDENTIALS = {
   clientPrivateKey: { type: 'password' },
   /** The private key's passphrase, when the PEM key is encrypted. */
   clientKeyPassphrase: { type: 'password' },
+  /**
+   * The shared outbox's Redis (`outbox: "redis"`): `redis://[user:password@]host:port[/db]` or
+   * `rediss://…`. A secret, as it may hold Redis's password; no sign-in method uses it.
+   */
+  redisUrl: { type: 'password' },
 } as const;
 export type CredentialName = keyof typeof CREDENTIALS;
 export type SecretName = { [K in CredentialName]: (typeof CREDENTIALS)[K]['type'] extends 'password' ? K : never }[CredentialName];
@@ -141,6 +146,21 @@ export function credentialsOf(authType: string | undefined, clientAuth?: string)
   const method = authType || CONNECTION_DEFAULTS.authType;
   if (method === 'oauth2-client-credentials' && clientAuth === 'certificate') return CERTIFICATE_CREDENTIALS;
   return Object.prototype.hasOwnProperty.call(CREDENTIALS_OF, method) ? CREDENTIALS_OF[method as AuthType] : [];
+}
+
+/** The credentials each outbox uses: only the shared one has any, the URL of its Redis. */
+const OUTBOX_CREDENTIALS: Readonly<Record<OutboxMode, readonly CredentialName[]>> = {
+  disk: [],
+  memory: [],
+  redis: ['redisUrl'],
+};
+/**
+ * The credentials an outbox uses (none for an unknown one). They are the runtime's alone: the
+ * sign-in never sends them, and Test connection, which tests the sign-in, never needs them.
+ */
+export function outboxCredentialsOf(outbox: string | undefined): readonly CredentialName[] {
+  const mode = outbox || CONNECTION_DEFAULTS.outbox;
+  return Object.prototype.hasOwnProperty.call(OUTBOX_CREDENTIALS, mode) ? OUTBOX_CREDENTIALS[mode as OutboxMode] : [];
 }
 
 /**

@@ -419,7 +419,7 @@ describe('editor in a real browser (Chromium)', function () {
     await page.locator('#node-config-input-user').fill(USER);
     await page.locator('#node-config-input-password').fill(WRONG_PASSWORD);
     await page.locator('#node-config-input-rateLimitPerMinute').fill('30');
-    // The outbox cap is for the disk outbox only.
+    // The outbox cap is for the disk and Redis outboxes; memory has none.
     const outbox = page.locator('#node-config-input-outbox');
     assert.equal(await outbox.inputValue(), 'disk');
     await outbox.selectOption('memory');

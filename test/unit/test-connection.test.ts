@@ -43,6 +43,27 @@ describe('Test connection plan', function () {
     assert.deepEqual(planTest({ ...deployed, credentials: { password: UNCHANGED } }, undefined), { needSecret: 'password', changed: [] });
   });
 
+  it("never takes, fills in or asks for the outbox's Redis URL: a secret Test connection does not need", function () {
+    const REDIS_URL = 'rediss://mailer:redis-pw-4e1a@redis.example.com:6380/2';
+    const withRedis = {
+      config: checkConnectionConfig({ ...deployed, outbox: 'redis' }),
+      credentials: { ...stored.credentials, redisUrl: REDIS_URL },
+    };
+    const body = { ...deployed, outbox: 'redis', credentials: { user: 'u@example.com', password: UNCHANGED } };
+    // Stored: the password is filled in for the unchanged connection, the URL is not.
+    const filled = ready(planTest(body, withRedis)).credentials;
+    assert.deepEqual(filled, { user: 'u@example.com', password: 'stored-pw' });
+    // Typed, or left unchanged in the dialog: neither used nor asked for, with or without a deployed connection.
+    for (const redisUrl of [REDIS_URL, UNCHANGED]) {
+      const typed = { ...body, credentials: { ...body.credentials, redisUrl } };
+      assert.equal(ready(planTest(typed, withRedis)).credentials.redisUrl, undefined, redisUrl);
+      assert.equal(ready(planTest({ ...typed, credentials: { password: 'typed', redisUrl } }, undefined)).credentials.redisUrl, undefined);
+    }
+    // A changed destination asks for the sign-in's secret, never for the URL.
+    assert.deepEqual(planTest({ ...body, host: 'other.example.com' }, withRedis), { needSecret: 'password', changed: ['host'] });
+    assert.ok(!JSON.stringify(planTest(body, withRedis)).includes('redis-pw-4e1a'), 'nothing of the URL in the plan');
+  });
+
   it('refuses malformed fields before anything else', function () {
     for (const bad of [
       { host: ['x'] },

@@ -151,6 +151,29 @@ function graphUrl(value: unknown): string {
   return url;
 }
 
+/** What the hints show of a Redis URL: Redis's password, its default port, database 0. */
+export const REDIS_URL_EXAMPLE = 'redis://:password@host:6379/0';
+
+/**
+ * The shared outbox's Redis, from the connection's `redisUrl` credential:
+ * `redis://[user:password@]host:port[/db]`, or `rediss://…` for TLS. Refused (ECONFIG) when
+ * missing, unparsable, of another scheme, without a host, or with a path other than a database
+ * number. The URL may hold Redis's password, and its user name is an account: neither the error nor
+ * its hint quotes any part of it, and the parser's error (which quotes the input) is not kept.
+ */
+export function checkRedisUrl(url: string | undefined): URL {
+  if (!url?.trim()) throw invalid(text('errors.config.noRedisUrl'), text('hints.config.noRedisUrl', { example: REDIS_URL_EXAMPLE }));
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url.trim());
+  } catch {
+    parsed = undefined;
+  }
+  if (!parsed || !/^rediss?:$/.test(parsed.protocol) || !parsed.hostname || !/^(\/\d*)?$/.test(parsed.pathname))
+    throw invalid(text('errors.config.badRedisUrl'), text('hints.config.badRedisUrl', { example: REDIS_URL_EXAMPLE }));
+  return parsed;
+}
+
 /** Checks that every credential is text of a sane length. */
 export function checkCredentials(raw: unknown): ConnectionCredentials {
   if (raw === undefined || raw === null) return {};
@@ -192,9 +215,13 @@ export interface ConnectionConfig {
   maxAttachmentMB?: number;
   /** Seconds a send with a transient failure is retried (default 600; 0 = never). */
   retryForSeconds?: number;
-  /** Where accepted mails wait until the server accepted them: "disk" (default, survives restarts) or "memory". */
+  /**
+   * Where accepted mails wait until the server accepted them: "disk" (default, survives restarts),
+   * "memory", or "redis" (one outbox for every instance running the connection; its URL is the
+   * credential redisUrl).
+   */
   outbox?: OutboxMode;
-  /** The disk outbox's cap in MB (default 200). */
+  /** The disk or Redis outbox's cap in MB (default 200). */
   outboxMaxMB?: number;
 }
 
@@ -208,4 +235,6 @@ export interface ConnectionCredentials {
   clientCertificate?: string;
   clientPrivateKey?: string;
   clientKeyPassphrase?: string;
+  /** The shared outbox's Redis (outbox "redis"), checked by checkRedisUrl. */
+  redisUrl?: string;
 }

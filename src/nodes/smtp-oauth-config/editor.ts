@@ -15,6 +15,7 @@ import {
   m365Tenant,
   m365TokenUrl,
   OUTBOX_MODES,
+  outboxCredentialsOf,
   SECURITY,
   TRANSPORTS,
   type AuthType,
@@ -149,6 +150,15 @@ const authRows = (auth: string, clientAuth: string, transport: string): readonly
   ...(auth === CLIENT_CREDENTIALS && transport === 'graph' ? ['graphUrl'] : []),
 ];
 
+/**
+ * The rows an outbox shows: its credentials (Redis: its URL), and the cap where one applies: a disk
+ * and Redis hold mails until they are sent, memory holds only what the process holds anyway.
+ */
+const outboxRows = (outbox: string): readonly string[] => [
+  ...outboxCredentialsOf(outbox),
+  ...(outbox === 'disk' || outbox === 'redis' ? ['outboxMaxMB'] : []),
+];
+
 /** The fields Test connection sends besides the credentials and the certificate check. */
 const TESTED_FIELDS = [
   'service',
@@ -227,6 +237,8 @@ RED.nodes.registerType<ConnectionProps, ConnectionCredentials>('smtp-oauth-confi
     clientCertificate: CREDENTIALS.clientCertificate,
     clientPrivateKey: CREDENTIALS.clientPrivateKey,
     clientKeyPassphrase: CREDENTIALS.clientKeyPassphrase,
+    // Only ever a credential: it may hold Redis's password.
+    redisUrl: CREDENTIALS.redisUrl,
   },
   // Also the dialog's title: "Add new SMTP connection config node" instead of the type name.
   paletteLabel: function () {
@@ -261,11 +273,10 @@ RED.nodes.registerType<ConnectionProps, ConnectionCredentials>('smtp-oauth-confi
     fillSelect('node-config-input-clientAuth', CLIENT_AUTH, (a) => t(`clientAuth.${a}`), node.clientAuth || DEFAULTS.clientAuth);
     fillSelect('node-config-input-transport', TRANSPORTS, (k) => t(`transport.${k}`), node.transport || DEFAULTS.transport);
     fillSelect('node-config-input-outbox', OUTBOX_MODES, (o) => t(`outbox.${o}`), node.outbox || DEFAULTS.outbox);
-    // The cap applies to the disk outbox only.
     const $outbox = $('#node-config-input-outbox');
-    const showOutboxCap = () => $('.smtp-outbox-disk').toggle($outbox.val() === 'disk');
-    $outbox.on('change', showOutboxCap);
-    showOutboxCap();
+    const showOutboxRows = () => showRows('smtp-config-outbox', outboxRows(String($outbox.val())));
+    $outbox.on('change', showOutboxRows);
+    showOutboxRows();
     $port.attr('placeholder', DEFAULTS.port);
     $tokenUrl.attr('placeholder', M365_TOKEN_URL);
 
