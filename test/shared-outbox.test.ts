@@ -5,7 +5,6 @@
 import assert from 'node:assert/strict';
 import { helper, deploy, next, outcome, whenStatus, type Deployed, type TestNode } from './support/flow';
 import { startRedis, type RedisServer } from './support/redis';
-import type { ConnectionCredentials } from '../src/lib/config/transport-options';
 import { startScriptedSmtp, type ScriptedSmtp } from './support/smtp';
 
 const PASSWORD = 'redis-pw-5c1e9a';
@@ -43,7 +42,7 @@ describe('shared outbox (Redis) in Node-RED', function () {
   const deployShared = (url = redis.url, connection = {}): Promise<Deployed> =>
     deploy({
       connection: { port: smtp.port, authType: 'none', outbox: 'redis', retryForSeconds: 60, ...connection },
-      credentials: { user: 'sender@example.com', redisUrl: url } as ConnectionCredentials,
+      credentials: { user: 'sender@example.com', redisUrl: url },
       send: { storeResult: 'msg', resultKey: 'mail' },
     });
 
@@ -92,5 +91,28 @@ describe('shared outbox (Redis) in Node-RED', function () {
     assert.match(msg.error.message, /Redis at 127\.0\.0\.1:1 did not answer.*Redis URL/s);
     assert.equal(smtp.messages.length, 0);
     assert.doesNotMatch(JSON.stringify(msg) + said(nodes.send) + said(nodes.config as unknown as TestNode), new RegExp(PASSWORD));
+  });
+
+  it('takes the Redis URL from the environment when the credential is ${REDIS_URL}', async function () {
+    process.env.SMTP_TEST_REDIS_URL = redis.url;
+    try {
+      const nodes = await deployShared('${SMTP_TEST_REDIS_URL}');
+      const ended = outcome(nodes);
+      nodes.send.receive({ payload: 'from the environment' });
+      assert.equal((await ended).kind, 'sent');
+      await smtp.waitForMessages(1);
+    } finally {
+      delete process.env.SMTP_TEST_REDIS_URL;
+    }
+  });
+
+  it('a Redis URL that is not one: the connection is invalid at deploy (ECONFIG), and a msg goes to Catch with it', async function () {
+    const nodes = await deployShared(`http://:${PASSWORD}@127.0.0.1:6379`);
+    const caught = next(nodes.caught);
+    nodes.send.receive({ payload: 'x' });
+    const msg = await caught;
+    assert.equal(msg.error.code, 'ECONFIG');
+    assert.match(msg.error.message, /redis:\/\//);
+    assert.doesNotMatch(JSON.stringify(msg) + said(nodes.config as unknown as TestNode), new RegExp(PASSWORD));
   });
 });

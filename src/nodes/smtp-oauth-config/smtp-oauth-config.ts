@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import services from 'nodemailer/lib/well-known/services.json';
-import { checkConnectionConfig, DEFAULT_OUTBOX_MB, type StoredConnection } from '../../lib/config/connection-config';
+import { checkConnectionConfig, checkRedisUrl, DEFAULT_OUTBOX_MB, type StoredConnection } from '../../lib/config/connection-config';
 import { Connection, type Outcome } from '../../lib/connection';
 import type { Localizable, MailError } from '../../lib/errors/errors';
 import { outboxFolder, OUTBOX_ROOT, orphanedOutboxes } from '../../lib/delivery/outbox-folders';
@@ -47,6 +47,8 @@ export = function (RED: NodeAPI) {
     let invalid: MailError | undefined;
     try {
       node.settings = checkConnectionConfig(def);
+      // Every instance of the flows must reach the same Redis: a bad URL stops this one at deploy, not at its first mail.
+      if (node.settings.outbox === 'redis') checkRedisUrl(node.credentials?.redisUrl);
     } catch (e) {
       invalid = e as MailError;
       node.error(logLine(invalid, say));
@@ -61,8 +63,7 @@ export = function (RED: NodeAPI) {
       userDir?: string;
     };
     const disk = !invalid && node.settings!.outbox === 'disk';
-    const redisUrl =
-      !invalid && node.settings!.outbox === 'redis' ? (node.credentials as { redisUrl?: string } | undefined)?.redisUrl : undefined;
+    const redisUrl = !invalid && node.settings!.outbox === 'redis' ? node.credentials?.redisUrl : undefined;
     if (disk && !settings.userDir) node.warn(RED._('smtp-oauth-config.log.noUserDir'));
     const outboxDir = disk && settings.userDir ? path.join(settings.userDir, OUTBOX_ROOT, outboxFolder(node.id)) : undefined;
     /** Send nodes following their count of mails in the outbox. */
