@@ -13,7 +13,7 @@
 
 export const SECURITY = ['starttls', 'tls', 'auto', 'none'] as const;
 export type Security = (typeof SECURITY)[number];
-export const AUTH_TYPES = ['basic', 'oauth2-client-credentials', 'oauth2', 'none'] as const;
+export const AUTH_TYPES = ['basic', 'oauth2-client-credentials', 'google-service-account', 'oauth2', 'none'] as const;
 export type AuthType = (typeof AUTH_TYPES)[number];
 /**
  * Where accepted mails wait until the server took them: disk survives restarts and crashes; redis
@@ -182,6 +182,10 @@ export const CONNECTION_FIELDS = {
     tip: 'hint.outbox',
     name: 'fields.config.outbox',
   },
+  /** With dkimSelector and the credential dkimPrivateKey: every mail of the connection is DKIM-signed for this domain. */
+  dkimDomain: { kind: 'text', default: '', label: 'label.dkimDomain', tip: 'hint.dkimDomain', name: 'fields.config.dkimDomain' },
+  /** The selector: the key's TXT record is published at `{selector}._domainkey.{domain}`. */
+  dkimSelector: { kind: 'text', default: '', label: 'label.dkimSelector', tip: 'hint.dkimSelector', name: 'fields.config.dkimSelector' },
   /** The disk or Redis outbox's cap in MB; beyond it new mails fail with EOUTBOX. 10 KB at least: one small mail. */
   outboxMaxMB: {
     kind: 'number',

@@ -114,6 +114,10 @@ export const CREDENTIALS = {
    * `rediss://…`. A secret, as it may hold Redis's password; no sign-in method uses it.
    */
   redisUrl: { type: 'password' },
+  /** A Google service account's JSON key file (google-service-account): it holds the private key. */
+  serviceAccountKey: { type: 'password' },
+  /** The DKIM signing key (PEM); not a sign-in credential: any method can sign. */
+  dkimPrivateKey: { type: 'password' },
 } as const;
 export type CredentialName = keyof typeof CREDENTIALS;
 export type SecretName = { [K in CredentialName]: (typeof CREDENTIALS)[K]['type'] extends 'password' ? K : never }[CredentialName];
@@ -127,6 +131,7 @@ export const isSecret = (name: string): name is SecretName => (SECRET_NAMES as r
 const CREDENTIALS_OF: Readonly<Record<AuthType, readonly CredentialName[]>> = {
   basic: ['user', 'password'],
   'oauth2-client-credentials': ['user', 'clientId', 'clientSecret'],
+  'google-service-account': ['user', 'serviceAccountKey'],
   oauth2: ['user', 'clientId', 'clientSecret', 'refreshToken', 'accessToken'],
   none: [],
 };

@@ -136,6 +136,8 @@ export function checkConnectionConfig(raw: unknown): ConnectionConfig {
     retryForSeconds: number(c.retryForSeconds, FIELDS.retryForSeconds),
     outbox: oneOf(c.outbox, FIELDS.outbox),
     outboxMaxMB: number(c.outboxMaxMB, FIELDS.outboxMaxMB) ?? DEFAULT_OUTBOX_MB,
+    dkimDomain: textField(c.dkimDomain, FIELDS.dkimDomain).trim(),
+    dkimSelector: textField(c.dkimSelector, FIELDS.dkimSelector).trim(),
   };
 }
 
@@ -223,6 +225,9 @@ export interface ConnectionConfig {
   outbox?: OutboxMode;
   /** The disk or Redis outbox's cap in MB (default 200). */
   outboxMaxMB?: number;
+  /** With dkimSelector and the credential dkimPrivateKey: every mail is DKIM-signed for this domain. */
+  dkimDomain?: string;
+  dkimSelector?: string;
 }
 
 export interface ConnectionCredentials {
@@ -237,4 +242,8 @@ export interface ConnectionCredentials {
   clientKeyPassphrase?: string;
   /** The shared outbox's Redis (outbox "redis"), checked by checkRedisUrl. */
   redisUrl?: string;
+  /** A Google service account's JSON key file, whole (google-service-account): client_email, client_id, private_key, token_uri. */
+  serviceAccountKey?: string;
+  /** The DKIM signing key, PEM (RSA or Ed25519). */
+  dkimPrivateKey?: string;
 }
