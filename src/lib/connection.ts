@@ -2,6 +2,7 @@ import type Mail from 'nodemailer/lib/mailer';
 import type { TokenCache } from './auth/token-cache';
 import type { Text } from './errors/texts';
 import { clientCredentialTokens } from './auth/client-credentials';
+import { serviceAccountTokens } from './auth/jwt-bearer';
 import { timeoutMs, type ConnectionConfig, type ConnectionCredentials } from './config/transport-options';
 import { CONNECTION_DEFAULTS } from '../shared/constants';
 import { textError } from './errors/errors';
@@ -73,7 +74,7 @@ export const DEFAULT_RETRY_SECONDS = CONNECTION_DEFAULTS.retryForSeconds;
  * or a folder on disk) and the transport that makes the attempts (an SMTP pool, or Microsoft Graph).
  */
 export class Connection {
-  /** The OAuth2 token cache shared by every attempt, for client credentials. */
+  /** The OAuth2 token cache shared by every attempt, for client credentials and a Google service account. */
   readonly tokens?: TokenCache;
   private readonly transport: Transport & { poolSize: number };
   private readonly queue: MailQueue;
@@ -89,12 +90,13 @@ export class Connection {
   ) {
     const backoff = new Backoff({ now: options.now, timers: options.timers, ...options.retry });
     // The pool's regrowth counts on the backoff's clock, as the waits it follows do.
-    this.tokens = clientCredentialTokens(config, creds, {
-      timeout: options.tokenTimeout ?? timeoutMs(config),
-      now: options.now,
-      // A certificate about to expire belongs to no send: it goes where the connection's own problems go.
-      warn: options.onError && ((warning) => options.onError!(textError(warning))),
-    });
+    const tokenOptions = { timeout: options.tokenTimeout ?? timeoutMs(config), now: options.now };
+    this.tokens =
+      clientCredentialTokens(config, creds, {
+        ...tokenOptions,
+        // A certificate about to expire belongs to no send: it goes where the connection's own problems go.
+        warn: options.onError && ((warning) => options.onError!(textError(warning))),
+      }) ?? serviceAccountTokens(config, creds, tokenOptions);
     const graph = config.transport === 'graph' && this.tokens ? new GraphTransport(config, creds, { tokens: this.tokens }) : undefined;
     const smtp = (c: ConnectionConfig) => new SmtpTransport(c, creds, { onError: options.onError, tokens: this.tokens, now: backoff.now });
     const rate = config.rateLimitPerMinute ?? 0;

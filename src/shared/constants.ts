@@ -212,3 +212,10 @@ export function m365Tenant(tokenUrl: string): string | undefined {
     return m[1];
   }
 }
+
+// --- Google Workspace (a service account with domain-wide delegation)
+
+/** nodemailer's well-known service key of Gmail and Google Workspace (smtp.gmail.com). */
+export const GOOGLE_SERVICE = 'Gmail';
+/** The scope of Gmail's SMTP and IMAP: the only one smtp.gmail.com takes for XOAUTH2. */
+export const GOOGLE_SCOPE = 'https://mail.google.com/';

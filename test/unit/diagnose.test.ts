@@ -15,15 +15,55 @@ describe('diagnose', function () {
       assert.ok(hint, r.response);
       if (!/^535 5\.7\.3 /.test(r.response)) assert.notEqual(hint, generic, `specific hint for: ${r.response}`);
     }
-    // Entra ID's answers; Google's service-account answers come with that authentication method.
-    for (const t of providers.token.filter((a) => !('provider' in a) || a.provider !== 'Google')) {
+    // Entra ID's answers, and Google's to a service account's JWT bearer grant.
+    for (const t of providers.token) {
       const hint = hintFor(
         failure({
           code: 'EOAUTH2',
           message: `The token endpoint refused the request (HTTP ${t.status}): ${t.body.error}: ${t.body.error_description}`,
         }),
+        'provider' in t && t.provider === 'Google' ? GOOGLE : {},
       );
       assert.ok(hint && !/refused the client: check the client ID/.test(hint), t.body.error_description);
+    }
+  });
+
+  /** A Google service account's connection, as its token cache and SMTP transport diagnose with it. */
+  const GOOGLE = {
+    authType: 'google-service-account',
+    clientId: '109876543210987654321',
+    scope: 'https://mail.google.com/',
+    user: 'sales@example.org',
+  };
+
+  it("gives each of Google's answers to a service account the cause and the fix of the fixtures", function () {
+    const expected: [RegExp, RegExp][] = [
+      [
+        /Client is unauthorized/,
+        /Domain-wide delegation is missing.*Security > Access and data control > API controls > Domain-wide delegation.*client ID 109876543210987654321 .*scope https:\/\/mail\.google\.com\//,
+      ],
+      [/Invalid JWT Signature/, /key was deleted or disabled, or the file belongs to another service account\. Create a new JSON key/],
+      [/short-lived token/, /clock is off by minutes\. Synchronise it \(NTP/],
+      [/Invalid email or User ID/, /does not know the mailbox sales@example\.org/],
+    ];
+    const google = providers.token.filter((t) => 'provider' in t && t.provider === 'Google');
+    assert.equal(google.length, expected.length, 'every Google answer of the fixtures has an expectation here');
+    for (const t of google) {
+      const [, hint] = expected.find(([description]) => description.test(t.body.error_description))!;
+      const message = `The token endpoint refused the request (HTTP ${t.status}): ${t.body.error}: ${t.body.error_description}`;
+      assert.match(hintFor(failure({ code: 'EOAUTH2', message, responseCode: t.status }), GOOGLE)!, hint, t.body.error_description);
+    }
+    // Gmail refusing the token it was given (535 5.7.8 BadCredentials, or its 334 challenge): delegation and the user.
+    for (const response of [
+      providers.smtp.find((r) => /BadCredentials/.test(r.response))!.response,
+      providers.smtp.find((r) => /^334 eyJ/.test(r.response))!.response,
+    ]) {
+      const hint = hintFor(failure({ code: 'EAUTH', responseCode: Number(response.slice(0, 3)), response, message: response }), GOOGLE)!;
+      assert.match(
+        hint,
+        /Gmail refused the service account's token for sales@example\.org.*client ID 109876543210987654321 must have the scope https:\/\/mail\.google\.com\//,
+      );
+      assert.doesNotMatch(hint, /app password/);
     }
   });
 
@@ -52,7 +92,7 @@ describe('diagnose', function () {
     for (const r of limits) {
       const expected = LIMITS.filter(([answer]) => answer.test(r.response));
       assert.equal(expected.length, 1, `one expectation for: ${r.response}`);
-      for (const authType of ['oauth2-client-credentials', 'basic']) {
+      for (const authType of ['oauth2-client-credentials', 'basic', 'google-service-account']) {
         const err = failure({
           code: codeAt(r.when),
           responseCode: Number(r.response.slice(0, 3)),

@@ -5,7 +5,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { backoffDelay, Backoff, RETRY_MAX_MS } from '../../src/lib/delivery/retry';
 import { isTransient, isTooManyConnections, type RetryableError } from '../../src/lib/errors/transient';
-import { TokenCache, type ClientCredentials } from '../../src/lib/auth/token-cache';
+import { TokenCache } from '../../src/lib/auth/token-cache';
+import { clientCredentialsGrant, type ClientCredentials } from '../../src/lib/auth/client-credentials';
 import { startTokenEndpoint, type TokenEndpoint } from '../support/token-endpoint';
 import { fakeClock } from '../support/clock';
 import providers from '../fixtures/provider-responses.json';
@@ -75,7 +76,9 @@ describe('retry: what is transient', function () {
     before(async () => (idp = await startTokenEndpoint({ clientId: 'c', clientSecret: 's' })));
     after(() => idp.close());
     const cache = (extra: Partial<ClientCredentials> = {}) =>
-      new TokenCache({ tokenUrl: idp.url, clientId: 'c', clientSecret: 's', scope: 'x/.default', ...extra }, { timeout: 300 });
+      new TokenCache(clientCredentialsGrant({ tokenUrl: idp.url, clientId: 'c', clientSecret: 's', scope: 'x/.default', ...extra }), {
+        timeout: 300,
+      });
 
     it('marks 429 and 5xx transient and keeps Retry-After; never a 4xx of the fixtures', async function () {
       idp.answerNext(

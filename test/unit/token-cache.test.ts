@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import type { MailError } from '../../src/lib/errors/errors';
-import { EXPIRY_WARNING_MS, TokenCache } from '../../src/lib/auth/token-cache';
+import { TokenCache } from '../../src/lib/auth/token-cache';
+import { clientCredentialsGrant, EXPIRY_WARNING_MS } from '../../src/lib/auth/client-credentials';
 import { ASSERTION_TYPE, assertionSigner, type AssertionSigner } from '../../src/lib/auth/client-assertion';
 import { englishOf, type Text } from '../../src/lib/errors/texts';
 import { startTokenEndpoint, type TokenEndpoint } from '../support/token-endpoint';
@@ -13,7 +14,7 @@ describe('TokenCache', function () {
   beforeEach(() => (idp.state.requests.length = 0));
 
   const cache = (clock: { now: number }) =>
-    new TokenCache({ tokenUrl: idp.url, clientId: 'c', clientSecret: 's', scope: 'x/.default' }, { now: () => clock.now });
+    new TokenCache(clientCredentialsGrant({ tokenUrl: idp.url, clientId: 'c', clientSecret: 's', scope: 'x/.default' }), { now: () => clock.now });
 
   it('makes one request however many callers wait', async function () {
     const c = cache({ now: Date.now() });
@@ -55,7 +56,7 @@ describe('TokenCache', function () {
   });
 
   it('refuses a token URL that is not http(s) without a request', async function () {
-    const c = new TokenCache({ tokenUrl: 'file:///etc/passwd', clientId: 'c', clientSecret: 's', scope: 'x' });
+    const c = new TokenCache(clientCredentialsGrant({ tokenUrl: 'file:///etc/passwd', clientId: 'c', clientSecret: 's', scope: 'x' }));
     await assert.rejects(c.get(), /not an http\(s\) URL/);
     assert.equal(c.requests, 0);
   });
@@ -76,8 +77,8 @@ describe('TokenCache', function () {
       assertionSigner({ tokenUrl: certIdp.url, clientId: 'c', certificate: pair.cert, privateKey: pair.key, passphrase: 'pw-of-the-key' });
     const certCache = (s: AssertionSigner, clock = { now: Date.now() }, warnings: Text[] = []) =>
       new TokenCache(
-        { tokenUrl: certIdp.url, clientId: 'c', scope: 'x/.default', signer: s },
-        { now: () => clock.now, warn: (w) => warnings.push(w) },
+        clientCredentialsGrant({ tokenUrl: certIdp.url, clientId: 'c', scope: 'x/.default', signer: s }, { warn: (w) => warnings.push(w) }),
+        { now: () => clock.now },
       );
     const jtiOf = (assertion: string) => JSON.parse(Buffer.from(assertion.split('.')[1], 'base64url').toString()).jti;
 

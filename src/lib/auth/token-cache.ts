@@ -1,23 +1,33 @@
 import { hostOf, httpClient, timedOut } from '../net/http-client';
+import { diagnose, type DiagnoseContext } from '../errors/diagnose';
 import { ErrorCodes, mailError, type MailError } from '../errors/errors';
 import { text, type Text } from '../errors/texts';
 import { TOKEN_URL_EXAMPLE } from '../../shared/constants';
-import { ASSERTION_TYPE, type AssertionSigner } from './client-assertion';
 
-/** How the client proves itself: a client secret (RFC 6749 §2.3.1), or a signed assertion (RFC 7523 §2.2). */
-export interface ClientCredentials {
-  tokenUrl: string;
-  clientId: string;
-  scope: string;
-  clientSecret?: string;
-  /** Certificate credentials: signs a fresh assertion for every token request, sent instead of the secret. */
-  signer?: AssertionSigner;
+/**
+ * One way of asking a token endpoint for an access token: client credentials (RFC 6749 §4.4, with
+ * a secret or a signed client assertion), or a JWT bearer grant (RFC 7523 §2.1, a Google service
+ * account). The cache does the rest the same way for all of them.
+ */
+export interface TokenGrant {
+  readonly tokenUrl: string;
   /**
-   * Why the connection's credentials cannot be used (a key that does not match its certificate),
-   * found when the connection was built: thrown at every token request, so that every send and
-   * Test connection report it as they report any token failure.
+   * Why the connection's credentials cannot be used (a key that does not match its certificate, a
+   * key file that is no key file), found when the connection was built: thrown at every token
+   * request, so that every send and Test connection report it as they report any token failure.
    */
-  invalid?: MailError;
+  readonly invalid?: MailError;
+  /**
+   * What a refusal of the token endpoint is diagnosed with at once, when the grant knows more than
+   * the method (the client ID and scope an admin must delegate); never a secret.
+   */
+  readonly about?: DiagnoseContext;
+  /**
+   * The form fields of one token request made at `now` (epoch ms): grant_type and how the client
+   * proves itself (a secret, or an assertion signed for this request). Credentials: never logged.
+   * Throws a MailError when the request must not be made (an expired certificate).
+   */
+  fields(now: number): Record<string, string>;
 }
 
 export interface Token {
@@ -31,20 +41,12 @@ export interface TokenCacheOptions {
   timeout?: number;
   /** The clock, injectable so tests can move time without sleeping. */
   now?: () => number;
-  /** Where a warning goes that belongs to no send (a certificate about to expire); never given a secret. */
-  warn?: (warning: Text) => void;
 }
 
 /** Renew five minutes before expiry, or earlier for short-lived tokens (a tenth of their life). */
 const MAX_MARGIN_MS = 5 * 60 * 1000;
 /** RFC 6749 makes expires_in optional; Entra ID always sends it (3599 s). */
 const DEFAULT_LIFETIME_S = 3600;
-const DAY_MS = 24 * 60 * 60 * 1000;
-/**
- * From this long before a certificate expires the runtime warns, once a day: Entra ID refuses an
- * expired one, and a new one has to be created, uploaded to the app registration and pasted here.
- */
-export const EXPIRY_WARNING_MS = 30 * DAY_MS;
 /**
  * Largest token answer read, after decompression: Entra ID's is under 4 KB. Without a cap a 398 KB
  * gzip answer grew the process by 1.1 GB, and an http: token URL lets anyone on the path send one.
@@ -52,21 +54,19 @@ export const EXPIRY_WARNING_MS = 30 * DAY_MS;
 export const MAX_TOKEN_RESPONSE = 64 * 1024;
 
 /**
- * One OAuth2 client-credentials token (RFC 6749 §4.4) shared by every pooled connection of a
- * config node: fetched by at most one request at a time, renewed before it expires, dropped when
+ * One OAuth2 access token shared by every pooled connection of a config node, whatever grant
+ * obtains it: fetched by at most one request at a time, renewed before it expires, dropped when
  * the server rejects it.
  */
 export class TokenCache {
   private token?: Token;
   private pending?: Promise<Token>;
   private readonly now: () => number;
-  /** When the certificate's expiry was last warned about (epoch ms). */
-  private warnedAt?: number;
   /** Number of requests sent to the token endpoint (reported by tests and the benchmark). */
   requests = 0;
 
   constructor(
-    private readonly credentials: ClientCredentials,
+    readonly grant: TokenGrant,
     private readonly options: TokenCacheOptions = {},
   ) {
     this.now = options.now ?? Date.now;
@@ -101,19 +101,14 @@ export class TokenCache {
   }
 
   private async fetch(): Promise<Token> {
-    const { tokenUrl, clientId, scope, invalid } = this.credentials;
+    const { tokenUrl, invalid } = this.grant;
     // A copy each time: whoever receives it may add to it (attempts, a localized message).
     if (invalid) throw Object.assign(new Error(invalid.message), invalid);
     if (!/^https?:\/\//i.test(tokenUrl || '')) {
       throw mailError(ErrorCodes.EOAUTH2, text('errors.token.noUrl'), text('hints.token.noUrl', { tokenUrl: TOKEN_URL_EXAMPLE }));
     }
     const started = this.now();
-    const body = new URLSearchParams({
-      grant_type: 'client_credentials',
-      client_id: clientId,
-      ...this.clientAuthentication(started),
-      scope,
-    });
+    const body = new URLSearchParams(this.grant.fields(started));
     this.requests++;
     let res;
     try {
@@ -147,29 +142,10 @@ export class TokenCache {
       if (busy(res.status)) throw temporary(res.status, res.headers, message);
       const err: MailError = mailError(ErrorCodes.EOAUTH2, message);
       err.responseCode = res.status;
-      throw err;
+      throw this.grant.about ? diagnose(err, this.grant.about) : err;
     }
     const lifetimeMs = (Number(json.expires_in) > 0 ? Number(json.expires_in) : DEFAULT_LIFETIME_S) * 1000;
     return { accessToken: json.access_token, renewAt: started + lifetimeMs - Math.min(MAX_MARGIN_MS, lifetimeMs / 10) };
-  }
-
-  /**
-   * The fields that authenticate the client: the secret, or a fresh assertion signed with the
-   * certificate's key. An expired certificate fails here, before any request: Entra ID would
-   * refuse it, and no retry can help.
-   */
-  private clientAuthentication(now: number): Record<string, string> {
-    const { signer, clientSecret } = this.credentials;
-    if (!signer) return { client_secret: clientSecret ?? '' };
-    const { notAfter, sha1 } = signer.certificate;
-    const about = { thumbprint: sha1, date: notAfter.toISOString() };
-    if (now >= notAfter.getTime())
-      throw mailError(ErrorCodes.EOAUTH2, text('errors.token.certificateExpired', about), text('hints.token.certificateExpired'));
-    if (notAfter.getTime() - now <= EXPIRY_WARNING_MS && (this.warnedAt === undefined || now - this.warnedAt >= DAY_MS)) {
-      this.warnedAt = now;
-      this.options.warn?.(text('warnings.certificateExpiring', about));
-    }
-    return { client_assertion_type: ASSERTION_TYPE, client_assertion: signer.assertion() };
   }
 }
 

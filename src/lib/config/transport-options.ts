@@ -30,8 +30,8 @@ export function resolveServer(raw: unknown): { host: string; port: number; secur
 }
 
 /**
- * The nodemailer pool options for a connection. Auth for client credentials is XOAUTH2 whose
- * token comes from the config node's provision callback; file and URL access are always off so
+ * The nodemailer pool options for a connection. Auth for client credentials and a Google service
+ * account is XOAUTH2 whose token comes from the connection's provision callback; file and URL access are always off so
  * a msg can never make the transport read a local file or fetch a URL by itself.
  */
 export function transportOptions(raw: unknown, creds: ConnectionCredentials): SMTPPool.Options {
@@ -56,8 +56,8 @@ export function transportOptions(raw: unknown, creds: ConnectionCredentials): SM
   // rateLimitPerMinute is enforced by Connection (rate-limiter.ts), not by nodemailer's rateDelta.
   if (authType === 'basic') {
     options.auth = { user: creds.user || '', pass: creds.password || '' };
-  } else if (authType === 'oauth2-client-credentials') {
-    // The token itself is supplied per connection by the provision callback (see smtp-oauth-config).
+  } else if (authType === 'oauth2-client-credentials' || authType === 'google-service-account') {
+    // The token itself is supplied per connection by the provision callback (transports/smtp.ts).
     options.auth = { type: 'OAuth2', user: creds.user || '' };
   } else if (authType === 'oauth2') {
     options.auth = {

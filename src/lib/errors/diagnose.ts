@@ -1,5 +1,5 @@
 import { EAUTH, ECONNECTION, EDNS, EENVELOPE, ESOCKET, ETIMEDOUT } from 'nodemailer/lib/errors';
-import { M365_SCOPE, TOKEN_URL_EXAMPLE } from '../../shared/constants';
+import { GOOGLE_SCOPE, M365_SCOPE, TOKEN_URL_EXAMPLE } from '../../shared/constants';
 import { ErrorCodes, setHint, type MailError } from './errors';
 import { englishOf, text, type Text } from './texts';
 
@@ -10,6 +10,10 @@ export interface DiagnoseContext {
   customFrom?: boolean;
   /** Nothing was retried: Test connection, or a connection with retries off. */
   noRetry?: boolean;
+  /** A Google service account: its client ID (the key's client_id), the scope asked for and the mailbox (sub), which the hints name. */
+  clientId?: string;
+  scope?: string;
+  user?: string;
 }
 
 interface Rule {
@@ -23,6 +27,13 @@ const isTemporary = (t: string, e: MailError) =>
 /** The hint that says what a send does about a temporary answer, or the one without that when nothing was retried. */
 const retried = (once: Text, again: Text) => (ctx: DiagnoseContext) => (ctx.noRetry ? once : again);
 const oauth = (ctx: DiagnoseContext) => ctx.authType === 'oauth2-client-credentials' || ctx.authType === 'oauth2';
+const google = (ctx: DiagnoseContext) => ctx.authType === 'google-service-account';
+/** What the Google hints name: the client ID and scope to delegate, the mailbox. */
+const delegation = (ctx: DiagnoseContext) => ({
+  clientId: ctx.clientId || 'client_id',
+  scope: ctx.scope || GOOGLE_SCOPE,
+  user: ctx.user || '',
+});
 
 const graph = (status: number, code?: RegExp) => (t: string, e: MailError) =>
   e.code === ErrorCodes.EGRAPH && e.responseCode === status && (!code || code.test(t));
@@ -55,7 +66,31 @@ const GRAPH_RULES: Rule[] = [
  * most specific first. Each hint names the cause and the fix; none quotes a secret. The hints are
  * texts of the catalog, `hints.server.*` (texts.ts).
  */
+/**
+ * A Google service account (RFC 7523 JWT bearer grant, then XOAUTH2 to smtp.gmail.com): Google's
+ * token endpoint says `unauthorized_client` without naming the client or the scope, and Gmail a
+ * bare 535 5.7.8 BadCredentials; the hints name what the Workspace admin must check.
+ */
+const GOOGLE_RULES: Rule[] = [
+  { match: (t, _e, c) => google(c) && /unauthorized_client/.test(t), hint: (c) => text('hints.google.notDelegated', delegation(c)) },
+  { match: (t, _e, c) => google(c) && /Invalid JWT Signature/i.test(t), hint: text('hints.google.keyInvalid') },
+  {
+    match: (t, _e, c) => google(c) && /short-lived token|reasonable timeframe|iat and exp/i.test(t),
+    hint: text('hints.google.clock'),
+  },
+  { match: (t, _e, c) => google(c) && /Invalid email or User ID/i.test(t), hint: (c) => text('hints.google.noSuchUser', delegation(c)) },
+  { match: (t, _e, c) => google(c) && /invalid_grant/.test(t), hint: text('hints.google.grantRefused') },
+  { match: (t, _e, c) => google(c) && /invalid_scope/.test(t), hint: text('hints.google.scopeInvalid') },
+];
+
+/** Gmail refusing a token it was given: the delegation lacks the scope, or the mailbox is not the domain's. */
+const GOOGLE_TOKEN_REFUSED: Rule = {
+  match: (t, e, c) => google(c) && e.code !== ErrorCodes.EOAUTH2 && (/^(535|334)\b/.test(t) || /5\.7\.8/.test(t)),
+  hint: (c) => text('hints.google.tokenRefused', delegation(c)),
+};
+
 const RULES: Rule[] = [
+  ...GOOGLE_RULES,
   // Microsoft Graph (https://learn.microsoft.com/graph/errors): its own code beside the HTTP status.
   ...GRAPH_RULES,
   // Entra ID token endpoint (AADSTS codes, https://learn.microsoft.com/entra/identity-platform/reference-error-codes)
@@ -121,6 +156,7 @@ const RULES: Rule[] = [
   },
   { match: (t) => /SendAsDenied|5\.2\.0.*SendAs/i.test(t), hint: text('hints.server.sendAsDenied') },
   { match: (t) => /5\.7\.57/.test(t), hint: text('hints.server.authRequired') },
+  GOOGLE_TOKEN_REFUSED,
   { match: (t) => /534[- ]5\.7\.9|Application-specific password/i.test(t), hint: text('hints.server.appPassword') },
   { match: (t) => /5\.7\.8.*(BadCredentials|not accepted)/is.test(t), hint: text('hints.server.badCredentials') },
   { match: (t) => /^334 eyJ/.test(t), hint: text('hints.server.tokenRefusedAgain') },

@@ -16,7 +16,7 @@ import type { Delivery, Outgoing, Transport } from './transport';
 export interface SmtpTransportOptions {
   /** Where problems that belong to no send go (a failed callback, a smaller pool); never given a secret. */
   onError?: (err: Error) => void;
-  /** The connection's OAuth2 token cache, for client credentials (XOAUTH2). */
+  /** The connection's OAuth2 token cache, for client credentials and a Google service account (XOAUTH2). */
   tokens?: TokenCache;
   /** The clock of the pool's regrowth. */
   now?: () => number;
@@ -134,6 +134,13 @@ export class SmtpTransport implements Transport {
    */
   private async explainRefusal<E extends MailError>(err: E): Promise<E> {
     if (!this.tokens || !isTokenRefusal(err)) return err;
+    // A grant that knows what its admin must check (a Google service account's client ID, scope
+    // and mailbox) says it; its tokens are opaque and list no roles.
+    const about = this.tokens.grant.about;
+    if (about) {
+      const hint = hintTextFor(err, about);
+      return hint ? setHint(err, hint) : err;
+    }
     const roles = await this.tokens.get().then(
       (t) => rolesOf(t.accessToken),
       () => undefined,
