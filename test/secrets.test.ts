@@ -8,6 +8,7 @@ import { startTokenEndpoint } from './support/token-endpoint';
 import { helper, deploy } from './support/flow';
 import type { ConnectionConfig, ConnectionCredentials } from '../src/lib/config/transport-options';
 import { clientCertificate } from './support/certificate';
+import { startGoogleTokenEndpoint, type GoogleTokenEndpoint, type ServiceAccount } from './support/google-token';
 
 /** Connection properties, each given as a value or as a function that gives it once the servers run. */
 type Deferred<T> = { [K in keyof T]: T[K] | (() => T[K]) };
@@ -32,8 +33,16 @@ describe('secrets never leak', function () {
   let smtp: SmtpServer;
   let idp: Awaited<ReturnType<typeof startTokenEndpoint>>;
   let closedPort: number;
+  /** Google's token endpoint: a service account delegated for Gmail, one that is not, and one whose key was deleted. */
+  let google: GoogleTokenEndpoint;
+  const accounts: Record<'delegated' | 'undelegated' | 'deleted', ServiceAccount> = {} as never;
   const emitted: unknown[] = [];
   before(async function () {
+    google = await startGoogleTokenEndpoint();
+    google.users.add('mailbox@contoso.example');
+    for (const name of ['delegated', 'undelegated', 'deleted'] as const) accounts[name] = google.createAccount(name);
+    for (const name of ['delegated', 'deleted'] as const) google.delegate(accounts[name].clientId, ['https://mail.google.com/']);
+    google.deleteKey(accounts.deleted);
     idp = await startTokenEndpoint({ clientId: 'app-1', clientSecret: SECRETS.clientSecret, certificate: registered.cert });
     // Knows the right password and tokens, and refuses them all with a provider's answer.
     smtp = await startSmtp({ users: {}, tokens: () => 'reject', authError: '535 5.7.3 Authentication unsuccessful' });
@@ -45,6 +54,7 @@ describe('secrets never leak', function () {
   after(async function () {
     await smtp.close();
     await idp.close();
+    await google.close();
   });
   beforeEach(() => helper.startServer());
   afterEach(async function () {
@@ -53,7 +63,7 @@ describe('secrets never leak', function () {
     await helper.stopServer();
   });
 
-  const paths: [name: string, connection: Deferred<ConnectionConfig>, extraCreds?: ConnectionCredentials][] = [
+  const paths: [name: string, connection: Deferred<ConnectionConfig>, extraCreds?: Deferred<ConnectionCredentials>][] = [
     ['a refused password', { authType: 'basic' }],
     ['a refused password, no server', { authType: 'basic', port: () => closedPort, retryForSeconds: 0 }],
     ['a refused client secret', { authType: 'oauth2-client-credentials' }, { clientSecret: 'CS-secret-wrong-00' }],
@@ -76,13 +86,20 @@ describe('secrets never leak', function () {
       { authType: 'oauth2-client-credentials', clientAuth: 'certificate' },
       { clientKeyPassphrase: 'KP-secret-wrong-66' },
     ],
+    ['a refused Google token', { authType: 'google-service-account' }],
+    [
+      'a service account without delegation',
+      { authType: 'google-service-account' },
+      { serviceAccountKey: () => accounts.undelegated.keyJson },
+    ],
+    ['a deleted service account key', { authType: 'google-service-account' }, { serviceAccountKey: () => accounts.deleted.keyJson }],
   ];
   for (const [name, connection, extraCreds] of paths) {
     for (const mode of [{}, { stopOnError: false, storeResult: 'msg' }, { async: true, storeResult: 'flow' }]) {
       it(`${name} ${JSON.stringify(mode)}`, async function () {
-        const resolved = Object.fromEntries(
-          Object.entries(connection).map(([k, v]) => [k, typeof v === 'function' ? v() : v]),
-        ) as ConnectionConfig;
+        const resolve = <T extends object>(o: Deferred<T>) =>
+          Object.fromEntries(Object.entries(o).map(([k, v]) => [k, typeof v === 'function' ? v() : v])) as T;
+        const resolved = resolve(connection);
         const nodes = await deploy({
           connection: { port: smtp.port, tokenUrl: idp.url, scope: 'https://outlook.office365.com/.default', ...resolved },
           credentials: {
@@ -96,7 +113,8 @@ describe('secrets never leak', function () {
             clientPrivateKey: registered.key,
             clientKeyPassphrase: SECRETS.clientKeyPassphrase,
             redisUrl: REDIS_URL,
-            ...extraCreds,
+            serviceAccountKey: accounts.delegated.keyJson,
+            ...resolve(extraCreds ?? {}),
           },
           send: mode,
         });
@@ -124,6 +142,7 @@ describe('secrets never leak', function () {
               clientSecret: '__PWRD__',
               clientPrivateKey: '__PWRD__',
               clientKeyPassphrase: '__PWRD__',
+              serviceAccountKey: '__PWRD__',
               // The dialog never sends it; a request may, and Test connection must not use it.
               redisUrl: REDIS_URL,
             },
@@ -140,14 +159,32 @@ describe('secrets never leak', function () {
     assert.match(text, /AADSTS7000215|535 5\.7\.3|ECONNREFUSED/, 'the errors themselves were recorded');
     for (const answer of [/AADSTS700027/, /does not belong to its certificate/, /could not be decrypted/])
       assert.match(text, answer, 'the certificate paths were recorded');
+    for (const answer of [/unauthorized_client/, /Invalid JWT Signature/, /refused the service account's token/])
+      assert.match(text, answer, 'the service account paths were recorded');
     assert.ok(idp.state.issued.length > 0, 'tokens were issued and used');
+    assert.ok(google.issued.size > 0, 'Google tokens were issued and used');
+    const jwts = google.requests.map((r) => r.assertion).filter((a): a is string => !!a);
+    assert.ok(jwts.length > 0, 'service accounts signed JWTs');
+    for (const account of Object.values(accounts)) {
+      assert.ok(!text.includes(account.keyJson) && !text.includes(JSON.stringify(account.keyJson)), 'a key file leaked');
+      assert.ok(!text.includes(account.privateKeyId), 'the id of a service account key leaked');
+      for (const line of keyLines(account.privateKey)) assert.ok(!text.includes(line), "a line of a service account's key leaked");
+    }
     const assertions = idp.state.requests.map((r) => r.client_assertion).filter((a): a is string => !!a);
     assert.ok(assertions.length > 0, 'client assertions were sent');
     for (const key of [registered.key, unknown.key])
       for (const line of keyLines(key)) assert.ok(!text.includes(line), 'a line of a private key leaked');
     // An assertion, or its signature alone: a credential for as long as it is valid.
-    const signed = assertions.flatMap((a) => [a, a.split('.')[2]]);
-    for (const secret of [...Object.values(SECRETS), 'CS-secret-wrong-00', 'KP-secret-wrong-66', ...idp.state.issued, ...signed]) {
+    const signed = [...assertions, ...jwts].flatMap((a) => [a, a.split('.')[2]]);
+    const secrets = [
+      ...Object.values(SECRETS),
+      'CS-secret-wrong-00',
+      'KP-secret-wrong-66',
+      ...idp.state.issued,
+      ...google.issued.keys(),
+      ...signed,
+    ];
+    for (const secret of secrets) {
       assert.ok(!text.includes(secret), `a secret leaked: ${secret.slice(0, 12)}…`);
       assert.ok(!text.includes(Buffer.from(secret).toString('base64').slice(0, 16)), 'a secret leaked in base64');
     }
