@@ -14,7 +14,9 @@ describe('TokenCache', function () {
   beforeEach(() => (idp.state.requests.length = 0));
 
   const cache = (clock: { now: number }) =>
-    new TokenCache(clientCredentialsGrant({ tokenUrl: idp.url, clientId: 'c', clientSecret: 's', scope: 'x/.default' }), { now: () => clock.now });
+    new TokenCache(clientCredentialsGrant({ tokenUrl: idp.url, clientId: 'c', clientSecret: 's', scope: 'x/.default' }), {
+      now: () => clock.now,
+    });
 
   it('makes one request however many callers wait', async function () {
     const c = cache({ now: Date.now() });
