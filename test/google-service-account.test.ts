@@ -130,6 +130,13 @@ describe('send-smtp-email with a Google service account', function () {
     assert.equal(google.requests.length, 0);
   });
 
+  it("tells the dialog the deployed key's account and client ID, and nothing else of the key file", async function () {
+    await setup();
+    const res = await helper.request().get('/smtp-oauth-config/service-account/conn').expect(200);
+    assert.deepEqual(res.body, { clientEmail: account.clientEmail, clientId: account.clientId });
+    await helper.request().get('/smtp-oauth-config/service-account/nothing-here').expect(404);
+  });
+
   describe('Test connection', function () {
     const post = (body: object) => helper.request().post('/smtp-oauth-config/test').send(body).expect(200);
     const dialog = (credentials: object, extra: object = {}) => ({

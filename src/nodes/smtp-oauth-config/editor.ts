@@ -9,6 +9,8 @@ import {
   CREDENTIALS,
   credentialsOf,
   defaultPoolSize,
+  GOOGLE_SCOPE,
+  GOOGLE_SERVICE,
   M365_SCOPE,
   M365_SERVICE,
   M365_TOKEN_URL,
@@ -27,6 +29,7 @@ import {
 } from '../../shared/constants';
 import { editorProperty, graphScope as graphScopeOf, isHost } from '../../shared/connection-fields';
 import { certificatesOf, isPrivateKey, pemBlocks, pemText } from '../../shared/pem';
+import { readServiceAccountKey } from '../../shared/service-account';
 
 /** The dialog's values as Node-RED's editor stores them: numbers typed into a field are saved as text. */
 interface ConnectionProps extends EditorNodeProperties {
@@ -127,16 +130,20 @@ function serviceChoices(list: Service[], saved: string | undefined, lang: string
 const AUTH_LABELS: Record<AuthType, string> = {
   basic: 'auth.basic',
   'oauth2-client-credentials': 'auth.clientCredentials',
+  'google-service-account': 'auth.googleServiceAccount',
   oauth2: 'auth.oauth2',
   none: 'auth.none',
 };
 
 const CLIENT_CREDENTIALS: AuthType = 'oauth2-client-credentials';
+const GOOGLE: AuthType = 'google-service-account';
 
 /** The rows of the Authentication part each method shows besides its credentials. */
 const EXTRA_ROWS: Record<AuthType, readonly string[]> = {
   basic: [],
   [CLIENT_CREDENTIALS]: ['transport', 'tenant', 'tokenUrl', 'clientAuth', 'scope'],
+  // The token URI is the key file's.
+  [GOOGLE]: ['scope'],
   oauth2: ['deprecated', 'tokenUrl'],
   none: [],
 };
@@ -239,6 +246,9 @@ RED.nodes.registerType<ConnectionProps, ConnectionCredentials>('smtp-oauth-confi
     clientKeyPassphrase: CREDENTIALS.clientKeyPassphrase,
     // Only ever a credential: it may hold Redis's password.
     redisUrl: CREDENTIALS.redisUrl,
+    // The whole JSON key file of a Google service account: it holds the private key.
+    serviceAccountKey: CREDENTIALS.serviceAccountKey,
+    dkimPrivateKey: CREDENTIALS.dkimPrivateKey,
   },
   // Also the dialog's title: "Add new SMTP connection config node" instead of the type name.
   paletteLabel: function () {
@@ -311,11 +321,18 @@ RED.nodes.registerType<ConnectionProps, ConnectionCredentials>('smtp-oauth-confi
       // never a scope the user typed.
       if (graph && $scope.val() === M365_SCOPE) $scope.val('');
       if (auth === CLIENT_CREDENTIALS && !graph && service === M365_SERVICE && !$scope.val()) $scope.val(M365_SCOPE);
-      $scope.attr('placeholder', graph ? graphScope() : M365_SCOPE);
-      $('#smtp-config-scope-hint').text(graph ? t('hint.scopeGraph', { scope: graphScope() }) : t('hint.scope'));
+      // Microsoft's scope, pre-filled for client credentials, means nothing to Google: empty is Gmail's own.
+      if (auth === GOOGLE && $scope.val() === M365_SCOPE) $scope.val('');
+      $scope.attr('placeholder', auth === GOOGLE ? GOOGLE_SCOPE : graph ? graphScope() : M365_SCOPE);
+      $('#smtp-config-scope-hint').text(
+        auth === GOOGLE ? t('hint.scopeGoogle') : graph ? t('hint.scopeGraph', { scope: graphScope() }) : t('hint.scope'),
+      );
+      // Gmail offers the service account, with the three steps its admins take.
+      $('#smtp-config-google-tip').toggle(service === GOOGLE_SERVICE || auth === GOOGLE);
       showCertificateInfo();
+      showServiceAccount();
       $('#smtp-config-user-label').text(t(auth === 'basic' ? 'label.user' : 'label.mailbox'));
-      $('#smtp-config-user-hint').text(t(auth === 'basic' ? 'hint.user' : 'hint.mailbox'));
+      $('#smtp-config-user-hint').text(t(auth === 'basic' ? 'hint.user' : auth === GOOGLE ? 'hint.googleMailbox' : 'hint.mailbox'));
       $('#smtp-config-tokenUrl-hint').text(t(auth === 'oauth2' ? 'hint.refreshUrl' : 'hint.tokenUrl'));
     }
 
@@ -462,6 +479,68 @@ RED.nodes.registerType<ConnectionProps, ConnectionCredentials>('smtp-oauth-confi
           const answer = xhr.responseJSON as { error?: string } | undefined;
           fail(answer?.error || t('certificate.failed', { status: xhr.status || '-' }));
         });
+    }
+
+    // A Google service account's JSON key file: pasted, or read from a file. The password field
+    // drops the line breaks of a pasted file, which JSON needs only between its values (the key's own
+    // are written \n inside its string). It is parsed here, in the browser, to show the account and
+    // its client ID (what the Admin console's delegation asks for); the key is never shown or sent
+    // anywhere but as the credential. A stored key reaches the dialog only as '__PWRD__': its account
+    // and client ID come from the runtime, which reads them from the deployed connection.
+    const $accountKey = $('#node-config-input-serviceAccountKey');
+    let storedAccount: { clientEmail: string; clientId: string } | null | undefined;
+    function showServiceAccount() {
+      const $info = $('#smtp-config-service-account-info');
+      const value = String($accountKey.val() || '');
+      $info.toggle(String($auth.val()) === GOOGLE && !!value);
+      if (String($auth.val()) !== GOOGLE || !value) return;
+      const line = (cls: string, label: string, text: string) =>
+        $('<div>').addClass(cls).append($('<span class="smtp-cert-label">').text(label), ' ', $('<code>').text(text));
+      const show = (account: { clientEmail: string; clientId: string }) =>
+        $info
+          .empty()
+          .removeClass('smtp-cert-error')
+          .addClass('smtp-cert-ok')
+          .append(
+            line('smtp-sa-client-email', t('serviceAccount.clientEmail'), account.clientEmail),
+            line('smtp-sa-client-id', t('serviceAccount.clientId'), account.clientId || '-'),
+          );
+      if (value === '__PWRD__') {
+        if (storedAccount) return void show(storedAccount);
+        return void $info.empty().removeClass('smtp-cert-error').text(t('serviceAccount.stored'));
+      }
+      const read = readServiceAccountKey(value);
+      if ('fields' in read) return void show(read.fields);
+      $info
+        .empty()
+        .removeClass('smtp-cert-ok')
+        .addClass('smtp-cert-error')
+        .append($('<i class="fa fa-exclamation-circle"></i>'), ' ', $('<span>').text(t(`serviceAccount.${read.problem}`)));
+    }
+    $accountKey.on('input change', showServiceAccount);
+    $('#smtp-config-serviceAccountKey-file').on('click', (e) => {
+      e.preventDefault();
+      $('#smtp-config-serviceAccountKey-input').trigger('click');
+    });
+    $('#smtp-config-serviceAccountKey-input').on('change', function () {
+      const input = this as HTMLInputElement;
+      const file = input.files?.[0];
+      if (!file) return;
+      const reader = new FileReader();
+      reader.onload = () => {
+        $accountKey.val(String(reader.result || '')).trigger('change');
+      };
+      reader.readAsText(file);
+      // The same file chosen again is a change too.
+      input.value = '';
+    });
+    if ($accountKey.val() === '__PWRD__') {
+      $.getJSON(`smtp-oauth-config/service-account/${encodeURIComponent(node.id)}`)
+        .done((account: { clientEmail: string; clientId: string }) => {
+          storedAccount = account;
+          showServiceAccount();
+        })
+        .fail(() => (storedAccount = null));
     }
 
     // The editor shows a stored 0 as an empty field.

@@ -13,6 +13,7 @@ import { localized, requestLanguage, translator, withHint, type Say } from '../.
 import type { ConnectionCredentials } from '../../lib/config/transport-options';
 import { CONNECTION_DEFAULTS, CREDENTIALS } from '../../shared/constants';
 import { pemBlocks, pemText } from '../../shared/pem';
+import { readServiceAccountKey } from '../../shared/service-account';
 import { certificateInfo } from '../../lib/auth/certificate-info';
 import { registerOutboxAdmin } from './outbox-admin';
 import type { OutcomeReceiver, SmtpOauthConfigNode } from './types';
@@ -241,6 +242,16 @@ export = function (RED: NodeAPI) {
     } catch {
       res.status(400).json({ error: t('unreadable') });
     }
+  });
+
+  // What the dialog shows of a deployed connection's service account key, which the editor never
+  // gets back: the account (client_email) and its client ID, identifiers the Admin console lists.
+  // Nothing else of the key file is ever answered, and nothing of it when it is unreadable.
+  RED.httpAdmin.get('/smtp-oauth-config/service-account/:id', RED.auth.needsPermission('smtp-oauth-config.read'), (req, res) => {
+    const deployed = RED.nodes.getNode(String(req.params.id)) as SmtpOauthConfigNode | null;
+    const read = deployed?.type === 'smtp-oauth-config' ? readServiceAccountKey(deployed.credentials?.serviceAccountKey) : undefined;
+    if (!read || !('fields' in read)) return void res.status(404).json({});
+    res.json({ clientEmail: read.fields.clientEmail, clientId: read.fields.clientId });
   });
 
   // Test connection: the values in the dialog, with stored secrets only where they belong (test-connection.ts).
