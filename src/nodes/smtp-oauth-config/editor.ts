@@ -127,6 +127,7 @@ function serviceChoices(list: Service[], saved: string | undefined, lang: string
 const AUTH_LABELS: Record<AuthType, string> = {
   basic: 'auth.basic',
   'oauth2-client-credentials': 'auth.clientCredentials',
+  'google-service-account': 'auth.googleServiceAccount',
   oauth2: 'auth.oauth2',
   none: 'auth.none',
 };
@@ -137,6 +138,7 @@ const CLIENT_CREDENTIALS: AuthType = 'oauth2-client-credentials';
 const EXTRA_ROWS: Record<AuthType, readonly string[]> = {
   basic: [],
   [CLIENT_CREDENTIALS]: ['transport', 'tenant', 'tokenUrl', 'clientAuth', 'scope'],
+  'google-service-account': [],
   oauth2: ['deprecated', 'tokenUrl'],
   none: [],
 };
@@ -239,6 +241,8 @@ RED.nodes.registerType<ConnectionProps, ConnectionCredentials>('smtp-oauth-confi
     clientKeyPassphrase: CREDENTIALS.clientKeyPassphrase,
     // Only ever a credential: it may hold Redis's password.
     redisUrl: CREDENTIALS.redisUrl,
+    serviceAccountKey: CREDENTIALS.serviceAccountKey,
+    dkimPrivateKey: CREDENTIALS.dkimPrivateKey,
   },
   // Also the dialog's title: "Add new SMTP connection config node" instead of the type name.
   paletteLabel: function () {
