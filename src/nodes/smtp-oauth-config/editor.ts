@@ -710,7 +710,8 @@ function dkimPart(id: string, t: Translate) {
         .attr('aria-label', `${t('dkim.copy')} ${label}`)
         .on('click', (e) => {
           e.preventDefault();
-          RED.clipboard.copyText(value, $copy[0], t('dkim.copied'));
+          // Node-RED shows its "copied" tip on the element, which it takes as a jQuery object (the type says HTMLElement).
+          RED.clipboard.copyText(value, $copy as unknown as HTMLElement, t('dkim.copied'));
         });
       return $line.append($copy);
     };
