@@ -199,7 +199,8 @@ export function signEd25519(input: Readable, o: Ed25519Options): Readable {
     }
     const stored = fs.createReadStream(cachePath);
     stored.on('error', fail);
-    stored.on('close', dropCache);
+    // Unlinked once open: the open file is read to its end, and nothing is left behind, not even by a crash.
+    stored.once('open', dropCache);
     stored.pipe(output);
   }
   return output;
