@@ -10,7 +10,7 @@ import { smtpError, startSmtp, type SmtpServer } from './support/smtp';
 import { helper, deploy, outcome, next, whenStatus, type Deployed } from './support/flow';
 import { fakeClock } from './support/clock';
 import { outboxDir, outboxFiles } from './support/outbox';
-import { opensslKey, opensslRecord, verifyDkim } from './support/dkim';
+import { emptied, opensslKey, opensslRecord, verifyDkim } from './support/dkim';
 
 const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64');
 const DOMAIN = 'example.com';
@@ -145,7 +145,7 @@ describe('DKIM signing', function () {
       // The signer's cache folder is the connection's own, inside its outbox folder: nothing else there.
       const cache = path.join(outboxDir(), 'dkim-cache');
       assert.equal(fs.readdirSync(cache).length, 1);
-      assert.deepEqual(fs.readdirSync(path.join(cache, fs.readdirSync(cache)[0])), [], 'the cache file went once read');
+      assert.deepEqual(await emptied(path.join(cache, fs.readdirSync(cache)[0])), [], 'the cache file went once read');
 
       assert.equal(await nodes.config.outbox!.retryNow(), 1);
       const { emailResult } = await passed;

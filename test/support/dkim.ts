@@ -49,6 +49,12 @@ export function opensslRecord(pem: string): string {
   }
 }
 
+/** The entries of `dir` once it is empty (or after 10,000 turns of the event loop): nodemailer unlinks its signing cache in a callback after the message was read. */
+export async function emptied(dir: string): Promise<string[]> {
+  for (let turn = 0; turn < 10000 && fs.readdirSync(dir).length; turn++) await new Promise((r) => setImmediate(r));
+  return fs.readdirSync(dir);
+}
+
 /** One DKIM signature as mailauth judged it. */
 export interface Verdict {
   result: string;
