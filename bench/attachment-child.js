@@ -2,12 +2,15 @@
 // Runs in a child process of the benchmark so that its RSS is this send alone: a started Node-RED
 // with one send node sends one 50 MB attachment, taken from an http URL (streamed), a data: URL
 // or a base64 string; reports the peak RSS growth over the RSS before the content existed.
-// argv: mode (url | data | base64), sink port, url of the 50 MB file, url of a small file, and the
-// connection's outbox (disk, the default, or memory).
+// argv: mode (url | data | base64), sink port, url of the 50 MB file, url of a small file, the
+// connection's outbox (disk, the default, or memory), and a file holding a DKIM key to sign with
+// (none: unsigned).
 const { startRuntime } = require('./runtime');
 const { deployWithProbes, sendNodeFlow } = require('./throughput');
 
-const [mode, port, bigUrl, smallUrl, outbox = 'disk'] = process.argv.slice(2);
+const fs = require('node:fs');
+
+const [mode, port, bigUrl, smallUrl, outbox = 'disk', dkimKeyFile = ''] = process.argv.slice(2);
 const SIZE = 50 * 1024 * 1024;
 
 (async () => {
@@ -29,7 +32,10 @@ const SIZE = 50 * 1024 * 1024;
           attachmentFilename: 'big.bin',
           attachmentFilenameType: 'str',
         };
-  const driver = await deployWithProbes(rt, sendNodeFlow(sink, { connection: { maxAttachmentMB: '100', timeout: '120', outbox }, send }), {
+  const dkim = dkimKeyFile ? { dkimDomain: 'example.com', dkimSelector: 'bench' } : {};
+  const credentials = { user: 'bench@example.com', ...(dkimKeyFile ? { dkimPrivateKey: fs.readFileSync(dkimKeyFile, 'utf8') } : {}) };
+  const flow = sendNodeFlow(sink, { connection: { maxAttachmentMB: '100', timeout: '120', outbox, ...dkim }, send, credentials });
+  const driver = await deployWithProbes(rt, flow, {
     input: 'send',
     caughtScope: ['send'],
   });
@@ -71,6 +77,7 @@ const SIZE = 50 * 1024 * 1024;
   process.send({
     mode,
     outbox,
+    signed: !!dkimKeyFile,
     growth: peak - before,
     retained: process.memoryUsage.rss() - before,
     heapAfter: process.memoryUsage().heapUsed,

@@ -8,6 +8,7 @@ import path from 'node:path';
 import bcrypt from 'bcryptjs'; // Node-RED's own dependency, used here to hash the test users' passwords
 import { builtDist } from './support/build';
 import { clientCertificate, opensslThumbprint } from './support/certificate';
+import { opensslKey, opensslRecord } from './support/dkim';
 import { freePort, requestToken, waitForHttp, stopChild } from './support/node-red-process';
 
 /** An entry of GET /smtp-oauth-config/services. */
@@ -101,6 +102,26 @@ describe('admin endpoints with adminAuth on', function () {
     const body = (await res.json()) as TestAnswer;
     assert.equal(body.ok, false);
     assert.match(body.error.message, /ECONNREFUSED/);
+  });
+
+  describe('the DKIM record endpoints', function () {
+    const key = opensslKey('rsa', 2048);
+    const post = (headers: Record<string, string> = {}) =>
+      fetch(`${url}/smtp-oauth-config/dkim-record`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', ...headers },
+        body: JSON.stringify({ privateKey: key }),
+      });
+
+    it('need read permission, and a read-only user gets the record', async function () {
+      assert.equal((await post()).status, 401);
+      assert.equal((await fetch(`${url}/smtp-oauth-config/nothing/dkim-record`)).status, 401);
+      const auth = { Authorization: `Bearer ${await token('viewer')}` };
+      const res = await post(auth);
+      assert.equal(res.status, 200);
+      assert.equal(((await res.json()) as { value: string }).value, opensslRecord(key));
+      assert.equal((await fetch(`${url}/smtp-oauth-config/nothing/dkim-record`, { headers: auth })).status, 404);
+    });
   });
 
   describe('POST /smtp-oauth-config/certificate', function () {

@@ -9,6 +9,7 @@ import { helper, deploy } from './support/flow';
 import type { ConnectionConfig, ConnectionCredentials } from '../src/lib/config/transport-options';
 import { clientCertificate } from './support/certificate';
 import { startGoogleTokenEndpoint, type GoogleTokenEndpoint, type ServiceAccount } from './support/google-token';
+import { opensslKey } from './support/dkim';
 
 /** Connection properties, each given as a value or as a function that gives it once the servers run. */
 type Deferred<T> = { [K in keyof T]: T[K] | (() => T[K]) };
@@ -26,6 +27,9 @@ const REDIS_URL = `rediss://mailer:${SECRETS.redisPassword}@redis.example.com:63
 /** The certificate uploaded to the app registration, and one that is not; their keys are secrets, encrypted with the passphrase. */
 const registered = clientCertificate({ passphrase: SECRETS.clientKeyPassphrase });
 const unknown = clientCertificate({ passphrase: SECRETS.clientKeyPassphrase, subject: 'not-uploaded' });
+/** The DKIM signing key every path signs with, and one that is refused at deploy (too short): neither may appear anywhere. */
+const dkimKey = opensslKey('rsa', 2048);
+const shortDkimKey = opensslKey('rsa', 512);
 /** Lines of a PEM key: none may appear anywhere (a line is 64 base64 characters of the key). */
 const keyLines = (pem: string) => pem.split('\n').filter((line) => line.length >= 40 && !line.startsWith('-----'));
 
@@ -63,7 +67,12 @@ describe('secrets never leak', function () {
     await helper.stopServer();
   });
 
-  const paths: [name: string, connection: Deferred<ConnectionConfig>, extraCreds?: Deferred<ConnectionCredentials>][] = [
+  const paths: [
+    name: string,
+    connection: Deferred<ConnectionConfig>,
+    extraCreds?: Deferred<ConnectionCredentials>,
+    send?: Record<string, unknown>,
+  ][] = [
     ['a refused password', { authType: 'basic' }],
     ['a refused password, no server', { authType: 'basic', port: () => closedPort, retryForSeconds: 0 }],
     ['a refused client secret', { authType: 'oauth2-client-credentials' }, { clientSecret: 'CS-secret-wrong-00' }],
@@ -93,15 +102,25 @@ describe('secrets never leak', function () {
       { serviceAccountKey: () => accounts.undelegated.keyJson },
     ],
     ['a deleted service account key', { authType: 'google-service-account' }, { serviceAccountKey: () => accounts.deleted.keyJson }],
+    ['a DKIM key refused at deploy', { authType: 'basic' }, { dkimPrivateKey: shortDkimKey }],
+    ['a DKIM-signed preview', { authType: 'basic' }, {}, { deliver: 'preview', storeResult: 'msg' }],
   ];
-  for (const [name, connection, extraCreds] of paths) {
+  for (const [name, connection, extraCreds, sendProps] of paths) {
     for (const mode of [{}, { stopOnError: false, storeResult: 'msg' }, { async: true, storeResult: 'flow' }]) {
       it(`${name} ${JSON.stringify(mode)}`, async function () {
         const resolve = <T extends object>(o: Deferred<T>) =>
           Object.fromEntries(Object.entries(o).map(([k, v]) => [k, typeof v === 'function' ? v() : v])) as T;
         const resolved = resolve(connection);
         const nodes = await deploy({
-          connection: { port: smtp.port, tokenUrl: idp.url, scope: 'https://outlook.office365.com/.default', ...resolved },
+          // Every path signs with DKIM: the key must not leak through any of them.
+          connection: {
+            port: smtp.port,
+            tokenUrl: idp.url,
+            scope: 'https://outlook.office365.com/.default',
+            dkimDomain: 'contoso.example',
+            dkimSelector: 's1',
+            ...resolved,
+          },
           credentials: {
             user: 'mailbox@contoso.example',
             password: SECRETS.password,
@@ -114,13 +133,15 @@ describe('secrets never leak', function () {
             clientKeyPassphrase: SECRETS.clientKeyPassphrase,
             redisUrl: REDIS_URL,
             serviceAccountKey: accounts.delegated.keyJson,
+            dkimPrivateKey: dkimKey,
             ...resolve(extraCreds ?? {}),
           },
-          send: mode,
+          send: { ...mode, ...sendProps },
         });
         const ended = new Promise<unknown>((resolve) => {
           nodes.send.on('call:error', (c) => resolve(c.args));
-          if (!mode.async) nodes.out.on('input', resolve);
+          // A preview fails nothing: its msg (with the signed .eml) is what it emits.
+          if (!mode.async || sendProps) nodes.out.on('input', resolve);
         });
         const statuses: unknown[] = [];
         nodes.send.on('call:status', (c) => statuses.push(c.args));
@@ -143,12 +164,16 @@ describe('secrets never leak', function () {
               clientPrivateKey: '__PWRD__',
               clientKeyPassphrase: '__PWRD__',
               serviceAccountKey: '__PWRD__',
-              // The dialog never sends it; a request may, and Test connection must not use it.
+              // The dialog never sends them; a request may, and Test connection must not use them.
               redisUrl: REDIS_URL,
+              dkimPrivateKey: '__PWRD__',
             },
           });
         assert.equal(res.body.ok, false);
         emitted.push(res.body);
+        // What the dialog shows of the key: its public record only, from the deployed node and from a pasted key.
+        emitted.push((await helper.request().get('/smtp-oauth-config/conn/dkim-record')).body);
+        emitted.push((await helper.request().post('/smtp-oauth-config/dkim-record').send({ privateKey: shortDkimKey })).body);
       });
     }
   }
@@ -172,7 +197,10 @@ describe('secrets never leak', function () {
     }
     const assertions = idp.state.requests.map((r) => r.client_assertion).filter((a): a is string => !!a);
     assert.ok(assertions.length > 0, 'client assertions were sent');
-    for (const key of [registered.key, unknown.key])
+    assert.match(text, /512 bits; DKIM needs RSA keys of at least 1024 bits/, 'the refused DKIM key was recorded');
+    assert.match(text, /v=DKIM1; k=rsa; p=/, 'the DKIM record was recorded');
+    assert.match(text, /DKIM-Signature: v=1; a=rsa-sha256/, 'a signed preview was recorded');
+    for (const key of [registered.key, unknown.key, dkimKey, shortDkimKey])
       for (const line of keyLines(key)) assert.ok(!text.includes(line), 'a line of a private key leaked');
     // An assertion, or its signature alone: a credential for as long as it is valid.
     const signed = [...assertions, ...jwts].flatMap((a) => [a, a.split('.')[2]]);

@@ -12,7 +12,7 @@ import { DeliveryQueue, DEFAULT_OUTBOX_COUNT, type QueueOptions } from './delive
 import type { HandedOver, Origin, SentInfo, Watch } from './delivery/outcome';
 import { RateLimiter, type Timers } from './delivery/rate-limiter';
 import { Backoff, type RetryTiming } from './delivery/retry';
-import { Spool } from './delivery/spool';
+import { SIGNING_CACHE, Spool } from './delivery/spool';
 import type { MailQueue } from './delivery/mail-queue';
 import { RedisLink, sharedKeys } from './delivery/shared/redis';
 import { SessionLeases } from './delivery/shared/session-leases';
@@ -22,6 +22,10 @@ import { SmtpTransport } from './transports/smtp';
 import type { Transport } from './transports/transport';
 import { poolSize } from './config/pool-limits';
 import { randomUUID } from 'node:crypto';
+import os from 'node:os';
+import path from 'node:path';
+import type { DkimSettings } from './message/dkim-key';
+import { DkimSigner, type MessageSigning } from './message/dkim-signing';
 
 export type { HandedOver, Origin, SendError, SentInfo, Outcome } from './delivery/outcome';
 export { isHandedOver } from './delivery/outcome';
@@ -64,6 +68,8 @@ export interface ConnectionOptions extends Pick<QueueOptions, 'report' | 'warn' 
   outbox?: OutboxOptions;
   /** An outbox on Redis instead (outbox: redis). */
   shared?: SharedOutboxOptions;
+  /** DKIM: every message the connection builds is signed with this key (checked by dkimSettings). */
+  dkim?: DkimSettings;
 }
 
 /** Seconds a send is retried when the connection sets nothing. */
@@ -82,6 +88,8 @@ export class Connection {
   readonly outbox?: DeliveryQueue & { dir: string };
   /** The outbox on Redis, when every instance shares one. */
   readonly shared?: SharedQueue;
+  /** Signs every message the connection builds, previews included. */
+  private readonly signer?: DkimSigner;
 
   constructor(
     readonly config: ConnectionConfig,
@@ -89,6 +97,11 @@ export class Connection {
     private readonly options: ConnectionOptions = {},
   ) {
     const backoff = new Backoff({ now: options.now, timers: options.timers, ...options.retry });
+    // Large mails wait in the connection's outbox folder while they are signed; without a disk
+    // outbox (memory, Redis) in the system's temporary folder. Either way in a folder of its own.
+    if (options.dkim)
+      this.signer = new DkimSigner(options.dkim, { parent: options.outbox ? path.join(options.outbox.dir, SIGNING_CACHE) : os.tmpdir() });
+    const signing = this.signer && (() => this.signer!.signing());
     // The pool's regrowth counts on the backoff's clock, as the waits it follows do.
     const tokenOptions = { timeout: options.tokenTimeout ?? timeoutMs(config), now: options.now };
     this.tokens =
@@ -126,6 +139,7 @@ export class Connection {
         warn: options.warn,
         onChange: options.onChange,
         onError: options.onError,
+        signing,
       });
       return;
     }
@@ -139,6 +153,7 @@ export class Connection {
       report: options.report,
       warn: options.warn,
       onChange: options.onChange,
+      signing,
     });
     if (o) this.outbox = Object.assign(this.queue as DeliveryQueue, { dir: o.dir });
   }
@@ -184,6 +199,11 @@ export class Connection {
     return this.queue.accept(message, customFrom, { onQueue, onRetry }, origin);
   }
 
+  /** How a preview is signed: as the connection's mails are (undefined without DKIM). */
+  signing(): Promise<MessageSigning | undefined> {
+    return this.signer ? this.signer.signing() : Promise.resolve(undefined);
+  }
+
   /** Connects, authenticates (fetching a token where needed) and quits: the Test connection button. Resolves with a note for the user, if any. */
   verify(): Promise<Text | undefined> {
     return this.transport.verify();
@@ -196,5 +216,6 @@ export class Connection {
   async close(graceMs = 10000): Promise<void> {
     await this.queue.close(graceMs);
     this.transport.close();
+    await this.signer?.close();
   }
 }

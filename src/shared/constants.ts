@@ -169,6 +169,13 @@ export function outboxCredentialsOf(outbox: string | undefined): readonly Creden
 }
 
 /**
+ * The credentials that sign mail rather than sign in: the DKIM key. Like the outbox's, they are
+ * the runtime's alone: every method may sign, the sign-in never sends them, and Test connection,
+ * which tests the sign-in, never needs them.
+ */
+export const SIGNING_CREDENTIALS: readonly CredentialName[] = ['dkimPrivateKey'];
+
+/**
  * Concurrent SMTP connections a well-known service (a key of nodemailer's services.json) allows
  * per mailbox, where the provider documents a limit: a bigger pool only earns refusals. Exchange
  * Online: 3 (learn.microsoft.com, "Exchange Online limits", SMTP AUTH client submission); a fourth

@@ -1,4 +1,4 @@
-import { CREDENTIAL_NAMES, credentialsOf, isSecret, OUTBOX_MODES, outboxCredentialsOf } from '../../shared/constants';
+import { CREDENTIAL_NAMES, credentialsOf, isSecret, OUTBOX_MODES, outboxCredentialsOf, SIGNING_CREDENTIALS } from '../../shared/constants';
 import { checkConnectionConfig, checkCredentials } from './connection-config';
 import { resolveServer, type ConnectionConfig, type ConnectionCredentials } from './transport-options';
 
@@ -52,11 +52,11 @@ export interface StoredConnection {
 export type TestPlan = { config: ConnectionConfig; credentials: ConnectionCredentials } | { needSecret: string; changed: string[] };
 
 /**
- * The outbox's credentials (the shared outbox's Redis URL, which may hold Redis's password): Test
- * connection tests the sign-in, never the outbox, so it neither takes them from the dialog nor
- * fills them in from the deployed node, and no answer can carry them.
+ * The outbox's credentials (the shared outbox's Redis URL, which may hold Redis's password) and the
+ * DKIM key: Test connection tests the sign-in, never the outbox nor the signing, so it neither
+ * takes them from the dialog nor fills them in from the deployed node, and no answer can carry them.
  */
-const OUTBOX_CREDENTIALS: readonly string[] = OUTBOX_MODES.flatMap((mode) => outboxCredentialsOf(mode));
+const RUNTIME_CREDENTIALS: readonly string[] = [...OUTBOX_MODES.flatMap((mode) => outboxCredentialsOf(mode)), ...SIGNING_CREDENTIALS];
 
 /** The secrets each method sends (client credentials: the secret, or the certificate's key and passphrase), in the order the dialog shows them. */
 const secretsOf = (config: ConnectionConfig) => credentialsOf(config.authType, config.clientAuth).filter(isSecret);
@@ -93,7 +93,7 @@ export function planTest(body: Record<string, unknown>, stored: StoredConnection
   const credentials: ConnectionCredentials = {};
   let changed: string[] | undefined;
   for (const name of CREDENTIAL_NAMES) {
-    if (OUTBOX_CREDENTIALS.includes(name)) continue;
+    if (RUNTIME_CREDENTIALS.includes(name)) continue;
     if (typed[name] !== undefined && typed[name] !== UNCHANGED) {
       credentials[name] = typed[name];
       continue;

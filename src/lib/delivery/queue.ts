@@ -7,6 +7,7 @@ import { ErrorCodes, hintOf, messageOf, setHint, setMessage, textError, type Mai
 import { text, type Text } from '../errors/texts';
 import { isTransient, type RetryableError } from '../errors/transient';
 import { composeStream, fixMessageId } from '../message/compose';
+import type { MessageSigning } from '../message/dkim-signing';
 import type { Outgoing, Transport } from '../transports/transport';
 import { shownRecipients, visibleAddresses } from './privacy';
 import type { RateLimiter } from './rate-limiter';
@@ -40,6 +41,8 @@ export interface QueueOptions {
   warn?(record: MailRecord, warning: Text): void;
   /** Called when mails are added, sent, start or stop waiting, or removed. */
   onChange?(): void;
+  /** How each message is DKIM-signed as it is built (once: every attempt sends the same bytes). */
+  signing?(): Promise<MessageSigning>;
 }
 
 /**
@@ -291,7 +294,7 @@ export class DeliveryQueue implements MailQueue {
     let record: MailRecord;
     let body: Buffer | undefined;
     try {
-      const built = await composeStream(message);
+      const built = await composeStream(message, await this.options.signing?.());
       Object.assign(fields, { messageId: built.messageId, envelope: built.envelope });
       if (express || (!this.store.durable && holds)) {
         body = await collect(built.message);

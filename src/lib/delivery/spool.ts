@@ -31,6 +31,8 @@ const WRITERS = 2;
 const DIR_MODE = 0o700;
 /** The subfolder where records that cannot be trusted are set aside. */
 const DAMAGED = 'damaged';
+/** The subfolder where the connection's DKIM signer keeps the bodies of large mails while it signs them (dkim-signing.ts). */
+export const SIGNING_CACHE = 'dkim-cache';
 /**
  * Record ids sort in the order mails were accepted: time, then a counter within the same ms. A
  * clock set back (NTP) does not reorder them: the time never goes below the last one used.
@@ -312,7 +314,7 @@ export class Spool implements Store {
     const entries = await fsp.readdir(this.dir, { withFileTypes: true });
     // A link is handled by its name like a file (deleted or set aside, never followed); anything else is not ours.
     const ours = (e: Dirent) => e.isFile() || e.isSymbolicLink();
-    const skipped = entries.filter((e) => !ours(e) && e.name !== DAMAGED).map((e) => e.name);
+    const skipped = entries.filter((e) => !ours(e) && e.name !== DAMAGED && e.name !== SIGNING_CACHE).map((e) => e.name);
     const names = entries.filter(ours).map((e) => e.name);
     let removedTemps = 0;
     for (const name of names.filter((n) => n.endsWith('.tmp'))) {

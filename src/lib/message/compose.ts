@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import nodemailer from 'nodemailer';
 import type Mail from 'nodemailer/lib/mailer';
 import type StreamTransport from 'nodemailer/lib/stream-transport';
+import type { MessageSigning } from './dkim-signing';
 
 /** A message built as the SMTP transport would send it: the same Message-ID, headers and MIME parts. */
 export interface Composed<T> {
@@ -44,14 +45,25 @@ function composed<T>(info: StreamTransport.SentMessageInfo): Composed<T> {
   return { messageId: info.messageId, envelope: { from: envelope.from || '', to: envelope.to }, message: info.message as unknown as T };
 }
 
-/** The built message as a stream (read it once), Bcc in the envelope only: for the outbox, which writes it to disk. */
-export async function composeStream(message: Mail.Options): Promise<Composed<Readable>> {
-  return composed<Readable>((await streaming.sendMail(message)) as unknown as StreamTransport.SentMessageInfo);
+/**
+ * The built message as a stream (read it once), Bcc in the envelope only: for the outbox, which
+ * writes it to disk. With `signing` it is DKIM-signed here, where it is built, so that every way it
+ * leaves (the SMTP pool, Graph, the disk or Redis outbox, a preview) has the same signed bytes.
+ */
+export async function composeStream(message: Mail.Options, signing?: MessageSigning): Promise<Composed<Readable>> {
+  const built = composed<Readable>(
+    (await streaming.sendMail(signing?.dkim ? { ...message, dkim: signing.dkim } : message)) as unknown as StreamTransport.SentMessageInfo,
+  );
+  if (signing?.sign) {
+    built.message = signing.sign(built.message);
+    built.message.on('error', () => undefined);
+  }
+  return built;
 }
 
 /** The built message in memory, exactly as the outbox and the server get it: for a preview (.eml). */
-export async function composeBuffer(message: Mail.Options): Promise<Composed<Buffer>> {
-  const built = await composeStream(message);
+export async function composeBuffer(message: Mail.Options, signing?: MessageSigning): Promise<Composed<Buffer>> {
+  const built = await composeStream(message, signing);
   const chunks: Buffer[] = [];
   for await (const chunk of built.message) chunks.push(chunk as Buffer);
   return { ...built, message: Buffer.concat(chunks) };

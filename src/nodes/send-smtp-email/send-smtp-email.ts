@@ -103,7 +103,8 @@ export = function (RED: NodeAPI) {
       for (const w of warnings) node.warn(w);
       if (preview || !connection) {
         try {
-          return withWarnings(previewResult(await composeBuffer(message)), warnings);
+          // Signed as the connection signs its mails, so that the .eml verifies as the sent mail would.
+          return withWarnings(previewResult(await composeBuffer(message, await connection?.signing())), warnings);
         } finally {
           closeStreams(attachments);
         }
@@ -141,7 +142,9 @@ export = function (RED: NodeAPI) {
     function previewConnection() {
       try {
         return configNode?.connection();
-      } catch {
+      } catch (e) {
+        // A key that cannot sign: a preview would show a mail unlike the ones the connection sends.
+        if (configNode?.dkimError) throw e;
         return undefined;
       }
     }

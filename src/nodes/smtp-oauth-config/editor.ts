@@ -1,6 +1,6 @@
 // The connection dialog. Built into smtp-oauth-config.html by scripts/build.js.
 import type { EditorNodeProperties } from 'node-red';
-import { advancedSection, changed, fillSelect, messages, showRows } from '../../editor/dialog';
+import { advancedSection, changed, fillSelect, messages, showRows, type Translate } from '../../editor/dialog';
 import { addOutboxTab } from '../../editor/outbox-tab';
 import {
   AUTH_TYPES,
@@ -51,6 +51,8 @@ interface ConnectionProps extends EditorNodeProperties {
   retryForSeconds: number | string;
   outbox: OutboxMode;
   outboxMaxMB: number | string;
+  dkimDomain: string;
+  dkimSelector: string;
 }
 type ConnectionCredentials = Record<CredentialName, string>;
 
@@ -233,6 +235,8 @@ RED.nodes.registerType<ConnectionProps, ConnectionCredentials>('smtp-oauth-confi
     maxAttachmentMB: { ...editorProperty('maxAttachmentMB'), value: defaultMaxAttachmentMB },
     outbox: editorProperty('outbox'),
     outboxMaxMB: editorProperty('outboxMaxMB'),
+    dkimDomain: editorProperty('dkimDomain'),
+    dkimSelector: editorProperty('dkimSelector'),
   },
   credentials: {
     user: CREDENTIALS.user,
@@ -248,6 +252,7 @@ RED.nodes.registerType<ConnectionProps, ConnectionCredentials>('smtp-oauth-confi
     redisUrl: CREDENTIALS.redisUrl,
     // The whole JSON key file of a Google service account: it holds the private key.
     serviceAccountKey: CREDENTIALS.serviceAccountKey,
+    // The key that signs (SIGNING_CREDENTIALS): a secret, so the dialog never gets it back.
     dkimPrivateKey: CREDENTIALS.dkimPrivateKey,
   },
   // Also the dialog's title: "Add new SMTP connection config node" instead of the type name.
@@ -543,6 +548,8 @@ RED.nodes.registerType<ConnectionProps, ConnectionCredentials>('smtp-oauth-confi
         .fail(() => (storedAccount = null));
     }
 
+    dkimPart(node.id, t);
+
     // The editor shows a stored 0 as an empty field.
     const $rate = $('#node-config-input-rateLimitPerMinute');
     if ($rate.val() === '') $rate.val(node.rateLimitPerMinute || 0);
@@ -659,6 +666,139 @@ RED.nodes.registerType<ConnectionProps, ConnectionCredentials>('smtp-oauth-confi
 addOutboxTab((key, options) =>
   (RED.nodes.getType('smtp-oauth-config') as unknown as { _: (key: string, options?: Record<string, unknown>) => string })._(key, options),
 );
+
+/** The answer of POST smtp-oauth-config/dkim-record and GET smtp-oauth-config/{id}/dkim-record. */
+interface DkimAnswer {
+  type: 'rsa' | 'ed25519';
+  bits?: number;
+  /** The TXT record's value: v=DKIM1; k=…; p=… */
+  value: string;
+}
+
+/**
+ * The DKIM part: domain, selector and private key (pasted or read from a file, stored as a secret
+ * through the hidden text area, as the client certificate's key is), and the TXT record to publish.
+ * The browser cannot read a key, so the runtime derives the record: from the key typed here, or,
+ * when the stored key is left as it is (Node-RED never sends a secret back), from the deployed
+ * connection's stored key, by its id. A new connection's key not yet deployed is still here.
+ */
+function dkimPart(id: string, t: Translate) {
+  const $domain = $('#node-config-input-dkimDomain');
+  const $selector = $('#node-config-input-dkimSelector');
+  const $key = $('#node-config-input-dkimPrivateKey');
+  const $keyShown = $('#smtp-config-dkimPrivateKey');
+  const $record = $('#smtp-config-dkim-record');
+  let asked = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  /** The record's value, once the runtime derived it, and from where. */
+  let answer: { value?: string; type?: string; stored?: boolean; error?: string; hint?: string } | undefined;
+
+  $keyShown.val(String($key.val() || ''));
+  $keyShown.on('input', () => {
+    const typed = String($keyShown.val() || '');
+    $key.val(typed === '__PWRD__' ? typed : pemText(typed));
+    clearTimeout(timer);
+    timer = setTimeout(derive, 300);
+  });
+  $domain.add($selector).on('input', show);
+  const $file = $('#smtp-config-dkimPrivateKey-input');
+  $('#smtp-config-dkimPrivateKey-file').on('click', (e) => {
+    e.preventDefault();
+    $file.trigger('click');
+  });
+  $file.on('change', () => {
+    const file = ($file[0] as HTMLInputElement).files?.[0];
+    if (!file) return;
+    const reader = new FileReader();
+    reader.onload = () => {
+      const text = String(reader.result || '');
+      const key = pemBlocks(text).find(isPrivateKey);
+      $key.val(key ? pemText(key.text) : text.trim());
+      $keyShown.val(String($key.val() || ''));
+      $key.trigger('change');
+      derive();
+    };
+    reader.readAsText(file);
+    $file.val('');
+  });
+
+  function derive() {
+    const pem = String($key.val() || '').trim();
+    const mine = ++asked;
+    if (!pem) {
+      answer = undefined;
+      return show();
+    }
+    const stored = pem === '__PWRD__';
+    const request = stored
+      ? $.ajax({
+          url: `smtp-oauth-config/${encodeURIComponent(id)}/dkim-record`,
+          dataType: 'json',
+          headers: { 'Accept-Language': RED.i18n.lang() },
+        })
+      : $.ajax({
+          url: 'smtp-oauth-config/dkim-record',
+          method: 'POST',
+          contentType: 'application/json',
+          data: JSON.stringify({ privateKey: pem }),
+          dataType: 'json',
+          headers: { 'Accept-Language': RED.i18n.lang() },
+        });
+    request
+      .done((a: DkimAnswer) => {
+        if (mine !== asked) return;
+        answer = { value: a.value, type: a.type, stored };
+        show();
+      })
+      .fail((xhr) => {
+        if (mine !== asked) return;
+        const body = xhr.responseJSON as { error?: string; hint?: string } | undefined;
+        // A stored key the deployed flows do not have yet (a copied node, a connection not deployed): nothing to show.
+        if (stored && xhr.status === 404) answer = undefined;
+        else answer = { error: body?.error || t('dkim.failed', { status: xhr.status || '-' }), hint: body?.hint };
+        show();
+      });
+  }
+
+  function show() {
+    $record.empty().removeClass('smtp-dkim-error');
+    if (!answer) return void $record.hide();
+    $record.show();
+    if (answer.error) {
+      $record
+        .addClass('smtp-dkim-error')
+        .append($('<i class="fa fa-exclamation-circle"></i>'), ' ', $('<span class="smtp-dkim-refused">').text(answer.error));
+      if (answer.hint) $record.append($('<div class="smtp-dkim-hint">').text(answer.hint));
+      return;
+    }
+    const domain = String($domain.val() || '').trim();
+    const selector = String($selector.val() || '').trim();
+    const name = domain && selector ? `${selector}._domainkey.${domain}` : '';
+    const line = (cls: string, label: string, value: string) => {
+      const $line = $('<div class="smtp-dkim-line">')
+        .addClass(cls)
+        .append($('<span class="smtp-dkim-label">').text(label), $('<code>').text(value));
+      const $copy = $(
+        '<button type="button" class="red-ui-button red-ui-button-small smtp-dkim-copy"><i class="fa fa-clipboard"></i></button>',
+      )
+        .attr('title', t('dkim.copy'))
+        .attr('aria-label', `${t('dkim.copy')} ${label}`)
+        .on('click', (e) => {
+          e.preventDefault();
+          // Node-RED shows its "copied" tip on the element, which it takes as a jQuery object (the type says HTMLElement).
+          RED.clipboard.copyText(value, $copy as unknown as HTMLElement, t('dkim.copied'));
+        });
+      return $line.append($copy);
+    };
+    $record.append($('<div>').text(t(answer.stored ? 'dkim.stored' : 'dkim.publish')));
+    if (name) $record.append(line('smtp-dkim-name', t('dkim.name'), name));
+    else $record.append($('<div class="smtp-dkim-noname">').text(t('dkim.noDomain')));
+    $record.append(line('smtp-dkim-value', t('dkim.value'), answer.value!));
+    if (answer.type === 'ed25519') $record.append($('<div class="smtp-dkim-ed25519">').text(t('dkim.ed25519')));
+  }
+
+  derive();
+}
 
 /** The answer of POST smtp-oauth-config/certificate. */
 interface CertificateAnswer {

@@ -15,10 +15,12 @@ import { CONNECTION_DEFAULTS, CREDENTIALS } from '../../shared/constants';
 import { pemBlocks, pemText } from '../../shared/pem';
 import { readServiceAccountKey } from '../../shared/service-account';
 import { certificateInfo } from '../../lib/auth/certificate-info';
+import { dkimRecordValue, dkimSettings, readDkimKey, type DkimSettings } from '../../lib/message/dkim-key';
 import { registerOutboxAdmin } from './outbox-admin';
 import type { OutcomeReceiver, SmtpOauthConfigNode } from './types';
 
 type SmtpOauthConfigDef = NodeDef & StoredConnection;
+type DkimResponse = { json(body: unknown): void; status(code: number): DkimResponse };
 
 /** The listener of the module loaded last (the test helper loads it again for every flow). */
 let orphanScan: (() => void) | undefined;
@@ -35,6 +37,9 @@ const errorJson = (error: MailError, say: Say) => {
  */
 const MAX_CERTIFICATE_CHARS = 64 * 1024;
 
+/** The longest DKIM key text the dialog may send: an RSA key of 8192 bits is under 7 KB of PEM. */
+const MAX_DKIM_KEY_CHARS = 16 * 1024;
+
 /** An error as the log shows it: the message, then the hint, in the language of `say`. */
 const logLine = (error: Localizable, say: Say) => withHint(localized(error, say));
 
@@ -46,10 +51,18 @@ export = function (RED: NodeAPI) {
     RED.nodes.createNode(this, def);
     const node = this;
     let invalid: MailError | undefined;
+    let dkim: DkimSettings | undefined;
     try {
       node.settings = checkConnectionConfig(def);
       // Every instance of the flows must reach the same Redis: a bad URL stops this one at deploy, not at its first mail.
       if (node.settings.outbox === 'redis') checkRedisUrl(node.credentials?.redisUrl);
+      // The key is read once, here: a bad one stops the connection at deploy, and a preview too (dkimError).
+      try {
+        dkim = dkimSettings(node.settings.dkimDomain, node.settings.dkimSelector, node.credentials?.dkimPrivateKey);
+      } catch (e) {
+        node.dkimError = e as MailError;
+        throw e;
+      }
     } catch (e) {
       invalid = e as MailError;
       node.error(logLine(invalid, say));
@@ -88,6 +101,7 @@ export = function (RED: NodeAPI) {
         shared: redisUrl
           ? { name: node.id, url: redisUrl, maxBytes: outboxBytes(), lockMs: settings.smtpOauthConfigRedisLockMs }
           : undefined,
+        dkim,
       }));
     };
 
@@ -252,6 +266,39 @@ export = function (RED: NodeAPI) {
     const read = deployed?.type === 'smtp-oauth-config' ? readServiceAccountKey(deployed.credentials?.serviceAccountKey) : undefined;
     if (!read || !('fields' in read)) return void res.status(404).json({});
     res.json({ clientEmail: read.fields.clientEmail, clientId: read.fields.clientId });
+  });
+
+  // The DNS TXT record of a DKIM key, for the dialog to show: its value only (v=DKIM1; k=…; p=the
+  // public key), which is public. The dialog sends a key the user pasted or chose; for a key
+  // already stored (never sent back to the editor, it is a secret) it asks by the deployed
+  // connection's id, and the runtime derives the record from the stored key. Read permission, as
+  // for the certificate: nothing secret is answered.
+  const dkimAnswer = (req: { headers: Record<string, unknown> }, res: DkimResponse, pem: string | undefined) => {
+    const lng = requestLanguage(req.headers['accept-language'] as string | undefined);
+    const sayHere = lng ? translator(RED._, lng) : say;
+    try {
+      const key = readDkimKey(pem);
+      res.json({ type: key.type, bits: key.bits, value: dkimRecordValue(key) });
+    } catch (e) {
+      const err = localized(e as MailError, sayHere);
+      res.status(400).json({ error: err.message, hint: err.hint });
+    }
+  };
+  RED.httpAdmin.post('/smtp-oauth-config/dkim-record', RED.auth.needsPermission('smtp-oauth-config.read'), (req, res) => {
+    const lng = requestLanguage(req.headers['accept-language']);
+    const t = (key: string) => RED._(`smtp-oauth-config.dkim.${key}`, lng ? { lng } : {});
+    if (!req.is('application/json')) return void res.status(415).json({ error: t('jsonOnly') });
+    const pem = (req.body as { privateKey?: unknown } | undefined)?.privateKey;
+    if (typeof pem !== 'string') return void res.status(400).json({ error: t('missing') });
+    if (pem.length > MAX_DKIM_KEY_CHARS) return void res.status(413).json({ error: t('tooLarge') });
+    dkimAnswer(req, res, pem);
+  });
+  RED.httpAdmin.get('/smtp-oauth-config/:id/dkim-record', RED.auth.needsPermission('smtp-oauth-config.read'), (req, res) => {
+    const lng = requestLanguage(req.headers['accept-language']);
+    const node = RED.nodes.getNode(String(req.params.id)) as SmtpOauthConfigNode | null;
+    const pem = node?.type === 'smtp-oauth-config' ? node.credentials?.dkimPrivateKey : undefined;
+    if (!pem) return void res.status(404).json({ error: RED._('smtp-oauth-config.dkim.notStored', lng ? { lng } : {}) });
+    dkimAnswer(req, res, pem);
   });
 
   // Test connection: the values in the dialog, with stored secrets only where they belong (test-connection.ts).

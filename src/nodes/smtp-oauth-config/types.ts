@@ -4,6 +4,7 @@ import type { Node } from 'node-red';
 import type { Connection, Outcome } from '../../lib/connection';
 import type { OutboxControl } from '../../lib/delivery/outcome';
 import type { MailRecord } from '../../lib/delivery/store';
+import type { MailError } from '../../lib/errors/errors';
 import type { ConnectionConfig, ConnectionCredentials } from '../../lib/config/transport-options';
 
 export interface SmtpOauthConfigNode extends Node<ConnectionCredentials> {
@@ -18,6 +19,8 @@ export interface SmtpOauthConfigNode extends Node<ConnectionCredentials> {
    * restart or redeploy): `fn` gets the count now and on every change. Returns the unsubscribe.
    */
   watchOutbox?(node: string, fn: (count: number) => void): () => void;
+  /** Why the DKIM settings were refused at deploy: a preview, which needs no connection otherwise, fails with it too. */
+  dkimError?: MailError;
   /** A send node closes: its msgs whose mails wait in the outbox end now (accepted). */
   releaseOutbox?(node: string): void;
 }

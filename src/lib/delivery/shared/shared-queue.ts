@@ -7,6 +7,7 @@ import { ErrorCodes, mailError, setHint, textError, type MailError } from '../..
 import { text, type Text } from '../../errors/texts';
 import { isTooManyConnections, type RetryableError } from '../../errors/transient';
 import { composeBuffer, fixMessageId } from '../../message/compose';
+import type { MessageSigning } from '../../message/dkim-signing';
 import type { Transport } from '../../transports/transport';
 import type { MailQueue } from '../mail-queue';
 import {
@@ -43,6 +44,8 @@ export interface SharedQueueOptions extends Policy {
   warn?(record: MailRecord, warning: Text): void;
   onChange?(): void;
   onError?(err: Error): void;
+  /** How each message is DKIM-signed as it is built (once: every attempt, on any instance, sends the same bytes). */
+  signing?(): Promise<MessageSigning>;
 }
 
 /** A job: the record (never a credential) and the instance whose msg waits for it. */
@@ -185,7 +188,7 @@ export class SharedQueue implements MailQueue {
     let record: MailRecord;
     let body: Buffer;
     try {
-      const built = await composeBuffer(message);
+      const built = await composeBuffer(message, await this.options.signing?.());
       body = built.message;
       record = {
         id: jobIdOf(built.messageId),
