@@ -14,7 +14,7 @@ import { Backoff, type RetryTiming } from './delivery/retry';
 import { Spool } from './delivery/spool';
 import type { MailQueue } from './delivery/mail-queue';
 import { RedisLink, sharedKeys } from './delivery/shared/redis';
-import { SessionLeases } from './delivery/shared/session-leases';
+import { LINGER_MS, SessionLeases } from './delivery/shared/session-leases';
 import { SharedQueue } from './delivery/shared/shared-queue';
 import { GraphTransport } from './transports/graph';
 import { SmtpTransport } from './transports/smtp';
@@ -81,6 +81,8 @@ export class Connection {
   readonly outbox?: DeliveryQueue & { dir: string };
   /** The outbox on Redis, when every instance shares one. */
   readonly shared?: SharedQueue;
+  /** Its connections to Redis. */
+  private readonly link?: RedisLink;
 
   constructor(
     readonly config: ConnectionConfig,
@@ -101,7 +103,12 @@ export class Connection {
     const policy = { retryMs: (config.retryForSeconds ?? DEFAULT_RETRY_SECONDS) * 1000, authType: config.authType };
     const shared = options.shared;
     if (shared) {
-      const link = new RedisLink(shared.url, (e) => options.onError?.(e));
+      const link = (this.link = new RedisLink(shared.url, (e) => options.onError?.(e)));
+      const paced = rate > 0 ? { limit: rate, windowMs: options.rateWindowMs ?? 60000 } : undefined;
+      // Under a rate limit, an idle session is kept for this instance's next paced mail, which may come
+      // only after every other instance had one (one login for them all), up to the 30 s an idle
+      // server connection surely lasts; the pool's other leases stay free meanwhile.
+      const linger = paced ? Math.min(30000, LINGER_MS + (paced.windowMs / paced.limit) * poolSize(config)) : LINGER_MS;
       // SMTP sessions are held under leases shared by every instance; Graph has no sessions, only requests at once.
       this.transport =
         graph ??
@@ -111,13 +118,14 @@ export class Connection {
           poolSize(config),
           () => smtp({ ...config, maxConnections: 1 }),
           randomUUID(),
+          linger,
         );
       this.queue = this.shared = new SharedQueue(link, this.transport, {
         ...policy,
         name: shared.name,
         maxBytes: shared.maxBytes,
         concurrency: this.transport.poolSize,
-        rate: rate > 0 ? { limit: rate, windowMs: options.rateWindowMs ?? 60000 } : undefined,
+        rate: paced,
         timing: backoff.timing,
         lockMs: shared.lockMs,
         report: options.report,
@@ -193,6 +201,7 @@ export class Connection {
    */
   async close(graceMs = 10000): Promise<void> {
     await this.queue.close(graceMs);
-    this.transport.close();
+    await this.transport.close();
+    await this.link?.close();
   }
 }

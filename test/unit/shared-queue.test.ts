@@ -287,6 +287,27 @@ describe('shared outbox (Redis)', function () {
         exchange.release(MAILBOX);
       }
     });
+
+    it('paced mails share one login: an idle session waits as long as the pace, and a closing instance gives its sessions back at once', async function () {
+      exchange.stats.auths = 0;
+      // 600 a minute: one mail every 100 ms.
+      const a = instance({ ...oauth(), rateLimitPerMinute: 600 }, { creds });
+      await delivered(a.send(mail('first', { from: MAILBOX })));
+      const sends = [];
+      for (let i = 0; i < 8; i++) sends.push(delivered(a.send(mail(`p${i}`, { from: MAILBOX }))));
+      await Promise.all(sends);
+      assert.equal(exchange.stats.auths, 1, 'one login for the first mail and the 8 paced after it');
+      const client = (a.shared as unknown as { link: { commands: import('ioredis').Redis } }).link.commands;
+      assert.equal((await client.keys(`smtp-outbox:${current}:lease:*`)).length, 1, 'its session holds one lease');
+      const other = instance(oauth(), { creds });
+      await a.close(1000);
+      assert.deepEqual(
+        await (other.shared as unknown as { link: { commands: import('ioredis').Redis } }).link.commands.keys(
+          `smtp-outbox:${current}:lease:*`,
+        ),
+        [],
+      );
+    });
   });
 });
 

@@ -462,7 +462,6 @@ export class SharedQueue implements MailQueue {
     }
     for (const [id, w] of this.waiters) this.handOver(id, w);
     await this.queue?.close().catch(() => {});
-    await this.link.close();
   }
 
   /** Mails of this instance's msgs waiting for their turn: not known here (any instance's turn may come first). */
