@@ -564,6 +564,9 @@ async function multi() {
               }),
           );
     for (const c of conns) if (c.shared) c.shared.resume(); // as the config node does once the flows run
+    // Running copies: connected to Redis, token fetched, workers started (one mail each, not counted), as the ideal's pool is.
+    await Promise.all(conns.map((c, i) => c.send(message(`warm-up ${i}`))));
+    await exchange.reset();
     let attempts = 0;
     try {
       const ms = await pump(TOTAL, TOTAL, (i) =>

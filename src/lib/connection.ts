@@ -106,9 +106,9 @@ export class Connection {
       const link = (this.link = new RedisLink(shared.url, (e) => options.onError?.(e)));
       const paced = rate > 0 ? { limit: rate, windowMs: options.rateWindowMs ?? 60000 } : undefined;
       // Under a rate limit, an idle session is kept for this instance's next paced mail, which may come
-      // only after every other instance had one (one login for them all), up to the 30 s an idle
-      // server connection surely lasts; the pool's other leases stay free meanwhile.
-      const linger = paced ? Math.min(30000, LINGER_MS + (paced.windowMs / paced.limit) * poolSize(config)) : LINGER_MS;
+      // only after every other instance had one (one login for them all); at most 10 s, well within
+      // the 30 s an attempt of another instance waits for a lease (the pool's other leases stay free).
+      const linger = paced ? Math.min(10000, LINGER_MS + (paced.windowMs / paced.limit) * poolSize(config)) : LINGER_MS;
       // SMTP sessions are held under leases shared by every instance; Graph has no sessions, only requests at once.
       this.transport =
         graph ??
@@ -124,7 +124,7 @@ export class Connection {
         ...policy,
         name: shared.name,
         maxBytes: shared.maxBytes,
-        concurrency: this.transport.poolSize,
+        sessions: this.transport.poolSize,
         rate: paced,
         timing: backoff.timing,
         lockMs: shared.lockMs,

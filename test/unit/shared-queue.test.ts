@@ -275,10 +275,14 @@ describe('shared outbox (Redis)', function () {
       try {
         const a = instance(oauth(), { creds, errors });
         const b = instance(oauth(), { creds, errors });
+        // The server holds its answers: every session stays busy, so the instances take a third lease and meet the limit.
+        exchange.switches.holdAnswers = true;
         const sends = [];
         for (let i = 0; i < 20; i++) sends.push(delivered((i % 2 ? a : b).send(mail(`c${i}`, { from: MAILBOX }))));
+        await exchange.waitForRefusals(1);
+        exchange.letGo();
         await Promise.all(sends);
-        assert.ok(exchange.stats.refusals >= 1);
+        assert.equal(new Set(exchange.messages.map((m) => m.parsed.subject).filter((t) => /^c\d+$/.test(t ?? ''))).size, 20);
         assert.ok(
           errors.some((e) => /at most 2/.test(e.message)),
           errors.map((e) => e.message).join('\n'),

@@ -48,6 +48,8 @@ interface Session {
  */
 export class SessionLeases implements Transport {
   private readonly idle: Session[] = [];
+  /** Attempts of this instance waiting for a session, oldest first: a session given back goes to the first at once. */
+  private readonly waiting: ((session: Session) => void)[] = [];
   private readonly held = new Set<Session>();
   private renewal?: NodeJS.Timeout;
   private closed = false;
@@ -62,7 +64,7 @@ export class SessionLeases implements Transport {
     private readonly lingerMs = LINGER_MS,
   ) {}
 
-  /** The shared queue lets no more attempts start than there are sessions. */
+  /** The shared queue lets no more attempts start than the pool has sessions. */
   get crowded(): boolean {
     return false;
   }
@@ -89,6 +91,8 @@ export class SessionLeases implements Transport {
 
   private giveBack(session: Session) {
     if (this.closed || session.lost) return void this.end(session);
+    const next = this.waiting.shift();
+    if (next) return next(session);
     this.idle.push(session);
     session.timer = setTimeout(() => void this.end(session), this.lingerMs);
   }
@@ -107,27 +111,50 @@ export class SessionLeases implements Transport {
       .catch(() => {});
   }
 
-  /** A free lease (or a session of this instance that idles meanwhile), waiting at most WAIT_MS. */
+  /**
+   * A session for an attempt that found none idle: one that another attempt of this instance gives
+   * back, or a free lease in Redis (asked again every POLL_MS), whichever comes first; at most WAIT_MS.
+   */
   private async lease(signal: AbortSignal): Promise<Session> {
     const redis = await this.redis();
     const until = Date.now() + WAIT_MS;
-    for (;;) {
-      const index = Number(await redis.eval(ACQUIRE, 2, this.keys.lease, this.keys.limit, this.poolSize, this.token, LEASE_MS));
-      if (index >= 0) {
-        const session: Session = { index, transport: this.open() };
-        this.held.add(session);
-        this.startRenewal();
-        return session;
+    let handed: Session | undefined;
+    let wake = () => {};
+    const take = (session: Session) => {
+      handed = session;
+      wake();
+    };
+    this.waiting.push(take);
+    try {
+      for (;;) {
+        if (handed) return handed;
+        const index = Number(await redis.eval(ACQUIRE, 2, this.keys.lease, this.keys.limit, this.poolSize, this.token, LEASE_MS));
+        if (index >= 0) {
+          const session: Session = { index, transport: this.open() };
+          this.held.add(session);
+          this.startRenewal();
+          // Handed one meanwhile as well: that one serves the next attempt.
+          if (handed) this.giveBack(handed);
+          return session;
+        }
+        if (handed) return handed;
+        if (signal.aborted || this.closed) throw new Error('aborted');
+        if (Date.now() >= until) {
+          const err: RetryableError = textError(text('errors.outbox.noSession', { seconds: WAIT_MS / 1000, max: this.poolSize }));
+          err.code = ECONNECTION;
+          throw setHint(err, text('hints.outbox.noSession'));
+        }
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, POLL_MS);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
       }
-      if (signal.aborted || this.closed) throw new Error('aborted');
-      if (Date.now() >= until) {
-        const err: RetryableError = textError(text('errors.outbox.noSession', { seconds: WAIT_MS / 1000, max: this.poolSize }));
-        err.code = ECONNECTION;
-        throw setHint(err, text('hints.outbox.noSession'));
-      }
-      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-      const mine = this.idle.pop();
-      if (mine) return mine;
+    } finally {
+      const i = this.waiting.indexOf(take);
+      if (i >= 0) this.waiting.splice(i, 1);
     }
   }
 
