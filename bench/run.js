@@ -607,11 +607,44 @@ async function multi() {
       ),
     );
     if (problems.length) console.error(`  multi: the connections said ${[...new Set(problems)].join(' | ')}`);
+    // The ceiling the queue sets: BullMQ alone on the same Redis, two workers of 3 under a global
+    // concurrency of 3, jobs that do nothing; every shared mail pays these round trips besides its SMTP exchange.
+    const bullRates = [];
+    for (let round = 0; round < 3; round++) bullRates.push(await bullmqAlone(redis.url, TOTAL));
+    row(
+      `… BullMQ alone: ${TOTAL} jobs that do nothing, two workers of 3, global concurrency 3 (median of 3)`,
+      `${median(bullRates).toFixed(0)} jobs/s`,
+      '',
+      'the ceiling of any mail through the shared outbox',
+    );
   } finally {
     await redis.close();
     await endpoint.close();
     await exchange.close();
   }
+}
+
+/** Jobs per second through BullMQ alone: `total` no-op jobs added at once, drained by two workers of 3 under a global concurrency of 3. */
+async function bullmqAlone(url, total) {
+  const { Queue, Worker } = require('bullmq');
+  const { port } = new URL(url);
+  const connection = { host: '127.0.0.1', port: Number(port), maxRetriesPerRequest: null };
+  const name = `bench-bullmq-${process.pid}-${Date.now()}`;
+  const queue = new Queue(name, { connection });
+  await queue.setGlobalConcurrency(3);
+  let done = 0;
+  let finished;
+  const all = new Promise((resolve) => (finished = resolve));
+  const workers = [0, 1].map(() => new Worker(name, async () => ++done === total && finished(), { connection, concurrency: 3 }));
+  await Promise.all(workers.map((w) => w.waitUntilReady()));
+  const started = Date.now();
+  await Promise.all(Array.from({ length: total }, (_, i) => queue.add('job', { i }, { jobId: `j${i}`, removeOnComplete: true })));
+  await all;
+  const ms = Date.now() - started;
+  await Promise.all(workers.map((w) => w.close()));
+  await queue.obliterate({ force: true });
+  await queue.close();
+  return rate(total, ms);
 }
 
 async function startup() {
