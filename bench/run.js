@@ -2,7 +2,11 @@
 // `npm run bench`: measures the targets of issue 5 and prints one table, each figure next to its
 // reference measured in the same run (same process, same SMTP sink). Loopback only; every child
 // process and server is closed at the end. Not part of `npm test`: it takes about three minutes.
+<<<<<<< HEAD
 // Sections can be picked: node --expose-gc bench/run.js throughput oauth2 graph attachment dkim rate memory startup html limits outbox
+=======
+// Sections can be picked: node --expose-gc bench/run.js throughput oauth2 graph attachment rate memory startup html limits outbox multi
+>>>>>>> main
 const { fork } = require('node:child_process');
 const crypto = require('node:crypto');
 const http = require('node:http');
@@ -18,13 +22,18 @@ const { rawNodemailer, nodemailerInNodeRed, sendNode, emailNode, deployWithProbe
 require('tsx/cjs');
 const { startTokenEndpoint } = require('../test/support/token-endpoint');
 const { startGraph } = require('../test/support/graph');
+const { startRedis } = require('../test/support/redis');
 const { Connection } = require('../dist/lib/connection');
 const { Spool, storableMsg } = require('../dist/lib/delivery/spool');
 const { composeStream } = require('../dist/lib/message/compose');
 const fs = require('node:fs');
 const { htmlToText } = require('../dist/lib/message/plain-text');
 
+<<<<<<< HEAD
 const ALL = ['throughput', 'oauth2', 'graph', 'attachment', 'dkim', 'rate', 'memory', 'startup', 'html', 'limits', 'outbox'];
+=======
+const ALL = ['throughput', 'oauth2', 'graph', 'attachment', 'rate', 'memory', 'startup', 'html', 'limits', 'outbox', 'multi'];
+>>>>>>> main
 const picked = process.argv.slice(2).filter((a) => ALL.includes(a));
 const sections = picked.length ? picked : ALL;
 const rows = [];
@@ -548,6 +557,134 @@ async function outbox(rt, sink) {
   );
 }
 
+/**
+ * Several instances: two Connections with the shared outbox on Redis (the same name, as two
+ * Node-RED copies of the same flows: one queue, SMTP sessions under leases, any instance sends any
+ * mail), in this process against the Exchange-shaped sink (3 sessions per mailbox, 432 beyond) and a
+ * redis-server of the bench's own; 300 mails at once, half into each. The ideal: the same sink
+ * driven by one Connection with a pool of 3 and its mails in memory, never refused. Fresh
+ * Connections each round (a new queue name for the shared ones), rounds alternating.
+ */
+async function multi() {
+  const exchange = await startSink(path.join(__dirname, 'exchange-sink.js'));
+  const endpoint = await startTokenEndpoint({ expiresIn: 3600 });
+  const redis = await startRedis();
+  const user = 'bench@contoso.example';
+  const config = {
+    host: '127.0.0.1',
+    port: exchange.port,
+    security: 'none',
+    authType: 'oauth2-client-credentials',
+    tokenUrl: endpoint.url,
+    scope: 'https://outlook.office365.com/.default',
+    maxConnections: 3,
+    rateLimitPerMinute: 0,
+  };
+  const creds = { user, clientId: endpoint.clientId, clientSecret: endpoint.clientSecret };
+  const message = (i) => ({ from: user, to: 'to@example.com', subject: `multi ${i}`, html: '<p>Hi</p>', text: 'Hi' });
+  const TOTAL = 300;
+  const ROUNDS = 7;
+  let queues = 0;
+  const problems = [];
+  /** One burst: fresh Connections, all TOTAL mails at once, spread over them; ms, the sink's stats, and the attempts. */
+  const burst = async (which) => {
+    await exchange.call({ cmd: 'idle' }); // the previous round's sessions have ended
+    await exchange.reset();
+    const name = `bench-multi-${process.pid}-${++queues}`;
+    const conns =
+      which === 'ideal'
+        ? [new Connection({ ...config, outbox: 'memory' }, creds)]
+        : [0, 1].map(
+            () =>
+              new Connection({ ...config, outbox: 'redis' }, creds, {
+                shared: { name, url: redis.url, maxBytes: 100 * 1024 * 1024 },
+                onError: (e) => problems.push(e.message),
+              }),
+          );
+    for (const c of conns) if (c.shared) c.shared.resume(); // as the config node does once the flows run
+    // Running copies: connected to Redis, token fetched, workers started (one mail each, not counted), as the ideal's pool is.
+    await Promise.all(conns.map((c, i) => c.send(message(`warm-up ${i}`))));
+    await exchange.reset();
+    let attempts = 0;
+    try {
+      const ms = await pump(TOTAL, TOTAL, (i) =>
+        conns[i % conns.length].send(message(i)).then((info) => {
+          if (!info.messageId) throw new Error(`mail ${i} was handed over`);
+          attempts += info.attempts;
+        }),
+      );
+      return { ms, attempts, ...(await exchange.stats()) };
+    } finally {
+      await Promise.all(conns.map((c) => c.close(1000)));
+    }
+  };
+  try {
+    await burst('ideal'); // warm-up of both paths, not counted
+    await burst('multi');
+    const rounds = { multi: [], ideal: [] };
+    const ratios = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      const now = {};
+      for (const which of round % 2 ? ['ideal', 'multi'] : ['multi', 'ideal']) rounds[which].push((now[which] = await burst(which)));
+      ratios.push(now.ideal.ms / now.multi.ms);
+    }
+    const m = rounds.multi;
+    const delivered = Math.min(...m.map((r) => r.messages));
+    const peak = Math.max(...m.map((r) => r.peakSessions));
+    const refused = Math.max(...m.map((r) => r.refusals));
+    const refusedIdeal = Math.max(...rounds.ideal.map((r) => r.refusals));
+    const ratio = median(ratios);
+    const per = (key) => `${Math.min(...m.map((r) => r[key]))}–${Math.max(...m.map((r) => r[key]))}`;
+    row(
+      `Several instances: burst of ${TOTAL} small mails from two Connections sharing one outbox on Redis, Exchange-shaped server (3 sessions per mailbox, 432 beyond; pool 3, OAuth2; median of ${ROUNDS} rounds)`,
+      `${delivered}/${TOTAL} delivered, peak ${peak} sessions, ${refused} × 432, ${per('attempts')} attempts, ${per('logins')} logins; ${rate(TOTAL, median(m.map((r) => r.ms))).toFixed(0)} msg/s`,
+      `ideal: one Connection, pool 3, outbox in memory, never refused (${refusedIdeal} × 432): ${rate(TOTAL, median(rounds.ideal.map((r) => r.ms))).toFixed(0)} msg/s`,
+      ok(
+        delivered === TOTAL && peak <= 3 && refused === 0 && ratio >= 0.8,
+        `${ratio.toFixed(2)}× ideal (rounds ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}; target ≥ 0.8×, 300/300, ≤ 3 sessions)`,
+      ),
+    );
+    if (problems.length) console.error(`  multi: the connections said ${[...new Set(problems)].join(' | ')}`);
+    // The ceiling the queue sets: BullMQ alone on the same Redis, two workers of 3 under a global
+    // concurrency of 3, jobs that do nothing; every shared mail pays these round trips besides its SMTP exchange.
+    const bullRates = [];
+    for (let round = 0; round < 3; round++) bullRates.push(await bullmqAlone(redis.url, TOTAL));
+    row(
+      `… BullMQ alone: ${TOTAL} jobs that do nothing, two workers of 3, global concurrency 3 (median of 3)`,
+      `${median(bullRates).toFixed(0)} jobs/s`,
+      '',
+      'the ceiling of any mail through the shared outbox',
+    );
+  } finally {
+    await redis.close();
+    await endpoint.close();
+    await exchange.close();
+  }
+}
+
+/** Jobs per second through BullMQ alone: `total` no-op jobs added at once, drained by two workers of 3 under a global concurrency of 3. */
+async function bullmqAlone(url, total) {
+  const { Queue, Worker } = require('bullmq');
+  const { port } = new URL(url);
+  const connection = { host: '127.0.0.1', port: Number(port), maxRetriesPerRequest: null };
+  const name = `bench-bullmq-${process.pid}-${Date.now()}`;
+  const queue = new Queue(name, { connection });
+  await queue.setGlobalConcurrency(3);
+  let done = 0;
+  let finished;
+  const all = new Promise((resolve) => (finished = resolve));
+  const workers = [0, 1].map(() => new Worker(name, async () => ++done === total && finished(), { connection, concurrency: 3 }));
+  await Promise.all(workers.map((w) => w.waitUntilReady()));
+  const started = Date.now();
+  await Promise.all(Array.from({ length: total }, (_, i) => queue.add('job', { i }, { jobId: `j${i}`, removeOnComplete: true })));
+  await all;
+  const ms = Date.now() - started;
+  await Promise.all(workers.map((w) => w.close()));
+  await queue.obliterate({ force: true });
+  await queue.close();
+  return rate(total, ms);
+}
+
 async function startup() {
   const once = (mode) =>
     new Promise((resolve, reject) => {
@@ -650,6 +787,7 @@ function html() {
     if (sections.includes('memory')) await memory(rt, sink);
     if (sections.includes('limits')) await limits(rt);
     if (sections.includes('outbox')) await outbox(rt, sink);
+    if (sections.includes('multi')) await multi();
     await rt.stop();
     rt = undefined;
     if (sections.includes('startup')) await startup();

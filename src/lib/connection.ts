@@ -15,7 +15,7 @@ import { Backoff, type RetryTiming } from './delivery/retry';
 import { SIGNING_CACHE, Spool } from './delivery/spool';
 import type { MailQueue } from './delivery/mail-queue';
 import { RedisLink, sharedKeys } from './delivery/shared/redis';
-import { SessionLeases } from './delivery/shared/session-leases';
+import { LINGER_MS, SessionLeases } from './delivery/shared/session-leases';
 import { SharedQueue } from './delivery/shared/shared-queue';
 import { GraphTransport } from './transports/graph';
 import { SmtpTransport } from './transports/smtp';
@@ -90,6 +90,8 @@ export class Connection {
   readonly shared?: SharedQueue;
   /** Signs every message the connection builds, previews included. */
   private readonly signer?: DkimSigner;
+  /** Its connections to Redis. */
+  private readonly link?: RedisLink;
 
   constructor(
     readonly config: ConnectionConfig,
@@ -116,7 +118,12 @@ export class Connection {
     const policy = { retryMs: (config.retryForSeconds ?? DEFAULT_RETRY_SECONDS) * 1000, authType: config.authType };
     const shared = options.shared;
     if (shared) {
-      const link = new RedisLink(shared.url, (e) => options.onError?.(e));
+      const link = (this.link = new RedisLink(shared.url, (e) => options.onError?.(e)));
+      const paced = rate > 0 ? { limit: rate, windowMs: options.rateWindowMs ?? 60000 } : undefined;
+      // Under a rate limit, an idle session is kept for this instance's next paced mail, which may come
+      // only after every other instance had one (one login for them all); at most 10 s, well within
+      // the 30 s an attempt of another instance waits for a lease (the pool's other leases stay free).
+      const linger = paced ? Math.min(10000, LINGER_MS + (paced.windowMs / paced.limit) * poolSize(config)) : LINGER_MS;
       // SMTP sessions are held under leases shared by every instance; Graph has no sessions, only requests at once.
       this.transport =
         graph ??
@@ -126,13 +133,14 @@ export class Connection {
           poolSize(config),
           () => smtp({ ...config, maxConnections: 1 }),
           randomUUID(),
+          linger,
         );
       this.queue = this.shared = new SharedQueue(link, this.transport, {
         ...policy,
         name: shared.name,
         maxBytes: shared.maxBytes,
-        concurrency: this.transport.poolSize,
-        rate: rate > 0 ? { limit: rate, windowMs: options.rateWindowMs ?? 60000 } : undefined,
+        sessions: this.transport.poolSize,
+        rate: paced,
         timing: backoff.timing,
         lockMs: shared.lockMs,
         report: options.report,
@@ -215,7 +223,8 @@ export class Connection {
    */
   async close(graceMs = 10000): Promise<void> {
     await this.queue.close(graceMs);
-    this.transport.close();
+    await this.transport.close();
+    await this.link?.close();
     await this.signer?.close();
   }
 }

@@ -31,14 +31,16 @@ async function answers(port: number, password?: string): Promise<void> {
   for (let i = 0; i < 200; i++) {
     const ok = await new Promise<boolean>((resolve) => {
       const socket = net.connect(port, '127.0.0.1');
-      socket.once('error', () => resolve(false));
+      let answer = '';
+      // Any other answer (-LOADING while it reads its append-only file), a close or silence: ask again.
+      socket.setTimeout(1000, () => socket.destroy());
+      socket.once('close', () => resolve(answer.includes('PONG')));
       socket.once('connect', () => socket.write(`${password ? `AUTH ${password}\r\n` : ''}PING\r\n`));
       socket.on('data', (d) => {
-        if (d.toString().includes('PONG')) {
-          socket.destroy();
-          resolve(true);
-        }
+        answer += d.toString();
+        if (answer.includes('PONG') || answer.includes('-')) socket.destroy();
       });
+      socket.on('error', () => socket.destroy());
     });
     if (ok) return;
     await new Promise((resolve) => setTimeout(resolve, 50));

@@ -49,6 +49,6 @@ export interface Transport {
   verify(): Promise<Text | undefined>;
   /** Whether as many attempts wait for the transport as it can make at once: a new mail had better queue. */
   readonly crowded: boolean;
-  /** Ends every connection; attempts under way fail. */
-  close(): void;
+  /** Ends every connection; attempts under way fail. Resolves once what it holds elsewhere is given back (SessionLeases). */
+  close(): void | Promise<void>;
 }

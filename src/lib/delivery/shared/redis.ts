@@ -82,6 +82,7 @@ export class RedisLink {
   readonly commands: Redis;
   private readonly options: RedisOptions;
   private subscribed?: Redis;
+  private connecting?: Promise<void>;
 
   constructor(url: string, onError: (err: Error) => void) {
     this.host = redisHost(url);
@@ -109,24 +110,27 @@ export class RedisLink {
   async ready(): Promise<Redis> {
     const client = this.commands;
     if (client.status === 'ready') return client;
-    await new Promise<void>((resolve, reject) => {
+    // One wait for every mail that arrives meanwhile (each with its own listeners passed Node's limit of 10).
+    this.connecting ??= new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => done(new Error(`no answer within ${ANSWER_MS / 1000} s`)), ANSWER_MS);
       const onReady = () => done();
       // A refused connection fails the mail at once; ioredis goes on reconnecting for the next one.
       const onError = (err: Error) => done(err);
       const onEnd = () => done(new Error('connection closed'));
-      function done(err?: Error) {
+      const done = (err?: Error) => {
         clearTimeout(timer);
         client.removeListener('ready', onReady);
         client.removeListener('error', onError);
         client.removeListener('end', onEnd);
-        if (err) reject(err);
+        this.connecting = undefined;
+        if (err) reject(unreachable(this.host, err));
         else resolve();
-      }
+      };
       client.once('ready', onReady);
       client.once('error', onError);
       client.once('end', onEnd);
-    }).catch((e) => Promise.reject(unreachable(this.host, e)));
+    });
+    await this.connecting;
     return client;
   }
 

@@ -7,8 +7,12 @@ import type { Delivery, Outgoing, Transport } from '../../transports/transport';
 
 /** How long a lease lives unless renewed: the sessions of an instance that died are free again after it. */
 export const LEASE_MS = 15000;
-/** An idle session waits this long for the instance's next mail before it ends and its lease goes back. */
-const LINGER_MS = 50;
+/**
+ * An idle session waits this long for the instance's next mail before it ends and its lease goes
+ * back: in a burst the next mail comes within a Redis round trip; under a rate limit, SharedQueue
+ * asks for as long as the pace between two mails, so that paced mails share one login.
+ */
+export const LINGER_MS = 50;
 /** How often an instance that waits for a session asks again. */
 const POLL_MS = 10;
 /** How long an attempt waits for a session before it fails (transient): a dead instance's leases expire well within it. */
@@ -44,6 +48,8 @@ interface Session {
  */
 export class SessionLeases implements Transport {
   private readonly idle: Session[] = [];
+  /** Attempts of this instance waiting for a session, oldest first: a session given back goes to the first at once. */
+  private readonly waiting: ((session: Session) => void)[] = [];
   private readonly held = new Set<Session>();
   private renewal?: NodeJS.Timeout;
   private closed = false;
@@ -55,9 +61,10 @@ export class SessionLeases implements Transport {
     /** A transport with one connection, for one session. */
     private readonly open: () => Transport,
     private readonly token: string,
+    private readonly lingerMs = LINGER_MS,
   ) {}
 
-  /** The shared queue lets no more attempts start than there are sessions. */
+  /** The shared queue lets no more attempts start than the pool has sessions. */
   get crowded(): boolean {
     return false;
   }
@@ -83,46 +90,71 @@ export class SessionLeases implements Transport {
   }
 
   private giveBack(session: Session) {
-    if (this.closed || session.lost) return this.end(session);
+    if (this.closed || session.lost) return void this.end(session);
+    const next = this.waiting.shift();
+    if (next) return next(session);
     this.idle.push(session);
-    session.timer = setTimeout(() => this.end(session), LINGER_MS);
+    session.timer = setTimeout(() => void this.end(session), this.lingerMs);
   }
 
-  private end(session: Session) {
+  /** Ends a session and gives its lease back; resolves once Redis took it (an unanswered release only delays the next holder until the lease expires). */
+  private end(session: Session): Promise<unknown> {
     clearTimeout(session.timer);
     const i = this.idle.indexOf(session);
     if (i >= 0) this.idle.splice(i, 1);
     this.held.delete(session);
-    session.transport.close();
+    void session.transport.close();
     if (!this.held.size) this.stopRenewal();
-    // An unanswered release only delays the next holder until the lease expires.
-    if (!session.lost)
-      void this.redis()
-        .then((r) => r.eval(RELEASE, 1, this.keys.lease + session.index, this.token))
-        .catch(() => {});
+    if (session.lost) return Promise.resolve();
+    return this.redis()
+      .then((r) => r.eval(RELEASE, 1, this.keys.lease + session.index, this.token))
+      .catch(() => {});
   }
 
-  /** A free lease (or a session of this instance that idles meanwhile), waiting at most WAIT_MS. */
+  /**
+   * A session for an attempt that found none idle: one that another attempt of this instance gives
+   * back, or a free lease in Redis (asked again every POLL_MS), whichever comes first; at most WAIT_MS.
+   */
   private async lease(signal: AbortSignal): Promise<Session> {
     const redis = await this.redis();
     const until = Date.now() + WAIT_MS;
-    for (;;) {
-      const index = Number(await redis.eval(ACQUIRE, 2, this.keys.lease, this.keys.limit, this.poolSize, this.token, LEASE_MS));
-      if (index >= 0) {
-        const session: Session = { index, transport: this.open() };
-        this.held.add(session);
-        this.startRenewal();
-        return session;
+    let handed: Session | undefined;
+    let wake = () => {};
+    const take = (session: Session) => {
+      handed = session;
+      wake();
+    };
+    this.waiting.push(take);
+    try {
+      for (;;) {
+        if (handed) return handed;
+        const index = Number(await redis.eval(ACQUIRE, 2, this.keys.lease, this.keys.limit, this.poolSize, this.token, LEASE_MS));
+        if (index >= 0) {
+          const session: Session = { index, transport: this.open() };
+          this.held.add(session);
+          this.startRenewal();
+          // Handed one meanwhile as well: that one serves the next attempt.
+          if (handed) this.giveBack(handed);
+          return session;
+        }
+        if (handed) return handed;
+        if (signal.aborted || this.closed) throw new Error('aborted');
+        if (Date.now() >= until) {
+          const err: RetryableError = textError(text('errors.outbox.noSession', { seconds: WAIT_MS / 1000, max: this.poolSize }));
+          err.code = ECONNECTION;
+          throw setHint(err, text('hints.outbox.noSession'));
+        }
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, POLL_MS);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
       }
-      if (signal.aborted || this.closed) throw new Error('aborted');
-      if (Date.now() >= until) {
-        const err: RetryableError = textError(text('errors.outbox.noSession', { seconds: WAIT_MS / 1000, max: this.poolSize }));
-        err.code = ECONNECTION;
-        throw setHint(err, text('hints.outbox.noSession'));
-      }
-      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-      const mine = this.idle.pop();
-      if (mine) return mine;
+    } finally {
+      const i = this.waiting.indexOf(take);
+      if (i >= 0) this.waiting.splice(i, 1);
     }
   }
 
@@ -142,13 +174,13 @@ export class SessionLeases implements Transport {
       const kept = await redis.eval(RENEW, 1, this.keys.lease + session.index, this.token, LEASE_MS).catch(() => 1);
       if (kept) continue;
       session.lost = true;
-      if (this.idle.includes(session)) this.end(session);
+      if (this.idle.includes(session)) void this.end(session);
     }
   }
 
-  close(): void {
+  /** Ends every session; resolves once their leases are back in Redis, for other instances to take at once. */
+  async close(): Promise<void> {
     this.closed = true;
-    for (const session of [...this.idle]) this.end(session);
-    for (const session of this.held) session.transport.close();
+    await Promise.all([...this.held].map((session) => this.end(session)));
   }
 }

@@ -33,8 +33,11 @@ export interface SharedQueueOptions extends Policy {
   name: string;
   /** Bytes of built messages the queue may hold in Redis, across every instance. */
   maxBytes: number;
-  /** Attempts under way at once across every instance: the pool size (or Graph's requests at once). */
-  concurrency: number;
+  /**
+   * Attempts under way at once across every instance (BullMQ's global concurrency): the pool size,
+   * as many as there are SMTP sessions (SessionLeases) or Graph requests at once.
+   */
+  sessions: number;
   /** One mail every windowMs / limit, across every instance. */
   rate?: { limit: number; windowMs: number };
   timing: RetryTiming;
@@ -98,7 +101,7 @@ const DONE = `if redis.call('del', KEYS[1]) == 1 then redis.call('decrby', KEYS[
  * A connection's queue on Redis, shared by every Node-RED instance that runs the connection (the
  * same node id): one BullMQ queue, whose job is the mail's record and whose id is its Message-ID;
  * the built message beside it under its own key. Every instance runs a worker, so any instance
- * makes any attempt; the pool size is the queue's global concurrency and the rate limit its global
+ * makes any attempt; the pool size bounds the sessions (leases, for SMTP) and the rate limit is its global
  * limiter, so all instances together keep a mailbox's limits. A failed attempt that may be retried
  * makes the job a delayed one until its next attempt (the same backoff as DeliveryQueue's).
  *
@@ -151,7 +154,7 @@ export class SharedQueue implements MailQueue {
       /* each refused command is reported where it was made */
     });
     const forced = Number(await this.link.run((r) => r.get(this.keys.limit)));
-    await this.link.run(() => queue.setGlobalConcurrency(Math.min(this.options.concurrency, forced || Infinity)));
+    await this.link.run(() => queue.setGlobalConcurrency(Math.min(this.options.sessions, forced || Infinity)));
     this.queue = queue;
     return queue;
   }
@@ -164,11 +167,13 @@ export class SharedQueue implements MailQueue {
     const worker = new bull.Worker<JobData>(this.options.name, (job, token) => this.attempt(job, token), {
       connection: this.link.workerOptions as ConnectionOptions,
       prefix: PREFIX,
-      concurrency: this.options.concurrency,
+      concurrency: this.options.sessions,
       autorun: false,
       // An even pace, as the single-instance RateLimiter: one mail every window / limit.
       limiter: rate ? { max: 1, duration: Math.ceil(rate.windowMs / rate.limit) } : undefined,
       ...(lockMs ? { lockDuration: lockMs, stalledInterval: lockMs } : {}),
+      // A job whose instance died (or lost Redis) mid-attempt waits again, however often that happens: never failed for it.
+      maxStalledCount: Number.MAX_SAFE_INTEGER,
     });
     worker.on('error', () => {
       /* a Redis that is away: the command connection says it once */
@@ -409,10 +414,10 @@ export class SharedQueue implements MailQueue {
     else w.reject(outcome.error);
   }
 
-  /** A server's "too many connections": every instance opens fewer from now on, for LIMIT_MS. */
+  /** A server's "too many connections": every instance opens fewer sessions from now on, for LIMIT_MS. */
   private async lowerLimit(err: RetryableError) {
     const queue = this.queue!;
-    const now = (await queue.getGlobalConcurrency()) ?? this.options.concurrency;
+    const now = Number(await this.link.commands.get(this.keys.limit)) || this.options.sessions;
     const limit = Math.max(1, now - 1);
     await this.link.commands.set(this.keys.limit, limit, 'PX', LIMIT_MS);
     await queue.setGlobalConcurrency(limit);
@@ -429,7 +434,7 @@ export class SharedQueue implements MailQueue {
   /** After LIMIT_MS without another refusal, the pool size again (the limit may have been another client's sessions). */
   private async regrowLimit() {
     if (this.closing || (await this.link.commands.exists(this.keys.limit).catch(() => 1))) return;
-    await this.queue?.setGlobalConcurrency(this.options.concurrency).catch(() => {});
+    await this.queue?.setGlobalConcurrency(this.options.sessions).catch(() => {});
     this.saidLimit = undefined;
   }
 
@@ -465,7 +470,6 @@ export class SharedQueue implements MailQueue {
     }
     for (const [id, w] of this.waiters) this.handOver(id, w);
     await this.queue?.close().catch(() => {});
-    await this.link.close();
   }
 
   /** Mails of this instance's msgs waiting for their turn: not known here (any instance's turn may come first). */
