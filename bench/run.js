@@ -2,11 +2,7 @@
 // `npm run bench`: measures the targets of issue 5 and prints one table, each figure next to its
 // reference measured in the same run (same process, same SMTP sink). Loopback only; every child
 // process and server is closed at the end. Not part of `npm test`: it takes about three minutes.
-<<<<<<< HEAD
-// Sections can be picked: node --expose-gc bench/run.js throughput oauth2 graph attachment dkim rate memory startup html limits outbox
-=======
-// Sections can be picked: node --expose-gc bench/run.js throughput oauth2 graph attachment rate memory startup html limits outbox multi
->>>>>>> main
+// Sections can be picked: node --expose-gc bench/run.js throughput oauth2 graph attachment dkim rate memory startup html limits outbox multi
 const { fork } = require('node:child_process');
 const crypto = require('node:crypto');
 const http = require('node:http');
@@ -29,11 +25,7 @@ const { composeStream } = require('../dist/lib/message/compose');
 const fs = require('node:fs');
 const { htmlToText } = require('../dist/lib/message/plain-text');
 
-<<<<<<< HEAD
-const ALL = ['throughput', 'oauth2', 'graph', 'attachment', 'dkim', 'rate', 'memory', 'startup', 'html', 'limits', 'outbox'];
-=======
-const ALL = ['throughput', 'oauth2', 'graph', 'attachment', 'rate', 'memory', 'startup', 'html', 'limits', 'outbox', 'multi'];
->>>>>>> main
+const ALL = ['throughput', 'oauth2', 'graph', 'attachment', 'dkim', 'rate', 'memory', 'startup', 'html', 'limits', 'outbox', 'multi'];
 const picked = process.argv.slice(2).filter((a) => ALL.includes(a));
 const sections = picked.length ? picked : ALL;
 const rows = [];
