@@ -199,8 +199,8 @@ describe('example flows and the demo flow in the editor (Chromium)', function ()
     return { boxes: boxes.map((b) => ({ ...b, x: inFile.get(b.id)!.x, y: inFile.get(b.id)!.y })), invalid: result.invalid };
   }
 
-  it('covers the ten examples and the demo flow, each send node with a short name', function () {
-    assert.equal(FLOWS.length, 11);
+  it('covers the eleven examples and the demo flow, each send node with a short name', function () {
+    assert.equal(FLOWS.length, 12);
     // A named node shows its name: the layout then never depends on a subject or on a default label.
     for (const flow of FLOWS) {
       for (const n of flow.nodes.filter((n) => n.type === 'send-smtp-email'))

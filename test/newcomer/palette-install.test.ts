@@ -324,5 +324,25 @@ describe('palette install: the packed package in a fresh Node-RED user dir', fun
       ])
         assert.ok(text.includes(step), `the comment explains ${step}`);
     });
+
+    it('11 (Google Workspace) deploys with placeholders, a service account and no key in the flow', async function () {
+      const flow = await deployExample(exampleNames[10]);
+      const conn = flow.find((n) => n.type === 'smtp-oauth-config')!;
+      assert.equal(conn.service, 'Gmail');
+      assert.equal(conn.authType, 'google-service-account');
+      assert.equal(conn.scope, '', "Gmail's own scope, https://mail.google.com/");
+      assert.equal(conn.credentials, undefined);
+      const text = JSON.stringify(readExample(exampleNames[10]));
+      assert.doesNotMatch(text, /PRIVATE KEY|private_key|service_account|client_email/, 'no key file in the file');
+      for (const step of [
+        'Create service account',
+        'Keys > Add key > Create new key > JSON',
+        'Domain-wide delegation',
+        'client_id',
+        'https://mail.google.com/',
+        'iam.disableServiceAccountKeyCreation',
+      ])
+        assert.ok(text.includes(step), `the comment explains ${step}`);
+    });
   });
 });
