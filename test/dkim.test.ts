@@ -30,7 +30,8 @@ const everything = {
   subject: 'Grüße aus Köln – Bestellung № 42',
   html: '<p>Logo: <img src="cid:logo"></p><p>Zeile mit Umlauten: äöü</p>',
   text: 'First line\n.\nA line holding one dot came before this one.\n',
-  headers: '{"X-Ticket-Id":"T-1234","List-Unsubscribe":"<mailto:unsubscribe@example.com>"}',
+  headers:
+    '{"X-Ticket-Id":"T-1234","List-Unsubscribe":"<mailto:unsubscribe@example.com>","List-Unsubscribe-Post":"List-Unsubscribe=One-Click"}',
   headersType: 'json',
   attachmentType: 'base64',
   attachment: PNG.toString('base64'),
@@ -85,7 +86,8 @@ describe('DKIM signing', function () {
     assert.equal(verdict.domain, DOMAIN);
     assert.equal(verdict.selector, SELECTOR);
     assert.equal(verdict.algorithm, 'rsa-sha256');
-    for (const field of ['from', 'to', 'subject', 'date', 'message-id', 'content-type', 'list-unsubscribe'])
+    // RFC 8058: one-click unsubscribe counts only when both of its fields are signed.
+    for (const field of ['from', 'to', 'subject', 'date', 'message-id', 'content-type', 'list-unsubscribe', 'list-unsubscribe-post'])
       assert.ok(verdict.signedHeaders.toLowerCase().split(/:\s*/).includes(field), `${field} is signed: ${verdict.signedHeaders}`);
   });
 

@@ -25,8 +25,9 @@ export interface MessageSigning {
 export const SIGNING_MEMORY = 256 * 1024;
 
 /**
- * The header fields signed: nodemailer's list (RFC 4871 section 5.5 and the List-* fields of
- * one-click unsubscribe), so an Ed25519 signature covers what an RSA one does.
+ * The header fields signed, by RSA and Ed25519 signatures alike: nodemailer's list (RFC 4871
+ * section 5.5 and the List-* fields) and List-Unsubscribe-Post, which one-click unsubscribe needs
+ * signed (RFC 8058 section 4).
  */
 const SIGNED_FIELDS =
   'From:Sender:Reply-To:Subject:Date:Message-ID:To:Cc:MIME-Version:Content-Type:Content-Transfer-Encoding:Content-ID:' +
@@ -58,7 +59,17 @@ export class DkimSigner {
     const cacheDir = await (this.folder ??= this.makeFolder());
     const { domain, selector, key } = this.settings;
     if (key.type === 'rsa')
-      return { dkim: { domainName: domain, keySelector: selector, privateKey: key.pem, cacheDir, cacheTreshold: SIGNING_MEMORY } };
+      return {
+        dkim: {
+          domainName: domain,
+          keySelector: selector,
+          privateKey: key.pem,
+          // nodemailer's own list leaves out List-Unsubscribe-Post, which RFC 8058 requires to be signed.
+          headerFieldNames: SIGNED_FIELDS,
+          cacheDir,
+          cacheTreshold: SIGNING_MEMORY,
+        },
+      };
     return { sign: (message) => signEd25519(message, { domain, selector, key: key.key, cacheDir }) };
   }
 
