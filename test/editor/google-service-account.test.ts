@@ -170,6 +170,8 @@ describe('connection dialog: Google service account (Chromium)', function () {
     assert.deepEqual(held, { clientEmail: account.clientEmail, clientId: account.clientId });
     assert.doesNotMatch(fs.readFileSync(path.join(nr.userDir, 'flows_cred.json'), 'utf8'), /PRIVATE KEY|service_account/, 'encrypted');
 
+    // The deploy's notification lies over the dialog's buttons until it fades.
+    await page.locator('#red-ui-notifications .red-ui-notification').first().waitFor({ state: 'detached', timeout: 15000 });
     await page.evaluate((id) => RED.editor.editConfig('', 'smtp-oauth-config', id, 'node-input'), configId);
     const info = page.locator('#smtp-config-service-account-info');
     await info.locator('.smtp-sa-client-email', { hasText: account.clientEmail }).waitFor();
