@@ -218,6 +218,25 @@ describe('shared outbox (Redis)', function () {
     assert.ok(sent >= 10, `${sent} sent`);
   });
 
+  it('an instance whose flows start while Redis is away delivers once Redis is back, having said so once', async function () {
+    const errors: Error[] = [];
+    await redis.stop();
+    try {
+      const sender = instance({}, { worker: false });
+      instance({}, { errors });
+      await waitFor(async () => errors.length > 0);
+      await redis.start();
+      // Only the instance that started while Redis was away runs a worker: it has started it since.
+      await delivered(sender.send(mail('after the outage')));
+      assert.deepEqual(
+        errors.map((e) => (e as MailError).code),
+        ['EOUTBOX'],
+      );
+    } finally {
+      await redis.start();
+    }
+  });
+
   it('keeps one rate limit for every instance: two instances together never send faster than it allows', async function () {
     // 20 a window of 2 s: one mail every 100 ms, whichever instance sends it.
     const a = instance({ rateLimitPerMinute: 20 }, { rateWindowMs: 2000 });
