@@ -53,6 +53,7 @@ export async function startRedis(options: { password?: string } = {}): Promise<R
   const port = await freePort();
   let child: ChildProcess | undefined;
   const start = async () => {
+    if (child && child.exitCode === null) return;
     const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--dir', dir];
     args.push('--maxmemory-policy', 'noeviction');
     if (options.password) args.push('--requirepass', options.password);

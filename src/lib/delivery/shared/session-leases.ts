@@ -18,11 +18,19 @@ const POLL_MS = 10;
 /** How long an attempt waits for a session before it fails (transient): a dead instance's leases expire well within it. */
 const WAIT_MS = 2 * LEASE_MS;
 
-// KEYS[1]: the lease keys' prefix, KEYS[2]: the shared limit; ARGV: pool size, token, lease ms.
+// KEYS[1]: the lease keys' prefix, KEYS[2]: the shared limit; ARGV: pool size, token, lease ms,
+// then the indexes this instance holds. A lease with this instance's token that it no longer holds
+// (its release was lost while Redis was away) is free to it.
 const ACQUIRE = `
 local n = tonumber(redis.call('get', KEYS[2]) or ARGV[1])
+local mine = {}
+for j = 4, #ARGV do mine[ARGV[j]] = true end
 for i = 0, n - 1 do
-  if redis.call('set', KEYS[1] .. i, ARGV[2], 'NX', 'PX', ARGV[3]) then return i end
+  local holder = redis.call('get', KEYS[1] .. i)
+  if not holder or (holder == ARGV[2] and not mine[tostring(i)]) then
+    redis.call('set', KEYS[1] .. i, ARGV[2], 'PX', ARGV[3])
+    return i
+  end
 end
 return -1`;
 // KEYS[1]: a lease; ARGV: token, lease ms (renew) or nothing (release).
@@ -128,7 +136,13 @@ export class SessionLeases implements Transport {
     try {
       for (;;) {
         if (handed) return handed;
-        const index = Number(await redis.eval(ACQUIRE, 2, this.keys.lease, this.keys.limit, this.poolSize, this.token, LEASE_MS));
+        const mine = [...this.held].map((held) => held.index);
+        const index = Number(
+          // Redis gone mid-burst: a connection failure of this attempt (retried), not a failure of the mail.
+          await redis.eval(ACQUIRE, 2, this.keys.lease, this.keys.limit, this.poolSize, this.token, LEASE_MS, ...mine).catch((e: Error) => {
+            throw Object.assign(new Error(e.message), { code: ECONNECTION });
+          }),
+        );
         if (index >= 0) {
           const session: Session = { index, transport: this.open() };
           this.held.add(session);

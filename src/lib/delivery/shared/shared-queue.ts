@@ -82,6 +82,8 @@ const jobIdOf = (messageId: string) => messageId.replace(/^<|>$/g, '').replace(/
  * attempts and backoff are ours, through delayed jobs): without them a failed job would be removed.
  */
 const INFRASTRUCTURE_RETRIES = { attempts: 1000, backoff: { type: 'fixed', delay: 5000 } };
+/** How often an instance whose flows started while Redis was away asks again. */
+const START_RETRY_MS = 5000;
 /** A Delete of a mail under way is noted for its attempt to see when it ends; the note outlives any attempt. */
 const REMOVED_MS = 60 * 60 * 1000;
 /** How long a limit the server forced holds before the pool size is tried again (as SmtpTransport's POOL_REGROW_MS). */
@@ -124,6 +126,7 @@ export class SharedQueue implements MailQueue {
   /** Aborts attempts under way once a closing instance cannot wait for them any longer. */
   private readonly abandoning = new AbortController();
   private regrow?: NodeJS.Timeout;
+  private retryStart?: NodeJS.Timeout;
   /** The shared limit this instance last said it lowered to. */
   private saidLimit?: number;
 
@@ -179,11 +182,18 @@ export class SharedQueue implements MailQueue {
       /* a Redis that is away: the command connection says it once */
     });
     this.worker = worker;
+    this.startWorker(worker);
+  }
+
+  /** Runs the worker once Redis answers: a Redis away when the flows start (the link says so once) is asked again every START_RETRY_MS. */
+  private startWorker(worker: Worker) {
     this.open().then(
       () => {
         if (!this.closing) worker.run().catch(() => {});
       },
-      (e: Error) => this.options.onError?.(e),
+      () => {
+        if (!this.closing) this.retryStart = setTimeout(() => this.startWorker(worker), START_RETRY_MS);
+      },
     );
   }
 
@@ -458,6 +468,7 @@ export class SharedQueue implements MailQueue {
   async close(graceMs: number): Promise<void> {
     this.closing = true;
     clearTimeout(this.regrow);
+    clearTimeout(this.retryStart);
     const worker = this.worker;
     if (worker) {
       const stopped = worker.close();
