@@ -408,22 +408,7 @@ RED.nodes.registerType<ConnectionProps, ConnectionCredentials>('smtp-oauth-confi
       $keyShown.val(String($key.val() || ''));
       $certificate.add($key).trigger('change');
     }
-    for (const field of ['clientCertificate', 'clientPrivateKey'] as const) {
-      const $file = $(`#smtp-config-${field}-input`);
-      $(`#smtp-config-${field}-file`).on('click', (e) => {
-        e.preventDefault();
-        $file.trigger('click');
-      });
-      $file.on('change', () => {
-        const file = ($file[0] as HTMLInputElement).files?.[0];
-        if (!file) return;
-        const reader = new FileReader();
-        reader.onload = () => takeFile(field, String(reader.result || ''));
-        reader.readAsText(file);
-        // The same file chosen again is a change too.
-        $file.val('');
-      });
-    }
+    for (const field of ['clientCertificate', 'clientPrivateKey'] as const) chooseFile(field, (text) => takeFile(field, text));
 
     // What the dialog shows of the certificate, from the runtime (Node's X509Certificate): its
     // subject, the thumbprints Entra ID lists, and its expiry. Only the CERTIFICATE blocks are
@@ -523,22 +508,7 @@ RED.nodes.registerType<ConnectionProps, ConnectionCredentials>('smtp-oauth-confi
         .append($('<i class="fa fa-exclamation-circle"></i>'), ' ', $('<span>').text(t(`serviceAccount.${read.problem}`)));
     }
     $accountKey.on('input change', showServiceAccount);
-    $('#smtp-config-serviceAccountKey-file').on('click', (e) => {
-      e.preventDefault();
-      $('#smtp-config-serviceAccountKey-input').trigger('click');
-    });
-    $('#smtp-config-serviceAccountKey-input').on('change', function () {
-      const input = this as HTMLInputElement;
-      const file = input.files?.[0];
-      if (!file) return;
-      const reader = new FileReader();
-      reader.onload = () => {
-        $accountKey.val(String(reader.result || '')).trigger('change');
-      };
-      reader.readAsText(file);
-      // The same file chosen again is a change too.
-      input.value = '';
-    });
+    chooseFile('serviceAccountKey', (text) => $accountKey.val(text).trigger('change'));
     if ($accountKey.val() === '__PWRD__') {
       $.getJSON(`smtp-oauth-config/service-account/${encodeURIComponent(node.id)}`)
         .done((account: { clientEmail: string; clientId: string }) => {
@@ -682,6 +652,24 @@ interface DkimAnswer {
  * when the stored key is left as it is (Node-RED never sends a secret back), from the deployed
  * connection's stored key, by its id. A new connection's key not yet deployed is still here.
  */
+/** The "choose a file" button of a credential row: the chosen file's text goes to `take`. */
+function chooseFile(field: string, take: (text: string) => void) {
+  const $file = $(`#smtp-config-${field}-input`);
+  $(`#smtp-config-${field}-file`).on('click', (e) => {
+    e.preventDefault();
+    $file.trigger('click');
+  });
+  $file.on('change', () => {
+    const file = ($file[0] as HTMLInputElement).files?.[0];
+    if (!file) return;
+    const reader = new FileReader();
+    reader.onload = () => take(String(reader.result || ''));
+    reader.readAsText(file);
+    // The same file chosen again is a change too.
+    $file.val('');
+  });
+}
+
 function dkimPart(id: string, t: Translate) {
   const $domain = $('#node-config-input-dkimDomain');
   const $selector = $('#node-config-input-dkimSelector');
@@ -701,25 +689,12 @@ function dkimPart(id: string, t: Translate) {
     timer = setTimeout(derive, 300);
   });
   $domain.add($selector).on('input', show);
-  const $file = $('#smtp-config-dkimPrivateKey-input');
-  $('#smtp-config-dkimPrivateKey-file').on('click', (e) => {
-    e.preventDefault();
-    $file.trigger('click');
-  });
-  $file.on('change', () => {
-    const file = ($file[0] as HTMLInputElement).files?.[0];
-    if (!file) return;
-    const reader = new FileReader();
-    reader.onload = () => {
-      const text = String(reader.result || '');
-      const key = pemBlocks(text).find(isPrivateKey);
-      $key.val(key ? pemText(key.text) : text.trim());
-      $keyShown.val(String($key.val() || ''));
-      $key.trigger('change');
-      derive();
-    };
-    reader.readAsText(file);
-    $file.val('');
+  chooseFile('dkimPrivateKey', (text) => {
+    const key = pemBlocks(text).find(isPrivateKey);
+    $key.val(key ? pemText(key.text) : text.trim());
+    $keyShown.val(String($key.val() || ''));
+    $key.trigger('change');
+    derive();
   });
 
   function derive() {
