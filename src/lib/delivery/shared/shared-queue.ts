@@ -26,7 +26,7 @@ import { backoffDelay, type RetryTiming } from '../retry';
 import { storableMsg } from '../spool';
 import type { MailRecord } from '../store';
 import { deletedError, describeError, ending, failure, outOfTime, owing, seconds, type Policy } from '../verdicts';
-import { PREFIX, sharedKeys, type RedisLink } from './redis';
+import { PREFIX, sharedKeys, unreachable, type RedisLink } from './redis';
 
 export interface SharedQueueOptions extends Policy {
   /** The queue's name: the connection's node id, the same in every copy of the flows. */
@@ -367,9 +367,16 @@ export class SharedQueue implements MailQueue {
 
   /** The mail has ended: its message goes first (a copy of the job left by a dead instance finds nothing to send), then its msg hears. */
   private async end(job: Job<JobData>, outcome: Outcome): Promise<void> {
-    await this.dropMessage(job.data.record);
+    const dropped = await this.dropMessage(job.data.record).then(
+      () => undefined,
+      (e: Error) => e,
+    );
     await this.deliver(job.data, outcome);
     this.changed();
+    // Redis went away as the mail ended, perhaps before it recorded that: the msg has its answer,
+    // and the job runs again once Redis is back (sent once more with the same Message-ID, and
+    // reported, if the end was not recorded).
+    if (dropped) throw unreachable(this.link.host, dropped);
   }
 
   private async dropMessage(record: MailRecord) {
