@@ -53,3 +53,12 @@ export function changed(id: string, defaultValue: unknown): boolean {
   const value = String($('#' + id).val() ?? '').trim();
   return value !== '' && value !== String(defaultValue);
 }
+
+/**
+ * Asks the runtime's admin API for JSON in the editor's language (the answer's errors and hints
+ * may differ from the runtime's); with a body, as a JSON POST, which a cross-site form cannot send.
+ */
+export function askRuntime(url: string, body?: unknown): JQuery.jqXHR {
+  const post = body === undefined ? {} : { method: 'POST', contentType: 'application/json', data: JSON.stringify(body) };
+  return $.ajax({ url, dataType: 'json', headers: { 'Accept-Language': RED.i18n.lang() }, ...post });
+}

@@ -2,6 +2,7 @@
 // as `mailq`, `postqueue -f` and `postsuper -d` are for Postfix's queue. Built into
 // smtp-oauth-config.html with the connection dialog.
 import type { ConnectionOutbox } from '../shared/outbox-list';
+import { askRuntime } from './dialog';
 
 /** While the tab is shown, its list is read again this often. */
 const REFRESH_MS = 5000;
@@ -25,13 +26,7 @@ export function addOutboxTab(_: (key: string, options?: Record<string, unknown>)
   let timer: ReturnType<typeof setInterval> | undefined;
 
   function act(connection: string, action: 'retry' | 'delete', mail?: string) {
-    $.ajax({
-      url: `smtp-oauth-config/outbox/${encodeURIComponent(connection)}/${action}`,
-      method: 'POST',
-      contentType: 'application/json',
-      data: JSON.stringify(mail ? { mail } : {}),
-      dataType: 'json',
-    })
+    askRuntime(`smtp-oauth-config/outbox/${encodeURIComponent(connection)}/${action}`, mail ? { mail } : {})
       .done((r: { count: number }) =>
         RED.notify(_(`smtp-oauth-config.outbox.${action}Done`, { count: r.count }), { type: 'success', timeout: 3000 }),
       )
@@ -120,7 +115,7 @@ export function addOutboxTab(_: (key: string, options?: Record<string, unknown>)
 
   function refresh() {
     // The last errors and hints come in the editor's language, which may differ from the runtime's.
-    $.ajax({ url: 'smtp-oauth-config/outbox', dataType: 'json', headers: { 'Accept-Language': RED.i18n.lang() } })
+    askRuntime('smtp-oauth-config/outbox')
       .done(render)
       .fail((xhr) => {
         list.empty();

@@ -104,7 +104,6 @@ export class Connection {
     if (options.dkim)
       this.signer = new DkimSigner(options.dkim, { parent: options.outbox ? path.join(options.outbox.dir, SIGNING_CACHE) : os.tmpdir() });
     const signing = this.signer && (() => this.signer!.signing());
-    // The pool's regrowth counts on the backoff's clock, as the waits it follows do.
     const tokenOptions = { timeout: options.tokenTimeout ?? timeoutMs(config), now: options.now };
     this.tokens =
       clientCredentialTokens(config, creds, {
@@ -113,9 +112,18 @@ export class Connection {
         warn: options.onError && ((warning) => options.onError!(textError(warning))),
       }) ?? serviceAccountTokens(config, creds, tokenOptions);
     const graph = config.transport === 'graph' && this.tokens ? new GraphTransport(config, creds, { tokens: this.tokens }) : undefined;
+    // The pool's regrowth counts on the backoff's clock, as the waits it follows do.
     const smtp = (c: ConnectionConfig) => new SmtpTransport(c, creds, { onError: options.onError, tokens: this.tokens, now: backoff.now });
     const rate = config.rateLimitPerMinute ?? 0;
-    const policy = { retryMs: (config.retryForSeconds ?? DEFAULT_RETRY_SECONDS) * 1000, authType: config.authType };
+    // What either queue takes: the retry policy, where outcomes and warnings go, and the signing.
+    const common = {
+      retryMs: (config.retryForSeconds ?? DEFAULT_RETRY_SECONDS) * 1000,
+      authType: config.authType,
+      report: options.report,
+      warn: options.warn,
+      onChange: options.onChange,
+      signing,
+    };
     const shared = options.shared;
     if (shared) {
       const link = (this.link = new RedisLink(shared.url, (e) => options.onError?.(e)));
@@ -136,18 +144,14 @@ export class Connection {
           linger,
         );
       this.queue = this.shared = new SharedQueue(link, this.transport, {
-        ...policy,
+        ...common,
         name: shared.name,
         maxBytes: shared.maxBytes,
         sessions: this.transport.poolSize,
         rate: paced,
         timing: backoff.timing,
         lockMs: shared.lockMs,
-        report: options.report,
-        warn: options.warn,
-        onChange: options.onChange,
         onError: options.onError,
-        signing,
       });
       return;
     }
@@ -155,13 +159,9 @@ export class Connection {
     const o = options.outbox;
     const store = o ? new Spool(o.dir, { maxBytes: o.maxBytes, maxCount: o.maxCount ?? DEFAULT_OUTBOX_COUNT }) : new MemoryStore();
     this.queue = new DeliveryQueue(store, this.transport, {
-      ...policy,
+      ...common,
       backoff,
       limiter: rate > 0 ? new RateLimiter(rate, { windowMs: options.rateWindowMs, now: options.now, timers: options.timers }) : undefined,
-      report: options.report,
-      warn: options.warn,
-      onChange: options.onChange,
-      signing,
     });
     if (o) this.outbox = Object.assign(this.queue as DeliveryQueue, { dir: o.dir });
   }

@@ -4,7 +4,7 @@
 // deployed flow holds domain and selector, never the key; reopened, the record comes from the stored key.
 import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
-import { assertNoPageErrors, launchEditor, type LaunchedBrowser } from '../support/browser';
+import { assertNoPageErrors, addConnectionDialog, saveAndDeploy, launchEditor, type LaunchedBrowser } from '../support/browser';
 import { opensslKey, opensslRecord } from '../support/dkim';
 import { startEditorNodeRed, type EditorNodeRed } from '../support/editor-node-red';
 
@@ -41,13 +41,7 @@ describe('connection dialog: DKIM (Chromium)', function () {
   const record = () => page.locator('#smtp-config-dkim-record');
 
   it('shows the TXT record of a pasted key, with copy buttons that copy name and value', async () => {
-    await page.evaluate(() => {
-      const id = RED.nodes.id();
-      RED.nodes.import([{ id, type: 'send-smtp-email', z: RED.workspaces.active(), x: 300, y: 200, wires: [], to: 'bob@example.com' }]);
-      RED.editor.edit(RED.nodes.node(id));
-    });
-    await page.locator('#node-input-btn-connection-add').click();
-    await page.locator('#node-config-input-service[data-loaded="true"]').waitFor();
+    await addConnectionDialog(page);
     assert.equal(await record().isVisible(), false, 'no key, no record');
     await page.locator('#node-config-input-host').fill('relay.example.com');
     // The sender: the send node needs one to be valid.
@@ -98,16 +92,7 @@ describe('connection dialog: DKIM (Chromium)', function () {
   });
 
   it('deploys domain and selector in the flow, and the key only as a credential the editor never gets back', async () => {
-    await page.locator('#node-config-dialog-ok').click();
-    await page.locator('#node-config-input-service').waitFor({ state: 'detached' });
-    await page.locator('#node-dialog-ok').click();
-    await page.locator('#node-input-connection').waitFor({ state: 'detached' });
-    const deployed = page.waitForResponse((r) => r.url().endsWith('/flows') && r.request().method() === 'POST');
-    await page.locator('#red-ui-header-button-deploy').click();
-    assert.equal((await deployed).status(), 200);
-    await page.locator('#red-ui-header-button-deploy.disabled').waitFor();
-
-    const text = await (await fetch(`${nr.url}flows`, { headers: { 'Node-RED-API-Version': 'v2' } })).text();
+    const text = await saveAndDeploy(page, nr.url);
     assert.doesNotMatch(text, /PRIVATE KEY/);
     assert.ok(!text.includes(keyLine(key)), 'no line of the key in the flow');
     const config = (JSON.parse(text) as { flows: Record<string, unknown>[] }).flows.find((n) => n.type === 'smtp-oauth-config')!;

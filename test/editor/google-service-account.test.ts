@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Page, Request } from 'playwright-core';
-import { assertNoPageErrors, launchEditor, type LaunchedBrowser } from '../support/browser';
+import { assertNoPageErrors, addConnectionDialog, saveAndDeploy, launchEditor, type LaunchedBrowser } from '../support/browser';
 import { startEditorNodeRed, type EditorNodeRed } from '../support/editor-node-red';
 import { startGoogleTokenEndpoint, type GoogleTokenEndpoint, type ServiceAccount } from '../support/google-token';
 import { startSmtp, type SmtpServer } from '../support/smtp';
@@ -68,13 +68,7 @@ describe('connection dialog: Google service account (Chromium)', function () {
   });
 
   it("offers the method with Gmail, and shows the key row, the mailbox and Gmail's scope for it", async () => {
-    await page.evaluate(() => {
-      const id = RED.nodes.id();
-      RED.nodes.import([{ id, type: 'send-smtp-email', z: RED.workspaces.active(), x: 300, y: 200, wires: [], to: 'bob@example.com' }]);
-      RED.editor.edit(RED.nodes.node(id));
-    });
-    await page.locator('#node-input-btn-connection-add').click();
-    await page.locator('#node-config-input-service[data-loaded="true"]').waitFor();
+    await addConnectionDialog(page);
     const tip = page.locator('#smtp-config-google-tip');
     assert.equal(await tip.isVisible(), false);
     await page.locator('#node-config-input-service').selectOption('Gmail');
@@ -143,16 +137,7 @@ describe('connection dialog: Google service account (Chromium)', function () {
   });
 
   it('deploys: the flow holds no key, the credentials hold it, and the reopened dialog names the account', async () => {
-    await page.locator('#node-config-dialog-ok').click();
-    await page.locator('#node-config-input-service').waitFor({ state: 'detached' });
-    await page.locator('#node-dialog-ok').click();
-    await page.locator('#node-input-connection').waitFor({ state: 'detached' });
-    const deployed = page.waitForResponse((r) => r.url().endsWith('/flows') && r.request().method() === 'POST');
-    await page.locator('#red-ui-header-button-deploy').click();
-    assert.equal((await deployed).status(), 200);
-    await page.locator('#red-ui-header-button-deploy.disabled').waitFor();
-
-    const text = await (await fetch(`${nr.url}flows`, { headers: { 'Node-RED-API-Version': 'v2' } })).text();
+    const text = await saveAndDeploy(page, nr.url);
     assert.doesNotMatch(text, /PRIVATE KEY|service_account|private_key/, 'no key file in the flow');
     assert.ok(!text.includes(account.privateKeyId));
     const config = (JSON.parse(text) as { flows: Record<string, unknown>[] }).flows.find((n) => n.type === 'smtp-oauth-config')!;

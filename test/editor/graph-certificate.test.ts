@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Page, Request } from 'playwright-core';
-import { assertNoPageErrors, launchEditor, type LaunchedBrowser } from '../support/browser';
+import { assertNoPageErrors, addConnectionDialog, saveAndDeploy, launchEditor, type LaunchedBrowser } from '../support/browser';
 import { clientCertificate, opensslThumbprint, type ClientCertificate } from '../support/certificate';
 import { startEditorNodeRed, type EditorNodeRed } from '../support/editor-node-red';
 
@@ -76,13 +76,7 @@ describe('connection dialog: Microsoft Graph and certificate credentials (Chromi
   });
 
   it('shows client authentication and transport for client credentials only, and the rows each choice needs', async () => {
-    await page.evaluate(() => {
-      const id = RED.nodes.id();
-      RED.nodes.import([{ id, type: 'send-smtp-email', z: RED.workspaces.active(), x: 300, y: 200, wires: [], to: 'bob@example.com' }]);
-      RED.editor.edit(RED.nodes.node(id));
-    });
-    await page.locator('#node-input-btn-connection-add').click();
-    await page.locator('#node-config-input-service[data-loaded="true"]').waitFor();
+    await addConnectionDialog(page);
     const auth = page.locator('#node-config-input-authType');
     const clientAuth = page.locator('#node-config-input-clientAuth');
     const transport = page.locator('#node-config-input-transport');
@@ -261,17 +255,7 @@ describe('connection dialog: Microsoft Graph and certificate credentials (Chromi
     await page.locator('#smtp-config-tenant').fill('contoso.onmicrosoft.com');
     await page.locator('#node-config-input-clientId').fill(CLIENT_ID);
     assert.equal(await page.locator('#node-config-input-graphUrl').inputValue(), 'https://graph.microsoft.us/');
-    await page.locator('#node-config-dialog-ok').click();
-    await page.locator('#node-config-input-service').waitFor({ state: 'detached' });
-    await page.locator('#node-dialog-ok').click();
-    await page.locator('#node-input-connection').waitFor({ state: 'detached' });
-
-    const deployed = page.waitForResponse((r) => r.url().endsWith('/flows') && r.request().method() === 'POST');
-    await page.locator('#red-ui-header-button-deploy').click();
-    assert.equal((await deployed).status(), 200);
-    await page.locator('#red-ui-header-button-deploy.disabled').waitFor();
-
-    const text = await (await fetch(`${nr.url}flows`, { headers: { 'Node-RED-API-Version': 'v2' } })).text();
+    const text = await saveAndDeploy(page, nr.url);
     assert.doesNotMatch(text, /PRIVATE KEY/, 'no key in the flow');
     assert.ok(!text.includes(pem(current.key).split('\n')[1]), 'no line of the key in the flow');
     assert.doesNotMatch(text, /BEGIN CERTIFICATE/, 'the certificate is a credential too');

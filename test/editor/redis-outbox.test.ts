@@ -9,7 +9,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Page, Request } from 'playwright-core';
-import { assertNoPageErrors, launchEditor, type LaunchedBrowser } from '../support/browser';
+import { assertNoPageErrors, addConnectionDialog, saveAndDeploy, launchEditor, type LaunchedBrowser } from '../support/browser';
 import { freePort, startEditorNodeRed, type EditorNodeRed } from '../support/editor-node-red';
 import { stopChild } from '../support/node-red-process';
 
@@ -89,13 +89,7 @@ describe('connection dialog: the outbox in Redis, shared by several instances (C
   });
 
   it('shows the Redis URL and the cap for Redis, the cap alone on disk, neither in memory', async () => {
-    await page.evaluate(() => {
-      const id = RED.nodes.id();
-      RED.nodes.import([{ id, type: 'send-smtp-email', z: RED.workspaces.active(), x: 300, y: 200, wires: [], to: 'bob@example.com' }]);
-      RED.editor.edit(RED.nodes.node(id));
-    });
-    await page.locator('#node-input-btn-connection-add').click();
-    await page.locator('#node-config-input-service[data-loaded="true"]').waitFor();
+    await addConnectionDialog(page);
     await page.locator('#smtp-config-advanced-toggle').click();
     const outbox = page.locator('#node-config-input-outbox');
     const options = await outbox.locator('option').evaluateAll((os: HTMLOptionElement[]) => os.map((o) => [o.value, o.textContent]));
@@ -151,16 +145,7 @@ describe('connection dialog: the outbox in Redis, shared by several instances (C
   });
 
   it('deploys outbox "redis" and the cap in the flow, and the Redis URL in the credentials only', async () => {
-    await page.locator('#node-config-dialog-ok').click();
-    await page.locator('#node-config-input-service').waitFor({ state: 'detached' });
-    await page.locator('#node-dialog-ok').click();
-    await page.locator('#node-input-connection').waitFor({ state: 'detached' });
-    const deployed = page.waitForResponse((r) => r.url().endsWith('/flows') && r.request().method() === 'POST');
-    await page.locator('#red-ui-header-button-deploy').click();
-    assert.equal((await deployed).status(), 200);
-    await page.locator('#red-ui-header-button-deploy.disabled').waitFor();
-
-    const text = await (await fetch(`${nr.url}flows`, { headers: { 'Node-RED-API-Version': 'v2' } })).text();
+    const text = await saveAndDeploy(page, nr.url);
     assert.ok(!text.includes(REDIS_PASSWORD), 'no Redis password in the flow');
     assert.doesNotMatch(text, /redis:\/\//, 'no Redis URL in the flow');
     const config = (JSON.parse(text) as { flows: Record<string, unknown>[] }).flows.find((n) => n.type === 'smtp-oauth-config')!;

@@ -78,3 +78,30 @@ export function assertNoPageErrors(pageErrors: Error[]): void {
     'the editor page threw',
   );
 }
+
+/** Adds a send node to the flow, opens it, and opens its dialog for a new connection once the service list is loaded. */
+export async function addConnectionDialog(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    const id = RED.nodes.id();
+    RED.nodes.import([{ id, type: 'send-smtp-email', z: RED.workspaces.active(), x: 300, y: 200, wires: [], to: 'bob@example.com' }]);
+    RED.editor.edit(RED.nodes.node(id));
+  });
+  await page.locator('#node-input-btn-connection-add').click();
+  await page.locator('#node-config-input-service[data-loaded="true"]').waitFor();
+}
+
+/**
+ * Saves the open connection dialog and the send node's, deploys (the runtime must take it), and
+ * resolves with the deployed flows as the admin API of the Node-RED at `url` gives them.
+ */
+export async function saveAndDeploy(page: Page, url: string): Promise<string> {
+  await page.locator('#node-config-dialog-ok').click();
+  await page.locator('#node-config-input-service').waitFor({ state: 'detached' });
+  await page.locator('#node-dialog-ok').click();
+  await page.locator('#node-input-connection').waitFor({ state: 'detached' });
+  const deployed = page.waitForResponse((r) => r.url().endsWith('/flows') && r.request().method() === 'POST');
+  await page.locator('#red-ui-header-button-deploy').click();
+  assert.equal((await deployed).status(), 200);
+  await page.locator('#red-ui-header-button-deploy.disabled').waitFor();
+  return (await fetch(`${url}flows`, { headers: { 'Node-RED-API-Version': 'v2' } })).text();
+}

@@ -3,7 +3,7 @@ import { setMaxListeners } from 'node:events';
 import { ECONNECTION } from 'nodemailer/lib/errors';
 import type Mail from 'nodemailer/lib/mailer';
 import type { AuthType } from '../../shared/constants';
-import { ErrorCodes, hintOf, messageOf, setHint, setMessage, textError, type MailError } from '../errors/errors';
+import { ErrorCodes, messageOf, setHint, setMessage, textError, type MailError } from '../errors/errors';
 import { text, type Text } from '../errors/texts';
 import { isTransient, type RetryableError } from '../errors/transient';
 import { composeStream, fixMessageId } from '../message/compose';
@@ -15,7 +15,7 @@ import { Recipients } from './recipients';
 import { Backoff, backoffDelay } from './retry';
 import { nextId, storableMsg } from './spool';
 import type { Found, MailRecord, Store } from './store';
-import { deletedError, describeError, ending, failure, outOfTime, owing, seconds } from './verdicts';
+import { deletedError, describeError, ending, failure, outOfTime, owing, seconds, waitingWarning } from './verdicts';
 import {
   entryOf,
   type HandedOver,
@@ -119,7 +119,6 @@ class Copy {
 }
 
 const byId = (a: Job, b: Job) => (a.record.id < b.record.id ? -1 : a.record.id > b.record.id ? 1 : 0);
-const clock = (ms: number) => new Date(ms).toTimeString().slice(0, 5);
 
 /**
  * A connection's delivery queue: it owns every mail it accepted until the mail ends in exactly one
@@ -565,17 +564,7 @@ export class DeliveryQueue implements MailQueue {
   private sayWhy(job: Job, until: number) {
     if (job.warned) return;
     job.warned = true;
-    const last = job.record.lastError!;
-    const hint = hintOf(last);
-    this.options.warn?.(
-      job.record,
-      text(hint ? 'warnings.waiting' : 'warnings.waitingNoHint', {
-        subject: job.record.summary.subject,
-        error: messageOf(last),
-        ...(hint ? { hint } : {}),
-        until: clock(until),
-      }),
-    );
+    this.options.warn?.(job.record, waitingWarning(job.record, until));
   }
 
   /** The error of a mail that failed before its first attempt (the message could not be built). */

@@ -18,6 +18,7 @@ export interface Policy {
 }
 
 const firstLine = (answer: string) => answer.split('\n')[0].trim();
+const clock = (ms: number) => new Date(ms).toTimeString().slice(0, 5);
 export const seconds = (ms: number) => Math.round(ms / 1000);
 
 /** The failure of a mail deleted in the Outbox tab before anyone had it. */
@@ -35,6 +36,18 @@ export function describeError(err: RetryableError, record: Pick<MailRecord, 'cus
   if (isText(hint)) setHint(out, hint);
   else if (hint) out.hint = hint;
   return maskError(out, record.shown ?? []);
+}
+
+/** Why a mail waits, said on its first wait: its last error, the hint for it, and until when it is retried. */
+export function waitingWarning(record: MailRecord, until: number): Text {
+  const last = record.lastError!;
+  const hint = hintOf(last);
+  return text(hint ? 'warnings.waiting' : 'warnings.waitingNoHint', {
+    subject: record.summary.subject,
+    error: messageOf(last),
+    ...(hint ? { hint } : {}),
+    until: clock(until),
+  });
 }
 
 /** The error a mail ends with: diagnosed, with the attempts, and why it ended when retries were possible. */

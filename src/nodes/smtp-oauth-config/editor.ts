@@ -1,6 +1,6 @@
 // The connection dialog. Built into smtp-oauth-config.html by scripts/build.js.
 import type { EditorNodeProperties } from 'node-red';
-import { advancedSection, changed, fillSelect, messages, showRows, type Translate } from '../../editor/dialog';
+import { advancedSection, askRuntime, changed, fillSelect, messages, showRows, type Translate } from '../../editor/dialog';
 import { addOutboxTab } from '../../editor/outbox-tab';
 import {
   AUTH_TYPES,
@@ -437,14 +437,7 @@ RED.nodes.registerType<ConnectionProps, ConnectionCredentials>('smtp-oauth-confi
           .addClass('smtp-cert-error')
           .append($('<i class="fa fa-exclamation-circle"></i>'), ' ', $('<span>').text(message));
       if (!certificates) return void fail(t('certificate.unreadable'));
-      $.ajax({
-        url: 'smtp-oauth-config/certificate',
-        method: 'POST',
-        contentType: 'application/json',
-        data: JSON.stringify({ certificate: certificates }),
-        dataType: 'json',
-        headers: { 'Accept-Language': RED.i18n.lang() },
-      })
+      askRuntime('smtp-oauth-config/certificate', { certificate: certificates })
         .done((c: CertificateAnswer) => {
           if (asked !== certificateAsked) return;
           const notAfter = new Date(c.notAfter);
@@ -587,14 +580,7 @@ RED.nodes.registerType<ConnectionProps, ConnectionCredentials>('smtp-oauth-confi
           );
       }
       // The answer's errors and hints come in the editor's language, which may differ from the runtime's.
-      $.ajax({
-        url: 'smtp-oauth-config/test',
-        method: 'POST',
-        contentType: 'application/json',
-        data: JSON.stringify(body),
-        dataType: 'json',
-        headers: { 'Accept-Language': RED.i18n.lang() },
-      })
+      askRuntime('smtp-oauth-config/test', body)
         .done((r: TestAnswer) => {
           $result.empty();
           if (r.ok) {
@@ -706,19 +692,8 @@ function dkimPart(id: string, t: Translate) {
     }
     const stored = pem === '__PWRD__';
     const request = stored
-      ? $.ajax({
-          url: `smtp-oauth-config/${encodeURIComponent(id)}/dkim-record`,
-          dataType: 'json',
-          headers: { 'Accept-Language': RED.i18n.lang() },
-        })
-      : $.ajax({
-          url: 'smtp-oauth-config/dkim-record',
-          method: 'POST',
-          contentType: 'application/json',
-          data: JSON.stringify({ privateKey: pem }),
-          dataType: 'json',
-          headers: { 'Accept-Language': RED.i18n.lang() },
-        });
+      ? askRuntime(`smtp-oauth-config/${encodeURIComponent(id)}/dkim-record`)
+      : askRuntime('smtp-oauth-config/dkim-record', { privateKey: pem });
     request
       .done((a: DkimAnswer) => {
         if (mine !== asked) return;

@@ -25,7 +25,7 @@ import { Recipients } from '../recipients';
 import { backoffDelay, type RetryTiming } from '../retry';
 import { storableMsg } from '../spool';
 import type { MailRecord } from '../store';
-import { deletedError, describeError, ending, failure, outOfTime, owing, seconds, type Policy } from '../verdicts';
+import { deletedError, describeError, ending, failure, outOfTime, owing, seconds, waitingWarning, type Policy } from '../verdicts';
 import { PREFIX, sharedKeys, unreachable, type RedisLink } from './redis';
 
 export interface SharedQueueOptions extends Policy {
@@ -344,25 +344,10 @@ export class SharedQueue implements MailQueue {
     await job.updateData({ record: next, waiter });
     await job.moveToDelayed(next.nextAttemptAt!, token);
     if (wait === 0) this.options.warn?.(next, text('warnings.abandoned', { subject: record.summary.subject, messageId: record.messageId }));
-    else if (!record.lastError) this.sayWhy(next, started + this.options.retryMs);
+    else if (!record.lastError) this.options.warn?.(next, waitingWarning(next, started + this.options.retryMs));
     await this.tell(waiter, { id: record.id, retry: { attempts, code: err.code } });
     this.changed();
     throw new this.link.bull.DelayedError();
-  }
-
-  /** On the first wait of a mail: why it waits, and until when it is retried. */
-  private sayWhy(record: MailRecord, until: number) {
-    const last = record.lastError!;
-    const hint = last.hint;
-    this.options.warn?.(
-      record,
-      text(hint ? 'warnings.waiting' : 'warnings.waitingNoHint', {
-        subject: record.summary.subject,
-        error: last.message,
-        ...(hint ? { hint } : {}),
-        until: new Date(until).toTimeString().slice(0, 5),
-      }),
-    );
   }
 
   /** The mail has ended: its message goes first (a copy of the job left by a dead instance finds nothing to send), then its msg hears. */
